@@ -1,0 +1,72 @@
+"""The hub's settings, read once from the environment (``HUB_*``), in one typed place.
+
+Every setting has a default that makes ``petition-hub dev`` work on a fresh machine; production
+values come from docker-compose.yml.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root when the hub runs from a checkout (``pip install -e .``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: URL schemes of HUB_BROKER: ``kafka`` is Apache Kafka (stock faust driver); ``tansu`` is a
+#: Tansu broker, driven with the workarounds in :mod:`petition_hub.broker.transport`.
+BROKER_SCHEMES = ("kafka", "tansu")
+
+
+class Settings(BaseSettings):
+    """Settings of one hub process."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
+
+    broker: str | None = Field(
+        default=None,
+        description="kafka://host:port[,host:port] for Apache Kafka, tansu://host:port for a "
+        "running Tansu broker; unset means `dev` starts the embedded broker.",
+    )
+    city: str = Field(default="410400", pattern=r"^\d{6}$")
+    metrics_port: int = Field(default=9108, ge=0, le=65535)
+    schema_registry_url: str | None = None
+    pii_key: SecretStr | None = None
+    rules: Path | None = None
+    topics_file: Path = PROJECT_ROOT / "topics.yaml"
+    app_id: str = "petition-hub"
+    data_dir: Path = Path("var")
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme, _, hosts = value.rpartition("://")
+        scheme = scheme or "kafka"
+        if scheme not in BROKER_SCHEMES:
+            raise ValueError(f"HUB_BROKER scheme {scheme!r} is not one of {BROKER_SCHEMES}")
+        if not hosts or any(":" not in h for h in hosts.replace(";", ",").split(",")):
+            raise ValueError(f"HUB_BROKER {value!r}: expected {scheme}://host:port[,host:port]")
+        return f"{scheme}://{hosts}"
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker is Tansu (embedded or started by a test fixture)."""
+        return self.broker is None or self.broker.startswith("tansu://")
+
+    def bootstrap_servers(self) -> str:
+        """The broker list as Kafka clients want it: ``host:port,host:port``."""
+        if self.broker is None:
+            raise RuntimeError("HUB_BROKER is not set (only `petition-hub dev` starts a broker)")
+        return self.broker.partition("://")[2].replace(";", ",")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings (read from the environment once)."""
+    return Settings()
