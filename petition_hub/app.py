@@ -1,0 +1,65 @@
+"""The faust application: one factory, used by ``worker``, ``dev`` and the tests.
+
+The factory is the only place that knows how the broker kind changes faust's configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from .settings import Settings
+
+#: On Tansu a new group's join completes only after about half the session timeout (6 s -> 3 s,
+#: faust's default 60 s -> 30 s per start). A short session timeout makes joins take about a
+#: second; it is safe on a loopback broker where heartbeats are never late.
+TANSU_SESSION_TIMEOUT = 2.0
+TANSU_HEARTBEAT_INTERVAL = 0.4
+
+
+def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
+    """Keyword arguments for :class:`faust.App` for this broker."""
+    conf: dict[str, Any] = {
+        "broker": broker_url,
+        "store": "memory://",
+        # topics.yaml owns the hub's topics (`topics apply`); faust still declares its own
+        # changelog topics, each with the partition count of the table's source topic.
+        "topic_disable_leader": True,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_linger_ms": 5,
+        "producer_max_batch_size": 512 * 1024,
+        "producer_acks": -1,
+        "broker_commit_every": 2000,
+        "broker_commit_interval": 1.0,
+        "stream_buffer_maxsize": 8192,
+        "web_enabled": True,
+        "web_port": settings.metrics_port,
+        "web_bind": "0.0.0.0" if not settings.embedded else "127.0.0.1",
+        "web_host": "127.0.0.1",
+        "datadir": str(settings.data_dir / "faust"),
+        "table_cleanup_interval": 30.0,
+    }
+    if broker_url.startswith("tansu://"):
+        conf["broker_session_timeout"] = TANSU_SESSION_TIMEOUT
+        conf["broker_heartbeat_interval"] = TANSU_HEARTBEAT_INTERVAL
+        conf["broker_rebalance_timeout"] = 10.0
+    return conf
+
+
+def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
+    """Build the hub's faust app with all agents registered.
+
+    ``broker_url`` overrides ``settings.broker`` (``dev`` passes the embedded broker's URL).
+    """
+    url = broker_url or settings.broker
+    if url is None:
+        raise RuntimeError("no broker: set HUB_BROKER, or use `petition-hub dev`")
+    app = faust.App(settings.app_id, **faust_settings(settings, url))
+    # imported here: agents import the domain, and `import petition_hub` should stay cheap
+    from . import web
+    from .agents import register
+
+    register(app, settings)
+    web.register(app)
+    return app

@@ -1,0 +1,498 @@
+"""The canonical petition: what every intake connector produces, whatever the channel spoke.
+
+A :class:`Petition` is immutable and carries no Kafka coordinates (topic, partition and offset are
+the intake agent's business). Its id is a pure function of the channel and the channel's own
+reference (:func:`petition_id_for`), so a redelivered message, or a 12345 work order re-published
+after an edit (same ``GDBH``, larger ``XGCS``), gets the same id without any look-up.
+
+Personal fields (the petitioner's name, phone, ID number, WeChat openid, contact name) are marked
+``pii`` in the model; :data:`PERSONAL_FIELDS` lists them and :meth:`Petition.masked` returns a copy
+fit for logs and dead-letter tools. The Avro form of the model is
+``schemas/cn.gov.pds.hub.Petition.v1.avsc`` (:func:`petition_to_avro`, :func:`petition_from_avro`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "PERSONAL_FIELDS",
+    "Attachment",
+    "Channel",
+    "Enterprise",
+    "Evaluation",
+    "Flag",
+    "GeoPoint",
+    "Petition",
+    "PetitionType",
+    "Petitioner",
+    "PetitionerKind",
+    "Satisfaction",
+    "Urgency",
+    "evaluation_from_avro",
+    "evaluation_to_avro",
+    "mask_id_number",
+    "mask_name",
+    "mask_openid",
+    "mask_phone",
+    "personal_fields",
+    "petition_from_avro",
+    "petition_id_for",
+    "petition_to_avro",
+]
+
+#: Largest revision (Avro ``int``).
+MAX_REVISION: Final = 2**31 - 1
+
+
+class Channel(StrEnum):
+    """The upstream channel a petition came through."""
+
+    HOTLINE = "hotline"
+    """12345 hotline work orders (``hotline12345.workorders``)."""
+    MINIPROGRAM = "miniprogram"
+    """WeChat mini-program appeals (``miniprogram.appeals``)."""
+    PROVINCE = "province"
+    """Provincial platform dispatches (``province.dispatch``)."""
+
+
+class PetitionType(StrEnum):
+    """The six petition types of the hub (domain.md, Types)."""
+
+    POLICY_CONSULTATION = "政策咨询"
+    SUGGESTION = "意见建议"
+    LEGAL_RIGHTS = "法律维权"
+    DIFFICULTY_ASSISTANCE = "困难求助"
+    REPORT_COMPLAINT = "举报投诉"
+    OTHER = "其他诉求"
+
+
+class Urgency(StrEnum):
+    """Urgency (12345 ``JJCD``: 一般, 紧急, 特急); channels without one are ``normal``."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"
+    VERY_URGENT = "very_urgent"
+
+
+class PetitionerKind(StrEnum):
+    """Who petitions: an enterprise, or a private-economy person (个体、自然人)."""
+
+    ENTERPRISE = "enterprise"
+    INDIVIDUAL = "individual"
+
+
+class Satisfaction(StrEnum):
+    """The petitioner's rating of the result (一事一评)."""
+
+    SATISFIED = "满意"
+    BASICALLY_SATISFIED = "基本满意"
+    DISSATISFIED = "不满意"
+
+
+class Flag(StrEnum):
+    """Problems of an accepted petition: the field was kept (as typed) but is not trustworthy."""
+
+    USCC_INVALID = "uscc_invalid"
+    """The credit code fails the GB 32100 check; kept as typed."""
+    USCC_MISSING = "uscc_missing"
+    """An enterprise petitioner without a credit code."""
+    USCC_MISMATCH = "uscc_mismatch"
+    """Mini-program: the account's and the enterprise's credit codes differ (enterprise's wins)."""
+    ID_NUMBER_INVALID = "id_number_invalid"
+    """The resident ID number fails the check; kept as typed."""
+    ID_NUMBER_MISSING = "id_number_missing"
+    """An individual petitioner without an ID number (mini-program, province)."""
+    PHONE_INVALID = "phone_invalid"
+    """The phone number is neither a mobile nor a landline number; kept as typed."""
+    PHONE_MISSING = "phone_missing"
+    """No phone number (mini-program accounts always have one, so this is an upstream fault)."""
+    REGION_CODE_UNKNOWN = "region_code_unknown"
+    """Six digits, but not a division code the hub knows; kept."""
+    REGION_CODE_INVALID = "region_code_invalid"
+    """Not six digits: dropped (``region_code`` is ``None``); location falls back to the county."""
+    TARGET_CITY_INVALID = "target_city_invalid"
+    """Province: ``targetCity`` is not six digits; kept as sent."""
+    CATEGORY_UNKNOWN = "category_unknown"
+    """The channel's category is not one the hub knows; ``petition_type`` is left to enrichment."""
+    LOCATION_INVALID = "location_invalid"
+    """Latitude or longitude out of range: dropped."""
+
+
+_PII: Final = "pii"
+_MASK: Final = "mask"
+
+
+def _pii(mask: str) -> Any:
+    """A ``Field`` for a personal attribute: optional, marked ``pii``, masked with ``mask``."""
+    return Field(default=None, json_schema_extra={_PII: True, _MASK: mask})
+
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+def petition_id_for(channel: Channel | str, ref: str) -> str:
+    """The hub's stable petition id for ``ref`` on ``channel``.
+
+    ``"PH-"`` and the first 20 characters of the base32 SHA-256 of ``"{channel}:{ref}"``
+    (100 bits), e.g. ``petition_id_for("hotline", "12345-410400-20261116-000871")``. Deterministic,
+    so every worker, a replay and a redelivery agree without a look-up.
+    """
+    digest = hashlib.sha256(f"{Channel(channel).value}:{ref}".encode()).digest()
+    return "PH-" + base64.b32encode(digest)[:20].decode("ascii")
+
+
+def _to_utc_millis(value: datetime) -> datetime:
+    """``value`` in UTC, truncated to whole milliseconds (the precision of the Avro form)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetime must carry a time zone")
+    value = value.astimezone(UTC)
+    if value.microsecond % 1000:
+        value = value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+    return value
+
+
+def mask_phone(phone: str) -> str:
+    """``13803750001`` → ``138****0001``; ``0375-2961234`` → ``037*****1234``; short: all ``*``."""
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_name(name: str) -> str:
+    """``王建国`` → ``王**``, ``王某`` → ``王*``; a single character → ``*``."""
+    if len(name) <= 1:
+        return "*" * len(name)
+    return name[0] + "*" * (len(name) - 1)
+
+
+def mask_id_number(number: str) -> str:
+    """``410423198005122319`` → ``4104**********2319``; short: all ``*``."""
+    if len(number) < 9:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_openid(openid: str) -> str:
+    """``o6_bmjrPTlm6_2sgVt7hMZOPfL2M`` → ``o6_b…``."""
+    return openid[:4] + "…" if len(openid) > 4 else "…"
+
+
+_MASKS: Final[Mapping[str, Callable[[str], str]]] = {
+    "phone": mask_phone,
+    "name": mask_name,
+    "id_number": mask_id_number,
+    "openid": mask_openid,
+}
+
+
+class GeoPoint(BaseModel):
+    """A WGS-84 point (mini-program ``location``)."""
+
+    model_config = _FROZEN
+
+    lat: float = Field(ge=-90.0, le=90.0, allow_inf_nan=False)
+    lng: float = Field(ge=-180.0, le=180.0, allow_inf_nan=False)
+
+
+class Attachment(BaseModel):
+    """A file the petitioner attached (12345 ``FJ`` has URLs only)."""
+
+    model_config = _FROZEN
+
+    name: str | None = None
+    url: str
+    sha256: str | None = None
+
+
+class Enterprise(BaseModel):
+    """The enterprise the petition is about (public facts, not personal information)."""
+
+    model_config = _FROZEN
+
+    name: str | None = None
+    uscc: str | None = None
+    """Unified social credit code, compacted when valid, else as typed (and flagged)."""
+
+
+class Petitioner(BaseModel):
+    """Who petitions. All but ``kind`` is personal information (``pii``)."""
+
+    model_config = _FROZEN
+
+    kind: PetitionerKind
+    name: str | None = _pii("name")
+    """A person's name: the caller, the account holder or the individual; never an enterprise's."""
+    phone: str | None = _pii("phone")
+    id_number: str | None = _pii("id_number")
+    openid: str | None = _pii("openid")
+    contact_name: str | None = _pii("name")
+
+    def masked(self) -> Petitioner:
+        """A copy with every personal field masked (see :func:`mask_phone` and friends)."""
+        update: dict[str, str] = {}
+        for name, info in type(self).model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and extra.get(_PII):
+                value = getattr(self, name)
+                if isinstance(value, str):
+                    update[name] = _MASKS[str(extra[_MASK])](value)
+        return self.model_copy(update=update)
+
+
+class Petition(BaseModel):
+    """The canonical petition. Build it with keywords; ``petition_id`` and ``repeat_of`` are
+    computed from ``channel``/``channel_ref`` and ``repeat_of_ref`` when not given (and checked
+    when given)."""
+
+    model_config = _FROZEN
+
+    petition_id: str = ""
+    """``petition_id_for(channel, channel_ref)``."""
+    channel: Channel
+    channel_ref: str = Field(min_length=1)
+    """The channel's own id: 12345 ``GDBH``, mini-program ``appealId``, province ``dispatchId``."""
+    revision: int = Field(default=0, ge=0, le=MAX_REVISION)
+    """12345 ``XGCS`` (edit count); 0 elsewhere. A larger revision supersedes a smaller one."""
+    repeat_of_ref: str | None = None
+    """12345 ``YGDBH``: the earlier work order this repeat call is about."""
+    repeat_of: str | None = None
+    """The petition id of ``repeat_of_ref`` (same channel)."""
+    received_at: datetime
+    """When the channel received it, UTC, millisecond precision."""
+    petition_type: PetitionType | None = None
+    """Mapped from the channel's category; ``None`` when missing/unknown (enrichment infers it)."""
+    channel_category: str | None = None
+    """The channel's category as sent (``SQLB``, ``category`` number or ``type``, enum symbol)."""
+    urgency: Urgency = Urgency.NORMAL
+    title: str | None = None
+    content: str = Field(min_length=1)
+    region_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    """Explicit six-digit division code of the matter's location, when the channel sent one."""
+    region_name: str | None = None
+    """County or district name as typed (12345 ``SSQX``, mini-program ``region.name``)."""
+    target_city: str | None = None
+    """Province: the city the dispatch is addressed to."""
+    origin_channel: str | None = None
+    """Province: the provincial channel (``PROVINCE_WEB``, …, ``TRANSFER_FROM_CITY``)."""
+    location: GeoPoint | None = None
+    attachments: tuple[Attachment, ...] = ()
+    operator_note: str | None = None
+    """12345 ``ZXBZ``."""
+    provincial_deadline: datetime | None = None
+    """Province v2: the hub must not give the handling unit a later deadline (UTC)."""
+    enterprise: Enterprise | None = None
+    petitioner: Petitioner
+    confidential: bool = False
+    """The petitioner asked that their identity be withheld (12345 ``SFBM``, province)."""
+    disclosure_authorized: bool = False
+    """Mini-program ``authorizeDisclosure``; the other channels have no such consent."""
+    flags: tuple[str, ...] = ()
+    """Problems of accepted fields (:class:`Flag` values), sorted, unique."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_ids(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        channel, ref = data.get("channel"), data.get("channel_ref")
+        if channel in _CHANNEL_VALUES and isinstance(ref, str):
+            if not data.get("petition_id"):
+                data = {**data, "petition_id": petition_id_for(channel, ref)}
+            repeat_ref = data.get("repeat_of_ref")
+            if isinstance(repeat_ref, str) and data.get("repeat_of") is None:
+                data = {**data, "repeat_of": petition_id_for(channel, repeat_ref)}
+        return data
+
+    @model_validator(mode="after")
+    def _check_ids(self) -> Petition:
+        if self.petition_id != petition_id_for(self.channel, self.channel_ref):
+            raise ValueError("petition_id is not petition_id_for(channel, channel_ref)")
+        if self.repeat_of_ref is None:
+            if self.repeat_of is not None:
+                raise ValueError("repeat_of without repeat_of_ref")
+        elif self.repeat_of != petition_id_for(self.channel, self.repeat_of_ref):
+            raise ValueError("repeat_of is not petition_id_for(channel, repeat_of_ref)")
+        return self
+
+    @field_validator("received_at", "provincial_deadline")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _to_utc_millis(value)
+
+    @field_validator("flags")
+    @classmethod
+    def _sorted_flags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(set(value)))
+
+    @property
+    def identity_visible_to_unit(self) -> bool:
+        """The handling unit may see who petitions: authorised, and no confidentiality asked."""
+        return self.disclosure_authorized and not self.confidential
+
+    def masked(self) -> Petition:
+        """A copy with the petitioner's personal fields masked, for logs and dead-letter tools."""
+        return self.model_copy(update={"petitioner": self.petitioner.masked()})
+
+
+_CHANNEL_VALUES: Final = frozenset(Channel) | frozenset(c.value for c in Channel)
+
+
+class Evaluation(BaseModel):
+    """A petitioner's rating of the result (mini-program ``miniprogram.evaluations`` or the 12345
+    call-back ``hotline12345.callbacks``)."""
+
+    model_config = _FROZEN
+
+    channel: Channel
+    ref: str = Field(min_length=1)
+    """The channel's id of the petition: ``appealId`` or ``GDBH``."""
+    petition_id: str = ""
+    """``petition_id_for(channel, ref)`` (computed when not given)."""
+    petition_ref: str | None = None
+    """``petitionRef`` as sent: the id the hub gave when it invited the evaluation."""
+    satisfaction: Satisfaction
+    comment: str | None = None
+    evaluated_at: datetime
+    revision: int = Field(default=0, ge=0, le=1)
+    """0 for the first rating, 1 for the one allowed change."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("petition_id"):
+            channel, ref = data.get("channel"), data.get("ref")
+            if channel in _CHANNEL_VALUES and isinstance(ref, str):
+                data = {**data, "petition_id": petition_id_for(channel, ref)}
+        return data
+
+    @model_validator(mode="after")
+    def _check_id(self) -> Evaluation:
+        if self.petition_id != petition_id_for(self.channel, self.ref):
+            raise ValueError("petition_id is not petition_id_for(channel, ref)")
+        return self
+
+    @field_validator("evaluated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _to_utc_millis(value)
+
+
+def personal_fields(model: type[BaseModel] = Petition, prefix: str = "") -> tuple[str, ...]:
+    """Dotted paths of the fields marked ``pii`` in ``model`` and its nested models."""
+    paths: list[str] = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get(_PII):
+            paths.append(prefix + name)
+        for arg in _model_args(info.annotation):
+            paths.extend(personal_fields(arg, f"{prefix}{name}."))
+    return tuple(paths)
+
+
+def _model_args(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models inside an annotation such as ``Petitioner`` or ``Enterprise | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()):
+        found.extend(_model_args(arg))
+    return found
+
+
+#: ``("petitioner.name", "petitioner.phone", "petitioner.id_number", "petitioner.openid",
+#: "petitioner.contact_name")``: never in logs, metric labels, Kafka keys or headers.
+PERSONAL_FIELDS: Final[tuple[str, ...]] = personal_fields()
+
+
+# --- Avro form (schemas/cn.gov.pds.hub.Petition.v1.avsc) --------------------------------------
+# Field names are the model's; enums are written as their member NAMES (Avro symbols must be ASCII
+# identifiers, and 政策咨询 is not one); timestamps are timestamp-millis, UTC.
+
+
+def _opt_record(model: BaseModel | None) -> dict[str, Any] | None:
+    return None if model is None else model.model_dump()
+
+
+def petition_to_avro(p: Petition) -> dict[str, Any]:
+    """The record of ``p`` for ``cn.gov.pds.hub.Petition`` (schema id 1001)."""
+    petitioner = p.petitioner
+    return {
+        "petition_id": p.petition_id,
+        "channel": p.channel.name,
+        "channel_ref": p.channel_ref,
+        "revision": p.revision,
+        "repeat_of_ref": p.repeat_of_ref,
+        "repeat_of": p.repeat_of,
+        "received_at": p.received_at,
+        "petition_type": None if p.petition_type is None else p.petition_type.name,
+        "channel_category": p.channel_category,
+        "urgency": p.urgency.name,
+        "title": p.title,
+        "content": p.content,
+        "region_code": p.region_code,
+        "region_name": p.region_name,
+        "target_city": p.target_city,
+        "origin_channel": p.origin_channel,
+        "location": _opt_record(p.location),
+        "attachments": [a.model_dump() for a in p.attachments],
+        "operator_note": p.operator_note,
+        "provincial_deadline": p.provincial_deadline,
+        "enterprise": _opt_record(p.enterprise),
+        "petitioner": {
+            "kind": petitioner.kind.name,
+            "name": petitioner.name,
+            "phone": petitioner.phone,
+            "id_number": petitioner.id_number,
+            "openid": petitioner.openid,
+            "contact_name": petitioner.contact_name,
+        },
+        "confidential": p.confidential,
+        "disclosure_authorized": p.disclosure_authorized,
+        "flags": list(p.flags),
+    }
+
+
+def petition_from_avro(record: Mapping[str, Any]) -> Petition:
+    """The petition of a decoded ``cn.gov.pds.hub.Petition`` record (inverse of
+    :func:`petition_to_avro`). Raises ``pydantic.ValidationError`` on an inconsistent record."""
+    data = dict(record)
+    data["channel"] = Channel[data["channel"]]
+    data["urgency"] = Urgency[data["urgency"]]
+    if data.get("petition_type") is not None:
+        data["petition_type"] = PetitionType[data["petition_type"]]
+    petitioner = dict(data["petitioner"])
+    petitioner["kind"] = PetitionerKind[petitioner["kind"]]
+    data["petitioner"] = petitioner
+    data["attachments"] = tuple(data.get("attachments") or ())
+    data["flags"] = tuple(data.get("flags") or ())
+    return Petition.model_validate(data)
+
+
+def evaluation_to_avro(e: Evaluation) -> dict[str, Any]:
+    """The record of ``e`` for ``cn.gov.pds.hub.Evaluation`` (schema id 1002)."""
+    return {
+        "channel": e.channel.name,
+        "ref": e.ref,
+        "petition_id": e.petition_id,
+        "petition_ref": e.petition_ref,
+        "satisfaction": e.satisfaction.name,
+        "comment": e.comment,
+        "evaluated_at": e.evaluated_at,
+        "revision": e.revision,
+    }
+
+
+def evaluation_from_avro(record: Mapping[str, Any]) -> Evaluation:
+    """The evaluation of a decoded ``cn.gov.pds.hub.Evaluation`` record."""
+    data = dict(record)
+    data["channel"] = Channel[data["channel"]]
+    data["satisfaction"] = Satisfaction[data["satisfaction"]]
+    return Evaluation.model_validate(data)

@@ -1,0 +1,43 @@
+"""The hub's Prometheus metrics, in one registry, served at ``/metrics`` by the worker.
+
+Names follow Prometheus conventions (``petition_hub_`` prefix, ``_total`` counters, base units);
+labels are bounded (channel, reason, unit, type): never a petition id or anything personal.
+Counters are per process and restart at zero, which ``rate()``/``increase()`` handle.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RECEIVED = Counter(
+    "petition_hub_intake_messages_total",
+    "Messages read from a channel topic, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+ACCEPTED = Counter(
+    "petition_hub_petitions_received_total",
+    "Canonical petitions accepted at intake (new petitions and edits), by channel.",
+    ["channel", "kind"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "petition_hub_dead_letters_total",
+    "Messages that could not be taken in and went to hub.deadletter, by channel and reason.",
+    ["channel", "reason"],
+    registry=REGISTRY,
+)
+INTAKE_BATCH_SECONDS = Histogram(
+    "petition_hub_intake_batch_seconds",
+    "Time to decode a batch and have every output acknowledged by the broker.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The registry in Prometheus text format, with its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

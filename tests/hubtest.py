@@ -1,0 +1,209 @@
+"""Test helpers: a hub worker in a subprocess, and plain Kafka produce/consume on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from petition_hub.broker.embedded import free_port
+
+Header = tuple[str, bytes]
+
+
+@dataclass
+class Record:
+    """A record as the tests produce and read it."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[Header] = ()
+    partition: int = -1
+    offset: int = -1
+
+
+def produce(
+    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes | None, Sequence[Header]]]
+) -> int:
+    """Send records (key, value, headers) and wait until all are acknowledged."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    n = 0
+    try:
+        futures = [
+            producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records
+        ]
+        for fut in futures:
+            fut.get(timeout=30)
+            n += 1
+    finally:
+        producer.close()
+    return n
+
+
+def read_topic(bootstrap: str, topic: str, min_count: int = 0, timeout: float = 30.0) -> list[Record]:
+    """Every record of ``topic`` from the beginning, waiting until at least ``min_count`` arrived.
+
+    Reads until the fetch high watermark of every partition (right on Tansu too), so the result is
+    the topic's whole content at the time of reading.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        deadline = time.monotonic() + timeout
+        while not parts and time.monotonic() < deadline:
+            time.sleep(0.2)
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        out: list[Record] = []
+        idle = 0
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=300, max_records=5000)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    out.append(Record(m.key, m.value, list(m.headers or []), tp.partition, m.offset))
+            if not batch:
+                idle += 1
+                caught_up = all(
+                    consumer.highwater(tp) is not None and consumer.position(tp) >= consumer.highwater(tp)
+                    for tp in tps
+                )
+                if len(out) >= min_count and (caught_up or idle >= 3):
+                    break
+            else:
+                idle = 0
+        return out
+    finally:
+        consumer.close()
+
+
+def http_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
+    """GET ``url``; (status, parsed JSON or text)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            body = resp.read().decode()
+            status = resp.status
+    except urllib.error.HTTPError as err:
+        body, status = err.read().decode(), err.code
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body
+
+
+@dataclass
+class WorkerProcess:
+    """``petition-hub worker`` in a subprocess, against a given broker."""
+
+    broker_url: str
+    app_id: str
+    data_dir: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self, wait_ready: float = 60.0) -> WorkerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "HUB_BROKER": self.broker_url,
+            "HUB_APP_ID": self.app_id,
+            "HUB_METRICS_PORT": str(self.port),
+            "HUB_DATA_DIR": str(self.data_dir),
+            "HUB_LOG_LEVEL": "INFO",
+            **self.env_extra,
+        }
+        self.log_path = self.data_dir / f"worker-{self.port}.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "petition_hub", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        if wait_ready:
+            self.wait_ready(wait_ready)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def health(self) -> dict[str, Any]:
+        try:
+            _, body = http_json(self.url + "/health")
+        except OSError:
+            return {"ready": False}
+        return body if isinstance(body, dict) else {"ready": False}
+
+    def wait_ready(self, timeout: float = 60.0) -> float:
+        """Wait until /health says ready; returns the seconds it took."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
+            if self.health().get("ready"):
+                return time.monotonic() - t0
+            time.sleep(0.1)
+        raise AssertionError(f"worker not ready after {timeout}s:\n{self.log()[-4000:]}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        """Stop the worker (SIGTERM: graceful; SIGKILL: a crash). Returns the exit code."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        return proc.returncode
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process with ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
