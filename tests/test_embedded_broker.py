@@ -36,7 +36,7 @@ _PARENT = textwrap.dedent(
     import sys, time
     from petition_hub.broker.embedded import EmbeddedBroker
     b = EmbeddedBroker().start()
-    print(b.pid, flush=True)
+    print("BROKER-PID", b.pid, flush=True)
     time.sleep(600)
     """
 )
@@ -47,7 +47,10 @@ def test_broker_dies_with_its_parent(sig: signal.Signals) -> None:
     parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None
-        broker_pid = int(parent.stdout.readline())
+        line = ""
+        while not line.startswith("BROKER-PID"):
+            line = parent.stdout.readline()
+        broker_pid = int(line.split()[1])
         assert pid_alive(broker_pid)
         parent.send_signal(sig)
         parent.wait(10)

@@ -169,7 +169,11 @@ def test_defaults_are_merged_key_by_key(tmp_path: Path) -> None:
         "min.insync.replicas": "2",
     }
     assert (b.partitions, b.replication_factor) == (3, 3)
-    assert b.config == {"cleanup.policy": "compact", "retention.ms": "-1", "min.insync.replicas": "2"}
+    assert b.config == {
+        "cleanup.policy": "compact",
+        "retention.ms": "-1",
+        "min.insync.replicas": "2",
+    }
     assert loaded.lines == {"a.events": 9, "b.state": 11}
 
 

@@ -47,13 +47,14 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[EmbeddedBroker]:
+def topics_broker() -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as b:
         yield b
 
 
 @pytest.fixture(scope="module")
-def scenario(broker: EmbeddedBroker) -> Scenario:
+def scenario(topics_broker: EmbeddedBroker) -> Scenario:
+    broker = topics_broker
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, client_id="test-topics")
     try:
         admin.create_topics(
@@ -72,9 +73,7 @@ def scenario(broker: EmbeddedBroker) -> Scenario:
     second = apply(spec, broker.bootstrap, replication_factor_cap=1)
     after_second = describe_broker(broker.bootstrap)
     diff_after = run_diff(broker.bootstrap, True, TOPICS_YAML)
-    return Scenario(
-        broker, spec, diff_before, first, after_first, second, after_second, diff_after
-    )
+    return Scenario(broker, spec, diff_before, first, after_first, second, after_second, diff_after)
 
 
 def test_diff_before_apply_lists_what_is_missing(scenario: Scenario) -> None:
@@ -106,8 +105,9 @@ def test_second_apply_changes_nothing(scenario: Scenario) -> None:
     assert second.of_kind(ChangeKind.CREATE) == []
     assert scenario.after_second == scenario.after_first
     assert len(second.up_to_date) == len(scenario.spec.topics) - 1
-    assert f"= {len(scenario.spec.topics) - 1} topics up to date" in (
-        run_apply(scenario.broker.bootstrap, True, TOPICS_YAML, False)[0]
+    assert (
+        f"= {len(scenario.spec.topics) - 1} topics up to date"
+        in (run_apply(scenario.broker.bootstrap, True, TOPICS_YAML, False)[0])
     )
 
 
@@ -144,3 +144,14 @@ def test_delete_unexpected_deletes_only_undeclared_non_internal_topics(
     assert "legacy.orders" not in state
     assert CHANGELOG in state
     assert set(scenario.spec.names()) <= set(state)
+
+
+def test_fresh_broker_apply_then_diff_exit_0() -> None:
+    with EmbeddedBroker() as fresh:
+        text, code = run_apply(fresh.bootstrap, True, TOPICS_YAML, False)
+        assert code == 0, text
+        text, code = run_diff(fresh.bootstrap, True, TOPICS_YAML)
+        assert code == 0, text
+        assert text.splitlines()[1:] == [
+            f"= {len(load_topics(TOPICS_YAML).topics)} topics up to date"
+        ]
