@@ -493,7 +493,7 @@ def _locate(node: yaml.Node, loc: Sequence[str | int]) -> int:
     current: yaml.Node | None = node
     for part in loc:
         key_line = _key_line(current, part) if current is not None else None
-        if key_line is None:
+        if current is None or key_line is None:
             return _line(node)
         line = key_line
         current = _child(current, part)
@@ -842,11 +842,8 @@ class KafkaTopicAdmin:
             if info.get("error_code", 0) != 0:
                 continue  # vanished (or being deleted) since list_topics
             partitions = info.get("partitions") or []
-            replicas = (
-                partitions[0].get("replica_nodes", partitions[0].get("replicas"))
-                if (partitions)
-                else None
-            )
+            first = partitions[0] if partitions else {}
+            replicas = first.get("replica_nodes", first.get("replicas"))
             name = str(info["name"])
             topics[name] = ActualTopic(
                 name=name,

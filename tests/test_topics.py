@@ -1,6 +1,6 @@
 """topics.yaml and petition_hub.topics: the file, line-numbered errors, plan(), apply/diff logic.
 
-No broker here: apply and diff run over a fake admin (tests/test_topics_broker.py uses the real one).
+No broker here: apply and diff run over a fake admin (test_topics_broker.py uses the real one).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from petition_hub.topics import (
     ActualTopic,
     ChangeKind,
     Outcome,
-    TopicSpec,
     TopicsFile,
     TopicsFileError,
+    TopicSpec,
     apply_with,
     diff_with,
     expected_unit_topics,
@@ -95,7 +95,8 @@ def test_rendered_unit_entries_are_valid_topics_yaml(tmp_path: Path) -> None:
 
 
 def test_co_partitioned_topics_share_one_partition_count(repo_topics: TopicsFile) -> None:
-    counts = {name: repo_topics.get(name).partitions for name in CO_PARTITIONED_TOPICS}  # type: ignore[union-attr]
+    counts = {t.name: t.partitions for t in repo_topics.topics if t.name in CO_PARTITIONED_TOPICS}
+    assert set(counts) == set(CO_PARTITIONED_TOPICS)
     assert len(set(counts.values())) == 1, counts
 
 
@@ -296,7 +297,7 @@ def test_invalid_files_name_file_and_line(
 
 def test_unreadable_file_names_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
-    with pytest.raises(TopicsFileError, match="nope.yaml: cannot read"):
+    with pytest.raises(TopicsFileError, match=r"nope\.yaml: cannot read"):
         load_topics(missing)
 
 
@@ -544,7 +545,8 @@ def test_diff_changes_nothing_and_reports() -> None:
         "+ would create new (12 partitions, delete, retention 1000 ms)",
         "! drift grow: 6 partitions on broker, topics.yaml says 12 (apply adds 6)",
         "! drift shrink: 24 partitions on broker, topics.yaml says 12 (cannot shrink)",
-        "! drift cfg: retention.ms is 5 on broker, topics.yaml says 1000 (alter with kafka-configs)",
+        "! drift cfg: retention.ms is 5 on broker, topics.yaml says 1000 "
+        "(alter with kafka-configs)",
         "= 1 topic up to date",
         "  (the broker reported no cleanup.policy, retention.ms for cfg, grow, ok, shrink: "
         "not compared)",

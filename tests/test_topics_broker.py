@@ -1,8 +1,8 @@
 """``topics apply`` / ``topics diff`` against the real embedded broker (Tansu).
 
-One broker for the module. Before anything is applied it gets ``hub.triage`` with fewer partitions than
-topics.yaml says, a topic nobody declared and a faust changelog topic. The scenario (diff, apply,
-apply again, diff) runs once in a fixture; the tests check its parts.
+One broker for the module. Before anything is applied it gets ``hub.triage`` with fewer partitions
+than topics.yaml says, a topic nobody declared and a faust changelog topic. The scenario (diff,
+apply, apply again, diff) runs once in a fixture; the tests check its parts.
 """
 
 from __future__ import annotations
