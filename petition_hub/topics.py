@@ -1233,10 +1233,13 @@ def _run(
     dry_run: bool,
     app_id: str,
     timeout_s: float,
+    replication_factor_cap: int | None,
 ) -> tuple[str, int]:
+    cap = replication_factor_cap
+    if embedded:  # Tansu: one node, whatever the file says
+        cap = 1
     try:
         spec = load_topics(topics_file)
-        cap = 1 if embedded else None
         if dry_run:
             report = diff(spec, bootstrap, cap, app_id=app_id, timeout_s=timeout_s)
         else:
@@ -1256,12 +1259,21 @@ def run_apply(
     *,
     app_id: str = DEFAULT_APP_ID,
     timeout_s: float = 15.0,
+    replication_factor_cap: int | None = None,
 ) -> tuple[str, int]:
     """``petition-hub topics apply``: (report text, exit code). Exit 0: the broker matches
     topics.yaml; 1: drift remains that needs an operator (or something failed); 2: invalid
-    topics.yaml or unreachable broker. ``embedded`` caps the replication factor at 1."""
+    topics.yaml or unreachable broker. ``embedded`` caps the replication factor at 1;
+    ``replication_factor_cap`` caps it on other brokers (a single-node Kafka: 1)."""
     return _run(
-        settings_like_bootstrap, embedded, topics_file, delete_unexpected, False, app_id, timeout_s
+        settings_like_bootstrap,
+        embedded,
+        topics_file,
+        delete_unexpected,
+        False,
+        app_id,
+        timeout_s,
+        replication_factor_cap,
     )
 
 
@@ -1272,11 +1284,21 @@ def run_diff(
     *,
     app_id: str = DEFAULT_APP_ID,
     timeout_s: float = 15.0,
+    replication_factor_cap: int | None = None,
 ) -> tuple[str, int]:
     """``petition-hub topics diff``: (report text, exit code). Exit 0: no drift (unexpected topics
     are listed but do not count); 1: drift or missing topics; 2: invalid topics.yaml or unreachable
-    broker."""
-    return _run(settings_like_bootstrap, embedded, topics_file, False, True, app_id, timeout_s)
+    broker. Pass the same cap as to :func:`run_apply`."""
+    return _run(
+        settings_like_bootstrap,
+        embedded,
+        topics_file,
+        False,
+        True,
+        app_id,
+        timeout_s,
+        replication_factor_cap,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover - maintainers: print the unit topics to paste

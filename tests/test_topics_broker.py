@@ -155,3 +155,10 @@ def test_fresh_broker_apply_then_diff_exit_0() -> None:
         assert text.splitlines()[1:] == [
             f"= {len(load_topics(TOPICS_YAML).topics)} topics up to date"
         ]
+        # Not embedded (say a single-node Kafka): replication 3 is what topics.yaml asks for ...
+        text, code = run_diff(fresh.bootstrap, False, TOPICS_YAML)
+        assert code == 1
+        assert "! drift hub.petitions: replication factor 1 on broker, topics.yaml says 3" in text
+        # ... unless the caller caps it, as for the embedded broker.
+        text, code = run_diff(fresh.bootstrap, False, TOPICS_YAML, replication_factor_cap=1)
+        assert code == 0, text
