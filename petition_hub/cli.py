@@ -78,7 +78,12 @@ def topics_apply(delete_unexpected: bool) -> None:
 
     settings = _settings()
     text, code = run_apply(
-        _topics_broker(settings), settings.embedded, settings.topics_file, delete_unexpected
+        _topics_broker(settings),
+        settings.embedded,
+        settings.topics_file,
+        delete_unexpected,
+        app_id=settings.app_id,
+        replication_factor_cap=settings.topics_replication_factor_cap,
     )
     click.echo(text)
     sys.exit(code)
@@ -90,6 +95,12 @@ def topics_diff() -> None:
     from .topics import run_diff
 
     settings = _settings()
-    text, code = run_diff(_topics_broker(settings), settings.embedded, settings.topics_file)
+    text, code = run_diff(
+        _topics_broker(settings),
+        settings.embedded,
+        settings.topics_file,
+        app_id=settings.app_id,
+        replication_factor_cap=settings.topics_replication_factor_cap,
+    )
     click.echo(text)
     sys.exit(code)

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     rules: Path | None = None
     topics_file: Path = PROJECT_ROOT / "topics.yaml"
+    topics_replication_factor_cap: int | None = Field(
+        default=None,
+        ge=1,
+        description="Cap topics.yaml's replication factors (1 for a single-broker Kafka); "
+        "the embedded broker is always capped at 1.",
+    )
     app_id: str = "petition-hub"
     data_dir: Path = Path("var")
     log_level: str = "INFO"

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -145,8 +146,15 @@ def petition_id_for(channel: Channel | str, ref: str) -> str:
     (100 bits), e.g. ``petition_id_for("hotline", "12345-410400-20261116-000871")``. Deterministic,
     so every worker, a replay and a redelivery agree without a look-up.
     """
-    digest = hashlib.sha256(f"{Channel(channel).value}:{ref}".encode()).digest()
-    return "PH-" + base64.b32encode(digest)[:20].decode("ascii")
+    return _petition_id(Channel(channel).value, ref)
+
+
+@lru_cache(maxsize=4096)
+def _petition_id(channel: str, ref: str) -> str:
+    digest = hashlib.sha256(f"{channel}:{ref}".encode()).digest()
+    # Base32 maps each 5 bytes to 8 characters on their own, so the first 15 bytes give the same
+    # first 20 characters as the whole digest, for less than half the (pure Python) work.
+    return "PH-" + base64.b32encode(digest[:15])[:20].decode("ascii")
 
 
 def _to_utc_millis(value: datetime) -> datetime:

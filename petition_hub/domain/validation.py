@@ -84,6 +84,7 @@ def is_valid_phone(phone: str) -> bool:
     return phone_kind(phone) is not None
 
 
+@lru_cache(maxsize=65536)
 def compact_uscc(code: str) -> str:
     """A unified social credit code without spaces or dashes, upper case (python-stdnum's form)."""
     return str(uscc.compact(code))

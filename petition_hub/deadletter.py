@@ -1,0 +1,139 @@
+"""Dead letters: what could not be taken in, kept whole and encrypted, with the reason.
+
+Pure functions (no Kafka): :func:`seal` turns a refused source record into the record the hub
+writes on ``hub.deadletter``; :func:`unseal` gives the original back, byte for byte. The record
+key is the original key; the original value and headers travel encrypted (``HUB_PII_KEY``),
+since they are as sensitive as the intake. Headers of the dead letter itself carry only what
+operators filter on (reason, source), never personal data.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import fastavro
+
+from petition_hub import schemas
+
+from .crypto import PiiCipher
+
+DEADLETTER_V1: Final = "cn.gov.pds.hub.DeadLetter.v1"
+_ORIGINAL_V1: Final = "cn.gov.pds.hub.Original.v1"
+
+Header = tuple[str, bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A record as it was read from a source topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[Header, ...] = ()
+    timestamp_ms: int | None = None
+
+    @property
+    def ref(self) -> str:
+        """Where it was read: ``topic:partition:offset`` (the dead letter's id)."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A dead letter opened with the key: its metadata and the original record."""
+
+    id: str
+    connector: str
+    reason: str
+    error_class: str
+    message: str
+    dead_lettered_at: datetime
+    source: SourceRecord
+    redrive_of: str | None
+
+
+def _original_bytes(src: SourceRecord) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(
+        buf,
+        schemas.parsed_schema(_ORIGINAL_V1),
+        {"value": src.value, "headers": [{"key": k, "value": v} for k, v in src.headers]},
+    )
+    return buf.getvalue()
+
+
+def seal(
+    src: SourceRecord,
+    connector: str,
+    reason: str,
+    error_class: str,
+    message: str,
+    cipher: PiiCipher,
+    now: datetime,
+    redrive_of: str | None = None,
+) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """The (key, value, headers) to write on ``hub.deadletter`` for a refused ``src``."""
+    record: dict[str, Any] = {
+        "id": src.ref,
+        "sourceTopic": src.topic,
+        "sourcePartition": src.partition,
+        "sourceOffset": src.offset,
+        "sourceTimestamp": (
+            datetime.fromtimestamp(src.timestamp_ms / 1000, UTC) if src.timestamp_ms else None
+        ),
+        "connector": connector,
+        "reason": reason,
+        "errorClass": error_class,
+        "message": message,
+        "deadLetteredAt": now,
+        "valueSize": -1 if src.value is None else len(src.value),
+        "sealed": cipher.encrypt(_original_bytes(src)),
+        "redriveOf": redrive_of,
+    }
+    headers = [
+        ("hub-reason", reason.encode()),
+        ("hub-source", src.ref.encode()),
+    ]
+    return src.key, schemas.encode(DEADLETTER_V1, record), headers
+
+
+def unseal(
+    key: bytes | None, value: bytes, cipher: PiiCipher
+) -> DeadLetter:
+    """Open a ``hub.deadletter`` record; raises :class:`petition_hub.crypto.InvalidToken` for a
+    wrong key and :class:`petition_hub.schemas.WireFormatError` for a record that is not one."""
+    sid, record = schemas.decode(value)
+    if sid != schemas.schema_id(DEADLETTER_V1):
+        raise schemas.WireFormatError("unknown_schema_id", f"schema id {sid} is not a dead letter")
+    original = fastavro.schemaless_reader(
+        io.BytesIO(cipher.decrypt(record["sealed"])), schemas.parsed_schema(_ORIGINAL_V1), None
+    )
+    assert isinstance(original, dict)
+    stamp = record["sourceTimestamp"]
+    headers: Sequence[dict[str, Any]] = original["headers"]
+    source = SourceRecord(
+        topic=record["sourceTopic"],
+        partition=record["sourcePartition"],
+        offset=record["sourceOffset"],
+        key=key,
+        value=original["value"],
+        headers=tuple((h["key"], h["value"]) for h in headers),
+        timestamp_ms=int(stamp.timestamp() * 1000) if stamp is not None else None,
+    )
+    return DeadLetter(
+        id=record["id"],
+        connector=record["connector"],
+        reason=record["reason"],
+        error_class=record["errorClass"],
+        message=record["message"],
+        dead_lettered_at=record["deadLetteredAt"],
+        source=source,
+        redrive_of=record["redriveOf"],
+    )
