@@ -29,7 +29,7 @@ import faust
 import structlog
 
 from petition_hub import metrics, schemas
-from petition_hub.connectors import PETITION_DECODERS, Decoder, DecodeError, Reason
+from petition_hub.connectors import PETITION_DECODERS, DecodeError, Decoder, Reason
 from petition_hub.crypto import PiiCipher, cipher_for
 from petition_hub.deadletter import SourceRecord, seal
 from petition_hub.domain.intake import Admission, admit
@@ -81,9 +81,7 @@ def source_record(message: Any) -> SourceRecord:
 class Intake:
     """The I/O shell of one channel: decode, dedup, emit."""
 
-    def __init__(
-        self, channel: Channel, revisions: Any, outbox: Outbox, cipher: PiiCipher
-    ) -> None:
+    def __init__(self, channel: Channel, revisions: Any, outbox: Outbox, cipher: PiiCipher) -> None:
         self.channel = channel
         self.revisions = revisions
         self.outbox = outbox

@@ -17,8 +17,7 @@ from typing import Any, Final
 
 import fastavro
 
-from petition_hub import schemas
-
+from . import schemas
 from .crypto import PiiCipher
 
 DEADLETTER_V1: Final = "cn.gov.pds.hub.DeadLetter.v1"
@@ -104,9 +103,7 @@ def seal(
     return src.key, schemas.encode(DEADLETTER_V1, record), headers
 
 
-def unseal(
-    key: bytes | None, value: bytes, cipher: PiiCipher
-) -> DeadLetter:
+def unseal(key: bytes | None, value: bytes, cipher: PiiCipher) -> DeadLetter:
     """Open a ``hub.deadletter`` record; raises :class:`petition_hub.crypto.InvalidToken` for a
     wrong key and :class:`petition_hub.schemas.WireFormatError` for a record that is not one."""
     sid, record = schemas.decode(value)

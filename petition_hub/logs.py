@@ -43,7 +43,7 @@ def scrub_pii(
 
 
 class _ScrubbingFilter(logging.Filter):
-    """Applies :func:`scrub_text` to records that do not come through structlog (faust, aiokafka)."""
+    """Applies :func:`scrub_text` to records not logged through structlog (faust, aiokafka)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not isinstance(record.msg, dict):

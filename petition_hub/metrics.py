@@ -16,7 +16,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-disable_created_metrics()  # the *_created series double the exposition and no rule uses them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the exposition and no rule uses them
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -18,7 +18,8 @@ from .metrics import exposition
 def readiness(app: faust.App) -> dict[str, Any]:
     """What the worker is doing, for ``/health`` and the tests."""
     assigned = app.consumer.assignment() if app.consumer is not None else set()
-    recovered = app.tables.recovery.completed.is_set() or not app.tables.changelog_topics
+    recovery = app.tables.recovery  # type: ignore[attr-defined]  # TableManager, not the ABC
+    recovered = bool(recovery.completed.is_set()) or not app.tables.changelog_topics
     return {
         "ready": bool(assigned) and not app.rebalancing and recovered,
         "partitions": len(assigned),

@@ -34,15 +34,15 @@ class Record:
 
 
 def produce(
-    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes | None, Sequence[Header]]]
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None, Sequence[Header]]],
 ) -> int:
     """Send records (key, value, headers) and wait until all are acknowledged."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     n = 0
     try:
-        futures = [
-            producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records
-        ]
+        futures = [producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records]
         for fut in futures:
             fut.get(timeout=30)
             n += 1
@@ -51,7 +51,9 @@ def produce(
     return n
 
 
-def read_topic(bootstrap: str, topic: str, min_count: int = 0, timeout: float = 30.0) -> list[Record]:
+def read_topic(
+    bootstrap: str, topic: str, min_count: int = 0, timeout: float = 30.0
+) -> list[Record]:
     """Every record of ``topic`` from the beginning, waiting until at least ``min_count`` arrived.
 
     Reads until the fetch high watermark of every partition (right on Tansu too), so the result is
@@ -73,11 +75,14 @@ def read_topic(bootstrap: str, topic: str, min_count: int = 0, timeout: float = 
             batch = consumer.poll(timeout_ms=300, max_records=5000)
             for tp, msgs in batch.items():
                 for m in msgs:
-                    out.append(Record(m.key, m.value, list(m.headers or []), tp.partition, m.offset))
+                    out.append(
+                        Record(m.key, m.value, list(m.headers or []), tp.partition, m.offset)
+                    )
             if not batch:
                 idle += 1
                 caught_up = all(
-                    consumer.highwater(tp) is not None and consumer.position(tp) >= consumer.highwater(tp)
+                    consumer.highwater(tp) is not None
+                    and consumer.position(tp) >= consumer.highwater(tp)
                     for tp in tps
                 )
                 if len(out) >= min_count and (caught_up or idle >= 3):

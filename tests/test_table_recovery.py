@@ -56,7 +56,9 @@ def _feed(bootstrap: str) -> None:
         admin.create_topics([NewTopic("count.in", 2, 1)])
     finally:
         admin.close()
-    produce(bootstrap, "count.in", ((f"k{i % N_KEYS}".encode(), b"x", ()) for i in range(N_RECORDS)))
+    produce(
+        bootstrap, "count.in", ((f"k{i % N_KEYS}".encode(), b"x", ()) for i in range(N_RECORDS))
+    )
 
 
 def _count_then_restart(broker: EmbeddedBroker, url: str, tmp: Path) -> CounterWorker:
@@ -90,8 +92,7 @@ def test_stock_driver_cannot_recover_table_on_tansu(
     try:
         with pytest.raises(AssertionError):
             wait_until(
-                lambda: again.health().get("ready")
-                and sum(again.table().values()) == N_RECORDS,
+                lambda: again.health().get("ready") and sum(again.table().values()) == N_RECORDS,
                 timeout=15,
             )
     finally:

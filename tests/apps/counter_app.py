@@ -19,8 +19,9 @@ settings = Settings()
 assert settings.broker is not None
 conf = faust_settings(settings, settings.broker)
 # the stock driver against Tansu still gets the short session (join delay is the other deviation)
-conf.update(broker_session_timeout=TANSU_SESSION_TIMEOUT,
-            broker_heartbeat_interval=TANSU_HEARTBEAT_INTERVAL)
+conf.update(
+    broker_session_timeout=TANSU_SESSION_TIMEOUT, broker_heartbeat_interval=TANSU_HEARTBEAT_INTERVAL
+)
 app = faust.App(settings.app_id, **conf)
 source = app.topic("count.in", key_type=str, value_type=bytes, value_serializer="raw")
 counts = app.Table("counts", default=int, partitions=2, key_type=str, value_type=int)
