@@ -1,10 +1,11 @@
 """What the intake connectors share: the decode error, its reason codes, and strict field readers.
 
 A connector's ``decode(key, value, headers)`` returns a
-:class:`~petition_hub.domain.petition.Petition` or raises :class:`DecodeError`, never anything else (:func:`never_raises_other`). The error's
-``reason_code`` is one of the small fixed set :class:`Reason` (a metric label and the dead-letter
-header); its ``message`` names the field and the problem precisely but never repeats the value of a
-free-text or personal field, since it ends up in logs and headers.
+:class:`~petition_hub.domain.petition.Petition` or raises :class:`DecodeError`, never anything else
+(:func:`never_raises_other`). The error's ``reason_code`` is one of the small fixed set
+:class:`Reason` (a metric label and the dead-letter header); its ``message`` names the field and
+the problem precisely but never repeats the value of a free-text or personal field, since it ends
+up in logs and headers.
 """
 
 from __future__ import annotations
@@ -247,7 +248,9 @@ def decode_text(value: bytes, headers: Headers, *, charset_header: bool = True) 
         text = value.decode(encoding)
     except UnicodeDecodeError as exc:
         hint = ""
-        if encoding == "utf-8":
+        if exc.reason == "unexpected end of data":
+            hint = " (the value ends inside a character: truncated?)"
+        elif encoding == "utf-8":
             hint = " (no `charset: GB18030` header; GB18030 senders must set it)"
         raise DecodeError(
             Reason.BAD_ENCODING, f"value is not valid {encoding.upper()} at byte {exc.start}{hint}"
