@@ -60,6 +60,8 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.ha.petition.Transfer.v1": 202,
     PETITION_V1: 1001,
     EVALUATION_V1: 1002,
+    "cn.gov.pds.hub.DeadLetter.v1": 1003,
+    "cn.gov.pds.hub.Original.v1": 1004,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).
