@@ -265,6 +265,8 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 _LONE_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+# One decoder for all messages: json.loads(text, parse_constant=...) would build one per call.
+_JSON: Final = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def load_object(text: str) -> Obj:
@@ -274,7 +276,7 @@ def load_object(text: str) -> Obj:
     unpaired UTF-16 surrogate escape (they cannot be written as UTF-8 or Avro downstream).
     """
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = _JSON.decode(text)
     except RecursionError:
         raise DecodeError(Reason.BAD_JSON, "JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, and int() of a 5000-digit number
@@ -545,7 +547,7 @@ def enterprise_of(name: str | None, uscc: str | None, flags: list[str]) -> Enter
     """The enterprise of a petition, or ``None`` when neither a name nor a code was sent."""
     if name is None and uscc is None:
         return None
-    return Enterprise(name=name, uscc=checked_uscc(uscc, flags))
+    return Enterprise.trusted(name=name, uscc=checked_uscc(uscc, flags))
 
 
 def check_text_limits(

@@ -115,7 +115,7 @@ def decode(
             flags.append(Flag.CATEGORY_UNKNOWN)
 
     enterprise = enterprise_of(opt_str(obj, "QYMC"), opt_str(obj, "TYSHXYDM"), flags)
-    petitioner = Petitioner(
+    petitioner = Petitioner.trusted(
         kind=PetitionerKind.INDIVIDUAL if enterprise is None else PetitionerKind.ENTERPRISE,
         name=opt_str(obj, "LDRXM"),
         phone=checked_phone(phone, flags),
@@ -125,10 +125,10 @@ def decode(
         if not isinstance(url, str):
             raise wrong_type("", f"FJ[{i}]", "a string (a URL)", url)
         if url.strip():
-            attachments.append(Attachment(url=url.strip()))
+            attachments.append(Attachment.trusted(url=url.strip()))
 
     check_key(key_str, gdbh, "GDBH")
-    return Petition(
+    return Petition.trusted(
         channel=Channel.HOTLINE,
         channel_ref=gdbh,
         revision=xgcs,

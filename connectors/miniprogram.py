@@ -154,9 +154,9 @@ def decode(
         flags.append(Flag.ID_NUMBER_MISSING)
     enterprise = None
     if ent_name is not None or uscc is not None:
-        enterprise = Enterprise(name=ent_name, uscc=checked_uscc(uscc, flags))
+        enterprise = Enterprise.trusted(name=ent_name, uscc=checked_uscc(uscc, flags))
 
-    petitioner = Petitioner(
+    petitioner = Petitioner.trusted(
         kind=kind,
         name=opt_str(account, "name", "account"),
         phone=checked_phone(phone, flags),
@@ -165,7 +165,7 @@ def decode(
     )
 
     check_key(key_str, appeal_id, "appealId")
-    return Petition(
+    return Petition.trusted(
         channel=Channel.MINIPROGRAM,
         channel_ref=appeal_id,
         revision=0,
@@ -221,7 +221,7 @@ def _location(obj: Obj, flags: list[str]) -> GeoPoint | None:
     if not (math.isfinite(lat) and math.isfinite(lng) and -90 <= lat <= 90 and -180 <= lng <= 180):
         flags.append(Flag.LOCATION_INVALID)
         return None
-    return GeoPoint(lat=lat, lng=lng)
+    return GeoPoint.trusted(lat=lat, lng=lng)
 
 
 def _attachments(obj: Obj) -> tuple[Attachment, ...]:
@@ -232,7 +232,7 @@ def _attachments(obj: Obj) -> tuple[Attachment, ...]:
         if not isinstance(item, dict):
             raise wrong_type("", where, "an object", item)
         result.append(
-            Attachment(
+            Attachment.trusted(
                 name=opt_str(item, "name", where),
                 url=req_str(item, "url", where),
                 sha256=opt_str(item, "sha256", where),

@@ -154,7 +154,7 @@ def decode_record(record: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS)
     else:
         enterprise = enterprise_of(None, uscc, flags)
         person_name = name
-    petitioner = Petitioner(
+    petitioner = Petitioner.trusted(
         kind=kind,
         name=person_name,
         phone=checked_phone(opt_str(p, "phone", "petitioner"), flags),
@@ -165,14 +165,14 @@ def decode_record(record: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS)
         flags.append(Flag.PHONE_MISSING)
 
     attachments = tuple(
-        Attachment(
+        Attachment.trusted(
             name=opt_str(a, "name", f"attachments[{i}]"),
             url=req_str(a, "url", f"attachments[{i}]"),
             sha256=opt_str(a, "sha256", f"attachments[{i}]"),
         )
         for i, a in enumerate(rec.get("attachments") or ())
     )
-    return Petition(
+    return Petition.trusted(
         channel=Channel.PROVINCE,
         channel_ref=dispatch_id,
         revision=0,
