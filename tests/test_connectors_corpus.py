@@ -44,6 +44,8 @@ def test_every_item_decodes_as_expected(items: list[CorpusItem]) -> None:
                 and (result.petition_type.value if result.petition_type else None)
                 == item.expected_type
                 and result.channel.value == item.channel
+                # built without validation (Model.trusted): validating must change nothing
+                and Petition.model_validate(result.model_dump()) == result
             )
         else:
             ok = isinstance(result, DecodeError) and result.reason_code == item.expected_reason

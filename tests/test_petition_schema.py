@@ -338,6 +338,29 @@ def test_frozen_and_strict_shape() -> None:
     assert hash(p) == hash(minimal())
 
 
+def test_trusted_construction_matches_validation() -> None:
+    p = Petition.trusted(
+        channel=Channel.HOTLINE,
+        channel_ref="12345-410400-20261116-000871",
+        repeat_of_ref="12345-410400-20261102-000310",
+        received_at=datetime(2026, 11, 16, 9, 42, 10, 123456, tzinfo=SHANGHAI),
+        content="诉求",
+        petitioner=Petitioner.trusted(kind=PetitionerKind.INDIVIDUAL, phone="13800000000"),
+        flags=(Flag.PHONE_INVALID, "uscc_invalid", Flag.PHONE_INVALID),
+    )
+    assert p == minimal(
+        repeat_of_ref="12345-410400-20261102-000310",
+        petitioner=Petitioner(kind=PetitionerKind.INDIVIDUAL, phone="13800000000"),
+        flags=("uscc_invalid", "phone_invalid"),
+    )
+    assert p.flags == ("phone_invalid", "uscc_invalid")
+    assert all(type(f) is str for f in p.flags)
+    assert Petition.model_validate(p.model_dump()) == p
+    assert p.model_dump()["petitioner"]["phone"] == "13800000000"
+    with pytest.raises(TypeError, match="unknown fields"):
+        Petitioner.trusted(kind=PetitionerKind.INDIVIDUAL, telephone="1")
+
+
 @pytest.mark.parametrize(
     ("authorized", "confidential", "visible"),
     [(True, False, True), (True, True, False), (False, False, False), (False, True, False)],
