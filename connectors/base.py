@@ -51,7 +51,13 @@ __all__ = [
     "Reason",
     "check_key",
     "check_size",
+    "check_text_limits",
+    "checked_id_number",
+    "checked_phone",
+    "checked_uscc",
     "decode_text",
+    "enterprise_of",
+    "evaluation_fields",
     "header",
     "key_text",
     "load_object",
@@ -67,6 +73,7 @@ __all__ = [
     "req_int",
     "req_obj",
     "req_str",
+    "wrong_type",
 ]
 
 #: Asia/Shanghai, the zone of "local" times on the wire.
@@ -172,12 +179,14 @@ def check_size(value: bytes | None, limits: Limits = DEFAULT_LIMITS) -> bytes:
     return bytes(value)
 
 
-def key_text(key: bytes | None, field: str) -> str:
+def key_text(key: bytes | str | None, field: str) -> str:
     """The Kafka key as UTF-8 text; :class:`DecodeError` when absent, empty or not UTF-8."""
     if key is None or len(key) == 0:
         raise DecodeError(
             Reason.MISSING_KEY, f"message has no key (the contract keys it by {field})"
         )
+    if isinstance(key, str):  # a client that decodes keys itself
+        return key
     try:
         return bytes(key).decode("utf-8")
     except UnicodeDecodeError as exc:
