@@ -29,6 +29,8 @@ def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "producer_linger_ms": 5,
         "producer_max_batch_size": 512 * 1024,
+        # a dead letter carries its original (up to 8 MiB, see topics.yaml), encrypted
+        "producer_max_request_size": 16 * 1024 * 1024,
         "producer_acks": -1,
         "broker_commit_every": 2000,
         "broker_commit_interval": 1.0,

@@ -10,6 +10,7 @@ operators filter on (reason, source), never personal data.
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,7 +94,7 @@ def seal(
         "message": message,
         "deadLetteredAt": now,
         "valueSize": -1 if src.value is None else len(src.value),
-        "sealed": cipher.encrypt(_original_bytes(src)),
+        "sealed": cipher.encrypt(zlib.compress(_original_bytes(src))),
         "redriveOf": redrive_of,
     }
     headers = [
@@ -110,7 +111,9 @@ def unseal(key: bytes | None, value: bytes, cipher: PiiCipher) -> DeadLetter:
     if sid != schemas.schema_id(DEADLETTER_V1):
         raise schemas.WireFormatError("unknown_schema_id", f"schema id {sid} is not a dead letter")
     original = fastavro.schemaless_reader(
-        io.BytesIO(cipher.decrypt(record["sealed"])), schemas.parsed_schema(_ORIGINAL_V1), None
+        io.BytesIO(zlib.decompress(cipher.decrypt(record["sealed"]))),
+        schemas.parsed_schema(_ORIGINAL_V1),
+        None,
     )
     assert isinstance(original, dict)
     stamp = record["sourceTimestamp"]

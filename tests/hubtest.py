@@ -39,7 +39,9 @@ def produce(
     records: Iterable[tuple[bytes | None, bytes | None, Sequence[Header]]],
 ) -> int:
     """Send records (key, value, headers) and wait until all are acknowledged."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_request_size=16 * 1024 * 1024
+    )
     n = 0
     try:
         futures = [producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records]
@@ -212,3 +214,15 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def metric_sum(exposition: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` in a Prometheus exposition whose labels include ``labels``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
