@@ -140,12 +140,15 @@ class Intake:
         await self.outbox.send(DEADLETTER_TOPIC, key, value, headers)
 
 
-def register(app: faust.App, settings: Settings) -> None:
-    """Declare the intake agents and their dedup tables on ``app``."""
+def register(
+    app: faust.App, settings: Settings, channel_list: list[Channel] | None = None
+) -> None:
+    """Declare the intake agents and their dedup tables on ``app`` (for ``channel_list``, by
+    default every channel of :func:`channels`)."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
     cipher = cipher_for(settings)
     outbox = Outbox(app)
-    for channel in channels():
+    for channel in channel_list or channels():
         source = app.topic(
             channel.topic,
             key_serializer="raw",

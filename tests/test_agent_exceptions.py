@@ -1,0 +1,79 @@
+"""An exception inside an agent never skips a message.
+
+faust acks a message whose agent raised (its offset gets committed), so an exception that escaped
+an agent would silently lose that message. The intake shell catches anything a connector (or
+its own encoding) raises and dead-letters the message with reason ``internal``. Proven here on a
+real worker and broker with a connector that really raises.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from corpus import generate
+
+from hubtest import WorkerProcess, produce, read_topic
+from petition_hub.broker.embedded import EmbeddedBroker
+from petition_hub.crypto import PiiCipher
+from petition_hub.deadletter import unseal
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+APP = Path(__file__).parent / "apps" / "faulty_intake_app.py"
+
+
+class FaultyWorker(WorkerProcess):
+    def start(self, wait_ready: float = 60.0) -> FaultyWorker:
+        import os
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "HUB_BROKER": self.broker_url,
+            "HUB_APP_ID": self.app_id,
+            "HUB_METRICS_PORT": str(self.port),
+            "HUB_DATA_DIR": str(self.data_dir),
+        }
+        self.log_path = self.data_dir / "faulty.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(APP)], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        if wait_ready:
+            self.wait_ready(wait_ready)
+        return self
+
+
+def test_connector_exception_becomes_a_dead_letter_not_a_skip(
+    hub_topics: EmbeddedBroker, tmp_path: Path
+) -> None:
+    items = [i for i in generate("hotline", 300, seed=5) if i.expected == "petition"]
+    items = list({i.key: i for i in items}.values())  # one message per work order
+    raising = [i for i in items if (i.key or b"").endswith(b"3")]
+    assert raising, "the corpus should have work orders ending in 3"
+    worker = FaultyWorker(hub_topics.url, "faulty", tmp_path / "w").start()
+    try:
+        produce(
+            hub_topics.bootstrap,
+            "hotline12345.workorders",
+            [(i.key, i.value, i.headers) for i in items],
+        )
+        ok = len(items) - len(raising)
+        petitions = read_topic(hub_topics.bootstrap, "hub.petitions", min_count=ok, timeout=60)
+        dead = read_topic(
+            hub_topics.bootstrap, "hub.deadletter", min_count=len(raising), timeout=30
+        )
+    finally:
+        worker.stop()
+    assert len(petitions) == ok
+    assert len(dead) == len(raising)
+    cipher = PiiCipher((worker.data_dir / "dev-pii.key").read_text())
+    opened = [unseal(r.key, r.value or b"", cipher) for r in dead]
+    assert Counter(d.reason for d in opened) == {"internal": len(raising)}
+    assert {d.error_class for d in opened} == {"RuntimeError"}
+    assert sorted(d.source.value or b"" for d in opened) == sorted(i.value or b"" for i in raising)
+    assert "connector raised" in worker.log()
