@@ -43,6 +43,8 @@ log = structlog.get_logger(__name__)
 
 PETITIONS_TOPIC = "hub.petitions"
 DEADLETTER_TOPIC = "hub.deadletter"
+#: Header a redriven record carries: the id of the dead letter it was redriven from.
+REDRIVE_HEADER = "hub-redrive-of"
 
 
 @dataclass(frozen=True)
@@ -134,15 +136,21 @@ class Intake:
         log.warning(
             "dead letter", source=src.ref, channel=self.channel.name, reason=reason, error=message
         )
+        redrive_of = dict(src.headers).get(REDRIVE_HEADER)
         key, value, headers = seal(
-            src, self.channel.name, reason, error, message, self.cipher, datetime.now(UTC)
+            src,
+            self.channel.name,
+            reason,
+            error,
+            message,
+            self.cipher,
+            datetime.now(UTC),
+            redrive_of=redrive_of.decode(errors="replace") if redrive_of else None,
         )
         await self.outbox.send(DEADLETTER_TOPIC, key, value, headers)
 
 
-def register(
-    app: faust.App, settings: Settings, channel_list: list[Channel] | None = None
-) -> None:
+def register(app: faust.App, settings: Settings, channel_list: list[Channel] | None = None) -> None:
     """Declare the intake agents and their dedup tables on ``app`` (for ``channel_list``, by
     default every channel of :func:`channels`)."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}

@@ -6,12 +6,15 @@ Each command is a thin shell: it reads settings, calls one function of the packa
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from . import logs
 from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from .crypto import PiiCipher
 
 
 def _settings() -> Settings:
@@ -104,3 +107,91 @@ def topics_diff() -> None:
     )
     click.echo(text)
     sys.exit(code)
+
+
+@main.group()
+def dlq() -> None:
+    """Inspect and resend dead letters (personal data masked when shown)."""
+
+
+def _dlq_context() -> tuple[str, PiiCipher]:
+    from .crypto import cipher_for
+
+    settings = _settings()
+    if settings.broker is None:
+        raise click.ClickException("HUB_BROKER is not set: which broker holds the dead letters?")
+    try:
+        return settings.bootstrap_servers(), cipher_for(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@dlq.command("list")
+@click.option("--reason", help="only this reason code (e.g. bad_json)")
+@click.option("--connector", help="only this channel (hotline, miniprogram, province)")
+def dlq_list(reason: str | None, connector: str | None) -> None:
+    """Every dead letter, oldest first: id, time, channel, reason, size, message."""
+    from .dlq import entries, format_list
+
+    bootstrap, cipher = _dlq_context()
+    items = [
+        e
+        for e in entries(bootstrap, cipher)
+        if (reason is None or e.letter.reason == reason)
+        and (connector is None or e.letter.connector == connector)
+    ]
+    click.echo(format_list(items))
+
+
+@dlq.command("show")
+@click.argument("dead_letter_id")
+def dlq_show(dead_letter_id: str) -> None:
+    """One dead letter: metadata, redrives, and the original with personal data masked."""
+    from .dlq import entries, format_show
+
+    bootstrap, cipher = _dlq_context()
+    found = [e for e in entries(bootstrap, cipher) if e.letter.id == dead_letter_id]
+    if not found:
+        raise click.ClickException(f"no dead letter {dead_letter_id}")
+    click.echo(format_show(found[0]))
+
+
+@dlq.command("redrive")
+@click.argument("dead_letter_ids", nargs=-1)
+@click.option("--reason", help="every dead letter with this reason code")
+@click.option(
+    "--via",
+    type=click.Choice(["source", "connector"]),
+    default="source",
+    show_default=True,
+    help="resend to the source topic, or decode with the current connector into hub.petitions",
+)
+@click.option("--include-redriven", is_flag=True, help="also those already redriven")
+@click.option("--dry-run", is_flag=True, help="say what would be done; send nothing")
+def dlq_redrive(
+    dead_letter_ids: tuple[str, ...],
+    reason: str | None,
+    via: str,
+    include_redriven: bool,
+    dry_run: bool,
+) -> None:
+    """Send selected dead letters again (by id, or all of one --reason); records each redrive."""
+    from .dlq import entries, redrive
+
+    if not dead_letter_ids and reason is None:
+        raise click.ClickException("name dead letter ids, or --reason")
+    bootstrap, cipher = _dlq_context()
+    wanted = set(dead_letter_ids)
+    selected = [
+        e
+        for e in entries(bootstrap, cipher)
+        if (e.letter.id in wanted or (reason is not None and e.letter.reason == reason))
+        and (include_redriven or not e.redrives or e.letter.id in wanted)
+    ]
+    missing = wanted - {e.letter.id for e in selected}
+    if missing:
+        raise click.ClickException(f"no dead letter {', '.join(sorted(missing))}")
+    for result in redrive(bootstrap, selected, via, dry_run=dry_run):
+        click.echo(f"{result.id}: {result.outcome}")
+    if not selected:
+        click.echo("nothing to redrive")

@@ -62,6 +62,7 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     EVALUATION_V1: 1002,
     "cn.gov.pds.hub.DeadLetter.v1": 1003,
     "cn.gov.pds.hub.Original.v1": 1004,
+    "cn.gov.pds.hub.DeadLetterRedrive.v1": 1005,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

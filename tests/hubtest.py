@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -121,8 +121,10 @@ class WorkerProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    #: the program to run; default the hub's worker (tests/apps/*.py are other faust apps)
+    command: Sequence[str] = (sys.executable, "-m", "petition_hub", "worker")
 
-    def start(self, wait_ready: float = 60.0) -> WorkerProcess:
+    def start(self, wait_ready: float = 60.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -136,7 +138,7 @@ class WorkerProcess:
         self.log_path = self.data_dir / f"worker-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "petition_hub", "worker"],
+                list(self.command),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -226,3 +228,24 @@ def metric_sum(exposition: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def app_command(script: str) -> tuple[str, ...]:
+    """The command running ``tests/apps/<script>`` (a faust app of the tests) as a worker."""
+    return (sys.executable, str(Path(__file__).parent / "apps" / script))
+
+
+def hub_cli(broker_url: str, data_dir: Path, *args: str, check: bool = True) -> str:
+    """Run ``petition-hub ARGS`` against ``broker_url``; its standard output."""
+    env = {**os.environ, "HUB_BROKER": broker_url, "HUB_DATA_DIR": str(data_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "petition_hub", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"petition-hub {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout

@@ -8,44 +8,18 @@ real worker and broker with a connector that really raises.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from corpus import generate
 
-from hubtest import WorkerProcess, produce, read_topic
+from hubtest import WorkerProcess, app_command, produce, read_topic
 from petition_hub.broker.embedded import EmbeddedBroker
+from petition_hub.corpus import generate
 from petition_hub.crypto import PiiCipher
 from petition_hub.deadletter import unseal
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-APP = Path(__file__).parent / "apps" / "faulty_intake_app.py"
-
-
-class FaultyWorker(WorkerProcess):
-    def start(self, wait_ready: float = 60.0) -> FaultyWorker:
-        import os
-
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "HUB_BROKER": self.broker_url,
-            "HUB_APP_ID": self.app_id,
-            "HUB_METRICS_PORT": str(self.port),
-            "HUB_DATA_DIR": str(self.data_dir),
-        }
-        self.log_path = self.data_dir / "faulty.log"
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(APP)], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        if wait_ready:
-            self.wait_ready(wait_ready)
-        return self
 
 
 def test_connector_exception_becomes_a_dead_letter_not_a_skip(
@@ -55,7 +29,9 @@ def test_connector_exception_becomes_a_dead_letter_not_a_skip(
     items = list({i.key: i for i in items}.values())  # one message per work order
     raising = [i for i in items if (i.key or b"").endswith(b"3")]
     assert raising, "the corpus should have work orders ending in 3"
-    worker = FaultyWorker(hub_topics.url, "faulty", tmp_path / "w").start()
+    worker = WorkerProcess(
+        hub_topics.url, "faulty", tmp_path / "w", command=app_command("faulty_intake_app.py")
+    ).start()
     try:
         produce(
             hub_topics.bootstrap,

@@ -8,11 +8,11 @@ import json
 from collections import Counter
 
 import pytest
-from corpus import BROKEN_KINDS, CHANNELS, CorpusItem, by_kind, generate, generate_all
 from stdnum.cn import uscc
 
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.connectors.base import DecodeError
+from petition_hub.corpus import BROKEN_KINDS, CHANNELS, CorpusItem, by_kind, generate, generate_all
 from petition_hub.domain.petition import Petition
 from petition_hub.domain.validation import MAX_MESSAGE_BYTES, is_valid_id_number
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from corpus import load_samples
 
 from petition_hub.connectors import hotline
 from petition_hub.connectors.base import DecodeError, Reason
+from petition_hub.corpus import load_samples
 from petition_hub.domain.petition import (
     Channel,
     Flag,

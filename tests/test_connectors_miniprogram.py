@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from corpus import load_samples
 from stdnum.cn import ric
 
 from petition_hub.connectors import miniprogram
 from petition_hub.connectors.base import DecodeError, Reason
+from petition_hub.corpus import load_samples
 from petition_hub.domain.petition import (
     Channel,
     GeoPoint,

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from corpus import load_samples
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from petition_hub import schemas
 from petition_hub.connectors import hotline, miniprogram, province
 from petition_hub.connectors.base import DecodeError, Reason
+from petition_hub.corpus import load_samples
 from petition_hub.domain.petition import Evaluation, Petition
 
 SAMPLES = load_samples()

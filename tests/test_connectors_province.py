@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from corpus import load_samples
 
 from petition_hub import schemas
 from petition_hub.connectors import province
 from petition_hub.connectors.base import DecodeError, Reason
+from petition_hub.corpus import load_samples
 from petition_hub.domain.petition import (
     Channel,
     PetitionerKind,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from corpus import CHANNELS, generate
 
 from petition_hub.connectors import PETITION_DECODERS
+from petition_hub.corpus import CHANNELS, generate
 
 #: Measured on the development machine (2 vCPU AMD EPYC): 20,000-35,000 a second per connector.
 FLOOR_PER_SECOND = 5_000

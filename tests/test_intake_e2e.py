@@ -11,12 +11,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import pytest
-from corpus import CorpusItem, generate_all
 
 from hubtest import Record, WorkerProcess, metric_sum, produce, read_topic, wait_until
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
+from petition_hub.corpus import CorpusItem, generate_all
 from petition_hub.crypto import PiiCipher
 from petition_hub.deadletter import unseal
 from petition_hub.domain.petition import petition_from_avro

@@ -11,7 +11,6 @@ from enum import Enum
 from typing import Any
 
 import pytest
-from corpus import generate_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from petition_hub import schemas
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.connectors.base import DecodeError
+from petition_hub.corpus import generate_all
 from petition_hub.domain.petition import (
     PERSONAL_FIELDS,
     Attachment,

@@ -6,44 +6,24 @@ Tansu's too-small end offsets. That half is a canary of the deviation, like test
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from hubtest import WorkerProcess, http_json, produce, wait_until
+from hubtest import WorkerProcess, app_command, http_json, produce, wait_until
 from petition_hub.broker.embedded import EmbeddedBroker
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-APP = Path(__file__).parent / "apps" / "counter_app.py"
 N_RECORDS = 6000
 N_KEYS = 60
 
 
 class CounterWorker(WorkerProcess):
-    def start(self, wait_ready: float = 60.0) -> CounterWorker:
-        import os
-        import subprocess
-
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "HUB_BROKER": self.broker_url,
-            "HUB_APP_ID": self.app_id,
-            "HUB_METRICS_PORT": str(self.port),
-            "HUB_DATA_DIR": str(self.data_dir),
-        }
-        self.log_path = self.data_dir / f"counter-{self.port}.log"
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(APP)], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        if wait_ready:
-            self.wait_ready(wait_ready)
-        return self
+    def __init__(self, broker_url: str, app_id: str, data_dir: Path) -> None:
+        super().__init__(broker_url, app_id, data_dir, command=app_command("counter_app.py"))
 
     def table(self) -> dict[str, Any]:
         _, body = http_json(self.url + "/table")

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import yaml
@@ -1105,7 +1104,7 @@ def by_kind(items: Sequence[CorpusItem]) -> dict[str, list[CorpusItem]]:
 # --- the contract's samples ----------------------------------------------------------------------
 
 #: Copies of the contract's samples (``contracts/samples``), with their ``index.json``.
-SAMPLES_DIR: Final = Path(__file__).resolve().parent / "data" / "samples"
+SAMPLES_DIR: Final = data_path("samples")
 
 
 @dataclass(frozen=True)

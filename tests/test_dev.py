@@ -1,0 +1,90 @@
+"""`petition-hub dev`: petitions flow within a minute, and nothing outlives the command."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hubtest import pid_alive, wait_until
+from petition_hub.broker.embedded import broker_answers, free_port
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+SUMMARY = re.compile(r"petitions in: (\d+) \(.*\) \| dead letters: (\d+)")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(c) for c in text]
+    return found
+
+
+def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATA_DIR": str(tmp_path / "var"),
+        "HUB_METRICS_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "petition_hub", "dev", "--demo-rate", "40"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    return proc, port
+
+
+def _broker_of(dev_pid: int) -> int:
+    tansu = [c for c in _children(dev_pid) if "tansu" in Path(f"/proc/{c}/cmdline").read_text()]
+    assert len(tansu) == 1, tansu
+    return tansu[0]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
+def test_dev_shows_petitions_flowing_and_leaves_nothing_running(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    proc, port = _start_dev(tmp_path)
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline()]
+        while "stop" not in banner[-1]:
+            banner.append(proc.stdout.readline())
+        text = "".join(banner)
+        assert f"metrics  http://127.0.0.1:{port}/metrics" in text
+        bootstrap = re.search(r"broker\s+(\S+)", text)
+        assert bootstrap is not None, banner
+        host, broker_port = bootstrap.group(1).split(":")
+        broker_pid = _broker_of(proc.pid)
+        deadline = time.monotonic() + 60
+        petitions = 0
+        for line in proc.stdout:
+            match = SUMMARY.search(line)
+            if match:
+                petitions = int(match.group(1))
+                if petitions >= 20:
+                    break
+            assert time.monotonic() < deadline, "no petitions within a minute"
+        assert petitions >= 20
+
+        proc.send_signal(stop)
+        code = proc.wait(30)
+        if stop == signal.SIGINT:
+            assert code == 0
+        wait_until(lambda: not pid_alive(broker_pid), 10, what="the broker to stop")
+        assert not broker_answers(host, int(broker_port))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
