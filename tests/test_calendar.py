@@ -271,9 +271,9 @@ def test_packaged_override_file_is_valid() -> None:
 
 def test_calendar_is_immutable() -> None:
     with pytest.raises(AttributeError):
-        CAL._years = {}  # type: ignore[misc]
+        CAL._years = {}
     with pytest.raises(AttributeError):
-        CAL.extra = 1  # type: ignore[attr-defined]
+        CAL.extra = 1
 
 
 # --- properties ---------------------------------------------------------------------------------
