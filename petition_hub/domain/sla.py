@@ -45,8 +45,8 @@ The province's deadline (``provincial_deadline``) is the province's clock: it ne
 extension does not move it. It wins when it is earlier: the effective deadline is the earlier of the
 two, and every ladder step is the earlier of the hub's step and the province's (50 %/80 % of the
 working time from the start to the provincial deadline, the deadline itself, 5 working days after
-it). While a clock is paused its later steps are unknown (``None``/omitted) unless the province's
-deadline fixes them.
+it). While a clock is paused the hub's later steps are unknown until it resumes (omitted from the
+ladder, ``None`` deadline); the province's steps still stand, since its clock does not pause.
 """
 
 from __future__ import annotations
@@ -85,6 +85,10 @@ __all__ = [
     "ClockRules",
     "ClockState",
     "EvaluationPolicy",
+    "ExplainedClock",
+    "ExplainedPause",
+    "ExplainedStep",
+    "ExplainedTime",
     "ExtensionPolicy",
     "LadderPolicy",
     "LadderStep",
@@ -106,6 +110,7 @@ __all__ = [
     "load_policy",
     "met",
     "next_due",
+    "own_deadline",
     "pause",
     "reopen_clock",
     "resolve_clock",
@@ -714,7 +719,8 @@ def own_deadline(state: ClockState, *, cal: WorkingCalendar | None = None) -> da
 
 def deadline(state: ClockState, *, cal: WorkingCalendar | None = None) -> datetime | None:
     """The effective deadline: the hub's (pauses and extension included) or the province's when
-    that is earlier. ``None`` while paused, unless the province's deadline already decides it."""
+    that is earlier. While the clock is paused the hub's is not known until it resumes: then this
+    is the province's deadline (the latest the effective one can be), or None without one."""
     c = cal or default_calendar()
     if state.kind is ClockKind.SIGN_FOR:
         return _own_steps(state, c, 3)[2]
