@@ -1,7 +1,8 @@
 """Stream agents: thin I/O shells around the pure domain functions.
 
-Each agent module has ``register(app, settings)``, which declares its topics, tables and agents on
-the faust app. :func:`register` wires them all.
+Each module has ``register(app, settings)``, which declares its faust agents, tables and timers on
+the app and returns its batch stages (:mod:`petition_hub.stage`, for the high-volume data path).
+:func:`register` wires them all.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import faust
 
 from petition_hub.settings import Settings
+from petition_hub.stage import Stage
 
 
-def register(app: faust.App, settings: Settings) -> None:
-    """Declare every agent of the hub on ``app``."""
+def register(app: faust.App, settings: Settings) -> list[Stage]:
+    """Declare every agent of the hub on ``app``; the batch stages to run beside them."""
     from . import intake
 
-    intake.register(app, settings)
+    return intake.register(app, settings)

@@ -1,7 +1,8 @@
 """Intake: the three channel topics in, canonical petitions or dead letters out.
 
-One agent per channel topic (``hotline12345.workorders``, ``miniprogram.appeals``,
-``province.dispatch``), each a thin shell around the channel's pure connector.
+One batch stage (:class:`petition_hub.stage.Stage`) per channel topic
+(``hotline12345.workorders``, ``miniprogram.appeals``, ``province.dispatch``), each running
+:class:`IntakeProcessor` around the channel's pure connector.
 
 - Consumes: the channel topic, raw bytes (key, value, headers as the upstream system sent them).
 - Emits: ``hub.petitions`` (key: hub petition id; value: Avro ``Petition.v1``, wire format) for a
@@ -9,35 +10,35 @@ One agent per channel topic (``hotline12345.workorders``, ``miniprogram.appeals`
   ``DeadLetter.v1`` with the original value and headers encrypted) for anything the connector
   cannot take in, with the reason. Every input record ends in exactly one of: a petition, a dead
   letter, or a recognised redelivery (counted, not emitted).
-- Keeps: table ``intake-<channel>-revisions``: hub petition id -> last revision emitted, so
-  redeliveries and replays after a crash never duplicate a petition, and late older edits never
-  overwrite newer ones. The table is co-partitioned with its channel topic: the petition id is a
-  function of the record key, so a petition's entry always lives in its key's partition.
+- Keeps: per source partition, hub petition id -> last revision emitted (changelog
+  ``<app>-intake-<channel>-changelog``), so redeliveries and replays after a crash never duplicate
+  a petition, and late older edits never overwrite newer ones. The petition id is a function of
+  the record key, so a petition's entry always lives with its key's partition.
 
-An exception in an agent must never skip a message (faust acks a message whose agent raised):
-the per-record guard turns anything unexpected into a dead letter with reason ``internal``.
+An exception must never skip a message: anything a connector (or encoding) raises becomes a dead
+letter with reason ``internal``; only a delivery failure stops the worker (uncommitted, so the
+batch is read again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import faust
 import structlog
 
 from petition_hub import metrics, schemas
+from petition_hub.app import stage_session
 from petition_hub.connectors import PETITION_DECODERS, DecodeError, Decoder, Reason
 from petition_hub.crypto import PiiCipher, cipher_for
 from petition_hub.deadletter import SourceRecord, seal
 from petition_hub.domain.intake import Admission, admit
-from petition_hub.domain.petition import Petition, petition_to_avro
+from petition_hub.domain.petition import petition_to_avro
 from petition_hub.settings import Settings
+from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
-
-from .outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -64,74 +65,64 @@ def channels() -> list[Channel]:
     ]
 
 
-def source_record(message: Any) -> SourceRecord:
-    """A faust message as a plain :class:`SourceRecord`."""
-    headers = message.headers or ()
-    if isinstance(headers, Mapping):
-        headers = headers.items()
-    return SourceRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=tuple((str(k), v) for k, v in headers),
-        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-    )
+class IntakeProcessor:
+    """One channel's intake, record by record: decode, dedup, and say what to emit."""
 
-
-class Intake:
-    """The I/O shell of one channel: decode, dedup, emit."""
-
-    def __init__(self, channel: Channel, revisions: Any, outbox: Outbox, cipher: PiiCipher) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        cipher: PiiCipher,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.channel = channel
-        self.revisions = revisions
-        self.outbox = outbox
         self.cipher = cipher
+        self.clock = clock
         self._received = metrics.RECEIVED.labels(channel.name)
-        self._accepted = {a: metrics.ACCEPTED.labels(channel.name, a.value) for a in Admission}
+        self._admitted = {a: metrics.ACCEPTED.labels(channel.name, a.value) for a in Admission}
 
-    async def handle(self, src: SourceRecord) -> None:
-        """Take one record in: exactly one petition, dead letter or recognised redelivery."""
+    def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        """Exactly one petition, one dead letter, or nothing for a recognised redelivery."""
         self._received.inc()
         try:
             petition = self.channel.decode(src.key, src.value, src.headers)
         except DecodeError as exc:
-            await self.dead_letter(src, exc.reason_code.value, type(exc).__name__, exc.message)
-            return
+            return [self.dead_letter(src, exc.reason_code.value, type(exc).__name__, exc.message)]
         except Exception as exc:  # a connector bug: keep the message, say so
             log.exception("connector raised", source=src.ref, channel=self.channel.name)
-            await self.dead_letter(
-                src, Reason.INTERNAL.value, type(exc).__name__, f"connector raised {exc!r}"[:500]
-            )
-            return
+            return [
+                self.dead_letter(
+                    src,
+                    Reason.INTERNAL.value,
+                    type(exc).__name__,
+                    f"connector raised {exc!r}"[:500],
+                )
+            ]
         try:
-            await self.emit(petition)
-        except Exception as exc:  # encoding or table bug: never skip the message
+            pid = petition.petition_id.encode()
+            last = state.get(pid)
+            admission = admit(petition.revision, None if last is None else int(last))
+            self._admitted[admission].inc()
+            if admission in (Admission.DUPLICATE, Admission.STALE):
+                log.info(
+                    "petition not re-emitted",
+                    admission=admission.value,
+                    petition_id=petition.petition_id,
+                    revision=petition.revision,
+                )
+                return []
+            value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
+            state[pid] = str(petition.revision).encode()
+            return [Output(PETITIONS_TOPIC, pid, value)]
+        except Exception as exc:  # encoding bug: never skip the message
             log.exception("intake failed after decoding", source=src.ref)
-            await self.dead_letter(
-                src, Reason.INTERNAL.value, type(exc).__name__, f"intake raised {exc!r}"[:500]
-            )
+            return [
+                self.dead_letter(
+                    src, Reason.INTERNAL.value, type(exc).__name__, f"intake raised {exc!r}"[:500]
+                )
+            ]
 
-    async def emit(self, petition: Petition) -> None:
-        """Emit ``petition`` unless the hub already emitted this revision (or a later one)."""
-        pid = petition.petition_id
-        admission = admit(petition.revision, self.revisions.get(pid))
-        self._accepted[admission].inc()
-        if admission in (Admission.DUPLICATE, Admission.STALE):
-            log.info(
-                "petition not re-emitted",
-                admission=admission.value,
-                petition_id=pid,
-                revision=petition.revision,
-            )
-            return
-        value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
-        await self.outbox.send(PETITIONS_TOPIC, pid.encode(), value)
-        self.revisions[pid] = petition.revision
-
-    async def dead_letter(self, src: SourceRecord, reason: str, error: str, message: str) -> None:
-        """Send ``src`` to the dead-letter topic, whole and encrypted, with the reason."""
+    def dead_letter(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:
+        """``src``, whole and encrypted, with the reason, for the dead-letter topic."""
         metrics.DEAD_LETTERS.labels(self.channel.name, reason).inc()
         log.warning(
             "dead letter", source=src.ref, channel=self.channel.name, reason=reason, error=message
@@ -144,37 +135,31 @@ class Intake:
             error,
             message,
             self.cipher,
-            datetime.now(UTC),
+            self.clock(),
             redrive_of=redrive_of.decode(errors="replace") if redrive_of else None,
         )
-        await self.outbox.send(DEADLETTER_TOPIC, key, value, headers)
+        return Output(DEADLETTER_TOPIC, key, value, headers)
 
 
-def register(app: faust.App, settings: Settings, channel_list: list[Channel] | None = None) -> None:
-    """Declare the intake agents and their dedup tables on ``app`` (for ``channel_list``, by
-    default every channel of :func:`channels`)."""
+def register(
+    app: faust.App, settings: Settings, channel_list: list[Channel] | None = None
+) -> list[Stage]:
+    """The intake stages for ``channel_list`` (default: every channel of :func:`channels`)."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
     cipher = cipher_for(settings)
-    outbox = Outbox(app)
-    for channel in channel_list or channels():
-        source = app.topic(
-            channel.topic,
-            key_serializer="raw",
-            value_serializer="raw",
+    session, heartbeat = stage_session(settings)
+    return [
+        Stage(
+            name=f"intake-{channel.name}",
+            source=channel.topic,
             partitions=spec[channel.topic].partitions,
+            processor=IntakeProcessor(channel, cipher),
+            bootstrap=settings.bootstrap_servers(),
+            group=f"{settings.app_id}-intake-{channel.name}",
+            tansu=settings.embedded,
+            session_timeout=session,
+            heartbeat_interval=heartbeat,
+            loop=app.loop,
         )
-        revisions = app.Table(
-            f"intake-{channel.name}-revisions",
-            partitions=spec[channel.topic].partitions,
-            key_type=str,
-            value_type=int,
-        )
-        intake = Intake(channel, revisions, outbox, cipher)
-
-        async def agent(stream: faust.StreamT[bytes], intake: Intake = intake) -> None:
-            # one event at a time: faust's table writes go to the current event's partition
-            async for event in stream.events():
-                await intake.handle(source_record(event.message))
-
-        agent.__name__ = agent.__qualname__ = f"intake_{channel.name}"
-        app.agent(source, name=f"intake-{channel.name}", concurrency=1)(agent)
+        for channel in channel_list or channels()
+    ]

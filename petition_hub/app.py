@@ -10,12 +10,30 @@ from typing import Any
 import faust
 
 from .settings import Settings
+from .stage import Stage
 
 #: On Tansu a new group's join completes only after about half the session timeout (6 s -> 3 s,
 #: faust's default 60 s -> 30 s per start). A short session timeout makes joins take about a
 #: second; it is safe on a loopback broker where heartbeats are never late.
 TANSU_SESSION_TIMEOUT = 2.0
 TANSU_HEARTBEAT_INTERVAL = 0.4
+
+
+def stage_session(settings: Settings) -> tuple[float, float]:
+    """(session timeout, heartbeat interval) in seconds for the hub's own consumer groups."""
+    if settings.embedded:
+        return TANSU_SESSION_TIMEOUT, TANSU_HEARTBEAT_INTERVAL
+    return 10.0, 3.0
+
+
+def attach_stages(app: faust.App, stages: list[Stage]) -> None:
+    """Start ``stages`` with the worker (after faust's own start-up) and stop them with it."""
+
+    async def start_stages() -> None:
+        for stage in stages:
+            await app.add_runtime_dependency(stage)
+
+    app.task(start_stages)
 
 
 def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
@@ -25,7 +43,9 @@ def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
         "store": "memory://",
         # topics.yaml owns the hub's topics (`topics apply`); faust still declares its own
         # changelog topics, each with the partition count of the table's source topic.
-        "topic_disable_leader": True,
+        # faust's leader topic (leader election for once-per-cluster timers) also keeps its
+        # consumer subscribed while the data path runs on the hub's own batch stages
+        "topic_disable_leader": False,
         "consumer_auto_offset_reset": "earliest",
         "producer_linger_ms": 5,
         "producer_max_batch_size": 512 * 1024,
@@ -62,6 +82,7 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
     from . import web
     from .agents import register
 
-    register(app, settings)
-    web.register(app)
+    stages = register(app, settings)
+    attach_stages(app, stages)
+    web.register(app, stages)
     return app

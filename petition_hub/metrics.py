@@ -38,9 +38,16 @@ DEAD_LETTERS = Counter(
     ["channel", "reason"],
     registry=REGISTRY,
 )
-INTAKE_BATCH_SECONDS = Histogram(
-    "petition_hub_intake_batch_seconds",
-    "Time to decode a batch and have every output acknowledged by the broker.",
+STAGE_RECORDS = Counter(
+    "petition_hub_stage_records_total",
+    "Records a batch stage processed and committed, by stage.",
+    ["stage"],
+    registry=REGISTRY,
+)
+STAGE_BATCH_SECONDS = Histogram(
+    "petition_hub_stage_batch_seconds",
+    "Time to process a batch and have every output acknowledged by the broker, by stage.",
+    ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
     registry=REGISTRY,
 )

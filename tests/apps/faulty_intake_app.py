@@ -13,7 +13,7 @@ import faust
 
 from petition_hub import logs, web
 from petition_hub.agents import intake
-from petition_hub.app import faust_settings
+from petition_hub.app import attach_stages, faust_settings
 from petition_hub.connectors import hotline
 from petition_hub.domain.petition import Petition
 from petition_hub.runner import run_worker
@@ -31,10 +31,11 @@ def buggy_decode(
 settings = Settings()
 assert settings.broker is not None
 app = faust.App(settings.app_id, **faust_settings(settings, settings.broker))
-intake.register(
+stages = intake.register(
     app, settings, [intake.Channel(name="hotline", topic=hotline.TOPIC, decode=buggy_decode)]
 )
-web.register(app)
+attach_stages(app, stages)
+web.register(app, stages)
 
 if __name__ == "__main__":
     logs.configure("INFO")
