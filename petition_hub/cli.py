@@ -6,6 +6,7 @@ Each command is a thin shell: it reads settings, calls one function of the packa
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -195,3 +196,14 @@ def dlq_redrive(
         click.echo(f"{result.id}: {result.outcome}")
     if not selected:
         click.echo("nothing to redrive")
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="a small run (seconds), e.g. for CI")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write JSON here")
+def bench(quick: bool, json_path: Path | None) -> None:
+    """The benchmark suite: the data path's speed as ratios to same-process baselines."""
+    from .bench import run_bench
+
+    logs.configure("WARNING")
+    sys.exit(run_bench(quick, json_path))

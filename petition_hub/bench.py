@@ -1,0 +1,199 @@
+"""``petition-hub bench``: the data path's speed, as ratios to baselines run in the same process.
+
+Machines here are noisy, so absolute rates mean little; ratios measured side by side do. On a
+fresh embedded broker, with the same pre-loaded 12345 work orders, it measures:
+
+- ``copy``: a bare aiokafka consume → produce loop (no decoding): what Kafka I/O alone allows;
+- ``cpu``: the intake processor on the same records with no Kafka at all: what the work costs;
+- ``intake``: the hub's intake stage (:mod:`petition_hub.stage`), consume → decode → dedup →
+  encode → produce → commit.
+
+Targets (ratios): the stage keeps at least :data:`TARGET_VS_CPU` of the processor's own speed
+(Kafka I/O and commits must not dominate) and reaches at least :data:`TARGET_VS_COPY` of the bare
+copy loop. The exit status is 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography.fernet import Fernet
+
+from . import metrics
+from .agents.intake import IntakeProcessor, channels
+from .broker.embedded import EmbeddedBroker
+from .corpus import CorpusItem, generate
+from .crypto import PiiCipher
+from .deadletter import SourceRecord
+from .settings import PROJECT_ROOT
+from .stage import PartitionState, Stage
+from .topics import run_apply
+
+TARGET_VS_CPU = 0.5
+TARGET_VS_COPY = 0.1
+TOPIC = "hotline12345.workorders"
+
+
+@dataclass
+class BenchResult:
+    """Rates in records per second, and the ratios the targets are about."""
+
+    records: int
+    copy_rate: float
+    cpu_rate: float
+    intake_rate: float
+    intake_vs_cpu: float
+    intake_vs_copy: float
+    max_rss_mib: float
+    passed: bool
+
+
+def _items(n: int) -> list[CorpusItem]:
+    items = generate("hotline", int(n * 1.5), seed=2026, broken_every=10**9)
+    unique = list({i.key: i for i in items if i.expected == "petition"}.values())
+    return unique[:n]
+
+
+async def _preload(bootstrap: str, items: Sequence[CorpusItem]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all")
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(TOPIC, i.value, key=i.key, headers=list(i.headers)) for i in items
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _copy_rate(bootstrap: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id="bench-copy",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=400,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        done, t0 = 0, 0.0
+        while done < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+            if batch and not t0:
+                t0 = time.perf_counter()
+            futures = []
+            for records in batch.values():
+                for r in records:
+                    futures.append(await producer.send("bench.copy", r.value, key=r.key))
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+            done += sum(len(r) for r in batch.values())
+        return n / (time.perf_counter() - t0)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def _cpu_rate(items: Sequence[CorpusItem], processor: IntakeProcessor) -> float:
+    sources = [
+        SourceRecord(TOPIC, 0, k, i.key, i.value, i.headers, None) for k, i in enumerate(items)
+    ]
+    rate = 0.0
+    for _ in range(2):  # the first pass warms the connectors' caches, as the stage's run is warm
+        state = PartitionState()
+        t0 = time.perf_counter()
+        for src in sources:
+            processor(src, state)
+        rate = len(items) / (time.perf_counter() - t0)
+    return rate
+
+
+def _stage_records(name: str) -> float:
+    for family in metrics.REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == "petition_hub_stage_records_total" and sample.labels == {
+                "stage": name
+            }:
+                return sample.value
+    return 0.0
+
+
+async def _intake_rate(bootstrap: str, n: int, processor: IntakeProcessor) -> float:
+    stage = Stage(
+        name="bench-intake",
+        source=TOPIC,
+        partitions=12,
+        processor=processor,
+        bootstrap=bootstrap,
+        group="bench-intake",
+        tansu=True,
+        session_timeout=2.0,
+        heartbeat_interval=0.4,
+    )
+    await stage.start()
+    try:
+        first: tuple[float, float] | None = None
+        while (done := _stage_records("bench-intake")) < n:
+            if done and first is None:
+                first = (time.perf_counter(), done)
+            await asyncio.sleep(0.01)
+        if first is None:  # everything in one batch: the rate is not measurable at this size
+            raise RuntimeError("the run was too small to measure; use more records")
+        return (n - first[1]) / (time.perf_counter() - first[0])
+    finally:
+        await stage.stop()
+
+
+async def _run(n: int) -> BenchResult:
+    items = _items(n)
+    hotline = next(c for c in channels() if c.topic == TOPIC)
+    processor = IntakeProcessor(hotline, PiiCipher(Fernet.generate_key().decode()))
+    with EmbeddedBroker() as broker:
+        text, code = run_apply(broker.bootstrap, True, PROJECT_ROOT / "topics.yaml")
+        if code != 0:
+            raise RuntimeError(text)
+        await _preload(broker.bootstrap, items)
+        copy = await _copy_rate(broker.bootstrap, len(items))
+        cpu = _cpu_rate(items, processor)
+        intake = await _intake_rate(broker.bootstrap, len(items), processor)
+    vs_cpu, vs_copy = intake / cpu, intake / copy
+    return BenchResult(
+        records=len(items),
+        copy_rate=round(copy),
+        cpu_rate=round(cpu),
+        intake_rate=round(intake),
+        intake_vs_cpu=round(vs_cpu, 3),
+        intake_vs_copy=round(vs_copy, 3),
+        max_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        passed=vs_cpu >= TARGET_VS_CPU and vs_copy >= TARGET_VS_COPY,
+    )
+
+
+def run_bench(quick: bool, json_path: Path | None) -> int:
+    """Run the suite, print a table (and write JSON); 0 when every target is met."""
+    result = asyncio.run(_run(12_000 if quick else 60_000))
+    print(
+        f"records                 {result.records}\n"
+        f"copy loop (baseline)    {result.copy_rate:>8} records/s\n"
+        f"processor, no Kafka     {result.cpu_rate:>8} records/s\n"
+        f"intake stage            {result.intake_rate:>8} records/s\n"
+        f"intake / processor      {result.intake_vs_cpu:>8}  (target >= {TARGET_VS_CPU})\n"
+        f"intake / copy loop      {result.intake_vs_copy:>8}  (target >= {TARGET_VS_COPY})\n"
+        f"peak memory             {result.max_rss_mib:>8} MiB\n"
+        f"{'PASS' if result.passed else 'FAIL'}"
+    )
+    if json_path is not None:
+        json_path.write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
+    return 0 if result.passed else 1
