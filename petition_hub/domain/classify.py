@@ -259,12 +259,21 @@ def _theme_matches(
         if hint is not None:
             single_ok.update(hint.single_ambiguous_enough)
     m = rules.matching
+    forced: dict[str, set[str]] = {}  # theme → words that count as non-ambiguous for it
+    for ra in m.reassign:
+        word = _word(ra.word)
+        if word in by_theme.get(ra.source, ()) and a.present(ra.when_any):
+            by_theme[ra.source].remove(word)
+            if not by_theme[ra.source]:
+                del by_theme[ra.source]
+            by_theme.setdefault(ra.to, []).append(word)
+            forced.setdefault(ra.to, set()).add(word)
     status: dict[str, tuple[bool, str]] = {}
     borrowed: dict[str, list[str]] = {}
     for tid, found in by_theme.items():
-        vocab = rules.vocab[tid]
-        amb = [w for w in found if w in vocab.ambiguous]
-        strong = [w for w in found if w not in vocab.ambiguous]
+        weak_words = rules.vocab[tid].ambiguous - forced.get(tid, set())
+        amb = [w for w in found if w in weak_words]
+        strong = [w for w in found if w not in weak_words]
         if strong:
             status[tid] = (True, f"keyword {strong[0]}")
         elif len(amb) >= 2:
@@ -290,7 +299,8 @@ def _theme_matches(
     out: list[ThemeMatch] = []
     for tid in sorted(by_theme, key=rules.theme_rank):
         theme_words = tuple(by_theme[tid]) or tuple(borrowed.get(tid, ()))
-        weak = tuple(w for w in theme_words if w in rules.vocab[tid].ambiguous)
+        weak_words = rules.vocab[tid].ambiguous - forced.get(tid, set())
+        weak = tuple(w for w in theme_words if w in weak_words)
         matched, reason = status[tid]
         out.append(ThemeMatch(tid, theme_words, weak, matched, reason))
     return tuple(out)
@@ -305,8 +315,9 @@ def _choose(
     hints = [rules.matching.type_hints[t] for t in types if t in rules.matching.type_hints]
     by_id = {c.theme: c for c in candidates}
 
-    def strong(t: str) -> int:
-        return len(by_id[t].keywords) - len(by_id[t].ambiguous)
+    def strong(t: str, ignore: frozenset[str] = frozenset()) -> int:
+        c = by_id[t]
+        return sum(1 for w in c.keywords if w not in c.ambiguous and w not in ignore)
 
     for hint in hints:
         weak = hint.weak_themes and hint.default_theme and matched
@@ -323,21 +334,24 @@ def _choose(
         winner = matched[0]
         margin = rules.matching.dominance_margin
         if margin is not None and not rules.theme(winner).sensitive:
+            # The winner's context words (T14 needs 起诉, 法院 …) are evidence for the winner.
+            ctx = frozenset(map(_word, rules.matching.ambiguous_needs_any.get(winner, ())))
 
             def weight(t: str) -> tuple[int, bool, int]:
-                return strong(t), rules.theme(t).sensitive, -rules.theme_rank(t)
+                return strong(t, ctx), rules.theme(t).sensitive, -rules.theme_rank(t)
 
             best = max(matched, key=weight)
-            won = strong(best) >= strong(winner) + margin or (
+            best_n, winner_n = strong(best, ctx), strong(winner)
+            won = best_n >= winner_n + margin or (
                 rules.matching.sensitive_ties
                 and rules.theme(best).sensitive
-                and strong(best) >= max(strong(winner), 1)
+                and best_n >= max(winner_n, 1)
             )
             if best != winner and won:
                 return best, (
-                    f"dominance: {best} has {strong(best)} distinct non-ambiguous keywords, "
-                    f"{winner} (first in priority of {', '.join(matched)}) {strong(winner)}"
-                    + (" (sensitive wins a tie)" if strong(best) == strong(winner) else "")
+                    f"dominance: {best} has {best_n} distinct non-ambiguous keywords, "
+                    f"{winner} (first in priority of {', '.join(matched)}) {winner_n}"
+                    + (" (sensitive wins a tie)" if best_n == winner_n else "")
                 )
         return winner, f"priority: {winner} comes first of the matched {', '.join(matched)}"
     for hint in hints:

@@ -263,6 +263,17 @@ class TypeHintRule(_Model):
     default_theme: str | None = None
 
 
+class Reassign(_Model):
+    """A keyword of one theme that counts for another (as a non-ambiguous hit) when one of
+    ``when_any`` occurs too: 应收账款 with 拖欠 is arrears (T18), not financing (T12)."""
+
+    word: str
+    source: str = Field(alias="from")
+    to: str
+    when_any: _Words = Field(min_length=1)
+    why: str
+
+
 class UnitWord(_Model):
     """A word that names a unit without its official name: ``派出所`` (PSB), ``镇政府`` (COUNTY)."""
 
@@ -276,6 +287,7 @@ class MatchingRules(_Model):
     masks: tuple[Mask, ...] = ()
     extra_keywords: dict[str, ExtraKeywords] = Field(default_factory=dict)
     ambiguous_needs_any: dict[str, _Words] = Field(default_factory=dict)
+    reassign: tuple[Reassign, ...] = ()
     ambiguous_else: dict[str, str] = Field(default_factory=dict)
     """Theme → theme: when the first matched only through ambiguous keywords without a context
     word (``ambiguous_needs_any``), its keywords count as a match of the second."""
@@ -868,6 +880,17 @@ def _build(by_section: Mapping[str, _Source], sources: Sequence[_Source]) -> Rul
     for tid in m.ambiguous_needs_any:
         if tid not in theme_by_id:
             errors.append(f"{mname}: ambiguous_needs_any: unknown theme {tid!r}")
+    for ra in m.reassign:
+        where = f"{mname}: reassign {ra.word!r}"
+        for t in (ra.source, ra.to):
+            if t not in theme_by_id:
+                errors.append(f"{where}: unknown theme {t!r}")
+        src_theme = theme_by_id.get(ra.source)
+        extra_src = m.extra_keywords.get(ra.source)
+        if src_theme is not None and ra.word not in src_theme.keywords and (
+            extra_src is None or ra.word not in extra_src.keywords
+        ):
+            errors.append(f"{where}: not a keyword of {ra.source}")
     for tid, other in m.ambiguous_else.items():
         if tid not in m.ambiguous_needs_any:
             errors.append(f"{mname}: ambiguous_else {tid}: not in ambiguous_needs_any")
@@ -948,6 +971,7 @@ def _build(by_section: Mapping[str, _Source], sources: Sequence[_Source]) -> Rul
         for sr in routes:
             words.update(sr.when_any)
     words.update(w for ws in m.ambiguous_needs_any.values() for w in ws)
+    words.update(w for ra in m.reassign for w in ra.when_any)
     words.update(w for cue in m.type_cues for w in cue.cues)
     words.update(m.legal_rights_cues)
     words.update(m.issuer_verbs)
