@@ -887,8 +887,10 @@ def _build(by_section: Mapping[str, _Source], sources: Sequence[_Source]) -> Rul
                 errors.append(f"{where}: unknown theme {t!r}")
         src_theme = theme_by_id.get(ra.source)
         extra_src = m.extra_keywords.get(ra.source)
-        if src_theme is not None and ra.word not in src_theme.keywords and (
-            extra_src is None or ra.word not in extra_src.keywords
+        if (
+            src_theme is not None
+            and ra.word not in src_theme.keywords
+            and (extra_src is None or ra.word not in extra_src.keywords)
         ):
             errors.append(f"{where}: not a keyword of {ra.source}")
     for tid, other in m.ambiguous_else.items():
