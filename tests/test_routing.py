@@ -315,6 +315,13 @@ def test_sensitive_never_to_the_accused(rules: RuleSet) -> None:
     assert "dept.TAX" in d.record.accused and "county.410423" not in d.record.accused
 
 
+def test_bare_two_character_aliases_name_a_unit_only_in_context(rules: RuleSet) -> None:
+    d = route(_petition("某局工作人员吃拿卡要，扣着电子商务项目的财政资金不拨。"), rules)
+    assert d.sensitive and d.record.accused == ()
+    d = route(_petition("税务人员吃拿卡要。"), rules)
+    assert d.record.accused == ("dept.TAX",)
+
+
 def test_accused_lead_hands_over_to_a_co_handler_or_triage(rules: RuleSet) -> None:
     d = route(_petition("厂区多次被盗，派出所立案后一直没有进展。"), rules)
     assert d.lead == UnitRef("dept", "PLAC") and "dept.PSB" in d.record.accused

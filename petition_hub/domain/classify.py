@@ -366,4 +366,18 @@ def _choose(
 def unit_mentions(a: TextAnalysis, rules: RuleSet) -> list[tuple[Hit, UnitMention]]:
     """Units the text names (departments.yaml names and aliases, county names, unit words)."""
     mentions = rules.unit_mentions
-    return [(h, mentions[h.word]) for h in longest_only(a.occurrences(mentions))]
+    text = a.text
+    out: list[tuple[Hit, UnitMention]] = []
+    for h in longest_only(a.occurrences(mentions)):
+        m = mentions[h.word]
+        if m.bare and not (
+            (h.start > 0 and text[h.start - 1] in _UNIT_BEFORE)
+            or text.startswith(_UNIT_AFTER, h.end)
+        ):
+            continue
+        out.append((h, m))
+    return out
+
+
+_UNIT_BEFORE = "市县区"
+_UNIT_AFTER = ("局", "部门", "人员", "干部", "机关", "系统", "工作人员", "执法")

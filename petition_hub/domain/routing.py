@@ -177,7 +177,8 @@ class DecisionRecord:
         lines.append(f"Decision: {self._named(self.decision)}")
         if self.reason:
             lines.append(f"Reason: {self.reason}")
-        lines.append(f"Rules version: {self.rules_version} ({self.rules_digest})")
+        digest = "" if self.rules_digest == self.rules_version else f" ({self.rules_digest})"
+        lines.append(f"Rules version: {self.rules_version}{digest}")
         if self.petition_type:
             lines.append(f"Type: {self.petition_type} (from {self.type_source})")
         if self.theme:
@@ -388,7 +389,7 @@ def _route(
                 ctx,
                 "province_return",
                 f"{what}: not this city's matter",
-                f"province dispatch: {rule}",
+                "province dispatch located outside this city → returned (RETURNED)",
             )
         return _special(ctx, "province_transfer", what, rule)
 
@@ -399,7 +400,7 @@ def _route(
         theme = rules.theme(tid)
         if theme.manual_triage:
             triage_reason = (
-                f"no theme matched ({cls.decided_by}); {tid} is manual triage"
+                f"{cls.decided_by}; {tid} is manual triage"
                 if tid == cls.theme
                 else f"{tid} is manual triage"
             )

@@ -438,6 +438,9 @@ class UnitMention:
 
     kind: Literal["dept", "county", "local"]
     code: str
+    bare: bool = False
+    """A two-character alias (财政, 商务, 人行): a mention only next to 市/县/区 or before
+    局/部门/人员/干部/机关 (财政资金, 电子商务 and 人行道 name no unit)."""
 
 
 @dataclass(frozen=True)
@@ -958,7 +961,8 @@ def _build(by_section: Mapping[str, _Source], sources: Sequence[_Source]) -> Rul
         if dept.code == COUNTY:
             continue
         for n in (dept.name, *dept.aliases):
-            mentions[normalize_text(n)] = UnitMention("dept", dept.code)
+            key = normalize_text(n)
+            mentions[key] = UnitMention("dept", dept.code, bare=len(key) <= 2)
     for code_, unit in county_by_code.items():
         for n in (unit.name, unit.full_name, unit.handler, *unit.aliases):
             mentions[normalize_text(n)] = UnitMention("county", code_)
