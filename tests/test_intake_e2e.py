@@ -16,7 +16,7 @@ from hubtest import Record, WorkerProcess, metric_sum, produce, read_topic, wait
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.corpus import CorpusItem, generate_all
+from petition_hub.corpus import CorpusItem, generate_all, load_samples
 from petition_hub.crypto import PiiCipher
 from petition_hub.deadletter import unseal
 from petition_hub.domain.petition import petition_from_avro
@@ -57,7 +57,26 @@ def intake_count(exposition: str) -> float:
 
 @pytest.fixture
 def corpus() -> list[CorpusItem]:
-    return generate_all(N_PER_CHANNEL, seed=11)
+    """The contract's samples (all valid) and 1,000 generated messages per channel."""
+    samples = []
+    for sample in load_samples().values():
+        petition = PETITION_DECODERS[sample.topic](sample.key, sample.value, sample.headers)
+        samples.append(
+            CorpusItem(
+                channel=petition.channel.value,
+                kind="sample",
+                topic=sample.topic,
+                key=sample.key,
+                value=sample.value,
+                headers=sample.headers,
+                expected="petition",
+                petition_id=petition.petition_id,
+                revision=petition.revision,
+                expected_flags=tuple(sorted(petition.flags)),
+            )
+        )
+    assert len(samples) == 8
+    return samples + generate_all(N_PER_CHANNEL, seed=11)
 
 
 def test_corpus_through_a_worker(
