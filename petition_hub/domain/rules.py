@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import yaml
@@ -470,6 +471,8 @@ class RuleSet:
     keyword_themes: Mapping[str, tuple[str, ...]] = field(repr=False)
     sub_routes: Mapping[str, tuple[SubRoute, ...]] = field(repr=False)
     """Theme id → its sub-routes with the hub's ``sub_route_words`` added."""
+    rank: Mapping[str, int] = field(repr=False)
+    """Theme id → its position in ``priority``."""
     masks: Mapping[str, str | None] = field(repr=False)
     unit_mentions: Mapping[str, UnitMention] = field(repr=False)
     county_names: Mapping[str, str] = field(repr=False)
@@ -495,16 +498,8 @@ class RuleSet:
         return dept.name if dept else code
 
     def theme_rank(self, theme_id: str) -> int:
-        return self._rank[theme_id]
-
-    @property
-    def _rank(self) -> Mapping[str, int]:
-        return _rank_of(self.priority)
-
-
-@lru_cache(maxsize=64)
-def _rank_of(priority: tuple[str, ...]) -> Mapping[str, int]:
-    return {t: i for i, t in enumerate(priority)}
+        """The position of ``theme_id`` in ``priority`` (0 wins)."""
+        return self.rank[theme_id]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1001,18 +996,19 @@ def _build(by_section: Mapping[str, _Source], sources: Sequence[_Source]) -> Rul
         county_units=tuple(counties),
         henan_cities=tuple(henan),
         matching=m,
-        theme_by_id=theme_by_id,
-        department_by_code=dept_by_code,
-        county_by_code=county_by_code,
-        henan_city_by_code=henan_by_code,
-        vocab=vocab,
-        keyword_themes={k: tuple(v) for k, v in keyword_themes.items()},
-        sub_routes=sub_routes,
-        masks=masks,
-        unit_mentions=mentions,
-        county_names=county_names,
-        county_short_forms=county_short,
-        other_city_names=other_city_names,
+        theme_by_id=MappingProxyType(theme_by_id),
+        department_by_code=MappingProxyType(dept_by_code),
+        county_by_code=MappingProxyType(county_by_code),
+        henan_city_by_code=MappingProxyType(henan_by_code),
+        vocab=MappingProxyType(vocab),
+        keyword_themes=MappingProxyType({k: tuple(v) for k, v in keyword_themes.items()}),
+        sub_routes=MappingProxyType(sub_routes),
+        rank=MappingProxyType({t: i for i, t in enumerate(priority)}),
+        masks=MappingProxyType(masks),
+        unit_mentions=MappingProxyType(mentions),
+        county_names=MappingProxyType(county_names),
+        county_short_forms=MappingProxyType(county_short),
+        other_city_names=MappingProxyType(other_city_names),
         home_names=home_names,
         matcher=Matcher(words),
     )
