@@ -34,6 +34,7 @@ from petition_hub.domain.routing import (
     apply_triage_decision,
     county_topic,
     dept_topic,
+    dry_run,
     route,
     unit_topic,
 )
@@ -553,6 +554,26 @@ def test_a_modified_copy_loads_with_a_new_version(tmp_path: Path, rules: RuleSet
     assert route(p, rules).lead == UnitRef("dept", "DRC")
     assert route(p, new).lead == UnitRef("dept", "POWER")  # what a dry run would report
     assert route(p, new).record.rules_version == new.version
+
+
+def test_dry_run_reports_per_unit(tmp_path: Path, rules: RuleSet) -> None:
+    d = _copy_reference(tmp_path)
+    _edit(
+        d / "themes.yaml",
+        "    lead: DRC\n    co: [MIIT, POWER]",
+        "    lead: POWER\n    co: [MIIT, DRC]",
+    )
+    new = load_rules_from_dir(d)
+    petitions = [petition_of(e) for e in _corpus()]
+    report = dry_run(petitions, rules, new)
+    assert report.total == len(petitions) and report.changes
+    assert all(c.before.record.theme == "T08" for c in report.changes)
+    units = report.by_unit()
+    assert units["dept.POWER.petitions"][2] == len(report.changes)  # every one a lead change
+    assert units["dept.DRC.petitions"][2] == len(report.changes)
+    text = report.render()
+    assert f"{rules.version} → {new.version}" in text and "dept.POWER" in text
+    assert dry_run(petitions, rules, rules).changes == ()
 
 
 def test_a_directory_with_only_themes_takes_the_rest_from_the_package(tmp_path: Path) -> None:
