@@ -15,6 +15,6 @@ from petition_hub.stage import Stage
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """Declare every agent of the hub on ``app``; the batch stages to run beside them."""
-    from . import intake
+    from . import intake, routing
 
-    return intake.register(app, settings)
+    return intake.register(app, settings) + routing.register(app, settings)

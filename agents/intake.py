@@ -151,7 +151,7 @@ def register(
     return [
         Stage(
             name=f"intake-{channel.name}",
-            source=channel.topic,
+            sources=(channel.topic,),
             partitions=spec[channel.topic].partitions,
             processor=IntakeProcessor(channel, cipher),
             bootstrap=settings.bootstrap_servers(),

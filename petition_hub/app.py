@@ -84,5 +84,5 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
 
     stages = register(app, settings)
     attach_stages(app, stages)
-    web.register(app, stages)
+    web.register(app, stages, settings.topics_file)
     return app

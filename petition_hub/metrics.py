@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -49,6 +50,38 @@ STAGE_BATCH_SECONDS = Histogram(
     "Time to process a batch and have every output acknowledged by the broker, by stage.",
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
+)
+
+
+ROUTED = Counter(
+    "petition_hub_routing_decisions_total",
+    "Routing decisions by channel and kind (units, triage, province_transfer, province_return).",
+    ["channel", "kind"],
+    registry=REGISTRY,
+)
+UNIT_ROUTED = Counter(
+    "petition_hub_routed_total",
+    "Petitions sent to a unit's topic, by unit and role (lead, co_handler).",
+    ["unit", "role"],
+    registry=REGISTRY,
+)
+REJECTS = Counter(
+    "petition_hub_rejects_total",
+    "Events not applied (hub.rejects), by source topic and reason.",
+    ["topic", "reason"],
+    registry=REGISTRY,
+)
+RULES_INFO = Gauge(
+    "petition_hub_rules_info",
+    "The routing rules version in force (1) and earlier ones (0).",
+    ["version"],
+    registry=REGISTRY,
+)
+CALENDAR_MISSING = Gauge(
+    "petition_hub_calendar_year_missing",
+    "1 when a deadline needed a year whose official working-day calendar is not available.",
+    ["year"],
     registry=REGISTRY,
 )
 

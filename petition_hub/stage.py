@@ -106,21 +106,26 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         async with self.stage.lock:  # the batch in hand is finished and committed first
-            for tp in revoked:
-                self.stage.states.pop(tp.partition, None)
+            for p in {tp.partition for tp in revoked}:
+                self.stage.states.pop(p, None)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        await self.stage.restore([tp.partition for tp in assigned])
+        await self.stage.restore(sorted({tp.partition for tp in assigned}))
 
 
 class Stage(Service):
-    """One source topic, one processor, one consumer group, one changelog."""
+    """Source topics, one processor, one consumer group, one changelog.
+
+    Several sources must be co-partitioned (same partition count, keyed alike): the consumer's
+    range assignment gives a worker the same partition numbers of each, and the state of
+    partition ``p`` serves records of partition ``p`` of every source.
+    """
 
     def __init__(
         self,
         *,
         name: str,
-        source: str,
+        sources: Sequence[str],
         partitions: int,
         processor: Processor,
         bootstrap: str,
@@ -133,7 +138,7 @@ class Stage(Service):
     ) -> None:
         super().__init__(**kwargs)
         self.stage_name = name
-        self.source = source
+        self.sources = tuple(sources)
         self.partitions = partitions
         self.processor = processor
         self.bootstrap = bootstrap
@@ -195,7 +200,7 @@ class Stage(Service):
             session_timeout_ms=int(self.session_timeout * 1000),
             heartbeat_interval_ms=int(self.heartbeat_interval * 1000),
         )
-        self.consumer.subscribe([self.source], listener=_Rebalance(self))
+        self.consumer.subscribe(list(self.sources), listener=_Rebalance(self))
         await self.consumer.start()
         self.add_future(self._run())
 

@@ -3,18 +3,23 @@
 - ``/metrics``: Prometheus exposition of :mod:`petition_hub.metrics`.
 - ``/health``: ``{"ready": bool, ...}``; ready once every batch stage holds restored
   partitions, faust is not rebalancing and has recovered its tables. 200 when ready, else 503.
+- ``/schemas/ids/{id}``, ``/subjects``, ``/subjects/{subject}/versions[/{version}]``: the
+  read-only Schema Registry endpoints a Confluent deserializer uses (:mod:`.registry`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 
+from . import registry
 from .metrics import exposition
 from .stage import Stage
+from .topics import load_topics
 
 
 def readiness(app: faust.App, stages: Sequence[Stage] = ()) -> dict[str, Any]:
@@ -36,14 +41,52 @@ def readiness(app: faust.App, stages: Sequence[Stage] = ()) -> dict[str, Any]:
     }
 
 
-def register(app: faust.App, stages: Sequence[Stage] = ()) -> None:
-    """Add the hub's pages to ``app``'s web server."""
+def register(app: faust.App, stages: Sequence[Stage] = (), topics_file: Path | None = None) -> None:
+    """Add the hub's pages to the web server (``topics_file``: the registry's subjects)."""
+    topic_names = [t.name for t in load_topics(topics_file).topics] if topics_file else []
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             body, content_type = exposition()
             return self.bytes(body, content_type=content_type.split(";")[0])
+
+    def _missing(view: View, exc: registry.NotFound) -> Response:
+        return view.json({"error_code": exc.code, "message": exc.message}, status=404)
+
+    @app.page("/schemas/ids/{schema_id}")
+    class SchemaById(View):
+        async def get(self, request: Request, schema_id: str) -> Response:
+            try:
+                return self.json({"schema": registry.schema_text(int(schema_id))})
+            except (registry.NotFound, ValueError) as exc:
+                missing = (
+                    exc
+                    if isinstance(exc, registry.NotFound)
+                    else registry.NotFound(40403, f"Schema {schema_id} not found")
+                )
+                return _missing(self, missing)
+
+    @app.page("/subjects")
+    class Subjects(View):
+        async def get(self, request: Request) -> Response:
+            return self.json(registry.subjects(topic_names))
+
+    @app.page("/subjects/{subject}/versions")
+    class SubjectVersions(View):
+        async def get(self, request: Request, subject: str) -> Response:
+            try:
+                return self.json(list(range(1, len(registry.subject_versions(subject)) + 1)))
+            except registry.NotFound as exc:
+                return _missing(self, exc)
+
+    @app.page("/subjects/{subject}/versions/{version}")
+    class SubjectVersion(View):
+        async def get(self, request: Request, subject: str, version: str) -> Response:
+            try:
+                return self.json(dict(registry.version(subject, version)))
+            except registry.NotFound as exc:
+                return _missing(self, exc)
 
     @app.page("/health")
     class Health(View):

@@ -63,6 +63,9 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.DeadLetter.v1": 1003,
     "cn.gov.pds.hub.Original.v1": 1004,
     "cn.gov.pds.hub.DeadLetterRedrive.v1": 1005,
+    "cn.gov.pds.hub.UnitPetition.v1": 1010,
+    "cn.gov.pds.hub.OfficeDecision.v1": 1011,
+    "cn.gov.pds.hub.Rejection.v1": 1012,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

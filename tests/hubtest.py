@@ -31,6 +31,7 @@ class Record:
     headers: Sequence[Header] = ()
     partition: int = -1
     offset: int = -1
+    topic: str = ""
 
 
 def produce(
@@ -54,21 +55,25 @@ def produce(
 
 
 def read_topic(
-    bootstrap: str, topic: str, min_count: int = 0, timeout: float = 30.0
+    bootstrap: str, topic: str | Sequence[str], min_count: int = 0, timeout: float = 30.0
 ) -> list[Record]:
-    """Every record of ``topic`` from the beginning, waiting until at least ``min_count`` arrived.
+    """Every record of ``topic`` (or of several topics) from the beginning, waiting until at least
+    ``min_count`` arrived.
 
     Reads until the fetch high watermark of every partition (right on Tansu too), so the result is
-    the topic's whole content at the time of reading.
+    the topics' whole content at the time of reading.
     """
+    topics = [topic] if isinstance(topic, str) else list(topic)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
         deadline = time.monotonic() + timeout
-        while not parts and time.monotonic() < deadline:
-            time.sleep(0.2)
-            parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps: list[TopicPartition] = []
+        for name in topics:
+            parts = consumer.partitions_for_topic(name) or set()
+            while not parts and time.monotonic() < deadline:
+                time.sleep(0.2)
+                parts = consumer.partitions_for_topic(name) or set()
+            tps += [TopicPartition(name, p) for p in sorted(parts)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         out: list[Record] = []
@@ -78,7 +83,9 @@ def read_topic(
             for tp, msgs in batch.items():
                 for m in msgs:
                     out.append(
-                        Record(m.key, m.value, list(m.headers or []), tp.partition, m.offset)
+                        Record(
+                            m.key, m.value, list(m.headers or []), tp.partition, m.offset, tp.topic
+                        )
                     )
             if not batch:
                 idle += 1

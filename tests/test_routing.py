@@ -4,7 +4,6 @@ records, returns, triage decisions, and the never-dropped guarantee (property te
 from __future__ import annotations
 
 import shutil
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,19 +202,6 @@ def test_corpus_hard_rules(rules: RuleSet) -> None:
         if problems:
             failures.append(f"{e['id']}: {', '.join(problems)}")
     assert not failures, "\n".join(failures)
-
-
-def test_corpus_routes_fast(rules: RuleSet, capsys: pytest.CaptureFixture[str]) -> None:
-    petitions = [(petition_of(e), frozenset(e.get("exclude", ()))) for e in _corpus()]
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for p, ex in petitions:
-            route(p, rules, exclude=ex)
-        best = min(best, (time.perf_counter() - t0) / len(petitions))
-    with capsys.disabled():
-        print(f"\nroute(): {best * 1e6:.0f} µs per corpus petition")
-    assert best < 1e-3
 
 
 # --- decisions and records ----------------------------------------------------------------------

@@ -1,0 +1,371 @@
+"""Routing: canonical petitions to the units that must handle them (属地为主、条块结合).
+
+A batch stage over two co-partitioned topics keyed by hub petition id:
+
+- Consumes: ``hub.petitions`` (Avro ``Petition.v1``) and ``office.decisions`` (Avro
+  ``OfficeDecision.v1``: the joint-meeting office's triage routes).
+- Emits, per petition revision, with the decision record (rules version, theme, keywords, rule,
+  location source):
+  ``dept.<CODE>.petitions`` / ``county.<DIV>.petitions`` (Avro ``UnitPetition.v1``, one record
+  per lead and co-handler), or ``hub.triage`` (the same schema, role TRIAGE), or
+  ``province.transfers`` (Avro ``Transfer.v1``, another city's or another province's matter), or
+  ``province.feedback`` (Avro ``Feedback.v1``, RETURNED: a provincial dispatch not for this city).
+  Office decisions that cannot be applied go to ``hub.rejects`` with the reason.
+- Keeps, per partition: petition id -> the last revision routed and where; the petition itself
+  while it waits in triage.
+
+The rules are data (``HUB_RULES``: a rules file or directory; default the packaged reference
+data); a changed file is picked up within seconds, without a restart, and its version is stamped
+on every decision from then on. A file that does not validate is refused (logged) and the
+previous version stays in force.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import faust
+import structlog
+
+from petition_hub import metrics, schemas
+from petition_hub.app import stage_session
+from petition_hub.deadletter import SourceRecord
+from petition_hub.domain.calendar import CalendarUnavailable
+from petition_hub.domain.petition import Petition, PetitionerKind, petition_from_avro
+from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
+from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
+from petition_hub.domain.rules import load_rules_from_dir as _load_dir
+from petition_hub.domain.sla import deadline, resolve_clock, sign_for_clock
+from petition_hub.settings import Settings
+from petition_hub.stage import Output, PartitionState, Stage
+from petition_hub.topics import load_topics
+
+log = structlog.get_logger(__name__)
+
+PETITIONS: Final = "hub.petitions"
+DECISIONS: Final = "office.decisions"
+TRIAGE: Final = "hub.triage"
+REJECTS: Final = "hub.rejects"
+TRANSFERS: Final = "province.transfers"
+FEEDBACK: Final = "province.feedback"
+UNIT_PETITION_V1: Final = "cn.gov.pds.hub.UnitPetition.v1"
+OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
+REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
+TRANSFER_V1: Final = "cn.gov.ha.petition.Transfer.v1"
+FEEDBACK_V1: Final = "cn.gov.ha.petition.Feedback.v1"
+
+_PROVINCE_CATEGORY: Final = {
+    "政策咨询": "POLICY_CONSULTATION",
+    "意见建议": "SUGGESTION",
+    "法律维权": "LEGAL_RIGHTS",
+    "困难求助": "DIFFICULTY_ASSISTANCE",
+    "举报投诉": "REPORT_COMPLAINT",
+    "其他诉求": "OTHER",
+}
+
+
+def load_rules_at(path: Path | None) -> RuleSet:
+    """The rules of ``HUB_RULES``: a directory, a file (sections it lacks come from the package),
+    or ``None`` for the packaged reference data."""
+    if path is None:
+        return default_rules()
+    return _load_dir(path) if path.is_dir() else load_rules([path])
+
+
+class LiveRules:
+    """The rules in force, re-read when the file changes (checked at most every ``every`` s)."""
+
+    def __init__(self, path: Path | None, every: float = 2.0) -> None:
+        self.path = path
+        self.every = every
+        self.rules = load_rules_at(path)
+        self._stamp = self._mtime()
+        self._checked = time.monotonic()
+        metrics.RULES_INFO.labels(self.rules.version).set(1)
+
+    def _mtime(self) -> float:
+        if self.path is None:
+            return 0.0
+        files = self.path.iterdir() if self.path.is_dir() else [self.path]
+        return max((f.stat().st_mtime for f in files), default=0.0)
+
+    def current(self) -> RuleSet:
+        """The rules in force now."""
+        now = time.monotonic()
+        if self.path is None or now - self._checked < self.every:
+            return self.rules
+        self._checked = now
+        stamp = self._mtime()
+        if stamp == self._stamp:
+            return self.rules
+        self._stamp = stamp
+        try:
+            new = load_rules_at(self.path)
+        except RulesError as exc:
+            log.error("new rules refused; the previous version stays", errors=exc.errors[:5])
+            return self.rules
+        if new.version != self.rules.version:
+            log.info("rules version changed", old=self.rules.version, new=new.version)
+            metrics.RULES_INFO.labels(self.rules.version).set(0)
+            metrics.RULES_INFO.labels(new.version).set(1)
+        self.rules = new
+        return new
+
+
+def deadlines(petition: Petition, routed_at: datetime) -> tuple[datetime | None, datetime | None]:
+    """(sign-for deadline, resolve deadline) of a petition routed at ``routed_at``; both ``None``
+    when a year's official calendar is missing (flagged in a metric and logged)."""
+    try:
+        sign = deadline(sign_for_clock(routed_at, petition.urgency))
+        resolve = deadline(
+            resolve_clock(
+                petition.received_at,
+                petition.petition_type,
+                petition.urgency,
+                petition.provincial_deadline,
+            )
+        )
+        return sign, resolve
+    except CalendarUnavailable as exc:
+        metrics.CALENDAR_MISSING.labels(str(exc.year)).set(1)
+        log.warning("no official calendar for a deadline", year=exc.year)
+        return None, None
+
+
+def unit_record(
+    petition: Petition,
+    decision: RoutingDecision,
+    role: str,
+    routed_at: datetime,
+) -> dict[str, Any]:
+    """The ``UnitPetition.v1`` record for one recipient of ``decision``."""
+    rec = decision.record
+    loc = decision.location
+    visible = decision.contact_visible
+    who = petition.petitioner
+    sign, resolve = deadlines(petition, routed_at)
+    note = None if resolve is not None else "no official working-day calendar for that year yet"
+    enterprise = petition.enterprise if not decision.identity_withheld else None
+    return {
+        "petitionId": petition.petition_id,
+        "revision": petition.revision,
+        "channel": petition.channel.name,
+        "channelRef": petition.channel_ref,
+        "role": role,
+        "leadUnit": decision.lead.key if decision.lead else None,
+        "coUnits": [u.key for u in decision.co],
+        "receivedAt": petition.received_at,
+        "routedAt": routed_at,
+        "petitionType": rec.petition_type,
+        "urgency": petition.urgency.name,
+        "title": petition.title,
+        "content": petition.content,
+        "locationKind": loc.kind if loc else "unknown",
+        "locationCode": loc.code if loc else None,
+        "locationName": loc.name if loc else None,
+        "enterpriseName": enterprise.name if enterprise else None,
+        "enterpriseUscc": enterprise.uscc if enterprise else None,
+        "contactName": (who.contact_name or who.name) if visible else None,
+        "contactPhone": who.phone if visible else None,
+        "identityWithheld": not visible,
+        "sensitive": decision.sensitive,
+        "attachments": [{"name": a.name, "url": a.url} for a in petition.attachments],
+        "signForDeadline": sign if role != "TRIAGE" else None,
+        "resolveDeadline": resolve,
+        "provincialDeadline": petition.provincial_deadline,
+        "deadlineNote": note,
+        "repeatOf": petition.repeat_of,
+        "rulesVersion": rec.rules_version,
+        "theme": rec.theme,
+        "themeName": rec.theme_name,
+        "keywords": list(rec.keywords.get(rec.theme, ())) if rec.theme else [],
+        "routingRule": rec.rule,
+        "locationSource": loc.source if loc else None,
+        "excludedUnits": list(rec.excluded),
+        "reason": decision.reason,
+        "explanation": rec.explain(),
+    }
+
+
+def transfer_record(petition: Petition, decision: RoutingDecision, city: str) -> dict[str, Any]:
+    """``Transfer.v1``: a local petition whose matter is another city's or province's."""
+    who = petition.petitioner
+    ent = petition.enterprise
+    enterprise = who.kind is PetitionerKind.ENTERPRISE
+    loc = decision.location
+    return {
+        "transferId": f"{city}-{petition.petition_id}",
+        "fromCity": city,
+        "regionCode": (loc.division or loc.code) if loc else petition.region_code,
+        "reason": decision.reason or decision.record.rule,
+        "receivedAt": petition.received_at,
+        "category": _PROVINCE_CATEGORY.get(decision.record.petition_type or "", "OTHER"),
+        "subject": petition.title or petition.content[:30],
+        "content": petition.content,
+        "petitioner": {
+            "kind": "ENTERPRISE" if enterprise else "INDIVIDUAL",
+            "name": (ent.name if enterprise and ent and ent.name else who.name) or "（未提供）",
+            "uscc": ent.uscc if ent else None,
+            "idNumber": who.id_number,
+            "contactName": who.contact_name or (who.name if enterprise else None),
+            "phone": who.phone,
+        },
+    }
+
+
+def feedback_record(
+    petition: Petition, status: str, message: str | None, city: str, at: datetime
+) -> dict[str, Any]:
+    """``Feedback.v1`` about a provincial dispatch."""
+    return {
+        "dispatchId": petition.channel_ref,
+        "cityCode": city,
+        "status": status,
+        "handlingUnit": None,
+        "message": message,
+        "deadline": None,
+        "satisfaction": None,
+        "updatedAt": at,
+    }
+
+
+class RoutingProcessor:
+    """Route each new petition revision; apply the office's triage decisions."""
+
+    def __init__(
+        self,
+        rules: LiveRules,
+        city: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.rules = rules
+        self.city = city
+        self.clock = clock
+
+    def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        if src.topic == DECISIONS:
+            return self.on_decision(src, state)
+        return self.on_petition(src, state)
+
+    def on_petition(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        try:
+            _, body = schemas.decode(src.value or b"")
+            petition = petition_from_avro(body)
+        except Exception as exc:  # hub.petitions is ours: a record that does not decode is a bug
+            return [self.reject(src, None, "undecodable_petition", repr(exc)[:300])]
+        pid = petition.petition_id.encode()
+        seen = state.get(pid)
+        if seen is not None and json.loads(seen)["rev"] >= petition.revision:
+            return []  # this revision was routed already (a replay)
+        decision = route(petition, self.rules.current(), self.city)
+        state[pid] = json.dumps({"rev": petition.revision, "kind": decision.kind}).encode()
+        if decision.kind == "triage":
+            state[b"t:" + pid] = src.value or b""
+        elif (b"t:" + pid) in state:
+            del state[b"t:" + pid]
+        return self.emit(petition, decision)
+
+    def emit(self, petition: Petition, decision: RoutingDecision) -> list[Output]:
+        now = self.clock()
+        key = petition.petition_id.encode()
+        metrics.ROUTED.labels(petition.channel.value, decision.kind).inc()
+        log.info(
+            "routed",
+            petition_id=petition.petition_id,
+            decision=decision.record.decision,
+            rules=decision.record.rules_version,
+        )
+        if decision.kind == "units":
+            out = []
+            for i, unit in enumerate(decision.units):
+                role = "LEAD" if i == 0 else "CO_HANDLER"
+                record = unit_record(petition, decision, role, now)
+                value = schemas.encode(UNIT_PETITION_V1, record)
+                out.append(Output(unit.topic, key, value))
+                metrics.UNIT_ROUTED.labels(unit.key, role.lower()).inc()
+            return out
+        if decision.kind == "triage":
+            record = unit_record(petition, decision, "TRIAGE", now)
+            return [Output(TRIAGE, key, schemas.encode(UNIT_PETITION_V1, record))]
+        if decision.kind == "province_transfer":
+            record = transfer_record(petition, decision, self.city)
+            return [
+                Output(
+                    TRANSFERS, record["transferId"].encode(), schemas.encode(TRANSFER_V1, record)
+                )
+            ]
+        record = feedback_record(petition, "RETURNED", decision.reason, self.city, now)
+        return [
+            Output(FEEDBACK, petition.channel_ref.encode(), schemas.encode(FEEDBACK_V1, record))
+        ]
+
+    def on_decision(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        try:
+            _, d = schemas.decode(src.value or b"")
+        except Exception as exc:
+            return [self.reject(src, None, "undecodable_decision", repr(exc)[:300])]
+        pid = str(d.get("petitionId", ""))
+        if d.get("kind") != "TRIAGE_ROUTE":
+            return []  # extension decisions are the lifecycle's
+        held = state.get(b"t:" + pid.encode())
+        if held is None:
+            known = state.get(pid.encode()) is not None
+            reason = "not_in_triage" if known else "unknown_petition"
+            return [self.reject(src, pid, reason, f"petition {pid} is not waiting in triage")]
+        petition = petition_from_avro(schemas.decode(held)[1])
+        try:
+            decision = apply_triage_decision(
+                petition,
+                d["leadUnit"] or "",
+                d["coUnits"],
+                self.rules.current(),
+                city=self.city,
+                decided_by=d["decidedBy"],
+                note=d.get("note"),
+            )
+        except ValueError as exc:
+            return [self.reject(src, pid, "unknown_unit", str(exc))]
+        del state[b"t:" + pid.encode()]
+        state[pid.encode()] = json.dumps({"rev": petition.revision, "kind": "units"}).encode()
+        return self.emit(petition, decision)
+
+    def reject(self, src: SourceRecord, pid: str | None, reason: str, message: str) -> Output:
+        """An event the hub does not apply, with why, on ``hub.rejects``."""
+        metrics.REJECTS.labels(src.topic, reason).inc()
+        log.warning("rejected", source=src.ref, reason=reason, error=message)
+        record = {
+            "sourceTopic": src.topic,
+            "sourcePartition": src.partition,
+            "sourceOffset": src.offset,
+            "petitionId": pid,
+            "reason": reason,
+            "message": message,
+            "rejectedAt": self.clock(),
+            "original": src.value,
+        }
+        return Output(REJECTS, src.key, schemas.encode(REJECTION_V1, record))
+
+
+def register(app: faust.App, settings: Settings) -> list[Stage]:
+    """The routing stage."""
+    spec = {t.name: t for t in load_topics(settings.topics_file).topics}
+    session, heartbeat = stage_session(settings)
+    return [
+        Stage(
+            name="routing",
+            sources=(PETITIONS, DECISIONS),
+            partitions=spec[PETITIONS].partitions,
+            processor=RoutingProcessor(LiveRules(settings.rules), settings.city),
+            bootstrap=settings.bootstrap_servers(),
+            group=f"{settings.app_id}-routing",
+            tansu=settings.embedded,
+            session_timeout=session,
+            heartbeat_interval=heartbeat,
+            loop=app.loop,
+        )
+    ]
