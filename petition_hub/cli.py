@@ -16,6 +16,7 @@ from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from .crypto import PiiCipher
+    from .domain.rules import RuleSet
 
 
 def _settings() -> Settings:
@@ -207,3 +208,75 @@ def bench(quick: bool, json_path: Path | None) -> None:
 
     logs.configure("WARNING")
     sys.exit(run_bench(quick, json_path))
+
+
+@main.group()
+def rules() -> None:
+    """The routing rules: explain a decision, dry-run a new version."""
+
+
+def _rules_in_force(settings: Settings) -> RuleSet:
+    from .agents.routing import load_rules_at
+    from .domain.rules import RulesError
+
+    try:
+        return load_rules_at(settings.rules)
+    except RulesError as exc:
+        raise click.ClickException("\n".join(exc.errors)) from exc
+
+
+@rules.command("explain")
+@click.argument("text", required=False)
+@click.option("--sample", type=click.Path(path_type=Path), help="a channel message file instead")
+@click.option("--title")
+@click.option("--region-code", help="6-digit division code of the matter")
+@click.option("--region-name", help="county name as an operator typed it, e.g. 叶县")
+@click.option("--uscc", help="the enterprise's unified social credit code")
+@click.option(
+    "--type", "petition_type", help="政策咨询, 意见建议, 法律维权, 困难求助, 举报投诉, 其他诉求"
+)
+@click.option("--json", "as_json", is_flag=True)
+def rules_explain(
+    text: str | None,
+    sample: Path | None,
+    title: str | None,
+    region_code: str | None,
+    region_name: str | None,
+    uscc: str | None,
+    petition_type: str | None,
+    as_json: bool,
+) -> None:
+    """The routing decision for a petition text and location (or a sample file), with why."""
+    from .rules_cli import explain, petition_from_sample, petition_from_text
+
+    settings = _settings()
+    if (text is None) == (sample is None):
+        raise click.ClickException("give a petition TEXT or --sample FILE")
+    petition = (
+        petition_from_sample(sample)
+        if sample is not None
+        else petition_from_text(text or "", title, region_code, region_name, uscc, petition_type)
+    )
+    click.echo(explain(petition, _rules_in_force(settings), settings.city, as_json))
+
+
+@rules.command("dry-run")
+@click.argument("candidate", type=click.Path(exists=True, path_type=Path))
+@click.option("--limit", default=10_000, show_default=True, help="the most recent petitions")
+@click.option("--json", "as_json", is_flag=True)
+def rules_dry_run(candidate: Path, limit: int, as_json: bool) -> None:
+    """What CANDIDATE (a rules file or directory) would route differently over recent petitions."""
+    from .agents.routing import load_rules_at
+    from .domain.rules import RulesError
+    from .rules_cli import dry_run_report, recent_petitions
+
+    settings = _settings()
+    if settings.broker is None:
+        raise click.ClickException("HUB_BROKER is not set: where are the recent petitions?")
+    current = _rules_in_force(settings)
+    try:
+        new = load_rules_at(candidate)
+    except RulesError as exc:
+        raise click.ClickException("\n".join(exc.errors)) from exc
+    petitions = recent_petitions(settings.bootstrap_servers(), limit)
+    click.echo(dry_run_report(petitions, current, new, settings.city, as_json))

@@ -73,10 +73,21 @@ def summary_line() -> str:
     dead = Tally[str]()
     for labels, value in _samples("petition_hub_dead_letters_total"):
         dead[labels["reason"]] += int(value)
+    led = Tally[str]()
+    for labels, value in _samples("petition_hub_routed_total"):
+        if labels["role"] == "lead":
+            led[labels["unit"]] += int(value)
+    elsewhere = Tally[str]()
+    for labels, value in _samples("petition_hub_routing_decisions_total"):
+        if labels["kind"] != "units":
+            elsewhere[labels["kind"]] += int(value)
     per_channel = ", ".join(f"{c} {n}" for c, n in sorted(accepted.items())) or "none yet"
-    reasons = ", ".join(f"{r} {n}" for r, n in dead.most_common()) or "none"
+    reasons = ", ".join(f"{r} {n}" for r, n in dead.most_common(4)) or "none"
+    units = ", ".join(f"{u} {n}" for u, n in led.most_common(4)) or "none yet"
+    other = ", ".join(f"{k} {n}" for k, n in sorted(elsewhere.items())) or "none"
     return (
         f"petitions in: {sum(accepted.values())} ({per_channel}) | "
+        f"routed to {len(led)} units (top: {units}; {other}) | "
         f"dead letters: {sum(dead.values())} ({reasons})"
     )
 

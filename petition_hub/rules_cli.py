@@ -1,0 +1,145 @@
+"""``petition-hub rules explain|dry-run``: the routing rules as an operator questions them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from . import schemas
+from .connectors import PETITION_DECODERS
+from .corpus import load_samples
+from .domain.petition import Channel, Petition, Petitioner, PetitionerKind, PetitionType
+from .domain.routing import RoutingDecision, dry_run, route
+from .domain.rules import RuleSet
+
+
+def petition_from_sample(path: Path) -> Petition:
+    """The petition of a channel message file: a sample name (e.g. ``hotline-financing.json``)
+    or a path; the channel is recognised by the content (12345 JSON, mini-program JSON, Avro)."""
+    samples = load_samples()
+    if path.name in samples and not path.exists():
+        s = samples[path.name]
+        return PETITION_DECODERS[s.topic](s.key, s.value, s.headers)
+    data = path.read_bytes()
+    headers: list[tuple[str, bytes]] = []
+    if data[:1] == b"\x00":
+        topic = "province.dispatch"
+        key = schemas.decode(data)[1]["dispatchId"].encode()
+    else:
+        try:
+            obj = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            obj = json.loads(data.decode("gb18030"))
+            headers = [("charset", b"GB18030")]
+        topic = "hotline12345.workorders" if "GDBH" in obj else "miniprogram.appeals"
+        key = str(obj.get("GDBH") or obj.get("appealId")).encode()
+    return PETITION_DECODERS[topic](key, data, headers)
+
+
+def petition_from_text(
+    text: str,
+    title: str | None = None,
+    region_code: str | None = None,
+    region_name: str | None = None,
+    uscc: str | None = None,
+    petition_type: str | None = None,
+) -> Petition:
+    """A petition made of what an operator typed (12345 channel, no personal data)."""
+    from .domain.petition import Enterprise
+
+    return Petition(
+        channel=Channel.HOTLINE,
+        channel_ref=f"EXPLAIN-{datetime.now(UTC):%Y%m%d%H%M%S}",
+        received_at=datetime.now(UTC),
+        petition_type=PetitionType(petition_type) if petition_type else None,
+        title=title,
+        content=text,
+        region_code=region_code,
+        region_name=region_name,
+        enterprise=Enterprise(name=None, uscc=uscc) if uscc else None,
+        petitioner=Petitioner(kind=PetitionerKind.ENTERPRISE),
+    )
+
+
+def explain(petition: Petition, rules: RuleSet, city: str, as_json: bool) -> str:
+    """The decision record for ``petition``, as text or JSON."""
+    decision: RoutingDecision = route(petition, rules, city)
+    if as_json:
+        return json.dumps(decision.record.as_dict(), ensure_ascii=False, indent=2)
+    return decision.explain()
+
+
+def recent_petitions(bootstrap: str, limit: int) -> list[Petition]:
+    """The latest revision of the last ``limit`` petitions on ``hub.petitions``."""
+    latest: dict[str, Petition] = {}
+    for value in _read_values(bootstrap, "hub.petitions"):
+        _, body = schemas.decode(value)
+        from .domain.petition import petition_from_avro
+
+        p = petition_from_avro(body)
+        old = latest.pop(p.petition_id, None)
+        latest[p.petition_id] = p if old is None or p.revision >= old.revision else old
+    return list(latest.values())[-limit:]
+
+
+def _read_values(bootstrap: str, topic: str) -> Iterator[bytes]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        idle = 0
+        while idle < 3:
+            batch = consumer.poll(timeout_ms=500, max_records=5000)
+            if not batch:
+                done = all(
+                    consumer.position(tp) >= (consumer.highwater(tp) or 0)
+                    and consumer.highwater(tp) is not None
+                    for tp in tps
+                )
+                idle = 3 if done else idle + 1
+                continue
+            idle = 0
+            for records in batch.values():
+                for r in records:
+                    if r.value:
+                        yield r.value
+    finally:
+        consumer.close()
+
+
+def dry_run_report(
+    petitions: list[Petition], current: RuleSet, candidate: RuleSet, city: str, as_json: bool
+) -> str:
+    """What ``candidate`` would route differently from ``current`` over ``petitions``."""
+    report = dry_run(petitions, current, candidate, city=city)
+    if not as_json:
+        return report.render()
+    return json.dumps(
+        {
+            "current": report.current_version,
+            "candidate": report.candidate_version,
+            "petitions": report.total,
+            "changed": len(report.changes),
+            "by_unit": {
+                t: {"gained": g, "lost": lo, "lead_changes": ld}
+                for t, (g, lo, ld) in report.by_unit().items()
+            },
+            "changes": [
+                {
+                    "petition_id": c.petition_id,
+                    "before": c.before.record.decision,
+                    "after": c.after.record.decision,
+                }
+                for c in report.changes
+            ],
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
