@@ -1,9 +1,18 @@
 """Routing: canonical petitions to the units that must handle them (属地为主、条块结合).
 
-A batch stage over two co-partitioned topics keyed by hub petition id:
+Two batch stages:
 
-- Consumes: ``hub.petitions`` (Avro ``Petition.v1``) and ``office.decisions`` (Avro
-  ``OfficeDecision.v1``: the joint-meeting office's triage routes).
+``unit-status``: the units' ``dept.<CODE>.status`` / ``county.<DIV>.status`` topics (3
+partitions each) re-keyed by petition id into ``<app>-unit-status-repartition`` (co-partitioned
+with ``hub.petitions``), each record stamped with its unit (from the topic: a unit writes only
+its own topic). Undecodable events go to ``hub.rejects``.
+
+``routing``, over three co-partitioned topics keyed by hub petition id:
+
+- Consumes: ``hub.petitions`` (Avro ``Petition.v1``), ``office.decisions`` (Avro
+  ``OfficeDecision.v1``: the joint-meeting office's triage routes) and the re-keyed unit status
+  events (a RETURNED within the unit's sign-for window re-routes the petition without that unit,
+  or sends it to triage; the original receipt time is kept).
 - Emits, per petition revision, with the decision record (rules version, theme, keywords, rule,
   location source):
   ``dept.<CODE>.petitions`` / ``county.<DIV>.petitions`` (Avro ``UnitPetition.v1``, one record
@@ -11,8 +20,8 @@ A batch stage over two co-partitioned topics keyed by hub petition id:
   ``province.transfers`` (Avro ``Transfer.v1``, another city's or another province's matter), or
   ``province.feedback`` (Avro ``Feedback.v1``, RETURNED: a provincial dispatch not for this city).
   Office decisions that cannot be applied go to ``hub.rejects`` with the reason.
-- Keeps, per partition: petition id -> the last revision routed and where; the petition itself
-  while it waits in triage.
+- Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
+  returned it; the petition itself (to route it again on a return or a triage decision).
 
 The rules are data (``HUB_RULES``: a rules file or directory; default the packaged reference
 data); a changed file is picked up within seconds, without a restart, and its version is stamped
@@ -234,23 +243,99 @@ def feedback_record(
     }
 
 
+UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
+UNIT_HEADER: Final = "hub-unit"
+
+
+def status_repartition(app_id: str) -> str:
+    """The hub-internal topic of unit status events re-keyed by petition id."""
+    return f"{app_id}-unit-status-repartition"
+
+
+def _unit_of_topic(topic: str) -> str:
+    """``dept.HUD.status`` -> ``dept.HUD``."""
+    return topic.rsplit(".", 1)[0]
+
+
+class StatusRekeyer:
+    """Unit status events, re-keyed by petition id and stamped with the unit they came from."""
+
+    def __init__(self, target: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.target = target
+        self.clock = clock
+
+    def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        try:
+            sid, event = schemas.decode(src.value or b"")
+            if sid != schemas.schema_id(UNIT_STATUS_V1):
+                raise ValueError(f"schema id {sid} is not a unit status event")
+        except Exception as exc:
+            return [_rejection(src, None, "undecodable_status", repr(exc)[:300], self.clock())]
+        headers = [(UNIT_HEADER, _unit_of_topic(src.topic).encode())]
+        return [Output(self.target, str(event["petitionId"]).encode(), src.value, headers)]
+
+
+def _rejection(
+    src: SourceRecord, pid: str | None, reason: str, message: str, at: datetime
+) -> Output:
+    """An event the hub does not apply, with why, for ``hub.rejects``."""
+    metrics.REJECTS.labels(src.topic, reason).inc()
+    log.warning("rejected", source=src.ref, reason=reason, error=message)
+    record = {
+        "sourceTopic": src.topic,
+        "sourcePartition": src.partition,
+        "sourceOffset": src.offset,
+        "petitionId": pid,
+        "reason": reason,
+        "message": message,
+        "rejectedAt": at,
+        "original": src.value,
+    }
+    return Output(REJECTS, src.key, schemas.encode(REJECTION_V1, record))
+
+
 class RoutingProcessor:
-    """Route each new petition revision; apply the office's triage decisions."""
+    """Route each new petition revision; apply the office's triage decisions and units' returns."""
 
     def __init__(
         self,
         rules: LiveRules,
         city: str,
+        status_topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.rules = rules
         self.city = city
+        self.status_topic = status_topic
         self.clock = clock
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         if src.topic == DECISIONS:
             return self.on_decision(src, state)
+        if src.topic == self.status_topic:
+            return self.on_status(src, state)
         return self.on_petition(src, state)
+
+    @staticmethod
+    def _remember(
+        state: PartitionState,
+        petition: Petition,
+        decision: RoutingDecision,
+        routed_at: datetime,
+        excluded: list[str],
+        avro: bytes,
+    ) -> None:
+        pid = petition.petition_id.encode()
+        state[pid] = json.dumps(
+            {
+                "rev": petition.revision,
+                "kind": decision.kind,
+                "units": [u.key for u in decision.units],
+                "routed_at": routed_at.isoformat(),
+                "excluded": excluded,
+            }
+        ).encode()
+        state[b"p:" + pid] = avro
 
     def on_petition(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
@@ -260,18 +345,16 @@ class RoutingProcessor:
             return [self.reject(src, None, "undecodable_petition", repr(exc)[:300])]
         pid = petition.petition_id.encode()
         seen = state.get(pid)
-        if seen is not None and json.loads(seen)["rev"] >= petition.revision:
+        known = json.loads(seen) if seen is not None else None
+        if known is not None and known["rev"] >= petition.revision:
             return []  # this revision was routed already (a replay)
-        decision = route(petition, self.rules.current(), self.city)
-        state[pid] = json.dumps({"rev": petition.revision, "kind": decision.kind}).encode()
-        if decision.kind == "triage":
-            state[b"t:" + pid] = src.value or b""
-        elif (b"t:" + pid) in state:
-            del state[b"t:" + pid]
-        return self.emit(petition, decision)
-
-    def emit(self, petition: Petition, decision: RoutingDecision) -> list[Output]:
+        excluded = list(known["excluded"]) if known else []
+        decision = route(petition, self.rules.current(), self.city, frozenset(excluded))
         now = self.clock()
+        self._remember(state, petition, decision, now, excluded, src.value or b"")
+        return self.emit(petition, decision, now)
+
+    def emit(self, petition: Petition, decision: RoutingDecision, now: datetime) -> list[Output]:
         key = petition.petition_id.encode()
         metrics.ROUTED.labels(petition.channel.value, decision.kind).inc()
         log.info(
@@ -312,12 +395,14 @@ class RoutingProcessor:
         pid = str(d.get("petitionId", ""))
         if d.get("kind") != "TRIAGE_ROUTE":
             return []  # extension decisions are the lifecycle's
-        held = state.get(b"t:" + pid.encode())
-        if held is None:
-            known = state.get(pid.encode()) is not None
-            reason = "not_in_triage" if known else "unknown_petition"
-            return [self.reject(src, pid, reason, f"petition {pid} is not waiting in triage")]
-        petition = petition_from_avro(schemas.decode(held)[1])
+        seen = state.get(pid.encode())
+        if seen is None:
+            return [self.reject(src, pid, "unknown_petition", f"no petition {pid}")]
+        known = json.loads(seen)
+        if known["kind"] != "triage":
+            return [self.reject(src, pid, "not_in_triage", f"{pid} is not waiting in triage")]
+        avro = state[b"p:" + pid.encode()]
+        petition = petition_from_avro(schemas.decode(avro)[1])
         try:
             decision = apply_triage_decision(
                 petition,
@@ -330,42 +415,75 @@ class RoutingProcessor:
             )
         except ValueError as exc:
             return [self.reject(src, pid, "unknown_unit", str(exc))]
-        del state[b"t:" + pid.encode()]
-        state[pid.encode()] = json.dumps({"rev": petition.revision, "kind": "units"}).encode()
-        return self.emit(petition, decision)
+        now = self.clock()
+        self._remember(state, petition, decision, now, list(known["excluded"]), avro)
+        return self.emit(petition, decision, now)
+
+    def on_status(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        """A unit's RETURNED (not ours): route again without it, within its sign-for window."""
+        event = schemas.decode(src.value or b"")[1]
+        if event["kind"] != "RETURNED":
+            return []  # the other status events are the lifecycle's
+        pid = str(event["petitionId"])
+        unit = (dict(src.headers).get(UNIT_HEADER) or b"").decode()
+        seen = state.get(pid.encode())
+        if seen is None:
+            return [self.reject(src, pid, "unknown_petition", f"no petition {pid}")]
+        known = json.loads(seen)
+        if unit not in known["units"]:
+            return [self.reject(src, pid, "not_a_handler", f"{unit} does not handle {pid}")]
+        petition = petition_from_avro(schemas.decode(state[b"p:" + pid.encode()])[1])
+        window = deadline(
+            sign_for_clock(datetime.fromisoformat(known["routed_at"]), petition.urgency)
+        )
+        if window is not None and event["at"] > window:
+            return [
+                self.reject(
+                    src, pid, "return_window_passed", f"{unit} may return it only until {window}"
+                )
+            ]
+        excluded = [*known["excluded"], unit]
+        decision = route(petition, self.rules.current(), self.city, frozenset(excluded))
+        now = self.clock()
+        self._remember(state, petition, decision, now, excluded, state[b"p:" + pid.encode()])
+        metrics.RETURNED.labels(unit).inc()
+        return self.emit(petition, decision, now)
 
     def reject(self, src: SourceRecord, pid: str | None, reason: str, message: str) -> Output:
         """An event the hub does not apply, with why, on ``hub.rejects``."""
-        metrics.REJECTS.labels(src.topic, reason).inc()
-        log.warning("rejected", source=src.ref, reason=reason, error=message)
-        record = {
-            "sourceTopic": src.topic,
-            "sourcePartition": src.partition,
-            "sourceOffset": src.offset,
-            "petitionId": pid,
-            "reason": reason,
-            "message": message,
-            "rejectedAt": self.clock(),
-            "original": src.value,
-        }
-        return Output(REJECTS, src.key, schemas.encode(REJECTION_V1, record))
+        return _rejection(src, pid, reason, message, self.clock())
 
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
-    """The routing stage."""
+    """The unit-status re-keying stage and the routing stage."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
     session, heartbeat = stage_session(settings)
+    repartition = status_repartition(settings.app_id)
+    common: dict[str, Any] = {
+        "bootstrap": settings.bootstrap_servers(),
+        "tansu": settings.embedded,
+        "session_timeout": session,
+        "heartbeat_interval": heartbeat,
+        "loop": app.loop,
+    }
+    status_topics = sorted(t for t in spec if t.endswith(".status"))
     return [
         Stage(
+            name="unit-status",
+            sources=status_topics,
+            partitions=spec[status_topics[0]].partitions,
+            processor=StatusRekeyer(repartition),
+            group=f"{settings.app_id}-unit-status",
+            creates={repartition: spec[PETITIONS].partitions},
+            **common,
+        ),
+        Stage(
             name="routing",
-            sources=(PETITIONS, DECISIONS),
+            sources=(PETITIONS, DECISIONS, repartition),
             partitions=spec[PETITIONS].partitions,
-            processor=RoutingProcessor(LiveRules(settings.rules), settings.city),
-            bootstrap=settings.bootstrap_servers(),
+            processor=RoutingProcessor(LiveRules(settings.rules), settings.city, repartition),
             group=f"{settings.app_id}-routing",
-            tansu=settings.embedded,
-            session_timeout=session,
-            heartbeat_interval=heartbeat,
-            loop=app.loop,
-        )
+            creates={repartition: spec[PETITIONS].partitions},
+            **common,
+        ),
     ]

@@ -66,6 +66,12 @@ UNIT_ROUTED = Counter(
     ["unit", "role"],
     registry=REGISTRY,
 )
+RETURNED = Counter(
+    "petition_hub_returned_total",
+    "Petitions a unit returned as not its own (re-routed without it), by unit.",
+    ["unit"],
+    registry=REGISTRY,
+)
 REJECTS = Counter(
     "petition_hub_rejects_total",
     "Events not applied (hub.rejects), by source topic and reason.",

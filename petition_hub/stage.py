@@ -25,10 +25,11 @@ Guarantees, per batch:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +135,7 @@ class Stage(Service):
         batch_size: int = 2000,
         session_timeout: float = 10.0,
         heartbeat_interval: float = 3.0,
+        creates: Mapping[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -148,6 +150,8 @@ class Stage(Service):
         self.session_timeout = session_timeout
         self.heartbeat_interval = heartbeat_interval
         self.changelog = f"{group}-changelog"
+        #: hub-internal topics this stage needs (name -> partitions), made at start if missing
+        self.creates = {self.changelog: partitions, **(creates or {})}
         self.lock = asyncio.Lock()
         self.states: dict[int, PartitionState] = {}
         self.consumer: AIOKafkaConsumer | None = None
@@ -160,27 +164,28 @@ class Stage(Service):
         """Source partitions this stage holds and has restored."""
         return set(self.states)
 
-    async def _ensure_changelog(self) -> None:
+    async def _ensure_topics(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        self.changelog,
-                        self.partitions,
-                        1 if self.tansu else 3,
-                        topic_configs={"cleanup.policy": "compact"},
-                    )
-                ]
-            )
-        except TopicAlreadyExistsError:
-            pass
+            existing = set(await admin.list_topics())
+            for name, partitions in self.creates.items():
+                if name in existing:
+                    continue
+                policy = "compact" if name == self.changelog else "delete"
+                topic = NewTopic(
+                    name,
+                    partitions,
+                    1 if self.tansu else 3,
+                    topic_configs={"cleanup.policy": policy},
+                )
+                with contextlib.suppress(TopicAlreadyExistsError):  # another worker was quicker
+                    await admin.create_topics([topic])
         finally:
             await admin.close()
 
     async def on_start(self) -> None:
-        await self._ensure_changelog()
+        await self._ensure_topics()
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",

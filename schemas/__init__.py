@@ -66,6 +66,7 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.UnitPetition.v1": 1010,
     "cn.gov.pds.hub.OfficeDecision.v1": 1011,
     "cn.gov.pds.hub.Rejection.v1": 1012,
+    "cn.gov.pds.hub.UnitStatus.v1": 1013,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

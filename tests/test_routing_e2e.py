@@ -9,9 +9,11 @@ that the office's triage decisions route what the rules could not.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from hubtest import Record, WorkerProcess, metric_sum, produce, read_topic, wait_until
 from petition_hub import schemas
+from petition_hub.agents.routing import LiveRules
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.corpus import generate_all, load_samples
@@ -165,3 +168,100 @@ def test_office_decision_routes_a_triaged_petition(
     _, reject = schemas.decode(rejects[0].value or b"")
     assert reject["reason"] == "unknown_petition" and reject["petitionId"] == "PH-NOSUCHPETITION"
     assert worker.health()["ready"]
+
+
+def _status(pid: str, kind: str, at: datetime, note: str | None = None) -> bytes:
+    return schemas.encode(
+        "cn.gov.pds.hub.UnitStatus.v1",
+        {"petitionId": pid, "kind": kind, "at": at, "note": note},
+    )
+
+
+def _leads(bootstrap: str, pid: str, count: int) -> list[str]:
+    """The lead units a petition was sent to, in order, once ``count`` lead records exist."""
+    leads = []
+    for r in read_topic(bootstrap, OUT_TOPICS, timeout=5):
+        if (r.key or b"").decode() != pid or not r.topic.endswith(".petitions"):
+            continue
+        view = schemas.decode(r.value or b"")[1]
+        if view["role"] == "LEAD":
+            leads.append((view["routedAt"], r.topic))
+    return [t for _, t in sorted(leads)] if len(leads) >= count else []
+
+
+def test_a_unit_returns_a_petition_and_it_is_routed_without_it(
+    hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    sample = load_samples()["miniprogram-v2-enterprise.json"]
+    petition = PETITION_DECODERS[sample.topic](sample.key, sample.value, sample.headers)
+    pid = petition.petition_id
+    first_lead = route(petition, default_rules()).lead
+    assert first_lead is not None
+    second = route(petition, default_rules(), exclude=frozenset([first_lead.key]))
+    assert second.kind == "units" and second.lead is not None  # the case this test is about
+    start_worker(hub_topics)
+    produce(hub_topics.bootstrap, sample.topic, [(sample.key, sample.value, sample.headers)])
+    first = wait_until(lambda: _leads(hub_topics.bootstrap, pid, 1), 60, what="first routing")
+    assert first == [first_lead.topic]
+
+    now = datetime.now(UTC)
+    produce(
+        hub_topics.bootstrap,
+        f"{first_lead.key}.status",
+        [(pid.encode(), _status(pid, "RETURNED", now, "不属本单位职责"), ())],
+    )
+    leads = wait_until(lambda: _leads(hub_topics.bootstrap, pid, 2), 60, what="re-routing")
+    assert leads == [first_lead.topic, second.lead.topic]
+    again = [
+        r for r in read_topic(hub_topics.bootstrap, second.lead.topic) if r.key == pid.encode()
+    ]
+    view = schemas.decode(again[-1].value or b"")[1]
+    assert view["excludedUnits"] == [first_lead.key]
+    assert view["receivedAt"] == petition.received_at  # the original receipt time is kept
+
+    # the first unit is no handler any more, and a return after the sign-for window is too late:
+    # both rejected with their reason, nothing routed again
+    produce(
+        hub_topics.bootstrap,
+        f"{first_lead.key}.status",
+        [(pid.encode(), _status(pid, "RETURNED", now), ())],
+    )
+    produce(
+        hub_topics.bootstrap,
+        f"{second.lead.key}.status",
+        [(pid.encode(), _status(pid, "RETURNED", now + timedelta(days=30)), ())],
+    )
+    rejects = read_topic(hub_topics.bootstrap, "hub.rejects", min_count=2, timeout=60)
+    reasons = sorted(schemas.decode(r.value or b"")[1]["reason"] for r in rejects)
+    assert reasons == ["not_a_handler", "return_window_passed"]
+    assert len(_leads(hub_topics.bootstrap, pid, 2)) == 2
+
+
+def test_a_new_rules_version_is_picked_up_without_a_restart(
+    hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    themes = (PROJECT_ROOT / "petition_hub" / "data" / "themes.yaml").read_text(encoding="utf-8")
+    (rules_dir / "themes.yaml").write_text("version: test-1\n" + themes, encoding="utf-8")
+    worker = start_worker(hub_topics, HUB_RULES=str(rules_dir))
+    items = [i for i in generate_all(20, seed=44, broken_every=10**9) if i.channel == "hotline"][:2]
+
+    def versions() -> set[str]:
+        out = set()
+        for r in read_topic(hub_topics.bootstrap, OUT_TOPICS, timeout=5):
+            if r.topic.endswith(".petitions") or r.topic == "hub.triage":
+                out.add(schemas.decode(r.value or b"")[1]["rulesVersion"])
+        return out
+
+    produce(
+        hub_topics.bootstrap, items[0].topic, [(items[0].key, items[0].value, items[0].headers)]
+    )
+    wait_until(lambda: versions() == {"test-1"}, 60, what="routing with test-1")
+    (rules_dir / "themes.yaml").write_text("version: test-2\n" + themes, encoding="utf-8")
+    time.sleep(LiveRules(None).every + 0.5)  # the worker looks at the file at most this often
+    produce(
+        hub_topics.bootstrap, items[1].topic, [(items[1].key, items[1].value, items[1].headers)]
+    )
+    wait_until(lambda: versions() == {"test-1", "test-2"}, 60, what="routing with test-2")
+    assert 'petition_hub_rules_info{version="test-2"} 1.0' in worker.metrics()
