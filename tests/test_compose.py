@@ -1,4 +1,5 @@
-"""docker-compose.yml: the production-like stack (Apache Kafka in KRaft mode, topics job, workers).
+"""docker-compose.yml: the production-like stack (Apache Kafka in KRaft mode, a Schema Registry,
+topics job, workers).
 
 No Docker engine runs in CI, so the file is checked by reading it (PyYAML) and by
 ``docker-compose config -q`` (Debian's docker-compose 1.29), which validates it without one.
@@ -180,3 +181,13 @@ def test_docker_compose_config_validates() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_schema_registry_for_production(services: dict[str, dict[str, Any]]) -> None:
+    registry = services["schema-registry"]
+    assert registry["image"].startswith("confluentinc/cp-schema-registry:")
+    env = _env(registry)
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"] == "PLAINTEXT://kafka:9092"
+    assert "healthcheck" in registry
+    for name in ("topics", "worker"):
+        assert _env(services[name])["HUB_SCHEMA_REGISTRY_URL"] == "http://schema-registry:8081"
