@@ -6,6 +6,7 @@ Each command is a thin shell: it reads settings, calls one function of the packa
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -280,3 +281,68 @@ def rules_dry_run(candidate: Path, limit: int, as_json: bool) -> None:
         raise click.ClickException("\n".join(exc.errors)) from exc
     petitions = recent_petitions(settings.bootstrap_servers(), limit)
     click.echo(dry_run_report(petitions, current, new, settings.city, as_json))
+
+
+@main.group()
+def sla() -> None:
+    """SLA clocks: when is a petition due?"""
+
+
+def _time(value: str) -> datetime:
+    """ISO-8601; a time without an offset is Asia/Shanghai local time."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO-8601 time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@sla.command("explain")
+@click.option("--received", required=True, help="receipt time, ISO-8601 (no offset: Beijing time)")
+@click.option("--type", "petition_type", required=True, help="政策咨询, 意见建议, 法律维权, …")
+@click.option("--urgency", default="一般", show_default=True, help="一般, 紧急 or 特急")
+@click.option("--province-deadline", help="the provincial deadline, ISO-8601")
+@click.option("--pause", "pauses", multiple=True, help="a material pause FROM,TO (repeatable)")
+@click.option("--json", "as_json", is_flag=True)
+def sla_explain(
+    received: str,
+    petition_type: str,
+    urgency: str,
+    province_deadline: str | None,
+    pauses: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """The sign-for and resolve deadlines and every ladder step, from the workers' own functions."""
+    import json
+
+    from .domain.calendar import CalendarUnavailable
+    from .domain.petition import PetitionType, Urgency
+    from .domain.sla import ClockError, explain
+
+    urgencies = {"一般": Urgency.NORMAL, "紧急": Urgency.URGENT, "特急": Urgency.VERY_URGENT}
+    try:
+        kind = PetitionType(petition_type)
+        level = urgencies.get(urgency) or Urgency(urgency)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    spans = []
+    for p in pauses:
+        start, sep, end = p.partition(",")
+        if not sep:
+            raise click.BadParameter(f"--pause takes FROM,TO: {p!r}")
+        spans.append((_time(start), _time(end)))
+    try:
+        result = explain(
+            _time(received),
+            kind,
+            level,
+            _time(province_deadline) if province_deadline else None,
+            spans,
+        )
+    except (ClockError, CalendarUnavailable) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else result.to_text()
+    )
