@@ -10,15 +10,16 @@ what was redriven, when and where.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from . import schemas
 from .agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
+from .broker.reading import read_all
 from .connectors import PETITION_DECODERS, DecodeError
 from .crypto import PiiCipher
 from .deadletter import DeadLetter, unseal
@@ -47,39 +48,11 @@ class Entry:
     redrives: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> Iterator[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        idle = 0
-        while idle < 3:
-            batch = consumer.poll(timeout_ms=int(timeout * 100), max_records=2000)
-            if not batch:
-                # Fetch high watermarks are right on every broker (ListOffsets is not, on Tansu)
-                done = all(
-                    consumer.highwater(tp) is not None
-                    and consumer.position(tp) >= (consumer.highwater(tp) or 0)
-                    for tp in tps
-                )
-                idle = 3 if done else idle + 1
-                continue
-            idle = 0
-            for records in batch.values():
-                yield from records
-    finally:
-        consumer.close()
-
-
 def entries(bootstrap: str, cipher: PiiCipher) -> list[Entry]:
     """Every dead letter on the topic, oldest first, with its redrives."""
     letters: dict[str, Entry] = {}
     redrives: list[dict[str, Any]] = []
-    for rec in _read_all(bootstrap, DEADLETTER_TOPIC):
+    for rec in read_all(bootstrap, DEADLETTER_TOPIC):
         sid, _ = schemas.split_header(rec.value)
         if sid == schemas.schema_id(REDRIVE_V1):
             redrives.append(schemas.decode(rec.value)[1])

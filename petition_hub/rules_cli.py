@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
-
 from . import schemas
+from .broker.reading import read_all
 from .connectors import PETITION_DECODERS
 from .corpus import load_samples
-from .domain.petition import Channel, Petition, Petitioner, PetitionerKind, PetitionType
+from .domain.petition import (
+    Channel,
+    Petition,
+    Petitioner,
+    PetitionerKind,
+    PetitionType,
+    petition_from_avro,
+)
 from .domain.routing import RoutingDecision, dry_run, route
 from .domain.rules import RuleSet
 
@@ -76,42 +81,13 @@ def explain(petition: Petition, rules: RuleSet, city: str, as_json: bool) -> str
 def recent_petitions(bootstrap: str, limit: int) -> list[Petition]:
     """The latest revision of the last ``limit`` petitions on ``hub.petitions``."""
     latest: dict[str, Petition] = {}
-    for value in _read_values(bootstrap, "hub.petitions"):
-        _, body = schemas.decode(value)
-        from .domain.petition import petition_from_avro
-
-        p = petition_from_avro(body)
+    for record in read_all(bootstrap, "hub.petitions"):
+        if not record.value:
+            continue
+        p = petition_from_avro(schemas.decode(record.value)[1])
         old = latest.pop(p.petition_id, None)
         latest[p.petition_id] = p if old is None or p.revision >= old.revision else old
     return list(latest.values())[-limit:]
-
-
-def _read_values(bootstrap: str, topic: str) -> Iterator[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            return
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        idle = 0
-        while idle < 3:
-            batch = consumer.poll(timeout_ms=500, max_records=5000)
-            if not batch:
-                done = all(
-                    consumer.position(tp) >= (consumer.highwater(tp) or 0)
-                    and consumer.highwater(tp) is not None
-                    for tp in tps
-                )
-                idle = 3 if done else idle + 1
-                continue
-            idle = 0
-            for records in batch.values():
-                for r in records:
-                    if r.value:
-                        yield r.value
-    finally:
-        consumer.close()
 
 
 def dry_run_report(
