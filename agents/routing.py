@@ -20,6 +20,8 @@ its own topic). Undecodable events go to ``hub.rejects``.
   ``province.transfers`` (Avro ``Transfer.v1``, another city's or another province's matter), or
   ``province.feedback`` (Avro ``Feedback.v1``, RETURNED: a provincial dispatch not for this city).
   Office decisions that cannot be applied go to ``hub.rejects`` with the reason.
+  Every decision also goes, for the petition's lifecycle, to the hub-internal ``<app>-routed``
+  (Avro ``Routed.v1``, co-partitioned, no personal data).
 - Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
   returned it; the petition itself (to route it again on a return or a triage decision).
 
@@ -247,9 +249,37 @@ UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
 UNIT_HEADER: Final = "hub-unit"
 
 
+ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
+
+
 def status_repartition(app_id: str) -> str:
     """The hub-internal topic of unit status events re-keyed by petition id."""
     return f"{app_id}-unit-status-repartition"
+
+
+def routed_topic(app_id: str) -> str:
+    """The hub-internal topic of routing decisions for the lifecycle (key: petition id)."""
+    return f"{app_id}-routed"
+
+
+def routed_record(petition: Petition, decision: RoutingDecision, at: datetime) -> dict[str, Any]:
+    """``Routed.v1``: a decision as the lifecycle needs it."""
+    return {
+        "petitionId": petition.petition_id,
+        "revision": petition.revision,
+        "kind": decision.kind.upper(),
+        "lead": decision.lead.key if decision.lead else None,
+        "co": [u.key for u in decision.co],
+        "excluded": list(decision.record.excluded),
+        "routedAt": at,
+        "receivedAt": petition.received_at,
+        "petitionType": decision.record.petition_type,
+        "urgency": petition.urgency.name,
+        "provincialDeadline": petition.provincial_deadline,
+        "channel": petition.channel.name,
+        "channelRef": petition.channel_ref,
+        "rulesVersion": decision.record.rules_version,
+    }
 
 
 def _unit_of_topic(topic: str) -> str:
@@ -302,11 +332,13 @@ class RoutingProcessor:
         rules: LiveRules,
         city: str,
         status_topic: str,
+        routed: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.rules = rules
         self.city = city
         self.status_topic = status_topic
+        self.routed = routed
         self.clock = clock
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
@@ -355,6 +387,14 @@ class RoutingProcessor:
         return self.emit(petition, decision, now)
 
     def emit(self, petition: Petition, decision: RoutingDecision, now: datetime) -> list[Output]:
+        """The decision's records for its recipients, then the lifecycle's ``Routed``."""
+        key = petition.petition_id.encode()
+        routed = schemas.encode(ROUTED_V1, routed_record(petition, decision, now))
+        return [*self._deliveries(petition, decision, now), Output(self.routed, key, routed)]
+
+    def _deliveries(
+        self, petition: Petition, decision: RoutingDecision, now: datetime
+    ) -> list[Output]:
         key = petition.petition_id.encode()
         metrics.ROUTED.labels(petition.channel.value, decision.kind).inc()
         log.info(
@@ -459,6 +499,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
     session, heartbeat = stage_session(settings)
     repartition = status_repartition(settings.app_id)
+    routed = routed_topic(settings.app_id)
     common: dict[str, Any] = {
         "bootstrap": settings.bootstrap_servers(),
         "tansu": settings.embedded,
@@ -481,9 +522,14 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
             name="routing",
             sources=(PETITIONS, DECISIONS, repartition),
             partitions=spec[PETITIONS].partitions,
-            processor=RoutingProcessor(LiveRules(settings.rules), settings.city, repartition),
+            processor=RoutingProcessor(
+                LiveRules(settings.rules), settings.city, repartition, routed
+            ),
             group=f"{settings.app_id}-routing",
-            creates={repartition: spec[PETITIONS].partitions},
+            creates={
+                repartition: spec[PETITIONS].partitions,
+                routed: spec[PETITIONS].partitions,
+            },
             **common,
         ),
     ]

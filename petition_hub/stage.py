@@ -11,11 +11,12 @@ own aiokafka consumer in batches.
 Guarantees, per batch:
 
 1. Records are processed in offset order per partition by one coroutine (order per key).
-2. Outputs and state changes are queued without awaiting each; then the stage waits until every
-   one is acknowledged, and only then commits the batch's offsets. A crash at any point leaves the
-   batch uncommitted: it is read again, and the state (restored from its changelog) says what
-   was already emitted. A delivery that fails for good stops the worker before anything more is
-   committed (crash-only).
+2. Outputs are queued without awaiting each; the stage waits until every one is acknowledged,
+   then writes the state changes that record them and waits for those, and only then commits the
+   batch's offsets. A crash at any point leaves the batch uncommitted: it is read again, and the
+   state (restored from its changelog) says what was already emitted; since state is written
+   only after its outputs are on the broker, it never claims an output that is not. A delivery
+   that fails for good stops the worker before anything more is committed (crash-only).
 3. State is kept per source partition and written to a compacted changelog topic in the same
    partition number, so whichever worker holds a partition restores exactly its state, reading
    the changelog to its true end offset (corrected on Tansu, see :mod:`.broker.offsets`).
@@ -92,6 +93,11 @@ class PartitionState(MutableMapping[bytes, bytes]):
 
 
 #: ``process(record, state) -> outputs``: the stage's pure(ish) work on one record.
+#:
+#: A processor may also have ``tick(partition, state) -> outputs``, called every
+#: ``tick_interval`` seconds for each partition held (timers: due SLA steps), and
+#: ``restored(partition, state)``, called after a partition's state is restored (to rebuild an
+#: index, such as due times, that is derived from the state and not stored).
 Processor = Callable[[SourceRecord, PartitionState], Sequence[Output]]
 
 
@@ -136,6 +142,7 @@ class Stage(Service):
         session_timeout: float = 10.0,
         heartbeat_interval: float = 3.0,
         creates: Mapping[str, int] | None = None,
+        tick_interval: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -152,6 +159,7 @@ class Stage(Service):
         self.changelog = f"{group}-changelog"
         #: hub-internal topics this stage needs (name -> partitions), made at start if missing
         self.creates = {self.changelog: partitions, **(creates or {})}
+        self.tick_interval = tick_interval
         self.lock = asyncio.Lock()
         self.states: dict[int, PartitionState] = {}
         self.consumer: AIOKafkaConsumer | None = None
@@ -208,6 +216,8 @@ class Stage(Service):
         self.consumer.subscribe(list(self.sources), listener=_Rebalance(self))
         await self.consumer.start()
         self.add_future(self._run())
+        if hasattr(self.processor, "tick"):
+            self.add_future(self._ticker())
 
     async def on_stop(self) -> None:
         if self.consumer is not None:
@@ -243,6 +253,10 @@ class Stage(Service):
                             pending.discard(tp)
             finally:
                 await reader.stop()
+        restored = getattr(self.processor, "restored", None)
+        if restored is not None:
+            for p, state in states.items():
+                restored(p, state)
         self.states.update(states)
         log.info(
             "stage state restored",
@@ -260,10 +274,55 @@ class Stage(Service):
                 async with self.lock:
                     await self._process(batch)
 
+    async def _ticker(self) -> None:
+        tick = self.processor.tick  # type: ignore[attr-defined]
+        while not self.should_stop:
+            await asyncio.sleep(self.tick_interval)
+            async with self.lock:
+                outputs: list[asyncio.Future[Any]] = []
+                for partition, state in self.states.items():
+                    for out in tick(partition, state):
+                        outputs.append(await self._send(out))
+                await self._settle(outputs)
+                await self._settle(
+                    [f for p, st in self.states.items() for f in await self._flush_state(p, st)]
+                )
+
+    async def _send(self, out: Output) -> asyncio.Future[Any]:
+        assert self.producer is not None
+        fut: asyncio.Future[Any] = await self.producer.send(
+            out.topic, out.value, key=out.key, headers=list(out.headers)
+        )
+        return fut
+
+    async def _flush_state(
+        self, partition: int, state: PartitionState
+    ) -> list[asyncio.Future[Any]]:
+        """Send the state changes of ``partition`` to the changelog (same partition number)."""
+        assert self.producer is not None
+        futures = [
+            await self.producer.send(self.changelog, value, key=key, partition=partition)
+            for key, value in state.dirty.items()
+        ]
+        state.dirty.clear()
+        return futures
+
+    async def _settle(self, futures: list[asyncio.Future[Any]]) -> None:
+        """Wait until every future is acknowledged; stop the worker if one failed for good."""
+        if not futures:
+            return
+        done, _ = await asyncio.wait(futures)
+        failed = [f.exception() for f in done if f.exception() is not None]
+        if failed:
+            _die(
+                "output not delivered; stopping before the batch is committed",
+                stage=self.stage_name,
+                error=repr(failed[0]),
+            )
+
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.consumer is not None and self.producer is not None
         t0 = time.perf_counter()
-        send = self.producer.send
         futures: list[asyncio.Future[Any]] = []
         offsets: dict[TopicPartition, int] = {}
         n = 0
@@ -282,23 +341,14 @@ class Stage(Service):
                     r.timestamp,
                 )
                 for out in self.processor(src, state):
-                    futures.append(
-                        await send(out.topic, out.value, key=out.key, headers=list(out.headers))
-                    )
-            for key, value in state.dirty.items():
-                futures.append(await send(self.changelog, value, key=key, partition=tp.partition))
-            state.dirty.clear()
+                    futures.append(await self._send(out))
             offsets[tp] = records[-1].offset + 1
             n += len(records)
-        if futures:
-            done, _ = await asyncio.wait(futures)
-            failed = [f.exception() for f in done if f.exception() is not None]
-            if failed:
-                _die(
-                    "output not delivered; stopping before the batch is committed",
-                    stage=self.stage_name,
-                    error=repr(failed[0]),
-                )
+        # outputs first, then the state that records them, then the input offsets: a crash
+        # between any two steps repeats work (at-least-once), never skips it
+        await self._settle(futures)
+        held = {tp.partition for tp in offsets}
+        await self._settle([f for p in held for f in await self._flush_state(p, self.states[p])])
         if offsets:
             try:
                 await self.consumer.commit(offsets)

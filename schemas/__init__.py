@@ -67,6 +67,7 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.OfficeDecision.v1": 1011,
     "cn.gov.pds.hub.Rejection.v1": 1012,
     "cn.gov.pds.hub.UnitStatus.v1": 1013,
+    "cn.gov.pds.hub.Routed.v1": 1014,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

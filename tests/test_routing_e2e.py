@@ -122,6 +122,15 @@ def test_three_channels_to_unit_topics(
         assert unit_view["explanation"].startswith(f"Petition {p.petition_id}")
     assert rules_versions == {default_rules().version}
 
+    # the lifecycle learns of every decision, without personal data
+    routed = read_topic(hub_topics.bootstrap, f"{worker.app_id}-routed", min_count=len(petitions))
+    assert len(routed) == len(petitions)
+    for r in routed:
+        sid, rec = schemas.decode(r.value or b"")
+        d = route(by_id[rec["petitionId"]], default_rules())
+        assert rec["kind"] == d.kind.upper()
+        assert rec["lead"] == (d.lead.key if d.lead else None)
+
     # the province gets its dispatches back when they are not this city's
     for r in got_records:
         if r.topic == "province.feedback":
