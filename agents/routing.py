@@ -143,8 +143,10 @@ def deadlines(petition: Petition, routed_at: datetime) -> tuple[datetime | None,
         )
         return sign, resolve
     except CalendarUnavailable as exc:
-        metrics.CALENDAR_MISSING.labels(str(exc.year)).set(1)
-        log.warning("no official calendar for a deadline", year=exc.year)
+        gauge = metrics.CALENDAR_MISSING.labels(str(exc.year))
+        if not gauge._value.get():  # log once per year and process, not per petition
+            log.warning("no official working-day calendar for a deadline", year=exc.year)
+        gauge.set(1)
         return None, None
 
 
@@ -154,7 +156,7 @@ def unit_record(
     role: str,
     routed_at: datetime,
 ) -> dict[str, Any]:
-    """The ``UnitPetition.v1`` record for one recipient of ``decision``."""
+    """The ``UnitPetition.v1`` record of ``decision`` (``role`` is set per recipient)."""
     rec = decision.record
     loc = decision.location
     visible = decision.contact_visible
@@ -397,18 +399,13 @@ class RoutingProcessor:
     ) -> list[Output]:
         key = petition.petition_id.encode()
         metrics.ROUTED.labels(petition.channel.value, decision.kind).inc()
-        log.info(
-            "routed",
-            petition_id=petition.petition_id,
-            decision=decision.record.decision,
-            rules=decision.record.rules_version,
-        )
+        log.debug("routed", petition_id=petition.petition_id, decision=decision.record.decision)
         if decision.kind == "units":
+            record = unit_record(petition, decision, "LEAD", now)  # deadlines etc. once
             out = []
             for i, unit in enumerate(decision.units):
                 role = "LEAD" if i == 0 else "CO_HANDLER"
-                record = unit_record(petition, decision, role, now)
-                value = schemas.encode(UNIT_PETITION_V1, record)
+                value = schemas.encode(UNIT_PETITION_V1, {**record, "role": role})
                 out.append(Output(unit.topic, key, value))
                 metrics.UNIT_ROUTED.labels(unit.key, role.lower()).inc()
             return out

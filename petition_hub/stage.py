@@ -20,7 +20,8 @@ Guarantees, per batch:
 3. State is kept per source partition and written to a compacted changelog topic in the same
    partition number, so whichever worker holds a partition restores exactly its state, reading
    the changelog to its true end offset (corrected on Tansu, see :mod:`.broker.offsets`).
-4. A rebalance waits for the batch in hand: revocation takes the same lock as processing.
+4. A rebalance waits for the batch in hand: revocation takes the same lock as processing, and
+   no record is processed, or skipped, before its partition's state is restored.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ log = structlog.get_logger(__name__)
 
 #: Exit status of a worker that stopped because an output could not be delivered (EX_IOERR).
 EXIT_DELIVERY_FAILED = 74
+
+#: The longest a stage computes without giving the event loop back (seconds).
+YIELD_EVERY = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.stage.states.pop(p, None)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        await self.stage.restore(sorted({tp.partition for tp in assigned}))
+        async with self.stage.lock:
+            missing = {tp.partition for tp in assigned} - set(self.stage.states)
+            if missing:
+                await self.stage.restore(sorted(missing))
 
 
 class Stage(Service):
@@ -322,14 +329,19 @@ class Stage(Service):
 
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.consumer is not None and self.producer is not None
-        t0 = time.perf_counter()
+        t0 = slice_start = time.perf_counter()
         futures: list[asyncio.Future[Any]] = []
         offsets: dict[TopicPartition, int] = {}
         n = 0
         for tp, records in batch.items():
             state = self.states.get(tp.partition)
-            if state is None:  # revoked while the batch was fetched: its new owner reads it
-                continue
+            if state is None:
+                if tp not in self.consumer.assignment():
+                    continue  # revoked while the batch was fetched: its new owner reads it
+                # aiokafka may hand out records of a new partition before the assignment
+                # listener ran: restore first, never skip (the position has moved past them)
+                await self.restore([tp.partition])
+                state = self.states[tp.partition]
             for r in records:
                 src = SourceRecord(
                     tp.topic,
@@ -342,6 +354,11 @@ class Stage(Service):
                 )
                 for out in self.processor(src, state):
                     futures.append(await self._send(out))
+                if time.perf_counter() - slice_start > YIELD_EVERY:
+                    # let heartbeats, other stages and the web server run: a loop blocked longer
+                    # than the session timeout gets every consumer of this worker thrown out
+                    await asyncio.sleep(0)
+                    slice_start = time.perf_counter()
             offsets[tp] = records[-1].offset + 1
             n += len(records)
         # outputs first, then the state that records them, then the input offsets: a crash
