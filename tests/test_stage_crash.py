@@ -63,25 +63,31 @@ def test_sigkill_mid_stream_loses_nothing(
     assert sum(ids.values()) - len(ids) <= BATCH  # at most the batch in hand repeated
 
 
+def _holds(worker: WorkerProcess) -> list[int]:
+    stages = worker.health().get("stages") or {}
+    return list(stages.get("intake-hotline") or [])
+
+
 def test_rebalance_between_two_workers_repeats_nothing(
     hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
 ) -> None:
     items = _valid(6000, seed=22)
     first = start_worker(hub_topics)
-    produce(
-        hub_topics.bootstrap,
-        "hotline12345.workorders",
-        [(i.key, i.value, i.headers) for i in items[:3000]],
+    second = start_worker(hub_topics)  # joins: the first hands over part of its partitions
+    wait_until(
+        lambda: _holds(first) and _holds(second) and len(_holds(first) + _holds(second)) == 12,
+        60,
+        what="both workers to share the partitions",
     )
-    second = start_worker(hub_topics)  # joins: partitions move while the first is busy
     produce(
         hub_topics.bootstrap,
         "hotline12345.workorders",
-        [(i.key, i.value, i.headers) for i in items[3000:]],
+        [(i.key, i.value, i.headers) for i in items],
     )
     wait_until(lambda: _processed(first) + _processed(second) >= len(items), 90, what="all")
     assert _processed(first) > 0 and _processed(second) > 0
-    first.stop()  # leaves gracefully: its partitions go to the second
+    first.stop()  # leaves gracefully: its partitions (and their state) go to the second
+    wait_until(lambda: len(_holds(second)) == 12, 60, what="the second to take over")
     before = _processed(second)
     produce(
         hub_topics.bootstrap,
