@@ -386,6 +386,8 @@ class RoutingProcessor:
         decision = route(petition, self.rules.current(), self.city, frozenset(excluded))
         now = self.clock()
         self._remember(state, petition, decision, now, excluded, src.value or b"")
+        if src.timestamp_ms:
+            metrics.ROUTING_LATENCY.observe(max(now.timestamp() - src.timestamp_ms / 1000, 0.0))
         return self.emit(petition, decision, now)
 
     def emit(self, petition: Petition, decision: RoutingDecision, now: datetime) -> list[Output]:

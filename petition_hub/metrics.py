@@ -54,6 +54,19 @@ STAGE_BATCH_SECONDS = Histogram(
 )
 
 
+CONSUMER_LAG = Gauge(
+    "petition_hub_consumer_lag_records",
+    "Records not yet processed by a stage (fetch high watermark minus position), by stage and "
+    "topic, summed over the partitions this worker holds.",
+    ["stage", "topic"],
+    registry=REGISTRY,
+)
+ROUTING_LATENCY = Histogram(
+    "petition_hub_routing_latency_seconds",
+    "Time from a petition's intake (its hub.petitions record) to its routing records being sent.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+    registry=REGISTRY,
+)
 ROUTED = Counter(
     "petition_hub_routing_decisions_total",
     "Routing decisions by channel and kind (units, triage, province_transfer, province_return).",

@@ -169,6 +169,7 @@ class Stage(Service):
         self.tick_interval = tick_interval
         self.lock = asyncio.Lock()
         self.states: dict[int, PartitionState] = {}
+        self._next: dict[TopicPartition, int] = {}  # next offset to process, for the lag
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self._batch_seconds = metrics.STAGE_BATCH_SECONDS.labels(name)
@@ -280,6 +281,7 @@ class Stage(Service):
             if batch:
                 async with self.lock:
                     await self._process(batch)
+            self._report_lag()
 
     async def _ticker(self) -> None:
         tick = self.processor.tick  # type: ignore[attr-defined]
@@ -373,5 +375,20 @@ class Stage(Service):
                 # a rebalance took the partitions: the outputs stand, the state changelog says
                 # so, and the new owner skips what was emitted
                 log.warning("commit failed after rebalance", stage=self.stage_name, error=str(exc))
+        self._next.update(offsets)
         self._records.inc(n)
         self._batch_seconds.observe(time.perf_counter() - t0)
+
+    def _report_lag(self) -> None:
+        """Consumer lag per source topic: fetch high watermark (right on Tansu too) minus the
+        next offset to process, over the partitions held. A partition counts from its first
+        batch in this worker (before that its position is not known here)."""
+        assert self.consumer is not None
+        lag: dict[str, int] = dict.fromkeys(self.sources, 0)
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            done = self._next.get(tp)
+            if high is not None and done is not None:
+                lag[tp.topic] += max(high - done, 0)
+        for topic, value in lag.items():
+            metrics.CONSUMER_LAG.labels(self.stage_name, topic).set(value)

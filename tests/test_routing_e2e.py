@@ -86,6 +86,18 @@ def test_three_channels_to_unit_topics(
         90,
         what="every petition routed",
     )
+    # what operators see: every routing timed from intake, nothing left behind
+    exposition = worker.metrics()
+    assert metric_sum(exposition, "petition_hub_routing_latency_seconds_count") == len(petitions)
+    wait_until(
+        lambda: (
+            metric_sum(worker.metrics(), "petition_hub_consumer_lag_records", stage="routing") == 0
+        ),
+        30,
+        what="routing lag 0",
+    )
+    assert 'petition_hub_consumer_lag_records{stage="intake-hotline"' in exposition
+
     want = _expected(petitions)
     got_records = read_topic(hub_topics.bootstrap, OUT_TOPICS, min_count=sum(want.values()))
     got = Counter((r.topic, (r.key or b"").decode()) for r in got_records)
