@@ -344,11 +344,15 @@ class RoutingProcessor:
         self.clock = clock
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
-        if src.topic == DECISIONS:
-            return self.on_decision(src, state)
-        if src.topic == self.status_topic:
-            return self.on_status(src, state)
-        return self.on_petition(src, state)
+        try:
+            if src.topic == DECISIONS:
+                return self.on_decision(src, state)
+            if src.topic == self.status_topic:
+                return self.on_status(src, state)
+            return self.on_petition(src, state)
+        except Exception as exc:  # a bug must not skip the event: keep it, with why
+            log.exception("routing raised", source=src.ref)
+            return [self.reject(src, None, "internal", f"routing raised {exc!r}"[:300])]
 
     @staticmethod
     def _remember(
