@@ -500,6 +500,54 @@ def _pid(channel: str, ref: str) -> str:
     return petition_id_for(channel, ref)
 
 
+def _valid_item(
+    channel: str,
+    kind: str,
+    ref: str,
+    value: bytes,
+    headers: tuple[tuple[str, bytes], ...] = (),
+    *,
+    revision: int = 0,
+    petition_type: str | None = None,
+    flags: Sequence[str] = (),
+) -> CorpusItem:
+    """A message that must become the petition ``petition_id_for(channel, ref)``."""
+    return CorpusItem(
+        channel=channel,
+        kind=kind,
+        topic=TOPICS[channel],
+        key=ref.encode(),
+        value=value,
+        headers=headers,
+        expected="petition",
+        petition_id=_pid(channel, ref),
+        revision=revision,
+        expected_type=petition_type,
+        expected_flags=tuple(sorted(flags)),
+    )
+
+
+def _dead_item(
+    channel: str,
+    kind: str,
+    reason: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: tuple[tuple[str, bytes], ...] = (),
+) -> CorpusItem:
+    """A broken message that must become one dead letter with ``reason``."""
+    return CorpusItem(
+        channel=channel,
+        kind=kind,
+        topic=TOPICS[channel],
+        key=key,
+        value=value,
+        headers=headers,
+        expected="deadletter",
+        expected_reason=reason,
+    )
+
+
 def _json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
@@ -591,18 +639,15 @@ def _hotline(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
         else:
             value = _json(order)
         sqlb = (order.get("SQLB") or "").strip()
-        return CorpusItem(
-            channel="hotline",
-            kind=kind,
-            topic=TOPICS["hotline"],
-            key=order["GDBH"].encode(),
-            value=value,
-            headers=headers,
-            expected="petition",
-            petition_id=_pid("hotline", order["GDBH"]),
+        return _valid_item(
+            "hotline",
+            kind,
+            order["GDBH"],
+            value,
+            headers,
             revision=order["XGCS"],
-            expected_type=_HOTLINE_TYPES.get(sqlb),
-            expected_flags=tuple(sorted(flags)),
+            petition_type=_HOTLINE_TYPES.get(sqlb),
+            flags=flags,
         )
 
     for i in range(n):
@@ -704,16 +749,7 @@ def _hotline_broken(
         value, headers = _json(order), (("charset", b"Big5"),)
     else:  # pragma: no cover - BROKEN_KINDS and this function move together
         raise AssertionError(kind)
-    return CorpusItem(
-        channel="hotline",
-        kind=kind,
-        topic=TOPICS["hotline"],
-        key=key,
-        value=value,
-        headers=headers,
-        expected="deadletter",
-        expected_reason=reason,
-    )
+    return _dead_item("hotline", kind, reason, key, value, headers)
 
 
 # --- mini-program --------------------------------------------------------------------------------
@@ -813,17 +849,13 @@ def _miniprogram(n: int, seed: int, broken_every: int, oversize: int) -> list[Co
             flags.append("uscc_invalid")
             kind += "_flagged_uscc"
         items.append(
-            CorpusItem(
-                channel="miniprogram",
-                kind=kind,
-                topic=TOPICS["miniprogram"],
-                key=appeal["appealId"].encode(),
-                value=_json(appeal),
-                headers=(),
-                expected="petition",
-                petition_id=_pid("miniprogram", appeal["appealId"]),
-                expected_type=ptype,
-                expected_flags=tuple(sorted(flags)),
+            _valid_item(
+                "miniprogram",
+                kind,
+                appeal["appealId"],
+                _json(appeal),
+                petition_type=ptype,
+                flags=flags,
             )
         )
     return items
@@ -872,16 +904,7 @@ def _miniprogram_broken(
         value = _json(json.dumps(appeal, ensure_ascii=False))
     else:  # pragma: no cover
         raise AssertionError(kind)
-    return CorpusItem(
-        channel="miniprogram",
-        kind=kind,
-        topic=TOPICS["miniprogram"],
-        key=key,
-        value=value,
-        headers=(),
-        expected="deadletter",
-        expected_reason=reason,
-    )
+    return _dead_item("miniprogram", kind, reason, key, value)
 
 
 # --- province ------------------------------------------------------------------------------------
@@ -978,17 +1001,13 @@ def _province(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpu
             flags.append("uscc_invalid")
             kind += "_flagged_uscc"
         items.append(
-            CorpusItem(
-                channel="province",
-                kind=kind,
-                topic=TOPICS["province"],
-                key=record["dispatchId"].encode(),
-                value=schemas.encode(sid, record),
-                headers=(),
-                expected="petition",
-                petition_id=_pid("province", record["dispatchId"]),
-                expected_type=ptype,
-                expected_flags=tuple(sorted(flags)),
+            _valid_item(
+                "province",
+                kind,
+                record["dispatchId"],
+                schemas.encode(sid, record),
+                petition_type=ptype,
+                flags=flags,
             )
         )
     return items
@@ -1032,16 +1051,7 @@ def _province_broken(
         value = json.dumps({"dispatchId": record["dispatchId"]}).encode()
     else:  # pragma: no cover
         raise AssertionError(kind)
-    return CorpusItem(
-        channel="province",
-        kind=kind,
-        topic=TOPICS["province"],
-        key=key,
-        value=value,
-        headers=(),
-        expected="deadletter",
-        expected_reason=reason,
-    )
+    return _dead_item("province", kind, reason, key, value)
 
 
 # --- entry points --------------------------------------------------------------------------------
