@@ -281,6 +281,9 @@ def routed_record(petition: Petition, decision: RoutingDecision, at: datetime) -
         "channel": petition.channel.name,
         "channelRef": petition.channel_ref,
         "rulesVersion": decision.record.rules_version,
+        "theme": decision.record.theme,
+        "rule": decision.record.rule,
+        "reason": decision.reason,
     }
 
 

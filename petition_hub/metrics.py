@@ -105,6 +105,99 @@ CALENDAR_MISSING = Gauge(
 )
 
 
+# --- the lifecycle (issue 5): per unit, from which the joint-meeting office's rates are computed
+# by recording rules (deploy/prometheus): 响应率 = signed_for_on_time / signed_for, 办结率 =
+# resolved / routed (lead), 限时办结率 = resolved_on_time / resolved, 满意率 = satisfied / rated.
+# ``unit`` is a unit key (dept.TAX, county.410402): bounded by the reference data.
+
+SLA_STEPS = Counter(
+    "petition_hub_sla_steps_total",
+    "Warning-ladder steps fired (hub.sla), by unit, clock (sign_for, resolve) and step "
+    "(warning, urging, overdue, listed_supervision).",
+    ["unit", "clock", "step"],
+    registry=REGISTRY,
+)
+SIGNED_FOR = Counter(
+    "petition_hub_signed_for_total",
+    "Petitions signed for (签收) by their lead unit.",
+    ["unit"],
+    registry=REGISTRY,
+)
+SIGNED_FOR_ON_TIME = Counter(
+    "petition_hub_signed_for_on_time_total",
+    "Petitions signed for by their lead unit within the sign-for deadline (响应率 numerator).",
+    ["unit"],
+    registry=REGISTRY,
+)
+RESOLVED = Counter(
+    "petition_hub_resolved_total",
+    "Petitions replied to (办结) by their lead unit, per reply round.",
+    ["unit"],
+    registry=REGISTRY,
+)
+RESOLVED_ON_TIME = Counter(
+    "petition_hub_resolved_on_time_total",
+    "Replies within the resolve deadline (限时办结率 numerator).",
+    ["unit"],
+    registry=REGISTRY,
+)
+RATED = Counter(
+    "petition_hub_rated_total",
+    "Final ratings of a reply round by the petitioner (a change replaces the rating: counted "
+    "when the round closes), by unit.",
+    ["unit"],
+    registry=REGISTRY,
+)
+SATISFIED = Counter(
+    "petition_hub_satisfied_total",
+    "Final ratings 满意 or 基本满意 (满意率 numerator), by unit.",
+    ["unit"],
+    registry=REGISTRY,
+)
+REOPENED = Counter(
+    "petition_hub_reopened_total",
+    "Petitions reopened after a 不满意 rating, by unit.",
+    ["unit"],
+    registry=REGISTRY,
+)
+CLOSED = Counter(
+    "petition_hub_closed_total",
+    "Petitions closed, by unit and how (rated, dissatisfied, unrated).",
+    ["unit", "closure"],
+    registry=REGISTRY,
+)
+OPEN = Gauge(
+    "petition_hub_open_petitions",
+    "Petitions being handled (routed, not yet replied or reopened) whose lifecycle this worker "
+    "holds, by lead unit (sum over workers). Rebuilt from the state on every restart.",
+    ["unit"],
+    registry=REGISTRY,
+)
+OVERDUE = Gauge(
+    "petition_hub_overdue_petitions",
+    "Open petitions past their resolve deadline, by lead unit (逾期清单; sum over workers).",
+    ["unit"],
+    registry=REGISTRY,
+)
+TRIAGE_BACKLOG = Gauge(
+    "petition_hub_triage_backlog",
+    "Petitions waiting for the joint-meeting office's triage decision (sum over workers).",
+    registry=REGISTRY,
+)
+TIMERS_PENDING = Gauge(
+    "petition_hub_timers_pending",
+    "Petitions with a clock step or an evaluation window still to come, held by this worker.",
+    registry=REGISTRY,
+)
+LIFECYCLE_EVENTS = Counter(
+    "petition_hub_lifecycle_events_total",
+    "Events applied to petitions' lifecycles, by source (routing, unit, office, evaluation, "
+    "timer) and result (accepted, rejected, parked).",
+    ["source", "result"],
+    registry=REGISTRY,
+)
+
+
 def exposition() -> tuple[bytes, str]:
     """The registry in Prometheus text format, with its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -68,6 +68,9 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.Rejection.v1": 1012,
     "cn.gov.pds.hub.UnitStatus.v1": 1013,
     "cn.gov.pds.hub.Routed.v1": 1014,
+    "cn.gov.pds.hub.LifecycleEvent.v1": 1015,
+    "cn.gov.pds.hub.SlaEvent.v1": 1016,
+    "cn.gov.pds.hub.UnitNotice.v1": 1017,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).
