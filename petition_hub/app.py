@@ -5,12 +5,19 @@ The factory is the only place that knows how the broker kind changes faust's con
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
+from . import metrics
 from .settings import Settings
 from .stage import Stage
+
+if TYPE_CHECKING:
+    from .domain.calendar import WorkingCalendar
 
 #: On Tansu a new group's join completes only after about half the session timeout (6 s -> 3 s,
 #: faust's default 60 s -> 30 s per start). A short session timeout makes joins take about a
@@ -34,6 +41,60 @@ def attach_stages(app: faust.App, stages: list[Stage]) -> None:
             await app.add_runtime_dependency(stage)
 
     app.task(start_stages)
+
+
+#: faust's own sensors (messages, events, sends, commits, rebalances, table operations, web
+#: latency) are exported in the hub's registry under this prefix, so ``/metrics`` serves both.
+FAUST_METRICS_PREFIX = "petition_hub_faust"
+
+#: How often a worker re-reads whether next year's working-day calendar is known (seconds).
+CALENDAR_CHECK_INTERVAL = 3600.0
+
+
+@lru_cache(maxsize=1)
+def faust_metrics() -> FaustMetrics:
+    """faust's sensor metrics in :data:`petition_hub.metrics.REGISTRY` (created once per process:
+    a registry refuses a second metric of the same name, and ``dev`` may build several apps)."""
+    return FaustMetrics.create(metrics.REGISTRY, FAUST_METRICS_PREFIX)
+
+
+def attach_monitor(app: faust.App) -> None:
+    """Record faust's own sensors in the hub's registry (served by the worker's ``/metrics``)."""
+    app.monitor = PrometheusMonitor(metrics=faust_metrics())
+
+
+def next_year_calendar_known(
+    today: date | None = None, calendar: WorkingCalendar | None = None
+) -> bool:
+    """Whether the year after ``today`` (default: today in Beijing time) has an official
+    working-day calendar in ``calendar`` (default: the one the worker computes deadlines with):
+    ``chinesecalendar``'s, or its notice transcribed in the override file. A year the override
+    file only assumes (plain weekends) is not known."""
+    from .domain.calendar import YearStatus, default_calendar
+    from .domain.sla import SHANGHAI
+
+    day = today or datetime.now(SHANGHAI).date()
+    status = (calendar or default_calendar()).year_status(day.year + 1)
+    return status in (YearStatus.OFFICIAL, YearStatus.NOTICE)
+
+
+def update_calendar_gauge(
+    today: date | None = None, calendar: WorkingCalendar | None = None
+) -> bool:
+    """Set ``petition_hub_calendar_next_year_available`` (1/0); returns whether it is known."""
+    known = next_year_calendar_known(today, calendar)
+    metrics.CALENDAR_NEXT_YEAR.set(1 if known else 0)
+    return known
+
+
+def attach_calendar_check(app: faust.App) -> None:
+    """Set the next-year calendar gauge when the worker starts, then every hour."""
+
+    async def check_calendar() -> None:
+        update_calendar_gauge()
+
+    app.task(check_calendar)
+    app.timer(CALENDAR_CHECK_INTERVAL)(check_calendar)
 
 
 def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
@@ -78,6 +139,8 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
     if url is None:
         raise RuntimeError("no broker: set HUB_BROKER, or use `petition-hub dev`")
     app = faust.App(settings.app_id, **faust_settings(settings, url))
+    attach_monitor(app)
+    attach_calendar_check(app)
     # imported here: agents import the domain, and `import petition_hub` should stay cheap
     from . import web
     from .agents import register

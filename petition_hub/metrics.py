@@ -198,6 +198,17 @@ LIFECYCLE_EVENTS = Counter(
 )
 
 
+# --- deployment (issue 6): whether next year's working-day calendar is known, for the alert
+# "next year's calendar missing by 1 December" (deploy/prometheus/rules/alerts.yml). Set at start
+# and hourly by the worker (petition_hub.app), from petition_hub.domain.calendar.
+CALENDAR_NEXT_YEAR = Gauge(
+    "petition_hub_calendar_next_year_available",
+    "1 when next year's official working-day calendar is known (chinesecalendar, or its notice "
+    "transcribed in the override file); 0 when it is missing or only assumed (plain weekends).",
+    registry=REGISTRY,
+)
+
+
 def exposition() -> tuple[bytes, str]:
     """The registry in Prometheus text format, with its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
