@@ -346,3 +346,32 @@ def sla_explain(
     click.echo(
         json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else result.to_text()
     )
+
+
+@main.command()
+@click.option("--period", required=True, help="the calendar month, YYYY-MM (Asia/Shanghai)")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="also write CSV here")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of the table")
+def report(period: str, csv_path: Path | None, as_json: bool) -> None:
+    """Each unit's rates for a month (the public 通报), from hub.lifecycle and hub.sla."""
+    from .report import Period, compute, format_json, format_text, read_events, unit_namer
+    from .report import write_csv as write_report_csv
+
+    try:
+        month = Period.parse(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    settings = _settings()
+    if settings.broker is None:
+        raise click.ClickException("HUB_BROKER is not set: which broker holds hub.lifecycle?")
+    name = unit_namer(_rules_in_force(settings))
+    events = read_events(settings.bootstrap_servers())
+    if events.skipped:
+        click.echo(f"warning: {events.skipped} records skipped (not decodable)", err=True)
+    rows = compute(events.lifecycle, events.sla, month)
+    click.echo(format_json(rows, month, name) if as_json else format_text(rows, month, name))
+    if csv_path is not None:
+        try:
+            write_report_csv(csv_path, rows, name)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {csv_path}: {exc.strerror or exc}") from exc
