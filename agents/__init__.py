@@ -15,6 +15,10 @@ from petition_hub.stage import Stage
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """Declare every agent of the hub on ``app``; the batch stages to run beside them."""
-    from . import intake, routing
+    from . import intake, lifecycle, routing
 
-    return intake.register(app, settings) + routing.register(app, settings)
+    return (
+        intake.register(app, settings)
+        + routing.register(app, settings)
+        + lifecycle.register(app, settings)
+    )

@@ -45,6 +45,7 @@ import structlog
 
 from petition_hub import metrics, schemas
 from petition_hub.app import stage_session
+from petition_hub.clock import clock_from
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable
 from petition_hub.domain.petition import Petition, PetitionerKind, petition_from_avro
@@ -59,6 +60,9 @@ from petition_hub.topics import load_topics
 log = structlog.get_logger(__name__)
 
 PETITIONS: Final = "hub.petitions"
+LIFECYCLE: Final = "hub.lifecycle"
+#: Header of hub.lifecycle records naming their kind (see agents.lifecycle).
+LIFECYCLE_KIND_HEADER: Final = "hub-kind"
 DECISIONS: Final = "office.decisions"
 TRIAGE: Final = "hub.triage"
 REJECTS: Final = "hub.rejects"
@@ -336,13 +340,11 @@ class RoutingProcessor:
         self,
         rules: LiveRules,
         city: str,
-        status_topic: str,
         routed: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.rules = rules
         self.city = city
-        self.status_topic = status_topic
         self.routed = routed
         self.clock = clock
 
@@ -350,8 +352,8 @@ class RoutingProcessor:
         try:
             if src.topic == DECISIONS:
                 return self.on_decision(src, state)
-            if src.topic == self.status_topic:
-                return self.on_status(src, state)
+            if src.topic == LIFECYCLE:
+                return self.on_lifecycle(src, state)
             return self.on_petition(src, state)
         except Exception as exc:  # a bug must not skip the event: keep it, with why
             log.exception("routing raised", source=src.ref)
@@ -465,34 +467,31 @@ class RoutingProcessor:
         self._remember(state, petition, decision, now, list(known["excluded"]), avro)
         return self.emit(petition, decision, now)
 
-    def on_status(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
-        """A unit's RETURNED (not ours): route again without it, within its sign-for window."""
-        event = schemas.decode(src.value or b"")[1]
-        if event["kind"] != "RETURNED":
-            return []  # the other status events are the lifecycle's
-        pid = str(event["petitionId"])
-        unit = (dict(src.headers).get(UNIT_HEADER) or b"").decode()
+    def on_lifecycle(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        """From ``hub.lifecycle``: a unit's accepted return (route again without it) or a closed
+        petition (its record is no longer needed here). Other lifecycle records are skipped
+        without decoding (header ``hub-kind``)."""
+        kind = (dict(src.headers).get(LIFECYCLE_KIND_HEADER) or b"").decode()
+        if kind not in ("routing_requested", "closed"):
+            return []
+        record = schemas.decode(src.value or b"")[1]
+        pid = str(record["petitionId"])
+        if kind == "closed":
+            state.pop(b"p:" + pid.encode(), None)
+            return []
         seen = state.get(pid.encode())
-        if seen is None:
-            return [self.reject(src, pid, "unknown_petition", f"no petition {pid}")]
+        avro = state.get(b"p:" + pid.encode())
+        if seen is None or avro is None:
+            return [self.reject(src, pid, "unknown_petition", f"no routed petition {pid}")]
         known = json.loads(seen)
-        if unit not in known["units"]:
-            return [self.reject(src, pid, "not_a_handler", f"{unit} does not handle {pid}")]
-        petition = petition_from_avro(schemas.decode(state[b"p:" + pid.encode()])[1])
-        window = deadline(
-            sign_for_clock(datetime.fromisoformat(known["routed_at"]), petition.urgency)
-        )
-        if window is not None and event["at"] > window:
-            return [
-                self.reject(
-                    src, pid, "return_window_passed", f"{unit} may return it only until {window}"
-                )
-            ]
+        unit = str(record["unit"] or "")
+        if unit in known["excluded"]:
+            return []  # a replay: routed again already
+        petition = petition_from_avro(schemas.decode(avro)[1])
         excluded = [*known["excluded"], unit]
         decision = route(petition, self.rules.current(), self.city, frozenset(excluded))
         now = self.clock()
-        self._remember(state, petition, decision, now, excluded, state[b"p:" + pid.encode()])
-        metrics.RETURNED.labels(unit).inc()
+        self._remember(state, petition, decision, now, excluded, avro)
         return self.emit(petition, decision, now)
 
     def reject(self, src: SourceRecord, pid: str | None, reason: str, message: str) -> Output:
@@ -526,16 +525,13 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         ),
         Stage(
             name="routing",
-            sources=(PETITIONS, DECISIONS, repartition),
+            sources=(PETITIONS, DECISIONS, LIFECYCLE),
             partitions=spec[PETITIONS].partitions,
             processor=RoutingProcessor(
-                LiveRules(settings.rules), settings.city, repartition, routed
+                LiveRules(settings.rules), settings.city, routed, clock_from(settings.clock_file)
             ),
             group=f"{settings.app_id}-routing",
-            creates={
-                repartition: spec[PETITIONS].partitions,
-                routed: spec[PETITIONS].partitions,
-            },
+            creates={routed: spec[PETITIONS].partitions},
             **common,
         ),
     ]

@@ -222,7 +222,7 @@ async def _run(n: int) -> BenchResult:
     items = _items(n)
     hotline = next(c for c in channels() if c.topic == TOPIC)
     intake_processor = IntakeProcessor(hotline, PiiCipher(Fernet.generate_key().decode()))
-    router = RoutingProcessor(LiveRules(None), "410400", "bench.status", "bench.routed")
+    router = RoutingProcessor(LiveRules(None), "410400", "bench.routed")
     with EmbeddedBroker() as broker:
         text, code = run_apply(broker.bootstrap, True, PROJECT_ROOT / "topics.yaml")
         if code != 0:

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     )
     app_id: str = "petition-hub"
     data_dir: Path = Path("var")
+    clock_file: Path | None = Field(
+        default=None,
+        description="Tests and demos only: a file with the time the hub's clocks read "
+        "(petition_hub.clock); unset means the system clock.",
+    )
+    lifecycle_park_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a unit status or rating for a petition the lifecycle does not know "
+        "yet waits for the petition's routing before it is rejected as unknown.",
+    )
     log_level: str = "INFO"
     log_json: bool = False
 

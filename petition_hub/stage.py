@@ -22,12 +22,24 @@ Guarantees, per batch:
    the changelog to its true end offset (corrected on Tansu, see :mod:`.broker.offsets`).
 4. A rebalance waits for the batch in hand: revocation takes the same lock as processing, and
    no record is processed, or skipped, before its partition's state is restored.
+
+Exactly-once outputs (``outputs=`` given; the lifecycle's clock events must fire once): without
+broker transactions (Tansu has none) a crash after the outputs were acknowledged but before the
+state recording them was would emit them again. So each output carries a stable ``event_id``
+(header ``hub-event-id``) and is written to partition ``p mod n`` of its topic for source
+partition ``p``; the state of ``p`` records, with each flush, where the outputs of ``p`` ended
+in those partitions (the *marks*, written after the other state changes). Restoring ``p`` reads
+every output partition from its mark to its end: those records were written after the last state
+flush, and a processor that regenerates one of them (same ``event_id``) has it suppressed.
+Together with processors that skip input records their state already holds (a partial state
+flush), a crash repeats no output and loses none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -43,6 +55,7 @@ from mode import Service
 
 from . import metrics
 from .broker.offsets import end_offsets
+from .broker.reading import event_ids_since
 from .deadletter import SourceRecord
 
 log = structlog.get_logger(__name__)
@@ -62,6 +75,17 @@ class Output:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] = ()
+    event_id: str | None = None
+    """Stable id of what this output says (exactly-once stages): regenerated, it is the same."""
+
+
+#: Header carrying an output's ``event_id``.
+EVENT_ID_HEADER = "hub-event-id"
+#: State key of the output marks (exactly-once stages); processors skip keys starting with NUL.
+MARKS_KEY = b"\x00stage:marks"
+#: How often an exactly-once stage moves its marks to the current ends (bounds the reading on
+#: restore to what others wrote since), in seconds.
+MARKS_REFRESH = 30.0
 
 
 class PartitionState(MutableMapping[bytes, bytes]):
@@ -101,7 +125,8 @@ class PartitionState(MutableMapping[bytes, bytes]):
 #: A processor may also have ``tick(partition, state) -> outputs``, called every
 #: ``tick_interval`` seconds for each partition held (timers: due SLA steps), and
 #: ``restored(partition, state)``, called after a partition's state is restored (to rebuild an
-#: index, such as due times, that is derived from the state and not stored).
+#: index, such as due times, that is derived from the state and not stored), and
+#: ``revoked(partition)`` when the partition goes to another worker.
 Processor = Callable[[SourceRecord, PartitionState], Sequence[Output]]
 
 
@@ -117,8 +142,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         async with self.stage.lock:  # the batch in hand is finished and committed first
+            forget = getattr(self.stage.processor, "revoked", None)
             for p in {tp.partition for tp in revoked}:
                 self.stage.states.pop(p, None)
+                self.stage._suppress.pop(p, None)
+                if forget is not None:
+                    forget(p)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         async with self.stage.lock:
@@ -150,6 +179,7 @@ class Stage(Service):
         heartbeat_interval: float = 3.0,
         creates: Mapping[str, int] | None = None,
         tick_interval: float = 1.0,
+        outputs: Mapping[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -167,6 +197,11 @@ class Stage(Service):
         #: hub-internal topics this stage needs (name -> partitions), made at start if missing
         self.creates = {self.changelog: partitions, **(creates or {})}
         self.tick_interval = tick_interval
+        #: exactly-once stages: every topic written (name -> partitions), see the module doc
+        self.outputs = dict(outputs) if outputs is not None else None
+        self._suppress: dict[int, set[str]] = {}  # partition -> event ids already on the broker
+        self._sent: dict[int, list[asyncio.Future[Any]]] = {}  # per source partition, unsettled
+        self._marks_at = time.monotonic()
         self.lock = asyncio.Lock()
         self.states: dict[int, PartitionState] = {}
         self._next: dict[TopicPartition, int] = {}  # next offset to process, for the lag
@@ -266,6 +301,8 @@ class Stage(Service):
             for p, state in states.items():
                 restored(p, state)
         self.states.update(states)
+        if self.outputs is not None:
+            await self._reconcile(partitions)
         log.info(
             "stage state restored",
             stage=self.stage_name,
@@ -273,6 +310,114 @@ class Stage(Service):
             keys=sum(len(s) for s in states.values()),
             seconds=round(time.monotonic() - t0, 3),
         )
+
+    def _out_tp(self, topic: str, source_partition: int) -> TopicPartition:
+        """Where an exactly-once stage writes ``topic`` for ``source_partition``."""
+        assert self.outputs is not None
+        try:
+            return TopicPartition(topic, source_partition % self.outputs[topic])
+        except KeyError:
+            raise ValueError(f"stage {self.stage_name} does not declare output {topic}") from None
+
+    def _marks(self, partition: int) -> dict[TopicPartition, int]:
+        raw = self.states[partition].get(MARKS_KEY)
+        if raw is None:
+            return {}
+        marks = json.loads(raw)
+        return {TopicPartition(t, int(q)): int(o) for t, q, o in marks}
+
+    def _set_marks(self, partition: int, marks: Mapping[TopicPartition, int]) -> None:
+        old = self._marks(partition)
+        merged = {**old, **{tp: max(o, old.get(tp, 0)) for tp, o in marks.items()}}
+        if merged != old:
+            self.states[partition][MARKS_KEY] = json.dumps(
+                sorted([tp.topic, tp.partition, o] for tp, o in merged.items())
+            ).encode()
+
+    async def _current_marks(
+        self, partitions: Iterable[int]
+    ) -> dict[int, dict[TopicPartition, int]]:
+        """The end offsets of every output partition of ``partitions`` now. Taken while none of
+        their outputs is unflushed; plain ListOffsets, which on Tansu may say less than the true
+        end: a mark may only ever be too early (more is read on restore), never too late."""
+        assert self.outputs is not None
+        want = {p: [self._out_tp(t, p) for t in self.outputs] for p in partitions}
+        ends = await end_offsets(
+            self.bootstrap, {tp for tps in want.values() for tp in tps}, tansu=False
+        )
+        return {p: {tp: ends[tp] for tp in tps} for p, tps in want.items()}
+
+    async def _reconcile(self, partitions: list[int]) -> None:
+        """After restoring ``partitions``: find the outputs written after their last state flush
+        (to suppress them when regenerated), then move their marks to the current ends."""
+        starts: dict[TopicPartition, int] = {}
+        fresh = []
+        for p in partitions:
+            marks = self._marks(p)
+            if not marks:
+                fresh.append(p)  # never flushed: nothing of it can be on the broker unrecorded
+            for tp, offset in marks.items():
+                starts[tp] = min(offset, starts.get(tp, offset))
+        found = await event_ids_since(self.bootstrap, starts) if starts else set()
+        for p in partitions:
+            self._suppress[p] = found
+        current = await self._current_marks(partitions)
+        for p in partitions:
+            self._set_marks(p, current[p])
+        await self._settle(
+            [f for p in partitions for f in await self._flush_state(p, self.states[p])]
+        )
+        if found:
+            log.info(
+                "outputs found after the last state flush; not emitting them again",
+                stage=self.stage_name,
+                partitions=sorted(partitions),
+                count=len(found),
+                fresh=fresh,
+            )
+
+    async def _emit(self, out: Output, partition: int) -> asyncio.Future[Any] | None:
+        """Send ``out`` for source ``partition``; None when an exactly-once stage finds it was
+        sent before the crash it recovers from."""
+        if self.outputs is None:
+            return await self._send(out)
+        if out.event_id is not None:
+            seen = self._suppress.get(partition)
+            if seen and out.event_id in seen:
+                seen.discard(out.event_id)
+                return None
+        tp = self._out_tp(out.topic, partition)
+        headers = list(out.headers)
+        if out.event_id is not None:
+            headers.append((EVENT_ID_HEADER, out.event_id.encode()))
+        assert self.producer is not None
+        fut: asyncio.Future[Any] = await self.producer.send(
+            out.topic, out.value, key=out.key, headers=headers, partition=tp.partition
+        )
+        self._sent.setdefault(partition, []).append(fut)
+        return fut
+
+    def _record_marks(self) -> None:
+        """After the outputs were acknowledged: where they ended, per source partition."""
+        for p, futures in self._sent.items():
+            if p not in self.states:
+                continue
+            ends: dict[TopicPartition, int] = {}
+            for fut in futures:
+                md = fut.result()
+                tp = TopicPartition(md.topic, md.partition)
+                ends[tp] = max(ends.get(tp, 0), md.offset + 1)
+            self._set_marks(p, ends)
+        self._sent.clear()
+
+    async def _refresh_marks(self) -> None:
+        """Move the marks of every held partition to the current ends (bounds restore reads)."""
+        if self.outputs is None or not self.states:
+            return
+        current = await self._current_marks(list(self.states))
+        for p, marks in current.items():
+            self._set_marks(p, marks)
+        self._marks_at = time.monotonic()
 
     async def _run(self) -> None:
         assert self.consumer is not None
@@ -289,10 +434,15 @@ class Stage(Service):
             await asyncio.sleep(self.tick_interval)
             async with self.lock:
                 outputs: list[asyncio.Future[Any]] = []
-                for partition, state in self.states.items():
+                for partition, state in list(self.states.items()):
                     for out in tick(partition, state):
-                        outputs.append(await self._send(out))
+                        fut = await self._emit(out, partition)
+                        if fut is not None:
+                            outputs.append(fut)
                 await self._settle(outputs)
+                self._record_marks()
+                if time.monotonic() - self._marks_at > MARKS_REFRESH:
+                    await self._refresh_marks()
                 await self._settle(
                     [f for p, st in self.states.items() for f in await self._flush_state(p, st)]
                 )
@@ -309,11 +459,18 @@ class Stage(Service):
     ) -> list[asyncio.Future[Any]]:
         """Send the state changes of ``partition`` to the changelog (same partition number)."""
         assert self.producer is not None
+        # the marks last: when they are on the broker, so is the state they vouch for
+        marks = state.dirty.pop(MARKS_KEY, False)
         futures = [
             await self.producer.send(self.changelog, value, key=key, partition=partition)
             for key, value in state.dirty.items()
         ]
         state.dirty.clear()
+        if marks is not False:
+            await self._settle(futures)
+            futures = [
+                await self.producer.send(self.changelog, marks, key=MARKS_KEY, partition=partition)
+            ]
         return futures
 
     async def _settle(self, futures: list[asyncio.Future[Any]]) -> None:
@@ -355,7 +512,9 @@ class Stage(Service):
                     r.timestamp,
                 )
                 for out in self.processor(src, state):
-                    futures.append(await self._send(out))
+                    fut = await self._emit(out, tp.partition)
+                    if fut is not None:
+                        futures.append(fut)
                 if time.perf_counter() - slice_start > YIELD_EVERY:
                     # let heartbeats, other stages and the web server run: a loop blocked longer
                     # than the session timeout gets every consumer of this worker thrown out
@@ -366,6 +525,7 @@ class Stage(Service):
         # outputs first, then the state that records them, then the input offsets: a crash
         # between any two steps repeats work (at-least-once), never skips it
         await self._settle(futures)
+        self._record_marks()
         held = {tp.partition for tp in offsets}
         await self._settle([f for p in held for f in await self._flush_state(p, self.states[p])])
         if offsets:

@@ -99,7 +99,9 @@ def test_three_channels_to_unit_topics(
     assert 'petition_hub_consumer_lag_records{stage="intake-hotline"' in exposition
 
     want = _expected(petitions)
-    got_records = read_topic(hub_topics.bootstrap, OUT_TOPICS, min_count=sum(want.values()))
+    got_records = _routing_records(
+        read_topic(hub_topics.bootstrap, OUT_TOPICS, min_count=sum(want.values()))
+    )
     got = Counter((r.topic, (r.key or b"").decode()) for r in got_records)
     assert got == want
     kinds = {t.split(".")[0] for t, _ in want}
@@ -181,14 +183,28 @@ def test_office_decision_routes_a_triaged_petition(
             (b"PH-NOSUCHPETITION", decision("PH-NOSUCHPETITION", "TRANSPORT"), ()),
         ],
     )
-    routed: list[Record] = read_topic(
-        hub_topics.bootstrap, "dept.TRANSPORT.petitions", min_count=1, timeout=60
+    routed: list[Record] = _routing_records(
+        read_topic(hub_topics.bootstrap, "dept.TRANSPORT.petitions", min_count=1, timeout=60)
     )
     assert [(r.key or b"").decode() for r in routed] == [petition.petition_id]
     rejects = read_topic(hub_topics.bootstrap, "hub.rejects", min_count=1, timeout=30)
     _, reject = schemas.decode(rejects[0].value or b"")
     assert reject["reason"] == "unknown_petition" and reject["petitionId"] == "PH-NOSUCHPETITION"
     assert worker.health()["ready"]
+
+
+def _routing_records(records: list[Record]) -> list[Record]:
+    """Routing's own records: without the lifecycle's notices to units (``UnitNotice.v1``) and
+    its progress reports to the province (every status but RETURNED)."""
+    kept = []
+    for r in records:
+        sid, body = schemas.decode(r.value or b"")
+        if sid == schemas.schema_id("cn.gov.pds.hub.UnitNotice.v1"):
+            continue
+        if r.topic == "province.feedback" and body["status"] != "RETURNED":
+            continue
+        kept.append(r)
+    return kept
 
 
 def _status(pid: str, kind: str, at: datetime, note: str | None = None) -> bytes:
@@ -201,7 +217,7 @@ def _status(pid: str, kind: str, at: datetime, note: str | None = None) -> bytes
 def _leads(bootstrap: str, pid: str, count: int) -> list[str]:
     """The lead units a petition was sent to, in order, once ``count`` lead records exist."""
     leads = []
-    for r in read_topic(bootstrap, OUT_TOPICS, timeout=5):
+    for r in _routing_records(read_topic(bootstrap, OUT_TOPICS, timeout=5)):
         if (r.key or b"").decode() != pid or not r.topic.endswith(".petitions"):
             continue
         view = schemas.decode(r.value or b"")[1]

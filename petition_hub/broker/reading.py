@@ -1,8 +1,10 @@
-"""Reading a whole topic once, as operator tools do (dead letters, recent petitions)."""
+"""Reading topics to their end: whole, as operator tools do (dead letters, recent petitions), or
+from given offsets, as an exactly-once stage does on restore."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Iterator, Mapping
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -37,3 +39,51 @@ def read_all(bootstrap: str, topic: str, poll_ms: int = 500) -> Iterator[Consume
                 yield from records
     finally:
         consumer.close()
+
+
+async def event_ids_since(
+    bootstrap: str,
+    starts: Mapping[TopicPartition, int],
+    header: str = "hub-event-id",
+    timeout: float = 60.0,
+) -> set[str]:
+    """The ``header`` values of every record from ``starts`` (partition -> offset) to the end.
+
+    The end is each partition's fetch high watermark (right on Tansu too). An exactly-once stage
+    reads this on restore: what it wrote after its last state flush.
+    """
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka import TopicPartition as AioTP
+
+    tps = {AioTP(tp.topic, tp.partition): start for tp, start in starts.items()}
+    found: set[str] = set()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(tps))
+        for tp, start in tps.items():
+            consumer.seek(tp, start)
+        pending = set(tps)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while pending:
+            if loop.time() > deadline:
+                raise TimeoutError(f"could not read {sorted(map(str, pending))[:5]} to the end")
+            batch = await consumer.getmany(*pending, timeout_ms=200, max_records=10_000)
+            for records in batch.values():
+                for r in records:
+                    for name, value in r.headers or ():
+                        if name == header and value is not None:
+                            found.add(value.decode())
+            for tp in list(pending):
+                high = consumer.highwater(tp)
+                if high is not None and await consumer.position(tp) >= high:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return found
