@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,6 @@ from petition_hub.domain.petition import (
     PetitionType,
     Satisfaction,
     Urgency,
-    evaluation_from_avro,
     evaluation_to_avro,
 )
 from petition_hub.domain.rules import RuleSet
@@ -122,10 +122,15 @@ from .routing import (
 log = structlog.get_logger(__name__)
 
 SLA: Final = "hub.sla"
+#: Where a replied petition's evaluation is asked for, and the field naming the channel's
+#: reference. The provincial contract has no rating channel: the city's 12345 calls the
+#: petitioner back (GDBH = the dispatch id; the result comes back with petitionRef = hub id).
 EVALUATION_REQUESTS: Final = {
     Channel.MINIPROGRAM: ("miniprogram.evaluation-requests", "appealId"),
     Channel.HOTLINE: ("hotline12345.callback-requests", "GDBH"),
+    Channel.PROVINCE: ("hotline12345.callback-requests", "GDBH"),
 }
+_HUB_ID: Final = re.compile(r"PH-[A-Z2-7]{20}")
 LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
 NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"
@@ -406,13 +411,13 @@ class LifecycleProcessor:
         """(petition id, the domain event) of a status, decision or rating record; event None
         for records that are not the lifecycle's (triage routes)."""
         _, rec = schemas.decode(src.value or b"")
-        if source == "evaluation":
-            ev = evaluation_from_avro(rec)
-            return ev.petition_id, Rated(
-                petition_id=ev.petition_id,
-                at=ev.evaluated_at,
-                satisfaction=ev.satisfaction,
-                revision=ev.revision,
+        if source == "evaluation":  # the record, not the model: its id may be petitionRef's
+            pid = str(rec["petition_id"])
+            return pid, Rated(
+                petition_id=pid,
+                at=rec["evaluated_at"],
+                satisfaction=Satisfaction[rec["satisfaction"]],
+                revision=rec["revision"],
             )
         pid = str(rec["petitionId"])
         if source == "office":
@@ -670,10 +675,7 @@ class LifecycleProcessor:
                 out.append(self._feedback(effect, entry, event, satisfaction, resolve_deadline))
             return out
         if isinstance(effect, EvaluationInvited):
-            target = EVALUATION_REQUESTS.get(effect.channel)
-            if target is None:
-                return out  # the province evaluates on its own platform
-            topic, ref_field = target
+            topic, ref_field = EVALUATION_REQUESTS[effect.channel]
             body = {
                 ref_field: entry.channel_ref,
                 "petitionRef": pid,
@@ -1030,8 +1032,14 @@ class EvaluationRekeyer(IntakeProcessor):
         except Exception as exc:  # a connector bug: keep the message, say so
             log.exception("evaluation connector raised", source=src.ref)
             return [self.dead_letter(src, "internal", type(exc).__name__, repr(exc)[:500])]
-        value = schemas.encode(schemas.EVALUATION_V1, evaluation_to_avro(evaluation))
-        return [Output(self.target, evaluation.petition_id.encode(), value)]
+        record = evaluation_to_avro(evaluation)
+        ref = evaluation.petition_ref
+        if ref and _HUB_ID.fullmatch(ref):
+            # the hub's own id, as it sent it in the request: how a provincial dispatch's 12345
+            # call-back (GDBH = the dispatch id) finds its petition
+            record["petition_id"] = ref
+        value = schemas.encode(schemas.EVALUATION_V1, record)
+        return [Output(self.target, str(record["petition_id"]).encode(), value)]
 
 
 def evaluations_repartition(app_id: str) -> str:

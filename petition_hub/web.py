@@ -3,6 +3,11 @@
 - ``/metrics``: Prometheus exposition of :mod:`petition_hub.metrics`.
 - ``/health``: ``{"ready": bool, ...}``; ready once every batch stage holds restored
   partitions, faust is not rebalancing and has recovered its tables. 200 when ready, else 503.
+- ``/petitions/{petition_id}``: a petition's lifecycle state and full history (routing decisions,
+  state changes, clock events), 404 when this worker does not hold its partition.
+- ``/units/{unit}/petitions``: a unit's 在办 (open), 逾期 (overdue) and 已办 (done) lists
+  (``unit``: ``dept.TAX``, ``county.410402``), over the partitions this worker holds (listed in
+  the answer: with several workers, ask each, or one that holds all).
 - ``/schemas/ids/{id}``, ``/subjects``, ``/subjects/{subject}/versions[/{version}]``: the
   read-only Schema Registry endpoints a Confluent deserializer uses (:mod:`.registry`).
 """
@@ -87,6 +92,31 @@ def register(app: faust.App, stages: Sequence[Stage] = (), topics_file: Path | N
                 return self.json(dict(registry.version(subject, version)))
             except registry.NotFound as exc:
                 return _missing(self, exc)
+
+    from .agents.lifecycle import LifecycleProcessor
+
+    lifecycle = next(
+        (s.processor for s in stages if isinstance(s.processor, LifecycleProcessor)), None
+    )
+
+    @app.page("/petitions/{petition_id}")
+    class PetitionView(View):
+        async def get(self, request: Request, petition_id: str) -> Response:
+            found = lifecycle.petition(petition_id) if lifecycle is not None else None
+            if found is None:
+                held = sorted(lifecycle.parts) if lifecycle is not None else []
+                return self.json(
+                    {"error": f"petition {petition_id} is not held here", "partitions": held},
+                    status=404,
+                )
+            return self.json(found)
+
+    @app.page("/units/{unit}/petitions")
+    class UnitLists(View):
+        async def get(self, request: Request, unit: str) -> Response:
+            if lifecycle is None:
+                return self.json({"error": "no lifecycle stage in this worker"}, status=404)
+            return self.json(lifecycle.unit_lists(unit))
 
     @app.page("/health")
     class Health(View):
