@@ -1,8 +1,9 @@
 """docker-compose.yml: the production-like stack (Apache Kafka in KRaft mode, a Schema Registry,
-topics job, workers).
+topics job, two workers, Prometheus with the hub's rules, Grafana with its dashboard), and
+docker-compose.kafka3.yml, the switch to three Kafka nodes.
 
-No Docker engine runs in CI, so the file is checked by reading it (PyYAML) and by
-``docker-compose config -q`` (Debian's docker-compose 1.29), which validates it without one.
+No Docker engine runs in CI, so the files are checked by reading them (PyYAML) and by
+``docker-compose config`` (Debian's docker-compose 1.29), which validates them without one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+KAFKA3_FILE = ROOT / "docker-compose.kafka3.yml"
 DOCKERFILE = ROOT / "Dockerfile"
+WORKERS = ("worker-1", "worker-2")
+HUB_SERVICES = ("topics", *WORKERS)
+
+needs_docker_compose = pytest.mark.skipif(
+    shutil.which("docker-compose") is None and not os.environ.get("HUB_REQUIRE_TOOLS"),
+    reason="docker-compose not installed (CI installs it and sets HUB_REQUIRE_TOOLS)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +60,14 @@ def _command(service: dict[str, Any]) -> list[str]:
 
 
 def test_expected_services(services: dict[str, dict[str, Any]]) -> None:
-    assert {"kafka", "topics", "worker"} <= services.keys()
+    assert {
+        "kafka",
+        "schema-registry",
+        "topics",
+        *WORKERS,
+        "prometheus",
+        "grafana",
+    } <= services.keys()
 
 
 def test_kafka_is_apache_kafka(services: dict[str, dict[str, Any]]) -> None:
@@ -90,8 +106,10 @@ def test_kafka_data_on_named_volume(compose: dict[str, Any]) -> None:
     assert any(source in (compose.get("volumes") or {}) for source in sources)
 
 
-def test_worker_runs_worker(services: dict[str, dict[str, Any]]) -> None:
-    assert _command(services["worker"]) == ["worker"]
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_runs_worker(services: dict[str, dict[str, Any]], name: str) -> None:
+    assert _command(services[name]) == ["worker"]
+    assert services[name]["hostname"] == name  # Prometheus's instance label
 
 
 def test_topics_job_applies_topics(services: dict[str, dict[str, Any]]) -> None:
@@ -101,16 +119,17 @@ def test_topics_job_applies_topics(services: dict[str, dict[str, Any]]) -> None:
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
 
 
-def test_worker_waits_for_topics(services: dict[str, dict[str, Any]]) -> None:
-    depends_on = services["worker"]["depends_on"]
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_waits_for_topics(services: dict[str, dict[str, Any]], name: str) -> None:
+    depends_on = services[name]["depends_on"]
     assert depends_on["topics"]["condition"] == "service_completed_successfully"
 
 
 def test_hub_services_use_the_hub_image(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("topics", "worker"):
+    for name in HUB_SERVICES:
         service = services[name]
         assert "build" in service, name
-        assert service["image"] == services["worker"]["image"], name
+        assert service["image"] == services["topics"]["image"], name
     # The image's entrypoint is the console script; compose passes only its arguments.
     dockerfile = DOCKERFILE.read_text(encoding="utf-8")
     assert "FROM python:3.11-slim" in dockerfile
@@ -125,7 +144,7 @@ def test_every_hub_broker_points_at_kafka(services: dict[str, dict[str, Any]]) -
         for name, service in services.items()
         if "HUB_BROKER" in _env(service)
     }
-    assert {"topics", "worker"} <= brokers.keys()
+    assert set(HUB_SERVICES) <= brokers.keys()
     for name, broker in brokers.items():
         scheme, _, hosts = str(broker).partition("://")
         assert scheme == "kafka", name
@@ -134,26 +153,30 @@ def test_every_hub_broker_points_at_kafka(services: dict[str, dict[str, Any]]) -
             assert host.split(":")[0] == "kafka", name
 
 
-def test_worker_settings(services: dict[str, dict[str, Any]]) -> None:
-    env = _env(services["worker"])
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_settings(services: dict[str, dict[str, Any]], name: str) -> None:
+    env = _env(services[name])
     assert str(env["HUB_CITY"]) == "410400"
     assert str(env["HUB_METRICS_PORT"]) == "9108"
     assert "HUB_PII_KEY" in env
-    exposed = [str(p) for p in services["worker"].get("expose", [])] + [
-        str(p) for p in services["worker"].get("ports", [])
+    exposed = [str(p) for p in services[name].get("expose", [])] + [
+        str(p) for p in services[name].get("ports", [])
     ]
     assert any(p.split("/")[0].split(":")[-1] == "9108" for p in exposed)
 
 
-@pytest.mark.parametrize("name", ["kafka", "worker"])
-def test_healthchecks(services: dict[str, dict[str, Any]], name: str) -> None:
-    healthcheck = services[name].get("healthcheck")
-    assert healthcheck and healthcheck.get("test"), f"{name} has no healthcheck"
-    assert not healthcheck.get("disable", False)
+def test_healthchecks(services: dict[str, dict[str, Any]]) -> None:
+    long_running = [name for name, s in services.items() if str(s.get("restart")) != "no"]
+    assert {"kafka", "schema-registry", *WORKERS, "prometheus", "grafana"} <= set(long_running)
+    for name in long_running:
+        healthcheck = services[name].get("healthcheck")
+        assert healthcheck and healthcheck.get("test"), f"{name} has no healthcheck"
+        assert not healthcheck.get("disable", False)
 
 
-def test_worker_healthcheck_hits_metrics(services: dict[str, dict[str, Any]]) -> None:
-    test = " ".join(map(str, services["worker"]["healthcheck"]["test"]))
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_healthcheck_hits_metrics(services: dict[str, dict[str, Any]], name: str) -> None:
+    test = " ".join(map(str, services[name]["healthcheck"]["test"]))
     assert "python" in test  # the slim image has no curl
     assert "localhost:9108/metrics" in test
 
@@ -164,15 +187,11 @@ def test_kafka_healthcheck_talks_to_the_broker(services: dict[str, dict[str, Any
     assert "localhost:9092" in test
 
 
-@pytest.mark.skipif(
-    shutil.which("docker-compose") is None and not os.environ.get("HUB_REQUIRE_TOOLS"),
-    reason="docker-compose not installed (CI installs it and sets HUB_REQUIRE_TOOLS)",
-)
-def test_docker_compose_config_validates() -> None:
+def _docker_compose(*args: str) -> subprocess.CompletedProcess[str]:
     # As in CI: no HUB_* settings (HUB_PII_KEY unset must still validate), no COMPOSE_* overrides.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "COMPOSE_"))}
-    result = subprocess.run(
-        ["docker-compose", "config", "-q"],
+    return subprocess.run(
+        ["docker-compose", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -180,7 +199,82 @@ def test_docker_compose_config_validates() -> None:
         timeout=120,
         check=False,
     )
+
+
+@needs_docker_compose
+def test_docker_compose_config_validates() -> None:
+    result = _docker_compose("config", "-q")
     assert result.returncode == 0, result.stderr
+    services = _docker_compose("config", "--services")
+    assert services.returncode == 0, services.stderr
+    assert set(services.stdout.split()) == {
+        "kafka",
+        "schema-registry",
+        "topics",
+        *WORKERS,
+        "prometheus",
+        "grafana",
+    }
+
+
+@needs_docker_compose
+def test_three_kafka_nodes_with_the_override() -> None:
+    result = _docker_compose("-f", COMPOSE_FILE.name, "-f", KAFKA3_FILE.name, "config")
+    assert result.returncode == 0, result.stderr
+    merged = yaml.safe_load(result.stdout)["services"]
+    nodes = ["kafka", "kafka-2", "kafka-3"]
+    assert {*nodes, "schema-registry", "topics", *WORKERS, "prometheus", "grafana"} == set(merged)
+    voters = "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"
+    for i, name in enumerate(nodes, start=1):
+        env = _env(merged[name])
+        assert str(env["KAFKA_NODE_ID"]) == str(i)
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == voters
+        assert f"PLAINTEXT://{name}:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+        assert str(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == "3"
+        assert str(env["KAFKA_MIN_INSYNC_REPLICAS"]) == "2"
+        assert merged[name]["healthcheck"]["test"]
+        assert merged[name]["volumes"], name
+    assert len({_env(merged[n])["CLUSTER_ID"] for n in nodes}) == 1
+    for name in HUB_SERVICES:
+        env = _env(merged[name])
+        assert env["HUB_BROKER"] == "kafka://kafka:9092,kafka-2:9092,kafka-3:9092", name
+        assert str(env["HUB_TOPICS_REPLICATION_FACTOR_CAP"]) == "3", name
+        assert "HUB_PII_KEY" in env and str(env["HUB_CITY"]) == "410400", name
+    for node in nodes:
+        assert merged["topics"]["depends_on"][node]["condition"] == "service_healthy"
+
+
+def test_prometheus_has_the_rules_and_scrapes_every_worker(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    prometheus = services["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:v2.")
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text("utf-8"))
+    (hub,) = [job for job in config["scrape_configs"] if job["job_name"] == "petition-hub"]
+    targets = sorted(t for static in hub["static_configs"] for t in static["targets"])
+    assert targets == sorted(f"{services[w]['hostname']}:9108" for w in WORKERS)
+
+
+def test_grafana_is_provisioned(services: dict[str, dict[str, Any]]) -> None:
+    grafana = services["grafana"]
+    assert grafana["image"].startswith("grafana/grafana:")
+    volumes = {str(v).split(":")[0]: str(v).split(":")[1] for v in grafana["volumes"]}
+    assert volumes["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/hub.yml").read_text("utf-8")
+    )["providers"][0]
+    assert volumes["./deploy/grafana/dashboards"] == provider["options"]["path"]
+    home = _env(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == provider["options"]["path"] + "/petition-hub.json"
+    assert (ROOT / "deploy/grafana/dashboards/petition-hub.json").is_file()
+    source = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text("utf-8")
+    )["datasources"][0]
+    assert source["url"] == "http://prometheus:9090"
+    assert "prometheus" in grafana["depends_on"]
+    assert any(str(p).endswith(":3000") for p in grafana["ports"])
 
 
 def test_schema_registry_for_production(services: dict[str, dict[str, Any]]) -> None:
@@ -189,5 +283,5 @@ def test_schema_registry_for_production(services: dict[str, dict[str, Any]]) -> 
     env = _env(registry)
     assert env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"] == "PLAINTEXT://kafka:9092"
     assert "healthcheck" in registry
-    for name in ("topics", "worker"):
+    for name in HUB_SERVICES:
         assert _env(services[name])["HUB_SCHEMA_REGISTRY_URL"] == "http://schema-registry:8081"

@@ -156,4 +156,4 @@ def test_panels_do_not_overlap(dashboard: dict[str, Any]) -> None:
 def test_dashboard_provider_points_at_the_mounted_folder() -> None:
     (provider,) = _yaml(GRAFANA / "provisioning" / "dashboards" / "hub.yml")["providers"]
     assert provider["type"] == "file"
-    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert provider["options"]["path"] == "/etc/grafana/dashboards"
