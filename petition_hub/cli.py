@@ -112,6 +112,49 @@ def topics_diff() -> None:
     sys.exit(code)
 
 
+@topics.command("acls")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["kafka-acls", "json"]),
+    default="kafka-acls",
+    show_default=True,
+    help="kafka-acls.sh command lines (a shell script), or JSON bindings",
+)
+@click.option(
+    "--bootstrap-server",
+    default="${BOOTSTRAP:-kafka:9092}",
+    show_default=True,
+    help="for kafka-acls.sh (default: $BOOTSTRAP when the script runs)",
+)
+@click.option(
+    "--command-config",
+    default="${ADMIN_CONFIG:-admin.properties}",
+    show_default=True,
+    help="the admin's client config for kafka-acls.sh (SASL/SCRAM credentials)",
+)
+def topics_acls(output_format: str, bootstrap_server: str, command_config: str) -> None:
+    """Kafka ACLs from topics.yaml and the reference units: each unit only its own topics."""
+    from .acls import AclError, format_json, format_kafka_acls, generate
+    from .data import data_path
+    from .topics import TopicsFileError, load_topics
+
+    settings = _settings()
+    try:
+        bindings = generate(
+            load_topics(settings.topics_file),
+            data_path("departments.yaml"),
+            data_path("regions.yaml"),
+            app_id=settings.app_id,
+        )
+        if output_format == "json":
+            click.echo(format_json(bindings), nl=False)
+        else:
+            click.echo(format_kafka_acls(bindings, bootstrap_server, command_config), nl=False)
+    except (AclError, TopicsFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.group()
 def dlq() -> None:
     """Inspect and resend dead letters (personal data masked when shown)."""
