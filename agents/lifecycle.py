@@ -143,6 +143,8 @@ CLOSED_RETENTION: Final = timedelta(days=400)
 CALENDAR_RETRY: Final = timedelta(minutes=10)
 #: Entries kept in a petition's history (the topics keep everything).
 HISTORY_LIMIT: Final = 300
+#: The longest one tick of one partition computes (seconds); the stage calls again at once.
+TICK_BUDGET: Final = 0.02
 #: How often the open / overdue gauges are recomputed (seconds).
 GAUGES_EVERY: Final = 5.0
 
@@ -292,7 +294,8 @@ class LifecycleProcessor:
         now = self.clock()
         outputs: list[Output] = []
         limit = now.timestamp()
-        while part.due and part.due[0][0] <= limit:
+        budget = time.perf_counter() + TICK_BUDGET  # the rest is the next tick's, at once
+        while part.due and part.due[0][0] <= limit and time.perf_counter() < budget:
             at, pid = heapq.heappop(part.due)
             if part.scheduled.get(pid) != at:
                 continue  # rescheduled since

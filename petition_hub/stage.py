@@ -123,7 +123,8 @@ class PartitionState(MutableMapping[bytes, bytes]):
 #: ``process(record, state) -> outputs``: the stage's pure(ish) work on one record.
 #:
 #: A processor may also have ``tick(partition, state) -> outputs``, called every
-#: ``tick_interval`` seconds for each partition held (timers: due SLA steps), and
+#: ``tick_interval`` seconds for each partition held (timers: due SLA steps; a tick should do a
+#: bounded slice of work: while ticks return outputs they are called again at once), and
 #: ``restored(partition, state)``, called after a partition's state is restored (to rebuild an
 #: index, such as due times, that is derived from the state and not stored), and
 #: ``revoked(partition)`` when the partition goes to another worker.
@@ -430,15 +431,21 @@ class Stage(Service):
 
     async def _ticker(self) -> None:
         tick = self.processor.tick  # type: ignore[attr-defined]
+        busy = False
         while not self.should_stop:
-            await asyncio.sleep(self.tick_interval)
+            # a tick does a bounded slice of work (the processor's budget); while there was work,
+            # the next slice comes at once, after giving heartbeats and batches their turn
+            await asyncio.sleep(0 if busy else self.tick_interval)
+            busy = False
             async with self.lock:
                 outputs: list[asyncio.Future[Any]] = []
                 for partition, state in list(self.states.items()):
                     for out in tick(partition, state):
+                        busy = True
                         fut = await self._emit(out, partition)
                         if fut is not None:
                             outputs.append(fut)
+                    await asyncio.sleep(0)
                 await self._settle(outputs)
                 self._record_marks()
                 if time.monotonic() - self._marks_at > MARKS_REFRESH:

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -256,3 +257,11 @@ def hub_cli(broker_url: str, data_dir: Path, *args: str, check: bool = True) -> 
     if check and result.returncode != 0:
         raise AssertionError(f"petition-hub {' '.join(args)} failed:\n{result.stderr}")
     return result.stdout
+
+
+def set_clock(path: Path, when: datetime) -> datetime:
+    """Set a controllable clock (``HUB_CLOCK_FILE``) atomically: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(when.isoformat())
+    os.replace(tmp, path)
+    return when

@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from hubtest import WorkerProcess, http_json, metric_sum, produce, read_topic, wait_until
+from hubtest import (
+    WorkerProcess,
+    http_json,
+    metric_sum,
+    produce,
+    read_topic,
+    set_clock,
+    wait_until,
+)
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.domain.petition import Channel, petition_id_for
@@ -69,8 +77,7 @@ class Story:
         self.worker = worker
 
     def at(self, when: datetime) -> datetime:
-        self.clock.write_text(when.isoformat())
-        return when
+        return set_clock(self.clock, when)
 
     def unit(self, unit: str, kind: str, when: datetime, **extra: Any) -> None:
         value = _status(kind, when, **extra)
@@ -133,7 +140,7 @@ def test_a_provincial_dispatch_from_receipt_to_closure(
 ) -> None:
     clock = tmp_path / "clock"
     received = datetime(2026, 6, 1, 9, 0, tzinfo=BJ)  # a Monday
-    clock.write_text(received.isoformat())
+    set_clock(clock, received)
     worker = start_worker(hub_topics, HUB_CLOCK_FILE=str(clock), HUB_LIFECYCLE_PARK_SECONDS="2")
     story = Story(hub_topics, clock, worker)
 
