@@ -401,7 +401,7 @@ class LifecycleProcessor:
             if entry is None:
                 entry = Entry(state=result.state, channel_ref=rec["channelRef"])
                 part.entries[pid] = entry
-            outputs += self._accepted(pid, entry, result, event, f"{base}#{i}", state, part)
+            outputs += self._accepted(pid, entry, result, event, f"{base}#{i}:", state, part)
             metrics.LIFECYCLE_EVENTS.labels("routing", "accepted").inc()
         if entry is not None:
             entry.seen[src.topic] = src.offset
@@ -525,7 +525,8 @@ class LifecycleProcessor:
         del state[key]
         part.parked.pop(pid, None)
         outputs: list[Output] = []
-        for w in sorted(waiting, key=lambda w: (w["t"], w["o"])):
+        # the routing record first: the others need the petition it makes known
+        for w in sorted(waiting, key=lambda w: (w["t"] != self.routed, w["t"], w["o"])):
             src = _unparked(w)
             outputs += self._dispatch(src, state, part)
         return outputs
@@ -544,10 +545,15 @@ class LifecycleProcessor:
             if pid in part.entries:  # the petition is known now (its year's calendar came)
                 outputs += self._drain_parked(pid, state, part)
                 continue
-            if now - since < self.park_seconds:
+            if any(w["why"] == "calendar" for w in waiting):
+                # waiting for a year's calendar (the override file, read at start): tried again
+                # now and then; what still lacks it parks again
+                if now - since >= CALENDAR_RETRY.total_seconds():
+                    outputs += self._drain_parked(pid, state, part)
+                    if pid in part.parked:
+                        part.parked[pid] = now
                 continue
-            if all(w["why"] == "calendar" for w in waiting):
-                part.parked[pid] = now  # keep waiting for the calendar; flagged already
+            if now - since < self.park_seconds:
                 continue
             del state[key]
             part.parked.pop(pid, None)

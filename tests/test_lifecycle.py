@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
 
-from petition_hub.domain.calendar import default_calendar
+from petition_hub.domain.calendar import CalendarUnavailable, default_calendar
 from petition_hub.domain.lifecycle import (
     Accepted,
     Closure,
@@ -766,3 +766,17 @@ def test_unrated_is_not_satisfied() -> None:
     (change,) = [e for e in r.effects if isinstance(e, StateChanged)]
     assert change.closure is Closure.UNRATED
     assert change.at == L("2026-03-13 10:00")
+
+
+def test_a_clock_stopped_before_a_year_without_calendar_met_its_deadline_there() -> None:
+    from petition_hub.domain.sla import extend, met, resolve_clock, stop
+
+    bj = timezone(timedelta(hours=8))
+    # 3 working days from 28 December 2026: due 31 December; extended by 3 it runs into 2027
+    clock = resolve_clock(
+        datetime(2026, 12, 28, 9, tzinfo=bj), PetitionType.POLICY_CONSULTATION, Urgency.NORMAL
+    )
+    longer = extend(clock, 3)
+    assert met(stop(longer, datetime(2026, 12, 31, 20, tzinfo=bj))) is True
+    with pytest.raises(CalendarUnavailable):
+        met(stop(longer, datetime(2027, 1, 4, 9, tzinfo=bj)))

@@ -40,8 +40,13 @@ Rules worth knowing:
   same length (once; the unit is urged), or ``closed`` dissatisfied when the reopen is used up. No
   rating in the window → ``closed`` unrated. Each reply round has its own evaluation (the second
   round's ratings are again revision 0 and 1).
-* A year without calendar data raises :class:`~.calendar.CalendarUnavailable` out of
-  :func:`apply` (the caller decides: alert, retry after the override file is fixed).
+* A year without calendar data: deadlines in it are reported as unknown (None), ladder steps in
+  it are held (no step in a year can be due before the year begins), a clock stopped before the
+  year begins was stopped in time; :func:`next_wakeup` raises
+  :class:`~.calendar.CalendarUnavailable` when the next wake-up cannot be known, and
+  :func:`apply` raises it only when an answer cannot be given at all (a clock opened in that
+  year, a step due once the year has begun): the caller flags it and retries after the override
+  file is fixed.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from petition_hub.domain.calendar import WorkingCalendar, default_calendar
+from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Channel, Petition, PetitionType, Satisfaction, Urgency
 from petition_hub.domain.sla import (
     ClockError,
@@ -63,6 +68,7 @@ from petition_hub.domain.sla import (
     deadline,
     default_policy,
     extend,
+    known_deadline,
     met,
     next_due,
     own_deadline,
@@ -72,6 +78,7 @@ from petition_hub.domain.sla import (
     resume,
     sign_for_clock,
     stop,
+    year_start,
 )
 
 __all__ = [
@@ -566,7 +573,7 @@ class _Ctx:
                 clock=clock.kind,
                 signal=signal,
                 round=self.s.round,
-                deadline=deadline(clock, cal=self.cal),
+                deadline=known_deadline(clock, cal=self.cal),
                 unit=unit if unit is not None else self.s.lead_unit,
             )
         )
@@ -600,9 +607,15 @@ def _catch_up(ctx: _Ctx) -> None:
         if clock is None or clock.stopped_at is not None:
             continue
         done = set(fired)
-        while (nd := next_due(clock, done, cal=ctx.cal)) is not None and nd[1] <= ctx.at:
-            done.add(nd[0])
-            due.append((nd[1], order, kind, nd[0]))
+        try:
+            while (nd := next_due(clock, done, cal=ctx.cal)) is not None and nd[1] <= ctx.at:
+                done.add(nd[0])
+                due.append((nd[1], order, kind, nd[0]))
+        except CalendarUnavailable as exc:
+            # the next step lies in a year without calendar data: it is held (flagged by the
+            # caller through next_wakeup), unless that year had begun, which must not pass quietly
+            if ctx.at >= year_start(exc.year):
+                raise
     window = s.evaluation_due
     closes = (
         window is not None
@@ -634,18 +647,25 @@ def next_wakeup(state: PetitionState, *, cal: WorkingCalendar | None = None) -> 
         return None
     c = cal or default_calendar()
     times: list[datetime] = []
+    missing: CalendarUnavailable | None = None
+    clocks = [(state.resolve, state.resolve_fired)]
     if state.sign_for is not None:
-        nd = next_due(state.sign_for, state.sign_for_fired, cal=c)
+        clocks.append((state.sign_for, state.sign_for_fired))
+    for clock, fired in clocks:
+        try:
+            nd = next_due(clock, fired, cal=c)
+        except CalendarUnavailable as exc:
+            missing = exc
+            continue
         if nd is not None:
             times.append(nd[1])
-    nd = next_due(state.resolve, state.resolve_fired, cal=c)
-    if nd is not None:
-        times.append(nd[1])
     if state.evaluation_due is not None and state.state in (
         LifecycleState.REPLIED,
         LifecycleState.EVALUATED,
     ):
         times.append(state.evaluation_due)
+    if missing is not None and (not times or min(times) >= year_start(missing.year)):
+        raise missing  # the next wake-up cannot be known: the caller flags it and retries
     return min(times) if times else None
 
 
@@ -730,7 +750,10 @@ def _on_material_requested(ctx: _Ctx, ev: MaterialRequested) -> Result:
     clock = ctx.s.resolve
     ctx.move(LifecycleState.WAITING_MATERIAL, ev.kind, unit=ev.unit)
     ctx.update(resume_to=back)
-    end = own_deadline(clock, cal=ctx.cal)
+    try:
+        end = own_deadline(clock, cal=ctx.cal)
+    except CalendarUnavailable as exc:
+        end = year_start(exc.year)  # it is no earlier than that
     if end is not None and ctx.at < end:
         paused = pause(clock, ctx.at, ev.reason, cal=ctx.cal)
         ctx.update(resolve=paused)
@@ -800,7 +823,7 @@ def _on_extension_decided(ctx: _Ctx, ev: ExtensionDecided) -> Result:
                 unit=s.lead_unit,
                 approved=False,
                 days=None,
-                deadline=deadline(s.resolve, cal=ctx.cal),
+                deadline=known_deadline(s.resolve, cal=ctx.cal),
             )
         )
         return ctx.accepted()
@@ -822,7 +845,7 @@ def _on_extension_decided(ctx: _Ctx, ev: ExtensionDecided) -> Result:
             unit=s.lead_unit,
             approved=True,
             days=days,
-            deadline=deadline(extended, cal=ctx.cal),
+            deadline=known_deadline(extended, cal=ctx.cal),
         )
     )
     return ctx.accepted()
@@ -858,7 +881,10 @@ def _on_returned(ctx: _Ctx, ev: Returned) -> Result:
     if s.state not in (LifecycleState.ROUTED, LifecycleState.SIGNED_FOR):
         return _wrong_state(ctx, ev.kind)
     clock = s.sign_for
-    end = None if clock is None else deadline(clock, cal=ctx.cal)
+    try:
+        end = None if clock is None else deadline(clock, cal=ctx.cal)
+    except CalendarUnavailable as exc:
+        end = year_start(exc.year)  # it is no earlier than that
     if end is None or ctx.at > end:
         return _reject(
             RejectReason.RETURN_WINDOW_PASSED,

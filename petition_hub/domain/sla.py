@@ -106,6 +106,7 @@ __all__ = [
     "explain",
     "extend",
     "is_overdue",
+    "known_deadline",
     "ladder",
     "load_policy",
     "met",
@@ -118,6 +119,7 @@ __all__ = [
     "sign_for_clock",
     "start_clock",
     "stop",
+    "year_start",
 ]
 
 #: Asia/Shanghai. China has kept UTC+8 without daylight saving time since 1991, so a fixed offset
@@ -789,8 +791,29 @@ def met(state: ClockState, *, cal: WorkingCalendar | None = None) -> bool | None
     running."""
     if state.stopped_at is None:
         return None
-    end = deadline(state, cal=cal)
+    try:
+        end = deadline(state, cal=cal)
+    except CalendarUnavailable as exc:
+        # the deadline lies in (or beyond) a year without calendar data: it cannot be earlier
+        # than that year's first day, so a clock stopped before then was stopped in time
+        if state.stopped_at < year_start(exc.year):
+            return True
+        raise
     return end is not None and state.stopped_at <= end
+
+
+def year_start(year: int) -> datetime:
+    """The first instant of ``year`` in Beijing time: no deadline in a year without calendar data
+    can be earlier."""
+    return datetime(year, 1, 1, tzinfo=SHANGHAI)
+
+
+def known_deadline(state: ClockState, *, cal: WorkingCalendar | None = None) -> datetime | None:
+    """:func:`deadline`, or None when it lies in a year without calendar data."""
+    try:
+        return deadline(state, cal=cal)
+    except CalendarUnavailable:
+        return None
 
 
 def pause(

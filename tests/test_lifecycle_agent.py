@@ -1,0 +1,186 @@
+"""The lifecycle stage's processor, without a broker: replays, parking, timer ids, the calendar."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from petition_hub import metrics, schemas
+from petition_hub.agents.lifecycle import LIFECYCLE, SLA, LifecycleProcessor
+from petition_hub.agents.routing import UNIT_HEADER
+from petition_hub.deadletter import SourceRecord
+from petition_hub.domain.petition import Channel, petition_id_for
+from petition_hub.domain.rules import default_rules
+from petition_hub.stage import Output, PartitionState
+
+BJ = timezone(timedelta(hours=8))
+ROUTED = "app-routed"
+STATUS = "app-unit-status-repartition"
+PID = petition_id_for(Channel.HOTLINE, "L-1")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _processor(
+    clock: Clock, park_seconds: float = 60.0
+) -> tuple[LifecycleProcessor, PartitionState]:
+    p = LifecycleProcessor(
+        rules=default_rules(),
+        city="410400",
+        routed=ROUTED,
+        statuses=STATUS,
+        evaluations="app-evaluations-repartition",
+        unit_topics=frozenset({"dept.TAX.petitions"}),
+        clock=clock,
+        park_seconds=park_seconds,
+    )
+    state = PartitionState()
+    p.restored(0, state)
+    return p, state
+
+
+def _routed(at: datetime, offset: int = 0, **over: Any) -> SourceRecord:
+    record = {
+        "petitionId": PID,
+        "revision": 0,
+        "kind": "UNITS",
+        "lead": "dept.TAX",
+        "co": [],
+        "excluded": [],
+        "routedAt": at,
+        "receivedAt": at,
+        "petitionType": "政策咨询",
+        "urgency": "NORMAL",
+        "provincialDeadline": None,
+        "channel": "HOTLINE",
+        "channelRef": "L-1",
+        "rulesVersion": "test",
+        **over,
+    }
+    value = schemas.encode("cn.gov.pds.hub.Routed.v1", record)
+    return SourceRecord(ROUTED, 0, offset, PID.encode(), value)
+
+
+def _status(kind: str, at: datetime, offset: int, unit: str = "dept.TAX") -> SourceRecord:
+    value = schemas.encode(
+        "cn.gov.pds.hub.UnitStatus.v1", {"petitionId": PID, "kind": kind, "at": at}
+    )
+    return SourceRecord(STATUS, 0, offset, PID.encode(), value, ((UNIT_HEADER, unit.encode()),))
+
+
+def _kinds(outputs: list[Output] | Any, topic: str) -> list[str]:
+    found = []
+    for o in outputs:
+        if o.topic == topic:
+            rec = schemas.decode(o.value)[1]
+            found.append(rec.get("toState") or rec.get("signal") or rec["kind"])
+    return found
+
+
+T = datetime(2026, 6, 1, 9, 0, tzinfo=BJ)  # a Monday
+
+
+def test_a_replayed_record_changes_and_emits_nothing() -> None:
+    p, state = _processor(Clock(T))
+    assert _kinds(p(_routed(T), state), LIFECYCLE) == ["received", "routed"]
+    assert p(_routed(T), state) == []
+    assert _kinds(p(_status("SIGNED_FOR", T, 0), state), LIFECYCLE) == ["signed_for"]
+    assert p(_status("SIGNED_FOR", T, 0), state) == []  # the same record again: a replay
+
+
+def test_a_status_before_its_routing_waits_for_it() -> None:
+    p, state = _processor(Clock(T))
+    assert p(_status("SIGNED_FOR", T + timedelta(minutes=5), 0), state) == []
+    assert b"w:" + PID.encode() in state
+    out = p(_routed(T), state)
+    assert _kinds(out, LIFECYCLE) == ["received", "routed", "signed_for"]
+    assert b"w:" + PID.encode() not in state
+
+
+def test_a_status_for_a_petition_never_routed_is_rejected_after_the_wait() -> None:
+    p, state = _processor(Clock(T), park_seconds=0.05)
+    assert p(_status("SIGNED_FOR", T, 7), state) == []
+    assert p.tick(0, state) == []  # still waiting
+    time.sleep(0.1)
+    out = p.tick(0, state)
+    assert [o.topic for o in out] == ["hub.rejects"]
+    assert schemas.decode(out[0].value or b"")[1]["reason"] == "unknown_petition"
+    assert out[0].event_id == f"{STATUS}:0:7#r"
+    assert b"w:" + PID.encode() not in state
+
+
+def test_a_timer_step_has_the_same_id_whenever_the_timer_runs() -> None:
+    ids = []
+    for late in (timedelta(minutes=1), timedelta(hours=3)):
+        clock = Clock(T)
+        p, state = _processor(clock)
+        p(_routed(T), state)
+        p(_status("SIGNED_FOR", T, 0), state)
+        clock.now = T + timedelta(days=2, hours=5) + late  # past 50 % of 3 working days
+        out = [o for o in p.tick(0, state) if o.topic == SLA]
+        assert _kinds(out, SLA) == ["warning"]
+        ids.append(out[0].event_id)
+    assert ids[0] == ids[1]
+
+
+def test_an_event_from_the_future_does_not_fire_steps_early() -> None:
+    clock = Clock(T)
+    p, state = _processor(clock)
+    p(_routed(T), state)
+    out = p(_status("RETURNED", T + timedelta(days=30), 0), state)
+    assert _kinds(out, SLA) == []  # no warning, urging, overdue of a month ahead
+    assert [schemas.decode(o.value or b"")[1]["reason"] for o in out] == ["return_window_passed"]
+
+
+def test_a_step_in_a_year_without_a_calendar_is_held_and_flagged() -> None:
+    late = datetime(2026, 12, 28, 9, 0, tzinfo=BJ)  # 3 working days: due 31 December
+    clock = Clock(late)
+    p, state = _processor(clock)
+    assert _kinds(p(_routed(late), state), LIFECYCLE) == ["received", "routed"]
+    p(_status("SIGNED_FOR", late, 0), state)
+    clock.now = datetime(2026, 12, 31, 19, 0, tzinfo=BJ)
+    assert _kinds(p.tick(0, state), SLA) == ["warning", "urging", "overdue"]
+    # listed supervision is 5 working days later, in 2027: held, not guessed, and flagged
+    metrics.CALENDAR_MISSING.labels("2027").set(0)
+    clock.now = datetime(2027, 1, 15, 9, 0, tzinfo=BJ)
+    assert p.tick(0, state) == []
+    assert metrics.CALENDAR_MISSING.labels("2027")._value.get() == 1
+
+
+def test_a_petition_whose_deadline_needs_a_missing_year_waits_whole_and_flagged() -> None:
+    late = datetime(2026, 12, 28, 9, 0, tzinfo=BJ)  # 15 working days run into 2027
+    p, state = _processor(Clock(late), park_seconds=0.05)
+    metrics.CALENDAR_MISSING.labels("2027").set(0)
+    assert p(_routed(late, petitionType="法律维权"), state) == []
+    assert p(_status("SIGNED_FOR", late, 0), state) == []
+    time.sleep(0.1)
+    assert p.tick(0, state) == []  # not rejected as unknown: kept until the calendar comes
+    waiting = state[b"w:" + PID.encode()]
+    assert b"calendar" in waiting and b"unknown" in waiting
+    assert metrics.CALENDAR_MISSING.labels("2027")._value.get() == 1
+    assert p.petition(PID) is None
+
+
+def test_lists_and_history() -> None:
+    clock = Clock(T)
+    p, state = _processor(clock)
+    p(_routed(T), state)
+    p(_status("SIGNED_FOR", T, 0), state)
+    lists = p.unit_lists("dept.TAX")
+    assert [r["petition_id"] for r in lists["open"]] == [PID] and lists["overdue"] == []
+    clock.now = T + timedelta(days=5)
+    p.tick(0, state)
+    assert [r["petition_id"] for r in p.unit_lists("dept.TAX")["overdue"]] == [PID]
+    found = p.petition(PID)
+    assert found is not None
+    kinds = [h["kind"] for h in found["history"]]
+    assert "routing" in kinds and kinds.count("sla") >= 4
+    assert found["state"]["state"] == "signed_for" and found["overdue"]
+    assert datetime.fromisoformat(found["state"]["received_at"]) == T.astimezone(UTC)
