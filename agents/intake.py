@@ -123,22 +123,36 @@ class IntakeProcessor:
 
     def dead_letter(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:
         """``src``, whole and encrypted, with the reason, for the dead-letter topic."""
-        metrics.DEAD_LETTERS.labels(self.channel.name, reason).inc()
-        log.warning(
-            "dead letter", source=src.ref, channel=self.channel.name, reason=reason, error=message
+        return dead_letter(
+            src, self.channel.name, self.cipher, self.clock(), reason, error, message
         )
-        redrive_of = dict(src.headers).get(REDRIVE_HEADER)
-        key, value, headers = seal(
-            src,
-            self.channel.name,
-            reason,
-            error,
-            message,
-            self.cipher,
-            self.clock(),
-            redrive_of=redrive_of.decode(errors="replace") if redrive_of else None,
-        )
-        return Output(DEADLETTER_TOPIC, key, value, headers)
+
+
+def dead_letter(
+    src: SourceRecord,
+    connector: str,
+    cipher: PiiCipher,
+    at: datetime,
+    reason: str,
+    error: str,
+    message: str,
+) -> Output:
+    """``src``, whole and encrypted, with the reason, for the dead-letter topic (``connector``:
+    which connector refused it, for ``dlq redrive --via connector``)."""
+    metrics.DEAD_LETTERS.labels(connector, reason).inc()
+    log.warning("dead letter", source=src.ref, channel=connector, reason=reason, error=message)
+    redrive_of = dict(src.headers).get(REDRIVE_HEADER)
+    key, value, headers = seal(
+        src,
+        connector,
+        reason,
+        error,
+        message,
+        cipher,
+        at,
+        redrive_of=redrive_of.decode(errors="replace") if redrive_of else None,
+    )
+    return Output(DEADLETTER_TOPIC, key, value, headers)
 
 
 def register(

@@ -46,14 +46,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import faust
 import structlog
 
 from petition_hub import metrics, schemas
 from petition_hub.app import stage_session
-from petition_hub.clock import Clock, clock_from
+from petition_hub.clock import Clock, clock_from, system_clock
 from petition_hub.connectors import DecodeError, hotline, miniprogram
 from petition_hub.crypto import PiiCipher, cipher_for
 from petition_hub.deadletter import SourceRecord
@@ -103,8 +103,7 @@ from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
 
-from .intake import Channel as IntakeChannel
-from .intake import IntakeProcessor
+from .intake import dead_letter
 from .routing import (
     DECISIONS,
     FEEDBACK,
@@ -1021,26 +1020,32 @@ def _unparked(w: dict[str, Any]) -> SourceRecord:
 EvaluationDecoder = Callable[[bytes | None, bytes | None, tuple[Any, ...]], Evaluation]
 
 
-class EvaluationRekeyer(IntakeProcessor):
+class EvaluationRekeyer:
     """A channel's ratings, decoded by its connector and re-keyed by hub petition id; what does
     not decode is dead-lettered with the reason (kept whole, encrypted), as intake does."""
 
     def __init__(
-        self, name: str, topic: str, decode: EvaluationDecoder, cipher: PiiCipher, target: str
+        self,
+        connector: str,
+        decode: EvaluationDecoder,
+        cipher: PiiCipher,
+        target: str,
+        clock: Clock = system_clock,
     ) -> None:
-        super().__init__(IntakeChannel(name=name, topic=topic, decode=cast(Any, decode)), cipher)
+        self.connector = connector
         self.decode = decode
+        self.cipher = cipher
         self.target = target
+        self.clock = clock
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
-        self._received.inc()
         try:
             evaluation = self.decode(src.key, src.value, src.headers)
         except DecodeError as exc:
-            return [self.dead_letter(src, exc.reason_code.value, type(exc).__name__, exc.message)]
+            return [self._dead(src, exc.reason_code.value, type(exc).__name__, exc.message)]
         except Exception as exc:  # a connector bug: keep the message, say so
             log.exception("evaluation connector raised", source=src.ref)
-            return [self.dead_letter(src, "internal", type(exc).__name__, repr(exc)[:500])]
+            return [self._dead(src, "internal", type(exc).__name__, repr(exc)[:500])]
         record = evaluation_to_avro(evaluation)
         ref = evaluation.petition_ref
         if ref and _HUB_ID.fullmatch(ref):
@@ -1049,6 +1054,9 @@ class EvaluationRekeyer(IntakeProcessor):
             record["petition_id"] = ref
         value = schemas.encode(schemas.EVALUATION_V1, record)
         return [Output(self.target, str(record["petition_id"]).encode(), value)]
+
+    def _dead(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:
+        return dead_letter(src, self.connector, self.cipher, self.clock(), reason, error, message)
 
 
 def evaluations_repartition(app_id: str) -> str:
@@ -1096,11 +1104,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
             sources=(topic,),
             partitions=spec[topic].partitions,
             processor=EvaluationRekeyer(
-                f"{decode.__module__.rsplit('.', 1)[-1]}-evaluations",
-                topic,
-                decode,
-                cipher,
-                evaluations,
+                f"{decode.__module__.rsplit('.', 1)[-1]}-evaluations", decode, cipher, evaluations
             ),
             group=f"{settings.app_id}-evaluations-{topic.split('.')[0]}",
             creates={evaluations: partitions},

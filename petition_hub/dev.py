@@ -2,7 +2,9 @@
 
 Starts the embedded broker, applies topics.yaml, runs a worker in this process, feeds a
 continuous demo stream from all three channels (generated from the channel contracts, with the
-occasional broken message), and prints a live summary read from the worker's own metrics.
+occasional broken message), plays the handling units and the petitioners (units sign for and
+reply to what they lead, petitioners rate the replies), and prints a live summary read from the
+worker's own metrics.
 Ctrl-C stops everything; the broker dies with this process even if it is killed.
 """
 
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 import sys
 import time
 from collections import Counter as Tally
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import faust
 import structlog
@@ -81,6 +85,15 @@ def summary_line() -> str:
     for labels, value in _samples("petition_hub_routing_decisions_total"):
         if labels["kind"] != "units":
             elsewhere[labels["kind"]] += int(value)
+
+    def total(name: str) -> int:
+        return int(sum(value for _, value in _samples(name)))
+
+    ratings = sum(
+        int(value)
+        for labels, value in _samples("petition_hub_lifecycle_events_total")
+        if labels["source"] == "evaluation" and labels["result"] == "accepted"
+    )
     per_channel = ", ".join(f"{c} {n}" for c, n in sorted(accepted.items())) or "none yet"
     reasons = ", ".join(f"{r} {n}" for r, n in dead.most_common(4)) or "none"
     units = ", ".join(f"{u} {n}" for u, n in led.most_common(4)) or "none yet"
@@ -88,6 +101,10 @@ def summary_line() -> str:
     return (
         f"petitions in: {sum(accepted.values())} ({per_channel}) | "
         f"routed to {len(led)} units (top: {units}; {other}) | "
+        f"signed for {total('petition_hub_signed_for_total')}, "
+        f"replied {total('petition_hub_resolved_total')}, "
+        f"ratings {ratings}, reopened {total('petition_hub_reopened_total')}, "
+        f"closed {total('petition_hub_closed_total')} | "
         f"dead letters: {sum(dead.values())} ({reasons})"
     )
 
@@ -102,6 +119,94 @@ def install_demo(app: faust.App, rate: float) -> None:
         for topic, key, value, headers in demo_stream():
             await app.producer.send(topic, key, value, None, None, list(headers))
             await asyncio.sleep(interval)
+
+
+#: What the demo's petitioners answer (满意 mostly, as the city's reports say), and how often.
+_RATINGS = ("满意", "基本满意", "不满意")
+_RATING_WEIGHTS = (0.8, 0.12, 0.08)
+_REQUESTS = {
+    "miniprogram.evaluation-requests": ("miniprogram.evaluations", "appealId"),
+    "hotline12345.callback-requests": ("hotline12345.callbacks", "GDBH"),
+}
+
+
+def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) -> None:
+    """Play the units and the petitioners: a lead unit signs for each petition it gets, works on
+    it and replies a few seconds later; a petitioner asked to evaluate rates the reply. They read
+    and write the hub's public topics only, as the real ones do."""
+    from aiokafka import AIOKafkaConsumer
+
+    from . import schemas
+
+    rng = random.Random(7)
+
+    async def act(delay: float, topic: str, key: bytes, value: bytes) -> None:
+        await asyncio.sleep(delay)
+        await app.producer.send(topic, key, value, None, None, [])
+
+    def status(pid: str, kind: str, **extra: object) -> bytes:
+        record = {"petitionId": pid, "kind": kind, "at": datetime.now(UTC), **extra}
+        return schemas.encode("cn.gov.pds.hub.UnitStatus.v1", record)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def demo_units() -> None:
+        await app.producer.maybe_start()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers(),
+            group_id=f"{settings.app_id}-dev-demo-units",
+            auto_offset_reset="earliest",
+            session_timeout_ms=2000,
+            heartbeat_interval_ms=400,
+        )
+        consumer.subscribe(
+            pattern=r"^(dept|county)\..+\.petitions$|^miniprogram\.evaluation-requests$"
+            r"|^hotline12345\.callback-requests$"
+        )
+        await consumer.start()
+        tasks: set[asyncio.Task[None]] = set()
+        handled: set[tuple[str, str]] = set()  # a unit acts once per petition (not per edit)
+        try:
+            async for msg in consumer:
+                if msg.topic not in _REQUESTS:
+                    if (msg.topic, (msg.key or b"").decode()) in handled:
+                        continue
+                    handled.add((msg.topic, (msg.key or b"").decode()))
+                for topic, key, value, delay in _demo_reaction(msg.topic, msg.value, rng, pace):
+                    task = asyncio.ensure_future(act(delay, topic, key, value))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await consumer.stop()
+
+    def _demo_reaction(
+        topic: str, value: bytes | None, rng: random.Random, pace: float
+    ) -> list[tuple[str, bytes, bytes, float]]:
+        if topic in _REQUESTS:
+            request = json.loads(value or b"{}")
+            target, ref_field = _REQUESTS[topic]
+            rating = {
+                ref_field: request[ref_field],
+                "petitionRef": request["petitionRef"],
+                "satisfaction": rng.choices(_RATINGS, _RATING_WEIGHTS)[0],
+                "evaluatedAt": datetime.now(UTC).isoformat(),
+                "revision": 0,
+            }
+            body = json.dumps(rating, ensure_ascii=False).encode()
+            return [(target, str(request[ref_field]).encode(), body, rng.uniform(1, 2) * pace)]
+        sid, record = schemas.decode(value or b"")
+        if sid != schemas.schema_id("cn.gov.pds.hub.UnitPetition.v1") or record["role"] != "LEAD":
+            return []  # notices, co-handled petitions: nothing to do in the demo
+        pid = record["petitionId"]
+        unit_topic = topic.removesuffix(".petitions") + ".status"
+        key = pid.encode()
+        reply = "已办理：经核实，已按政策予以协调解决。"
+        return [
+            (unit_topic, key, status(pid, "SIGNED_FOR"), rng.uniform(0.5, 1) * pace),
+            (unit_topic, key, status(pid, "IN_PROGRESS"), rng.uniform(1, 2) * pace),
+            (unit_topic, key, status(pid, "REPLIED", replyText=reply), rng.uniform(2, 4) * pace),
+        ]
 
 
 def install_summary(app: faust.App, settings: Settings) -> None:
@@ -129,10 +234,16 @@ def run_dev(settings: Settings, demo_rate: float | None) -> int:
         app = create_app(dev_settings)
         if demo_rate:
             install_demo(app, demo_rate)
+            install_demo_units(app, dev_settings)
         install_summary(app, dev_settings)
         port = settings.metrics_port
         created = sum(line.startswith("+") for line in text.splitlines())
-        demo = f"{demo_rate:g} messages/s from all three channels" if demo_rate else "off"
+        demo = (
+            f"{demo_rate:g} messages/s from all three channels; demo units sign for and reply, "
+            "petitioners rate"
+            if demo_rate
+            else "off"
+        )
         print(
             "petition hub (dev)\n"
             f"  broker   {broker.bootstrap}  (embedded Tansu, memory only)\n"
