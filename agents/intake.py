@@ -30,7 +30,7 @@ import faust
 import structlog
 
 from petition_hub import metrics, schemas
-from petition_hub.app import stage_session
+from petition_hub.app import stage_options
 from petition_hub.connectors import PETITION_DECODERS, DecodeError, Decoder, Reason
 from petition_hub.crypto import PiiCipher, cipher_for
 from petition_hub.deadletter import SourceRecord, seal
@@ -161,19 +161,14 @@ def register(
     """The intake stages for ``channel_list`` (default: every channel of :func:`channels`)."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
     cipher = cipher_for(settings)
-    session, heartbeat = stage_session(settings)
     return [
         Stage(
             name=f"intake-{channel.name}",
             sources=(channel.topic,),
             partitions=spec[channel.topic].partitions,
             processor=IntakeProcessor(channel, cipher),
-            bootstrap=settings.bootstrap_servers(),
             group=f"{settings.app_id}-intake-{channel.name}",
-            tansu=settings.embedded,
-            session_timeout=session,
-            heartbeat_interval=heartbeat,
-            loop=app.loop,
+            **stage_options(app, settings),
         )
         for channel in channel_list or channels()
     ]

@@ -52,7 +52,7 @@ import faust
 import structlog
 
 from petition_hub import metrics, schemas
-from petition_hub.app import stage_session
+from petition_hub.app import stage_options
 from petition_hub.clock import Clock, clock_from, system_clock
 from petition_hub.connectors import DecodeError, hotline, miniprogram
 from petition_hub.crypto import PiiCipher, cipher_for
@@ -1067,18 +1067,11 @@ def evaluations_repartition(app_id: str) -> str:
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The evaluations re-keying stage and the lifecycle stage."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
-    session, heartbeat = stage_session(settings)
     partitions = spec[LIFECYCLE].partitions
     evaluations = evaluations_repartition(settings.app_id)
     routed = routed_topic(settings.app_id)
     statuses = status_repartition(settings.app_id)
-    common: dict[str, Any] = {
-        "bootstrap": settings.bootstrap_servers(),
-        "tansu": settings.embedded,
-        "session_timeout": session,
-        "heartbeat_interval": heartbeat,
-        "loop": app.loop,
-    }
+    common = stage_options(app, settings)
     cipher = cipher_for(settings)
     channels = {
         "miniprogram.evaluations": miniprogram.decode_evaluation,

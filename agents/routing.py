@@ -44,7 +44,7 @@ import faust
 import structlog
 
 from petition_hub import metrics, schemas
-from petition_hub.app import stage_session
+from petition_hub.app import stage_options
 from petition_hub.clock import clock_from
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable
@@ -502,16 +502,9 @@ class RoutingProcessor:
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The unit-status re-keying stage and the routing stage."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
-    session, heartbeat = stage_session(settings)
     repartition = status_repartition(settings.app_id)
     routed = routed_topic(settings.app_id)
-    common: dict[str, Any] = {
-        "bootstrap": settings.bootstrap_servers(),
-        "tansu": settings.embedded,
-        "session_timeout": session,
-        "heartbeat_interval": heartbeat,
-        "loop": app.loop,
-    }
+    common = stage_options(app, settings)
     status_topics = sorted(t for t in spec if t.endswith(".status"))
     return [
         Stage(

@@ -33,6 +33,19 @@ def stage_session(settings: Settings) -> tuple[float, float]:
     return 10.0, 3.0
 
 
+def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
+    """What every batch stage of the worker shares: the broker, its kind, the group session
+    timing, and the worker's event loop."""
+    session, heartbeat = stage_session(settings)
+    return {
+        "bootstrap": settings.bootstrap_servers(),
+        "tansu": settings.embedded,
+        "session_timeout": session,
+        "heartbeat_interval": heartbeat,
+        "loop": app.loop,
+    }
+
+
 def attach_stages(app: faust.App, stages: list[Stage]) -> None:
     """Start ``stages`` with the worker (after faust's own start-up) and stop them with it."""
 

@@ -50,6 +50,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
 from mode import Service
 
@@ -59,6 +60,9 @@ from .broker.reading import event_ids_since
 from .deadletter import SourceRecord
 
 log = structlog.get_logger(__name__)
+
+#: How a stage's consumer group shares partitions out (see ``Stage.on_start``).
+ASSIGNORS = (RangePartitionAssignor,)
 
 #: Exit status of a worker that stopped because an output could not be delivered (EX_IOERR).
 EXIT_DELIVERY_FAILED = 74
@@ -256,6 +260,10 @@ class Stage(Service):
             max_partition_fetch_bytes=8 * 1024 * 1024,
             session_timeout_ms=int(self.session_timeout * 1000),
             heartbeat_interval_ms=int(self.heartbeat_interval * 1000),
+            # co-partitioning needs the same partition numbers of every source in one worker:
+            # range assignment gives that; aiokafka's default (round robin over all
+            # topic-partitions) does not, as soon as the worker count does not divide them
+            partition_assignment_strategy=ASSIGNORS,
         )
         self.consumer.subscribe(list(self.sources), listener=_Rebalance(self))
         await self.consumer.start()
