@@ -60,6 +60,7 @@ from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable
 from petition_hub.domain.lifecycle import (
     Accepted,
+    Closure,
     EvaluationInvited,
     Event,
     ExtensionAnswered,
@@ -660,8 +661,11 @@ class LifecycleProcessor:
                 )
             return out
         if isinstance(effect, StateChanged):
-            rated = effect.to_state in (LifecycleState.CLOSED, LifecycleState.REOPENED) and (
-                s.rating is not None and effect.cause == "rated"
+            # the final rating of a reply round: 不满意 reopening it, or the round closing rated
+            # (on the one change, or at the end of the window after 满意 / 基本满意)
+            rated = s.rating is not None and (
+                effect.to_state is LifecycleState.REOPENED
+                or effect.closure in (Closure.RATED, Closure.DISSATISFIED)
             )
             satisfaction = (
                 s.rating if effect.to_state is LifecycleState.EVALUATED or rated else None

@@ -184,3 +184,41 @@ def test_lists_and_history() -> None:
     assert "routing" in kinds and kinds.count("sla") >= 4
     assert found["state"]["state"] == "signed_for" and found["overdue"]
     assert datetime.fromisoformat(found["state"]["received_at"]) == T.astimezone(UTC)
+
+
+def test_a_satisfied_rating_counts_when_its_window_closes() -> None:
+    clock = Clock(T)
+    p, state = _processor(clock)
+    p(_routed(T), state)
+    p(_status("SIGNED_FOR", T, 0), state)
+    replied = T + timedelta(hours=2)
+    value = schemas.encode(
+        "cn.gov.pds.hub.UnitStatus.v1",
+        {"petitionId": PID, "kind": "REPLIED", "at": replied, "replyText": "已解决"},
+    )
+    p(SourceRecord(STATUS, 0, 1, PID.encode(), value, ((UNIT_HEADER, b"dept.TAX"),)), state)
+    rating = schemas.encode(
+        schemas.EVALUATION_V1,
+        {
+            "channel": "HOTLINE",
+            "ref": "L-1",
+            "petition_id": PID,
+            "petition_ref": None,
+            "satisfaction": "BASICALLY_SATISFIED",
+            "comment": None,
+            "evaluated_at": replied + timedelta(days=1),
+            "revision": 0,
+        },
+    )
+    rated_before = metrics.RATED.labels("dept.TAX")._value.get()
+    satisfied_before = metrics.SATISFIED.labels("dept.TAX")._value.get()
+    out = p(SourceRecord("app-evaluations-repartition", 0, 0, PID.encode(), rating), state)
+    assert _kinds(out, LIFECYCLE) == ["evaluated"]
+    assert metrics.RATED.labels("dept.TAX")._value.get() == rated_before  # may still change
+    clock.now = replied + timedelta(days=8)
+    closed = [o for o in p.tick(0, state) if o.topic == LIFECYCLE]
+    record = schemas.decode(closed[0].value or b"")[1]
+    assert (record["toState"], record["closure"]) == ("closed", "rated")
+    assert record["satisfaction"] == "BASICALLY_SATISFIED"  # the report counts it from here
+    assert metrics.RATED.labels("dept.TAX")._value.get() == rated_before + 1
+    assert metrics.SATISFIED.labels("dept.TAX")._value.get() == satisfied_before + 1
