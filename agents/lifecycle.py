@@ -43,7 +43,7 @@ import heapq
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -102,7 +102,7 @@ from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline
 from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
-from petition_hub.topics import load_topics
+from petition_hub.topics import TopicSpec, load_topics
 
 from .intake import dead_letter
 from .routing import (
@@ -1068,6 +1068,26 @@ def evaluations_repartition(app_id: str) -> str:
     return f"{app_id}-evaluations-repartition"
 
 
+def units_of(spec: Mapping[str, TopicSpec]) -> frozenset[str]:
+    """The units' ``.petitions`` topics of topics.yaml."""
+    return frozenset(
+        t for t in spec if t.endswith(".petitions") and t.startswith(("dept.", "county."))
+    )
+
+
+def lifecycle_outputs(spec: Mapping[str, TopicSpec]) -> dict[str, int]:
+    """Every topic the lifecycle stage writes, with its partitions (its exactly-once outputs)."""
+    topics = (
+        LIFECYCLE,
+        SLA,
+        REJECTS,
+        FEEDBACK,
+        *(topic for topic, _ in EVALUATION_REQUESTS.values()),
+        *units_of(spec),
+    )
+    return {t: spec[t].partitions for t in topics}
+
+
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The evaluations re-keying stage and the lifecycle stage."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
@@ -1081,20 +1101,8 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         "miniprogram.evaluations": miniprogram.decode_evaluation,
         "hotline12345.callbacks": hotline.decode_evaluation,
     }
-    unit_topics = frozenset(
-        t for t in spec if t.endswith(".petitions") and t.startswith(("dept.", "county."))
-    )
-    outputs = {
-        t: spec[t].partitions
-        for t in (
-            LIFECYCLE,
-            SLA,
-            REJECTS,
-            FEEDBACK,
-            *(topic for topic, _ in EVALUATION_REQUESTS.values()),
-            *unit_topics,
-        )
-    }
+    unit_topics = units_of(spec)
+    outputs = lifecycle_outputs(spec)
     evaluation_stages = [
         Stage(
             name=f"evaluations-{topic.split('.')[0]}",

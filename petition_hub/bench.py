@@ -8,7 +8,11 @@ fresh embedded broker, with the same pre-loaded 12345 work orders, it measures:
 - ``intake``: the hub's intake stage (:mod:`petition_hub.stage`), consume → decode → dedup →
   encode → produce → commit;
 - ``routing``: the routing stage over the petitions intake wrote, against the routing processor
-  alone (classify, locate, route, deadlines, encode for every recipient).
+  alone (classify, locate, route, deadlines, encode for every recipient);
+- ``lifecycle``: the lifecycle stage over the routing decisions routing wrote (each starts a
+  petition's clocks: received and routed, their SLA events, the due-time index), against the
+  lifecycle processor alone; the stage is exactly-once (event ids, marks), so this also prices
+  that.
 
 It also reports (no target) what the pure core costs per record: decoding, routing (classify,
 locate, route) and SLA deadlines; these used to be timed tests, which do not belong in a suite
@@ -27,25 +31,32 @@ import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.fernet import Fernet
 
 from . import metrics, schemas
 from .agents.intake import IntakeProcessor, channels
+from .agents.lifecycle import LifecycleProcessor, lifecycle_outputs, units_of
 from .agents.routing import LiveRules, RoutingProcessor
 from .broker.embedded import EmbeddedBroker
 from .corpus import CorpusItem, generate
 from .crypto import PiiCipher
 from .deadletter import SourceRecord
+from .domain.rules import default_rules
 from .settings import PROJECT_ROOT
 from .stage import PartitionState, Processor, Stage
-from .topics import run_apply
+from .topics import load_topics, run_apply
 
 TARGET_VS_CPU = 0.5
 TARGET_VS_COPY = 0.1
 TOPIC = "hotline12345.workorders"
+ROUTED = "bench.routed"
+#: The hub's clocks in the benchmark: fixed, so its deadlines never need a year without calendar
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -62,6 +73,9 @@ class BenchResult:
     routing_cpu_rate: float
     routing_rate: float
     routing_vs_cpu: float
+    lifecycle_cpu_rate: float
+    lifecycle_rate: float
+    lifecycle_vs_cpu: float
     decode_us: float
     route_us: float
     deadline_us: float
@@ -119,11 +133,12 @@ async def _copy_rate(bootstrap: str, n: int) -> float:
         await producer.stop()
 
 
-def _cpu_rate(sources: Sequence[SourceRecord], processor: Processor) -> float:
-    """Records/s of ``processor`` alone, no Kafka (best of two passes: caches warm)."""
+def _cpu_rate(sources: Sequence[SourceRecord], make: Callable[[], Processor]) -> float:
+    """Records/s of a processor alone, no Kafka (the second of two passes, each with a fresh
+    processor and state: caches warm, as the stage's run is)."""
     rate = 0.0
-    for _ in range(2):  # the first pass warms the connectors' caches, as the stage's run is warm
-        state = PartitionState()
+    for _ in range(2):
+        processor, state = make(), PartitionState()
         t0 = time.perf_counter()
         for src in sources:
             processor(src, state)
@@ -142,7 +157,12 @@ def _stage_records(name: str) -> float:
 
 
 async def _stage_rate(
-    bootstrap: str, name: str, source: str, n: int, processor: Processor
+    bootstrap: str,
+    name: str,
+    source: str,
+    n: int,
+    processor: Processor,
+    **options: Any,
 ) -> float:
     """Records/s of a stage working off ``n`` pre-loaded records of ``source``."""
     stage = Stage(
@@ -155,6 +175,7 @@ async def _stage_rate(
         tansu=True,
         session_timeout=2.0,
         heartbeat_interval=0.4,
+        **options,
     )
     await stage.start()
     try:
@@ -218,11 +239,37 @@ def _petition_records(items: Sequence[CorpusItem]) -> list[SourceRecord]:
     return out
 
 
+def _routed_records(
+    petitions: Sequence[SourceRecord], router: RoutingProcessor
+) -> list[SourceRecord]:
+    """The routing decisions (``Routed.v1``) the router makes of ``petitions``."""
+    out: list[SourceRecord] = []
+    state = PartitionState()
+    for src in petitions:
+        for o in router(src, state):
+            if o.topic == ROUTED:
+                out.append(SourceRecord(ROUTED, 0, len(out), o.key, o.value, (), None))
+    return out
+
+
+def _lifecycle(spec: dict[str, Any]) -> LifecycleProcessor:
+    return LifecycleProcessor(
+        rules=default_rules(),
+        city="410400",
+        routed=ROUTED,
+        statuses="bench.statuses",
+        evaluations="bench.evaluations",
+        unit_topics=units_of(spec),
+        clock=lambda: NOW,
+    )
+
+
 async def _run(n: int) -> BenchResult:
     items = _items(n)
     hotline = next(c for c in channels() if c.topic == TOPIC)
     intake_processor = IntakeProcessor(hotline, PiiCipher(Fernet.generate_key().decode()))
-    router = RoutingProcessor(LiveRules(None), "410400", "bench.routed")
+    router = RoutingProcessor(LiveRules(None), "410400", ROUTED, clock=lambda: NOW)
+    spec = {t.name: t for t in load_topics(PROJECT_ROOT / "topics.yaml").topics}
     with EmbeddedBroker() as broker:
         text, code = run_apply(broker.bootstrap, True, PROJECT_ROOT / "topics.yaml")
         if code != 0:
@@ -232,14 +279,31 @@ async def _run(n: int) -> BenchResult:
         raw = [
             SourceRecord(TOPIC, 0, k, i.key, i.value, i.headers, None) for k, i in enumerate(items)
         ]
-        cpu = _cpu_rate(raw, intake_processor)
+        cpu = _cpu_rate(raw, lambda: intake_processor)
         intake = await _stage_rate(
             broker.bootstrap, "bench-intake", TOPIC, len(items), intake_processor
         )
         # the intake stage has just written the petitions: route them
-        routing_cpu = _cpu_rate(_petition_records(items), router)
+        petitions = _petition_records(items)
+        routing_cpu = _cpu_rate(petitions, lambda: router)
         routing = await _stage_rate(
-            broker.bootstrap, "bench-routing", "hub.petitions", len(items), router
+            broker.bootstrap,
+            "bench-routing",
+            "hub.petitions",
+            len(items),
+            router,
+            creates={ROUTED: 12},
+        )
+        # routing has just written its decisions: start the petitions' lifecycles
+        decisions = _routed_records(petitions, router)
+        lifecycle_cpu = _cpu_rate(decisions, lambda: _lifecycle(spec))
+        lifecycle = await _stage_rate(
+            broker.bootstrap,
+            "bench-lifecycle",
+            ROUTED,
+            len(decisions),
+            _lifecycle(spec),
+            outputs=lifecycle_outputs(spec),
         )
     vs_cpu, vs_copy = intake / cpu, intake / copy
     decode_us, route_us, deadline_us = _core_costs(items)
@@ -254,12 +318,16 @@ async def _run(n: int) -> BenchResult:
         routing_cpu_rate=round(routing_cpu),
         routing_rate=round(routing),
         routing_vs_cpu=round(routing / routing_cpu, 3),
+        lifecycle_cpu_rate=round(lifecycle_cpu),
+        lifecycle_rate=round(lifecycle),
+        lifecycle_vs_cpu=round(lifecycle / lifecycle_cpu, 3),
         decode_us=decode_us,
         route_us=route_us,
         deadline_us=deadline_us,
         passed=vs_cpu >= TARGET_VS_CPU
         and vs_copy >= TARGET_VS_COPY
-        and routing / routing_cpu >= TARGET_VS_CPU,
+        and routing / routing_cpu >= TARGET_VS_CPU
+        and lifecycle / lifecycle_cpu >= TARGET_VS_CPU,
     )
 
 
@@ -276,6 +344,9 @@ def run_bench(quick: bool, json_path: Path | None) -> int:
         f"routing, no Kafka       {result.routing_cpu_rate:>8} records/s\n"
         f"routing stage           {result.routing_rate:>8} records/s\n"
         f"routing / processor     {result.routing_vs_cpu:>8}  (target >= {TARGET_VS_CPU})\n"
+        f"lifecycle, no Kafka     {result.lifecycle_cpu_rate:>8} records/s\n"
+        f"lifecycle stage         {result.lifecycle_rate:>8} records/s\n"
+        f"lifecycle / processor   {result.lifecycle_vs_cpu:>8}  (target >= {TARGET_VS_CPU})\n"
         f"peak memory             {result.max_rss_mib:>8} MiB\n"
         f"core, per record        decode {result.decode_us} µs, route {result.route_us} µs, "
         f"deadline {result.deadline_us} µs\n"
