@@ -347,6 +347,14 @@ class RoutingProcessor:
         self.city = city
         self.routed = routed
         self.clock = clock
+        # every unit's routed counters exist from the start at 0 (increase() cannot see a
+        # series' first increment)
+        current = rules.current()
+        units = [f"dept.{d.code}" for d in current.departments if d.code != "COUNTY"]
+        units += [f"county.{c.code}" for c in current.county_units]
+        for unit in units:
+            for role in ("lead", "co_handler"):
+                metrics.UNIT_ROUTED.labels(unit, role)
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:

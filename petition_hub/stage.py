@@ -207,6 +207,7 @@ class Stage(Service):
         self._suppress: dict[int, set[str]] = {}  # partition -> event ids already on the broker
         self._sent: dict[int, list[asyncio.Future[Any]]] = {}  # per source partition, unsettled
         self._marks_at = time.monotonic()
+        self._closing = False
         self.lock = asyncio.Lock()
         self.states: dict[int, PartitionState] = {}
         self._next: dict[TopicPartition, int] = {}  # next offset to process, for the lag
@@ -272,6 +273,11 @@ class Stage(Service):
             self.add_future(self._ticker())
 
     async def on_stop(self) -> None:
+        # no new batch or tick after this; the one in hand finishes (outputs, state, commit)
+        # before the clients close, so a stop never meets a closed producer half-way
+        self._closing = True
+        async with self.lock:
+            pass
         if self.consumer is not None:
             await self.consumer.stop()  # leaves the group; uncommitted work is redone elsewhere
         if self.producer is not None:
@@ -430,22 +436,26 @@ class Stage(Service):
 
     async def _run(self) -> None:
         assert self.consumer is not None
-        while not self.should_stop:
+        while not self.should_stop and not self._closing:
             batch = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_size)
             if batch:
                 async with self.lock:
+                    if self._closing:
+                        return  # not processed, not committed: read again by the next owner
                     await self._process(batch)
             self._report_lag()
 
     async def _ticker(self) -> None:
         tick = self.processor.tick  # type: ignore[attr-defined]
         busy = False
-        while not self.should_stop:
+        while not self.should_stop and not self._closing:
             # a tick does a bounded slice of work (the processor's budget); while there was work,
             # the next slice comes at once, after giving heartbeats and batches their turn
             await asyncio.sleep(0 if busy else self.tick_interval)
             busy = False
             async with self.lock:
+                if self._closing:
+                    return
                 outputs: list[asyncio.Future[Any]] = []
                 for partition, state in list(self.states.items()):
                     for out in tick(partition, state):
