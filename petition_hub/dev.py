@@ -11,6 +11,7 @@ Ctrl-C stops everything; the broker dies with this process even if it is killed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 
 import faust
 import structlog
+from faust.exceptions import NotReady
 from prometheus_client import Metric
 
 from . import metrics
@@ -79,7 +81,7 @@ def summary_line() -> str:
         dead[labels["reason"]] += int(value)
     led = Tally[str]()
     for labels, value in _samples("petition_hub_routed_total"):
-        if labels["role"] == "lead":
+        if labels["role"] == "lead" and value:  # every unit's series exists, at 0 until used
             led[labels["unit"]] += int(value)
     elsewhere = Tally[str]()
     for labels, value in _samples("petition_hub_routing_decisions_total"):
@@ -142,7 +144,9 @@ def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) ->
 
     async def act(delay: float, topic: str, key: bytes, value: bytes) -> None:
         await asyncio.sleep(delay)
-        await app.producer.send(topic, key, value, None, None, [])
+        # the worker stopping drops a demo unit's pending action
+        with contextlib.suppress(NotReady):
+            await app.producer.send(topic, key, value, None, None, [])
 
     def status(pid: str, kind: str, **extra: object) -> bytes:
         record = {"petitionId": pid, "kind": kind, "at": datetime.now(UTC), **extra}
