@@ -15,8 +15,15 @@ from petition_hub.stage import Stage
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """Declare every agent of the hub on ``app``; the batch stages to run beside them."""
+    from petition_hub import metrics
+    from petition_hub.topics import load_topics
+
     from . import intake, lifecycle, routing
 
+    topics = {t.name: t for t in load_topics(settings.topics_file).topics}
+    metrics.create_unit_series(
+        topic.removesuffix(".petitions") for topic in sorted(lifecycle.units_of(topics))
+    )
     return (
         intake.register(app, settings)
         + routing.register(app, settings)

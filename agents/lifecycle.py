@@ -182,16 +182,6 @@ _STEP_NOTICE: Final = {
     SlaSignalKind.LISTED_SUPERVISION: "5 working days past the {clock} deadline: listed "
     "supervision (挂牌督办), reported to the leading group",
 }
-_PER_UNIT_COUNTERS: Final = (
-    metrics.SIGNED_FOR,
-    metrics.SIGNED_FOR_ON_TIME,
-    metrics.RESOLVED,
-    metrics.RESOLVED_ON_TIME,
-    metrics.RATED,
-    metrics.SATISFIED,
-    metrics.REOPENED,
-    metrics.RETURNED,
-)
 _CLOCK_WORDS: Final = {ClockKind.SIGN_FOR: "sign for", ClockKind.RESOLVE: "resolve"}
 
 
@@ -267,12 +257,6 @@ class LifecycleProcessor:
         self.park_seconds = park_seconds
         self.parts: dict[int, _Partition] = {}
         self._gauges_at = 0.0
-        # every unit's counters exist from the start at 0: increase() cannot see a series' first
-        # increment, so a series born at 1 would lose that event from the rates
-        for topic in unit_topics:
-            unit = topic.removesuffix(".petitions")
-            for counter in _PER_UNIT_COUNTERS:
-                counter.labels(unit)
 
     # --- stage hooks -----------------------------------------------------------------------------
 
@@ -895,10 +879,8 @@ class LifecycleProcessor:
 
     @staticmethod
     def _calendar_missing(exc: CalendarUnavailable) -> None:
-        gauge = metrics.CALENDAR_MISSING.labels(str(exc.year))
-        if not gauge._value.get():
+        if metrics.flag_calendar_missing(exc.year):
             log.warning("no official working-day calendar; events wait for it", year=exc.year)
-        gauge.set(1)
 
     # --- timers ----------------------------------------------------------------------------------
 

@@ -147,10 +147,8 @@ def deadlines(petition: Petition, routed_at: datetime) -> tuple[datetime | None,
         )
         return sign, resolve
     except CalendarUnavailable as exc:
-        gauge = metrics.CALENDAR_MISSING.labels(str(exc.year))
-        if not gauge._value.get():  # log once per year and process, not per petition
+        if metrics.flag_calendar_missing(exc.year):
             log.warning("no official working-day calendar for a deadline", year=exc.year)
-        gauge.set(1)
         return None, None
 
 
@@ -347,14 +345,6 @@ class RoutingProcessor:
         self.city = city
         self.routed = routed
         self.clock = clock
-        # every unit's routed counters exist from the start at 0 (increase() cannot see a
-        # series' first increment)
-        current = rules.current()
-        units = [f"dept.{d.code}" for d in current.departments if d.code != "COUNTY"]
-        units += [f"county.{c.code}" for c in current.county_units]
-        for unit in units:
-            for role in ("lead", "co_handler"):
-                metrics.UNIT_ROUTED.labels(unit, role)
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:

@@ -7,6 +7,8 @@ Counters are per process and restart at zero, which ``rate()``/``increase()`` ha
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -207,6 +209,32 @@ CALENDAR_NEXT_YEAR = Gauge(
     "transcribed in the override file); 0 when it is missing or only assumed (plain weekends).",
     registry=REGISTRY,
 )
+
+
+#: The per-unit counters behind the four rates (the recording rules' inputs).
+_RATE_COUNTERS = (SIGNED_FOR, SIGNED_FOR_ON_TIME, RESOLVED, RESOLVED_ON_TIME, RATED, SATISFIED)
+
+
+def create_unit_series(units: Iterable[str]) -> None:
+    """Make every unit's per-unit counters exist at 0 (``units``: ``dept.TAX``, …).
+
+    ``increase()`` cannot see a series' first increment: a series born at 1 would lose that event
+    from the rates. Called once when the worker is wired.
+    """
+    for unit in units:
+        for role in ("lead", "co_handler"):
+            UNIT_ROUTED.labels(unit, role)
+        for counter in (*_RATE_COUNTERS, REOPENED, RETURNED):
+            counter.labels(unit)
+
+
+def flag_calendar_missing(year: int) -> bool:
+    """Set ``petition_hub_calendar_year_missing{year}``; True the first time in this process
+    (for the caller to log once, not once per petition)."""
+    gauge = CALENDAR_MISSING.labels(str(year))
+    first = not gauge._value.get()
+    gauge.set(1)
+    return first
 
 
 def exposition() -> tuple[bytes, str]:
