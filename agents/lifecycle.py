@@ -44,7 +44,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -113,8 +113,8 @@ from .routing import (
     LIFECYCLE_KIND_HEADER,
     REJECTS,
     UNIT_HEADER,
-    _rejection,
     load_rules_at,
+    rejection,
     routed_topic,
     status_repartition,
 )
@@ -569,8 +569,7 @@ class LifecycleProcessor:
     def _reject(
         self, src: SourceRecord, pid: str | None, reason: str, message: str
     ) -> list[Output]:
-        out = _rejection(src, pid, reason, message, self.clock())
-        return [Output(out.topic, out.key, out.value, out.headers, event_id=f"{src.ref}#r")]
+        return [rejection(src, pid, reason, message, self.clock(), event_id=f"{src.ref}#r")]
 
     def _accepted(
         self,
@@ -592,10 +591,8 @@ class LifecycleProcessor:
             else:
                 ident = f"{origin}{len(outputs)}"
             for n, out in enumerate(rendered):
-                outputs.append(
-                    Output(out.topic, out.key, out.value, out.headers, event_id=f"{ident}/{n}")
-                )
-            entry.history.append(_history(effect))
+                outputs.append(replace(out, event_id=f"{ident}/{n}"))
+            entry.history.append(effect.model_dump(mode="json", exclude={"petition_id"}))
         state[pid.encode()] = entry.dump()
         self._schedule(part, pid, entry)
         return outputs
@@ -976,11 +973,6 @@ def _timer_identity(effect: Any, s: PetitionState) -> str:
     if isinstance(effect, StateChanged):
         return f"{effect.to_state.value}:{s.round}:{effect.cause}"
     return f"{effect.kind}:{_ms(effect.at)}"
-
-
-def _history(effect: Any) -> dict[str, Any]:
-    data: dict[str, Any] = effect.model_dump(mode="json", exclude={"petition_id"})
-    return data
 
 
 def _routing_history(rec: dict[str, Any], *, applied: bool) -> dict[str, Any]:

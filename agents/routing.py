@@ -307,15 +307,21 @@ class StatusRekeyer:
             if sid != schemas.schema_id(UNIT_STATUS_V1):
                 raise ValueError(f"schema id {sid} is not a unit status event")
         except Exception as exc:
-            return [_rejection(src, None, "undecodable_status", repr(exc)[:300], self.clock())]
+            return [rejection(src, None, "undecodable_status", repr(exc)[:300], self.clock())]
         headers = [(UNIT_HEADER, _unit_of_topic(src.topic).encode())]
         return [Output(self.target, str(event["petitionId"]).encode(), src.value, headers)]
 
 
-def _rejection(
-    src: SourceRecord, pid: str | None, reason: str, message: str, at: datetime
+def rejection(
+    src: SourceRecord,
+    pid: str | None,
+    reason: str,
+    message: str,
+    at: datetime,
+    event_id: str | None = None,
 ) -> Output:
-    """An event the hub does not apply, with why, for ``hub.rejects``."""
+    """An event the hub does not apply, with why, for ``hub.rejects`` (``event_id``: for an
+    exactly-once stage)."""
     metrics.REJECTS.labels(src.topic, reason).inc()
     log.warning("rejected", source=src.ref, reason=reason, error=message)
     record = {
@@ -328,7 +334,7 @@ def _rejection(
         "rejectedAt": at,
         "original": src.value,
     }
-    return Output(REJECTS, src.key, schemas.encode(REJECTION_V1, record))
+    return Output(REJECTS, src.key, schemas.encode(REJECTION_V1, record), event_id=event_id)
 
 
 class RoutingProcessor:
@@ -494,7 +500,7 @@ class RoutingProcessor:
 
     def reject(self, src: SourceRecord, pid: str | None, reason: str, message: str) -> Output:
         """An event the hub does not apply, with why, on ``hub.rejects``."""
-        return _rejection(src, pid, reason, message, self.clock())
+        return rejection(src, pid, reason, message, self.clock())
 
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
