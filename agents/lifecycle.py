@@ -27,7 +27,8 @@ goes to ``hub.deadletter`` with the reason, like intake's dead letters.
   ``province.feedback`` (``Feedback.v1``).
 - Keeps, per partition: petition id -> the lifecycle state (clocks, fired ladder steps, rating),
   the channel's reference, the last offset applied per source topic (a replay applies nothing
-  twice), and the petition's history for the web endpoint; parked events. Derived, not stored:
+  twice), and the petition's history for the web endpoint (written once per batch, when the
+  stage flushes); parked events. Derived, not stored:
   an index of the next due time per petition (a heap per partition, rebuilt on restore), so a
   tick looks only at what is due.
 
@@ -229,6 +230,7 @@ class _Partition:
     due: list[tuple[float, str]] = field(default_factory=list)
     scheduled: dict[str, float] = field(default_factory=dict)
     parked: dict[str, float] = field(default_factory=dict)  # pid -> when first parked (monotonic)
+    dirty: set[str] = field(default_factory=set)  # changed since the last state flush
 
 
 class LifecycleProcessor:
@@ -276,6 +278,18 @@ class LifecycleProcessor:
         for pid, entry in part.entries.items():
             self._schedule(part, pid, entry)
 
+    def flushing(self, partition: int, state: PartitionState) -> None:
+        """Before the stage writes the partition's state: each changed petition's entry, once
+        per batch however many events changed it."""
+        part = self.parts.get(partition)
+        if part is None:
+            return
+        for pid in part.dirty:
+            entry = part.entries.get(pid)
+            if entry is not None:
+                state[pid.encode()] = entry.dump()
+        part.dirty.clear()
+
     def revoked(self, partition: int) -> None:
         """The partition went to another worker: forget its view."""
         self.parts.pop(partition, None)
@@ -307,7 +321,8 @@ class LifecycleProcessor:
                 entry.state.updated_at + CLOSED_RETENTION
             ):
                 del part.entries[pid]
-                del state[pid.encode()]
+                part.dirty.discard(pid)
+                state.pop(pid.encode(), None)
                 continue
             try:
                 result = apply(entry.state, Tick(petition_id=pid, at=now))
@@ -381,7 +396,7 @@ class LifecycleProcessor:
             if entry is not None:
                 entry.seen[src.topic] = src.offset
                 entry.history.append(_routing_history(rec, applied=False))
-                state[pid.encode()] = entry.dump()
+                part.dirty.add(pid)
             metrics.LIFECYCLE_EVENTS.labels("routing", "ignored").inc()
             return []
         outputs: list[Output] = []
@@ -406,7 +421,7 @@ class LifecycleProcessor:
         if entry is not None:
             entry.seen[src.topic] = src.offset
             entry.history.append(_routing_history(rec, applied=True))
-            state[pid.encode()] = entry.dump()
+            part.dirty.add(pid)
             outputs += self._drain_parked(pid, state, part)
         return outputs
 
@@ -477,7 +492,7 @@ class LifecycleProcessor:
         entry.seen[src.topic] = src.offset
         if isinstance(result, Rejection):
             metrics.LIFECYCLE_EVENTS.labels(source, "rejected").inc()
-            state[pid.encode()] = entry.dump()
+            part.dirty.add(pid)
             return outputs + self._reject(src, pid, result.reason.value, result.detail)
         metrics.LIFECYCLE_EVENTS.labels(source, "accepted").inc()
         return outputs + self._accepted(pid, entry, result, event, f"{src.ref}#", state, part)
@@ -593,7 +608,7 @@ class LifecycleProcessor:
             for n, out in enumerate(rendered):
                 outputs.append(replace(out, event_id=f"{ident}/{n}"))
             entry.history.append(effect.model_dump(mode="json", exclude={"petition_id"}))
-        state[pid.encode()] = entry.dump()
+        part.dirty.add(pid)
         self._schedule(part, pid, entry)
         return outputs
 

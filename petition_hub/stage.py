@@ -130,7 +130,9 @@ class PartitionState(MutableMapping[bytes, bytes]):
 #: ``tick_interval`` seconds for each partition held (timers: due SLA steps; a tick should do a
 #: bounded slice of work: while ticks return outputs they are called again at once), and
 #: ``restored(partition, state)``, called after a partition's state is restored (to rebuild an
-#: index, such as due times, that is derived from the state and not stored), and
+#: index, such as due times, that is derived from the state and not stored),
+#: ``flushing(partition, state)`` just before the partition's state changes are written (a
+#: processor that keeps decoded objects writes them then, once per batch), and
 #: ``revoked(partition)`` when the partition goes to another worker.
 Processor = Callable[[SourceRecord, PartitionState], Sequence[Output]]
 
@@ -484,6 +486,9 @@ class Stage(Service):
     ) -> list[asyncio.Future[Any]]:
         """Send the state changes of ``partition`` to the changelog (same partition number)."""
         assert self.producer is not None
+        flushing = getattr(self.processor, "flushing", None)
+        if flushing is not None:
+            flushing(partition, state)
         # the marks last: when they are on the broker, so is the state they vouch for
         marks = state.dirty.pop(MARKS_KEY, False)
         futures = [
