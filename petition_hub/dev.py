@@ -132,13 +132,52 @@ _REQUESTS = {
 }
 
 
+Reaction = tuple[str, bytes, bytes, float]
+"""What a demo unit or petitioner sends: topic, key, value, and after how many seconds."""
+
+
+def demo_reaction(
+    topic: str, value: bytes | None, rng: random.Random, pace: float, now: datetime
+) -> list[Reaction]:
+    """How the demo's units and petitioners answer a record of ``topic``: a lead unit signs for,
+    works on and replies to a petition; a petitioner asked to evaluate rates the reply."""
+    from . import schemas
+
+    if topic in _REQUESTS:
+        request = json.loads(value or b"{}")
+        target, ref_field = _REQUESTS[topic]
+        rating = {
+            ref_field: request[ref_field],
+            "petitionRef": request["petitionRef"],
+            "satisfaction": rng.choices(_RATINGS, _RATING_WEIGHTS)[0],
+            "evaluatedAt": now.isoformat(),
+            "revision": 0,
+        }
+        body = json.dumps(rating, ensure_ascii=False).encode()
+        return [(target, str(request[ref_field]).encode(), body, rng.uniform(1, 2) * pace)]
+    sid, record = schemas.decode(value or b"")
+    if sid != schemas.schema_id("cn.gov.pds.hub.UnitPetition.v1") or record["role"] != "LEAD":
+        return []  # notices, co-handled petitions: nothing to do in the demo
+    pid = record["petitionId"]
+    unit_topic = topic.removesuffix(".petitions") + ".status"
+
+    def status(kind: str, **extra: object) -> bytes:
+        body = {"petitionId": pid, "kind": kind, "at": now, **extra}
+        return schemas.encode("cn.gov.pds.hub.UnitStatus.v1", body)
+
+    reply = "已办理：经核实，已按政策予以协调解决。"
+    return [
+        (unit_topic, pid.encode(), status("SIGNED_FOR"), rng.uniform(0.5, 1) * pace),
+        (unit_topic, pid.encode(), status("IN_PROGRESS"), rng.uniform(1, 2) * pace),
+        (unit_topic, pid.encode(), status("REPLIED", replyText=reply), rng.uniform(2, 4) * pace),
+    ]
+
+
 def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) -> None:
     """Play the units and the petitioners: a lead unit signs for each petition it gets, works on
     it and replies a few seconds later; a petitioner asked to evaluate rates the reply. They read
     and write the hub's public topics only, as the real ones do."""
     from aiokafka import AIOKafkaConsumer
-
-    from . import schemas
 
     rng = random.Random(7)
 
@@ -147,10 +186,6 @@ def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) ->
         # the worker stopping drops a demo unit's pending action
         with contextlib.suppress(NotReady):
             await app.producer.send(topic, key, value, None, None, [])
-
-    def status(pid: str, kind: str, **extra: object) -> bytes:
-        record = {"petitionId": pid, "kind": kind, "at": datetime.now(UTC), **extra}
-        return schemas.encode("cn.gov.pds.hub.UnitStatus.v1", record)
 
     @app.task  # type: ignore[untyped-decorator]
     async def demo_units() -> None:
@@ -175,7 +210,8 @@ def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) ->
                     if (msg.topic, (msg.key or b"").decode()) in handled:
                         continue
                     handled.add((msg.topic, (msg.key or b"").decode()))
-                for topic, key, value, delay in _demo_reaction(msg.topic, msg.value, rng, pace):
+                reactions = demo_reaction(msg.topic, msg.value, rng, pace, datetime.now(UTC))
+                for topic, key, value, delay in reactions:
                     task = asyncio.ensure_future(act(delay, topic, key, value))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -183,34 +219,6 @@ def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) ->
             for task in tasks:
                 task.cancel()
             await consumer.stop()
-
-    def _demo_reaction(
-        topic: str, value: bytes | None, rng: random.Random, pace: float
-    ) -> list[tuple[str, bytes, bytes, float]]:
-        if topic in _REQUESTS:
-            request = json.loads(value or b"{}")
-            target, ref_field = _REQUESTS[topic]
-            rating = {
-                ref_field: request[ref_field],
-                "petitionRef": request["petitionRef"],
-                "satisfaction": rng.choices(_RATINGS, _RATING_WEIGHTS)[0],
-                "evaluatedAt": datetime.now(UTC).isoformat(),
-                "revision": 0,
-            }
-            body = json.dumps(rating, ensure_ascii=False).encode()
-            return [(target, str(request[ref_field]).encode(), body, rng.uniform(1, 2) * pace)]
-        sid, record = schemas.decode(value or b"")
-        if sid != schemas.schema_id("cn.gov.pds.hub.UnitPetition.v1") or record["role"] != "LEAD":
-            return []  # notices, co-handled petitions: nothing to do in the demo
-        pid = record["petitionId"]
-        unit_topic = topic.removesuffix(".petitions") + ".status"
-        key = pid.encode()
-        reply = "已办理：经核实，已按政策予以协调解决。"
-        return [
-            (unit_topic, key, status(pid, "SIGNED_FOR"), rng.uniform(0.5, 1) * pace),
-            (unit_topic, key, status(pid, "IN_PROGRESS"), rng.uniform(1, 2) * pace),
-            (unit_topic, key, status(pid, "REPLIED", replyText=reply), rng.uniform(2, 4) * pace),
-        ]
 
 
 def install_summary(app: faust.App, settings: Settings) -> None:

@@ -1,0 +1,64 @@
+"""The dev demo's units and petitioners: what they answer to the hub's records."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+
+from petition_hub import schemas
+from petition_hub.agents.routing import LiveRules, RoutingProcessor
+from petition_hub.connectors import PETITION_DECODERS
+from petition_hub.corpus import load_samples
+from petition_hub.deadletter import SourceRecord
+from petition_hub.dev import demo_reaction
+from petition_hub.domain.petition import petition_to_avro
+from petition_hub.stage import PartitionState
+
+NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
+
+
+def test_a_lead_unit_signs_for_works_and_replies_in_that_order() -> None:
+    sample = load_samples()["hotline-financing.json"]
+    petition = PETITION_DECODERS[sample.topic](sample.key, sample.value, sample.headers)
+    value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
+    src = SourceRecord("hub.petitions", 0, 0, petition.petition_id.encode(), value)
+    outputs = RoutingProcessor(LiveRules(None), "410400", "routed")(src, PartitionState())
+    units = [o for o in outputs if o.topic.endswith(".petitions")]
+    lead, *co = units
+    reactions = demo_reaction(lead.topic, lead.value, random.Random(1), 1.0, NOW)
+    assert [r[0] for r in reactions] == [lead.topic.removesuffix(".petitions") + ".status"] * 3
+    kinds = [schemas.decode(r[2])[1]["kind"] for r in reactions]
+    assert kinds == ["SIGNED_FOR", "IN_PROGRESS", "REPLIED"]
+    delays = [r[3] for r in reactions]
+    assert delays == sorted(delays) and all(
+        r[1] == petition.petition_id.encode() for r in reactions
+    )
+    for other in co:  # a co-handler leaves the lifecycle to the lead
+        assert demo_reaction(other.topic, other.value, random.Random(1), 1.0, NOW) == []
+
+
+def test_a_petitioner_rates_the_reply_through_its_channel() -> None:
+    request = {"appealId": "MP1", "petitionRef": "PH-AAAAAAAAAAAAAAAAAAAA", "round": 0}
+    body = json.dumps(request).encode()
+    [(topic, key, value, _)] = demo_reaction(
+        "miniprogram.evaluation-requests", body, random.Random(1), 1.0, NOW
+    )
+    rating = json.loads(value)
+    assert (topic, key) == ("miniprogram.evaluations", b"MP1")
+    assert rating["petitionRef"] == request["petitionRef"] and rating["revision"] == 0
+    assert rating["satisfaction"] in ("满意", "基本满意", "不满意")
+
+
+def test_a_notice_needs_no_answer() -> None:
+    notice = schemas.encode(
+        "cn.gov.pds.hub.UnitNotice.v1",
+        {
+            "eventId": "e",
+            "petitionId": "PH-AAAAAAAAAAAAAAAAAAAA",
+            "kind": "warning",
+            "at": NOW,
+            "message": "50%",
+        },
+    )
+    assert demo_reaction("dept.TAX.petitions", notice, random.Random(1), 1.0, NOW) == []
