@@ -347,7 +347,9 @@ class LifecycleProcessor:
             return self._on_input(src, state, part, "office")
         if src.topic == self.statuses:
             return self._on_input(src, state, part, "unit")
-        return self._on_input(src, state, part, "evaluation")
+        if src.topic == self.evaluations:
+            return self._on_input(src, state, part, "evaluation")
+        raise ValueError(f"{src.topic} is not a source of the lifecycle stage")
 
     def _on_routed(
         self, src: SourceRecord, state: PartitionState, part: _Partition
