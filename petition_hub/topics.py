@@ -42,6 +42,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from petition_hub.domain.yamlpos import child, line_of, locate
+
 __all__ = [
     "CO_PARTITIONED_TOPICS",
     "FIXED_TOPICS",
@@ -386,20 +388,20 @@ def _parse(text: str, path: Path) -> TopicsFile:
 
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise TopicsFileError(
-            path, _line(root), "expected a mapping with `defaults:` and `topics:`"
+            path, line_of(root), "expected a mapping with `defaults:` and `topics:`"
         )
     for key_node, _ in root.value:
         if key_node.value not in _TOP_LEVEL_KEYS:
             raise TopicsFileError(
                 path,
-                _line(key_node),
+                line_of(key_node),
                 f"unknown key {key_node.value!r} (expected one of {', '.join(_TOP_LEVEL_KEYS)})",
             )
     for key in _TOP_LEVEL_KEYS:
         if key not in data:
             raise TopicsFileError(path, 1, f"missing top-level `{key}:`")
 
-    defaults_node = _child(root, "defaults")
+    defaults_node = child(root, "defaults")
     assert defaults_node is not None
     try:
         defaults = TopicDefaults.model_validate(data["defaults"])
@@ -407,16 +409,16 @@ def _parse(text: str, path: Path) -> TopicsFile:
         line, what = _explain(exc, defaults_node)
         raise TopicsFileError(path, line, f"defaults: {what}") from exc
 
-    topics_node = _child(root, "topics")
+    topics_node = child(root, "topics")
     assert topics_node is not None
     if not isinstance(topics_node, yaml.SequenceNode) or not isinstance(data["topics"], list):
-        raise TopicsFileError(path, _line(topics_node), "`topics:` must be a list of topics")
+        raise TopicsFileError(path, line_of(topics_node), "`topics:` must be a list of topics")
 
     specs: list[TopicSpec] = []
     lines: dict[str, int] = {}
     seen_normalised: dict[str, str] = {}
     for item_node, item in zip(topics_node.value, data["topics"], strict=True):
-        line = _line(item_node)
+        line = line_of(item_node)
         name = item.get("name") if isinstance(item, dict) else None
         label = f"topic {name!r}" if isinstance(name, str) else "topic entry"
         if not isinstance(item, dict):
@@ -460,46 +462,6 @@ def _parse(text: str, path: Path) -> TopicsFile:
     return TopicsFile(defaults=defaults, topics=tuple(specs), path=path, lines=lines)
 
 
-def _line(node: yaml.Node | None) -> int:
-    return node.start_mark.line + 1 if node is not None else 1
-
-
-def _child(node: yaml.Node, key: str | int) -> yaml.Node | None:
-    """The value node under ``key`` of a mapping (or index of a sequence), if any."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                found: yaml.Node = value_node
-                return found
-    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-        child: yaml.Node = node.value[key]
-        return child
-    return None
-
-
-def _key_line(node: yaml.Node, key: str | int) -> int | None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                return _line(key_node)
-    child = _child(node, key)
-    return _line(child) if child is not None else None
-
-
-def _locate(node: yaml.Node, loc: Sequence[str | int]) -> int:
-    """The line of ``loc`` (a pydantic error location) under ``node``; ``node``'s own line when
-    the path is not in the file (a missing key, or a value that came from ``defaults``)."""
-    line = _line(node)
-    current: yaml.Node | None = node
-    for part in loc:
-        key_line = _key_line(current, part) if current is not None else None
-        if current is None or key_line is None:
-            return _line(node)
-        line = key_line
-        current = _child(current, part)
-    return line
-
-
 def _explain(exc: ValidationError, node: yaml.Node) -> tuple[int, str]:
     """Line and text of the first error of a validation of ``node``'s contents."""
     errors = exc.errors(include_url=False)
@@ -508,7 +470,7 @@ def _explain(exc: ValidationError, node: yaml.Node) -> tuple[int, str]:
     ctx = first.get("ctx") or {}
     if first["type"] == "topic_config" and "key" in ctx:
         loc = ["config", str(ctx["key"])]
-    line = _locate(node, loc)
+    line = locate(node, loc)
     texts = []
     for error in errors:
         where = ".".join(str(p) for p in error["loc"])
@@ -536,11 +498,11 @@ def _reject_duplicate_keys(node: yaml.Node, path: Path) -> None:
                     if key_node.value in seen:
                         raise TopicsFileError(
                             path,
-                            _line(key_node),
+                            line_of(key_node),
                             f"duplicate key {key_node.value!r} "
                             f"(first on line {seen[key_node.value]})",
                         )
-                    seen[key_node.value] = _line(key_node)
+                    seen[key_node.value] = line_of(key_node)
                 stack.append(value_node)
         elif isinstance(current, yaml.SequenceNode):
             stack.extend(current.value)

@@ -1,4 +1,5 @@
-"""The working-day calendar: official dates (chinesecalendar), overrides, unpublished years."""
+"""The working-day calendar: official dates (chinesecalendar), overrides, the provisional calendar
+from the law for unpublished years, and years with no data at all."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from petition_hub.domain.calendar import (
     OFFICIAL_YEARS,
+    PROVISIONAL_YEARS,
     CalendarConfigError,
     CalendarOverrides,
     CalendarUnavailable,
@@ -20,6 +22,7 @@ from petition_hub.domain.calendar import (
     YearStatus,
     default_calendar,
     load_overrides,
+    statutory_days,
 )
 
 CAL = default_calendar()
@@ -28,6 +31,8 @@ BARE = WorkingCalendar(CalendarOverrides())
 
 FIRST_MISSING = OFFICIAL_YEARS.stop
 """The first year the installed chinesecalendar has no data for (2027 with 1.11.0)."""
+BEYOND = PROVISIONAL_YEARS.stop
+"""The first year with no data at all: neither official nor provisional."""
 
 
 def d(text: str) -> date:
@@ -43,12 +48,95 @@ def test_official_years_cover_2025_and_2026() -> None:
     assert BARE.year_status(2026) is YearStatus.OFFICIAL
 
 
-def test_first_missing_year_is_unavailable_not_weekends() -> None:
+def test_first_missing_year_is_provisional_not_weekends() -> None:
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(date(FIRST_MISSING, 6, 1))
-    assert BARE.year_status(FIRST_MISSING) is YearStatus.UNAVAILABLE
+    assert BARE.year_status(FIRST_MISSING) is YearStatus.PROVISIONAL
+    assert BARE.year_status(FIRST_MISSING).source == "provisional"
+    assert "全国年节及纪念日放假办法" in BARE.year_origin(FIRST_MISSING)
     assert BARE.missing_years(2026, FIRST_MISSING) == (FIRST_MISSING,)
     assert BARE.missing_years(2025) == ()
+    assert BARE.year_status(BEYOND) is YearStatus.UNAVAILABLE
+    assert BARE.year_status(BEYOND).source == "none"
+
+
+# The law's 2027 (Order No. 795): 元旦 Fri 1 Jan; 春节 除夕 Fri 5 Feb to 初三 Mon 8 Feb, Saturday
+# and Sunday made up on Tue 9 and Wed 10; 清明 Mon 5 Apr; 劳动节 Sat 1 and Sun 2 May, made up on
+# Mon 3 and Tue 4; 端午 Wed 9 Jun; 中秋 Wed 15 Sep; 国庆 Fri 1 to Sun 3 Oct, made up on Mon 4 and
+# Tue 5. No 调休: every Saturday and Sunday rests.
+PROVISIONAL_2027 = {
+    "2027-01-01": False,
+    "2027-01-04": True,
+    "2027-02-04": True,
+    "2027-02-05": False,
+    "2027-02-08": False,
+    "2027-02-09": False,
+    "2027-02-10": False,
+    "2027-02-11": True,
+    "2027-04-05": False,
+    "2027-05-03": False,
+    "2027-05-04": False,
+    "2027-05-05": True,
+    "2027-06-09": False,
+    "2027-09-15": False,
+    "2027-10-04": False,
+    "2027-10-05": False,
+    "2027-10-06": True,
+    "2027-10-09": False,  # a Saturday: no 调休 in a provisional year
+}
+
+
+@pytest.mark.parametrize(("day", "working"), sorted(PROVISIONAL_2027.items()))
+def test_provisional_2027_is_the_law(day: str, working: bool) -> None:
+    assert BARE.is_working_day(d(day)) is working
+    assert BARE.source(d(day)) is YearStatus.PROVISIONAL
+
+
+def test_provisional_year_has_no_make_up_weekends() -> None:
+    for year in range(FIRST_MISSING, FIRST_MISSING + 5):
+        days = [date(year, 1, 1) + timedelta(days=i) for i in range(365)]
+        assert not any(BARE.is_working_day(x) for x in days if x.weekday() >= 5)
+        off = statutory_days(year)
+        assert off is not None
+        # 13 statutory days (Order No. 795; 中秋 may share a date with 国庆), and a make-up day
+        # off (补假) on a working day for each statutory day on a Saturday or Sunday
+        statutory = [
+            (x, n) for x, names in off.items() for n in names.split("; ") if "补假" not in n
+        ]
+        made_up = [x for x, names in off.items() if "补假" in names]
+        assert len(statutory) == 13, (year, sorted(off.items()))
+        assert len(made_up) == sum(x.weekday() >= 5 for x, _ in statutory), (year, off)
+        assert all(x.weekday() < 5 for x in made_up)
+
+
+def test_qingming_is_the_solar_term_of_chinesecalendar() -> None:
+    # the two maintained libraries agree on 清明 (the solar term) for the years ahead
+    for year in range(FIRST_MISSING, FIRST_MISSING + 20):
+        off = statutory_days(year)
+        assert off is not None
+        qingming = [x for x, name in off.items() if name.startswith("清明节") and "补假" not in name]
+        terms = chinese_calendar.get_solar_terms(date(year, 4, 1), date(year, 4, 10))
+        assert qingming == [x for x, name in terms if name == "清明"], year
+
+
+def test_provisional_between_spans() -> None:
+    assert not BARE.provisional_between(d("2026-11-02"), d("2026-12-31"))
+    assert BARE.provisional_between(d("2026-12-20"), d("2027-01-11"))
+    assert BARE.provisional_between(d("2027-01-11"), d("2026-12-20"))
+    notice = CalendarOverrides.model_validate(
+        {"years": {FIRST_MISSING: {"notice": "fictional", "holidays": [f"{FIRST_MISSING}-01-01"]}}}
+    )
+    assert not WorkingCalendar(notice).provisional_between(d("2026-12-20"), d("2027-01-11"))
+
+
+def test_digest_follows_the_data() -> None:
+    other = WorkingCalendar(
+        CalendarOverrides.model_validate(
+            {"years": {FIRST_MISSING: {"notice": "fictional", "holidays": []}}}
+        )
+    )
+    assert BARE.digest == WorkingCalendar(CalendarOverrides()).digest
+    assert other.digest != BARE.digest
 
 
 # --- real published dates (table tests) ---------------------------------------------------------
@@ -148,15 +236,15 @@ def test_year_sizes_match_chinesecalendar() -> None:
 
 
 def test_unavailable_year_raises_precisely() -> None:
-    day = date(FIRST_MISSING, 3, 3)
+    day = date(BEYOND, 3, 3)
     with pytest.raises(CalendarUnavailable) as info:
         BARE.is_working_day(day)
     err = info.value
-    assert err.year == FIRST_MISSING
+    assert err.year == BEYOND
     assert err.day == day
     text = str(err)
-    assert str(FIRST_MISSING) in text
-    assert "assume_weekends" in text
+    assert str(BEYOND) in text
+    assert "provisional calendar covers" in text
     assert f"{OFFICIAL_YEARS.start}-{OFFICIAL_YEARS.stop - 1}" in text
     again = pickle.loads(pickle.dumps(err))
     assert isinstance(again, CalendarUnavailable)
@@ -164,17 +252,18 @@ def test_unavailable_year_raises_precisely() -> None:
 
 
 def test_counting_into_an_unavailable_year_raises() -> None:
-    last = OFFICIAL_YEARS.stop - 1
-    dec = date(last, 12, 20)
+    dec = date(BEYOND - 1, 12, 20)
     with pytest.raises(CalendarUnavailable) as info:
         BARE.add_working_days(dec, 15)
-    assert info.value.year == FIRST_MISSING
+    assert info.value.year == BEYOND
     assert f"from {dec.isoformat()}" in str(info.value)
     with pytest.raises(CalendarUnavailable):
-        BARE.working_days_between(dec, date(FIRST_MISSING + 1, 1, 5))
+        BARE.working_days_between(dec, date(BEYOND + 1, 1, 5))
     with pytest.raises(CalendarUnavailable):
-        BARE.add_working_days(date(OFFICIAL_YEARS.start, 1, 5), -10)
-    # up to the last working day of the last official year is fine
+        BARE.add_working_days(date(PROVISIONAL_YEARS.start, 1, 5), -10)
+    # counting from the last official year into the provisional one works
+    last = date(OFFICIAL_YEARS.stop - 1, 12, 20)
+    assert BARE.add_working_days(last, 15) > last
     assert BARE.add_working_days(dec, 1) > dec
 
 
@@ -184,25 +273,13 @@ def _write(tmp_path: Path, text: str) -> Path:
     return p
 
 
-def test_override_assume_weekends(tmp_path: Path) -> None:
+def test_override_assume_weekends_is_refused(tmp_path: Path) -> None:
     y = FIRST_MISSING
-    cal = WorkingCalendar.load(
-        _write(
-            tmp_path,
-            f"years:\n  {y}:\n    assume_weekends: true\n    holidays: [{y}-01-01]\n"
-            f"    note: operator accepted\n",
-        )
-    )
-    assert cal.year_status(y) is YearStatus.ASSUMED_WEEKENDS
-    assert cal.missing_years(y - 1, y) == (y,)  # still flagged
-    assert not cal.is_working_day(date(y, 1, 1))
-    first_monday = next(date(y, 1, i) for i in range(1, 8) if date(y, 1, i).weekday() == 0)
-    assert cal.is_working_day(first_monday)
-    assert not cal.is_working_day(first_monday + timedelta(days=5))  # Saturday
-    # counting across the year boundary now works
-    last = date(y - 1, 12, 31)
-    assert cal.add_working_days(last, 1) >= date(y, 1, 2)
-    assert cal.working_days_between(last, cal.add_working_days(last, 20)) == 20
+    path = _write(tmp_path, f"years:\n  {y}:\n    assume_weekends: true\n")
+    with pytest.raises(CalendarConfigError) as info:
+        load_overrides(path)
+    assert f"{path}:2: years.{y}: " in str(info.value)
+    assert "provisional" in str(info.value)
 
 
 def test_override_transcribed_notice(tmp_path: Path) -> None:
@@ -215,6 +292,8 @@ def test_override_transcribed_notice(tmp_path: Path) -> None:
         )
     )
     assert cal.year_status(y) is YearStatus.NOTICE
+    assert cal.year_status(y).source == "official"
+    assert "国务院办公厅通知（示例）" in cal.year_origin(y)
     assert cal.missing_years(y) == (y,)
     assert not cal.is_working_day(date(y, 10, 1))
     assert cal.is_working_day(date(y, 1, 2))
@@ -236,37 +315,48 @@ def test_override_corrects_an_official_year(tmp_path: Path) -> None:
 
 
 BAD_OVERRIDES = [
-    ("years:\n  2025:\n    assume_weekends: true\n", "years.2025: assume_weekends"),
-    (f"years:\n  {FIRST_MISSING}:\n    holidays: [{FIRST_MISSING}-01-01]\n", "notice"),
-    (
-        f"years:\n  {FIRST_MISSING}:\n    notice: x\n    assume_weekends: true\n",
-        "not both",
-    ),
-    ("years:\n  2025:\n    holidays: [2024-10-01]\n", "years.2025.holidays.0"),
+    ("years:\n  2025:\n    assume_weekends: true\n", 2, "years.2025: assume_weekends"),
+    (f"years:\n  {FIRST_MISSING}:\n    holidays: [{FIRST_MISSING}-01-01]\n", 2, "notice"),
+    ("years:\n  2025:\n    holidays:\n      - 2025-10-01\n      - 2024-10-01\n", 5, "holidays.1"),
     (
         "years:\n  2025:\n    holidays: [2025-10-09]\n    working_days: [2025-10-09]\n",
-        "2025-10-09 is listed both",
+        4,
+        "2025-10-09 is both a holiday and a working day",
     ),
-    ("years:\n  2025:\n    holidays: [not-a-date]\n", "years.2025.holidays.0"),
-    ("years:\n  2025:\n    holdays: [2025-10-09]\n", "holdays"),
-    ("years: [1, 2\n", "calendar_overrides.yaml"),
-    ("- 1\n- 2\n", "expected a mapping"),
+    ("years:\n  2025:\n    note: x\n    holidays: [not-a-date]\n", 4, "years.2025.holidays.0"),
+    ("years:\n  2025:\n    holdays: [2025-10-09]\n", 3, "holdays: unknown key"),
+    ("years: [1, 2\n", 2, "YAML syntax"),
+    ("- 1\n- 2\n", 1, "expected a mapping"),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), BAD_OVERRIDES)
-def test_bad_override_file_names_the_entry(tmp_path: Path, text: str, expected: str) -> None:
+@pytest.mark.parametrize(("text", "line", "expected"), BAD_OVERRIDES)
+def test_bad_override_file_names_the_line(
+    tmp_path: Path, text: str, line: int, expected: str
+) -> None:
+    path = _write(tmp_path, text)
     with pytest.raises(CalendarConfigError) as info:
-        load_overrides(_write(tmp_path, text))
+        load_overrides(path)
+    assert f"{path}:{line}: " in str(info.value)
     assert expected in str(info.value)
-    assert "calendar_overrides.yaml" in str(info.value)
+
+
+def test_every_problem_is_reported(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "years:\n  2025:\n    holidays: [2024-10-01]\n  2026:\n    working_days: [2027-01-01]\n",
+    )
+    with pytest.raises(CalendarConfigError) as info:
+        load_overrides(path)
+    assert f"{path}:3: years.2025.holidays.0" in str(info.value)
+    assert f"{path}:5: years.2026.working_days.0" in str(info.value)
 
 
 def test_packaged_override_file_is_valid() -> None:
     ov = load_overrides()
     for year, entry in ov.years.items():
         if year not in OFFICIAL_YEARS:
-            assert entry.notice or entry.assume_weekends
+            assert entry.notice
 
 
 def test_calendar_is_immutable() -> None:

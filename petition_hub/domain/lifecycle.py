@@ -69,10 +69,12 @@ from petition_hub.domain.sla import (
     default_policy,
     extend,
     known_deadline,
+    ladder,
     met,
     next_due,
     own_deadline,
     pause,
+    provisional,
     reopen_clock,
     resolve_clock,
     resume,
@@ -83,6 +85,7 @@ from petition_hub.domain.sla import (
 
 __all__ = [
     "Accepted",
+    "ClockPlan",
     "Closure",
     "Effect",
     "EvaluationInvited",
@@ -116,6 +119,7 @@ __all__ = [
     "UnitUrged",
     "apply",
     "next_wakeup",
+    "plans",
 ]
 
 
@@ -348,6 +352,9 @@ class SlaSignalKind(StrEnum):
     """Stopped after the deadline."""
     CANCELLED = "cancelled"
     """A sign-for clock ended by a return."""
+    DEADLINE_CHANGED = "deadline_changed"
+    """The calendar changed under a running clock (the official year replaced the provisional
+    one): its deadline or a pending ladder time moved."""
 
 
 class _Effect(BaseModel):
@@ -379,6 +386,12 @@ class SlaSignal(_Effect):
     round: int = 0
     deadline: datetime | None = None
     unit: str | None = None
+    provisional: bool = False
+    """``deadline`` was counted on a provisional year."""
+    previous_deadline: datetime | None = None
+    """For ``deadline_changed``: the deadline announced before."""
+    calendar: str = ""
+    """For ``deadline_changed``: the digest of the calendar the new times come from."""
 
 
 class EvaluationInvited(_Effect):
@@ -407,6 +420,7 @@ class ExtensionAnswered(_Effect):
     approved: bool
     days: int | None
     deadline: datetime | None
+    provisional: bool = False
 
 
 class RoutingRequested(_Effect):
@@ -440,6 +454,21 @@ Effect = Annotated[
 # --- state --------------------------------------------------------------------------------------
 
 
+class ClockPlan(BaseModel):
+    """What was announced of a running clock: its deadline and the ladder steps still pending,
+    with the calendar they were counted on. Compared with a recomputation when the calendar
+    changes: a difference is a ``deadline_changed``."""
+
+    model_config = _FROZEN
+
+    clock: ClockKind
+    deadline: AwareDatetime | None
+    steps: tuple[tuple[LadderStep, AwareDatetime], ...] = ()
+    """Pending (not fired) steps as far as the calendar reaches, in order."""
+    provisional: bool = False
+    """The deadline or a pending step was counted on a provisional year."""
+
+
 class PetitionState(BaseModel):
     """What the hub keeps per petition (a table row keyed by petition id)."""
 
@@ -471,6 +500,15 @@ class PetitionState(BaseModel):
     evaluation_due: AwareDatetime | None = None
     closure: Closure | None = None
     updated_at: AwareDatetime
+    plans: tuple[ClockPlan, ...] = ()
+    """The running clocks as last announced (sign for first)."""
+    calendar: str = ""
+    """Digest of the working-day calendar ``plans`` were counted on."""
+
+    @property
+    def provisional(self) -> bool:
+        """A running clock's announced times were counted on a provisional year."""
+        return any(p.provisional for p in self.plans)
 
     @property
     def handlers(self) -> tuple[str, ...]:
@@ -524,15 +562,21 @@ _STEP_SIGNAL: Final = {
 class _Ctx:
     """One application: the (caught-up) state being built and the effects so far."""
 
-    __slots__ = ("at", "cal", "effects", "policy", "s")
+    __slots__ = ("at", "cal", "effects", "now", "policy", "s")
 
     def __init__(
-        self, s: PetitionState, at: datetime, policy: SlaPolicy, cal: WorkingCalendar
+        self,
+        s: PetitionState,
+        at: datetime,
+        policy: SlaPolicy,
+        cal: WorkingCalendar,
+        now: datetime | None = None,
     ) -> None:
         self.s = s
         self.at = at
         self.policy = policy
         self.cal = cal
+        self.now = now
         self.effects: list[Effect] = []
 
     def update(self, **changes: object) -> None:
@@ -566,6 +610,7 @@ class _Ctx:
         at: datetime | None = None,
         unit: str | None = None,
     ) -> None:
+        due = known_deadline(clock, cal=self.cal)
         self.effects.append(
             SlaSignal(
                 petition_id=self.s.petition_id,
@@ -573,15 +618,21 @@ class _Ctx:
                 clock=clock.kind,
                 signal=signal,
                 round=self.s.round,
-                deadline=known_deadline(clock, cal=self.cal),
+                deadline=due,
                 unit=unit if unit is not None else self.s.lead_unit,
+                provisional=provisional(clock, due, cal=self.cal),
             )
         )
 
     def accepted(self) -> Accepted:
-        return Accepted(
-            state=self.s.model_copy(update={"updated_at": self.at}), effects=tuple(self.effects)
+        s = self.s.model_copy(
+            update={
+                "updated_at": self.at,
+                "plans": plans(self.s, cal=self.cal),
+                "calendar": self.cal.digest,
+            }
         )
+        return Accepted(state=s, effects=tuple(self.effects))
 
 
 def _reject(reason: RejectReason, detail: str) -> Rejection:
@@ -591,12 +642,77 @@ def _reject(reason: RejectReason, detail: str) -> Rejection:
 # --- catching up --------------------------------------------------------------------------------
 
 
+def _running(s: PetitionState) -> list[tuple[ClockState, tuple[LadderStep, ...]]]:
+    """The running clocks with their fired steps, sign for first."""
+    clocks = [(s.sign_for, s.sign_for_fired), (s.resolve, s.resolve_fired)]
+    return [(c, f) for c, f in clocks if c is not None and c.stopped_at is None]
+
+
+def _plan(clock: ClockState, fired: tuple[LadderStep, ...], cal: WorkingCalendar) -> ClockPlan:
+    try:
+        steps = ladder(clock, cal=cal)
+    except CalendarUnavailable:  # as far as the calendar reaches: the rest is held
+        steps = []
+        done = set(fired)
+        try:
+            while (nd := next_due(clock, done, cal=cal)) is not None:
+                steps.append(nd)
+                done.add(nd[0])
+        except CalendarUnavailable:
+            pass
+    pending = tuple((step, at) for step, at in steps if step not in fired)
+    due = known_deadline(clock, cal=cal)
+    prov = provisional(clock, due, cal=cal) or any(
+        provisional(clock, at, cal=cal) for _, at in pending
+    )
+    return ClockPlan(clock=clock.kind, deadline=due, steps=pending, provisional=prov)
+
+
+def plans(state: PetitionState, *, cal: WorkingCalendar | None = None) -> tuple[ClockPlan, ...]:
+    """The running clocks' deadlines and pending ladder times on ``cal`` (what is announced)."""
+    if state.state is LifecycleState.CLOSED:
+        return ()
+    c = cal or default_calendar()
+    return tuple(_plan(clock, fired, c) for clock, fired in _running(state))
+
+
+def _recalendar(ctx: _Ctx) -> None:
+    """The calendar changed since the plans were counted: every running clock whose deadline or
+    pending ladder time moved is announced again (``deadline_changed``); steps that fired stay
+    fired. A clock announced before plans were kept is adopted silently."""
+    s = ctx.s
+    before = {p.clock: p for p in s.plans}
+    now = plans(s, cal=ctx.cal)
+    for plan in now:
+        old = before.get(plan.clock)
+        if old is None or (old.deadline, old.steps) == (plan.deadline, plan.steps):
+            continue
+        ctx.effects.append(
+            SlaSignal(
+                petition_id=s.petition_id,
+                at=ctx.at,
+                clock=plan.clock,
+                signal=SlaSignalKind.DEADLINE_CHANGED,
+                round=s.round,
+                deadline=plan.deadline,
+                unit=s.lead_unit,
+                provisional=plan.provisional,
+                previous_deadline=old.deadline,
+                calendar=ctx.cal.digest,
+            )
+        )
+    ctx.update(plans=now, calendar=ctx.cal.digest)
+
+
 def _catch_up(ctx: _Ctx) -> None:
-    """Fire every ladder step due by ``ctx.at`` and close an elapsed evaluation window, in time
-    order."""
+    """Announce what a calendar change moved, then fire every ladder step due by ``ctx.at`` and
+    close an elapsed evaluation window, in time order."""
     s = ctx.s
     if s.state is LifecycleState.CLOSED:
         return
+    if s.calendar != ctx.cal.digest:
+        _recalendar(ctx)
+        s = ctx.s
     due: list[tuple[datetime, int, ClockKind, LadderStep]] = []
     for order, (kind, clock, fired) in enumerate(
         (
@@ -823,7 +939,8 @@ def _on_extension_decided(ctx: _Ctx, ev: ExtensionDecided) -> Result:
                 unit=s.lead_unit,
                 approved=False,
                 days=None,
-                deadline=known_deadline(s.resolve, cal=ctx.cal),
+                deadline=(due := known_deadline(s.resolve, cal=ctx.cal)),
+                provisional=provisional(s.resolve, due, cal=ctx.cal),
             )
         )
         return ctx.accepted()
@@ -845,7 +962,8 @@ def _on_extension_decided(ctx: _Ctx, ev: ExtensionDecided) -> Result:
             unit=s.lead_unit,
             approved=True,
             days=days,
-            deadline=known_deadline(extended, cal=ctx.cal),
+            deadline=(due := known_deadline(extended, cal=ctx.cal)),
+            provisional=provisional(extended, due, cal=ctx.cal),
         )
     )
     return ctx.accepted()
@@ -860,7 +978,10 @@ def _on_replied(ctx: _Ctx, ev: Replied) -> Result:
     if not ev.text.strip():
         return _reject(RejectReason.EMPTY_REPLY, "the reply has no text")
     stopped = stop(s.resolve, ctx.at)
-    due = ctx.at + timedelta(days=ctx.policy.evaluation.window_days)
+    # the window starts when the invitation is actually sent: a reply applied late (a lagging
+    # consumer, a parked event) still leaves the petitioner the whole window
+    sent = ctx.at if ctx.now is None else max(ctx.at, ctx.now)
+    due = sent + timedelta(days=ctx.policy.evaluation.window_days)
     ctx.update(resolve=stopped, resume_to=None, evaluation_due=due)
     ctx.sla(
         stopped,
@@ -870,7 +991,7 @@ def _on_replied(ctx: _Ctx, ev: Replied) -> Result:
     ctx.move(LifecycleState.REPLIED, ev.kind, unit=ev.unit)
     ctx.effects.append(
         EvaluationInvited(
-            petition_id=s.petition_id, at=ctx.at, channel=s.channel, due=due, round=s.round
+            petition_id=s.petition_id, at=sent, channel=s.channel, due=due, round=s.round
         )
     )
     return ctx.accepted()
@@ -954,9 +1075,12 @@ def apply(
     *,
     policy: SlaPolicy | None = None,
     cal: WorkingCalendar | None = None,
+    now: datetime | None = None,
 ) -> Result:
     """Apply ``event`` to ``state`` (None: the petition is not known yet). Pure: the same inputs
-    give the same result. See the module documentation for the rules."""
+    give the same result. ``now`` is when the effects are published (the hub's clock; default
+    the event's time): an evaluation window starts then. See the module documentation for the
+    rules."""
     pol = policy or default_policy()
     c = cal or default_calendar()
     if state is None:
@@ -971,11 +1095,11 @@ def apply(
     if isinstance(event, Received):
         return _reject(RejectReason.ALREADY_RECEIVED, "the petition is already known")
     at = max(event.at, state.updated_at)
-    ctx = _Ctx(state, at, pol, c)
+    ctx = _Ctx(state, at, pol, c, now)
     _catch_up(ctx)
     if isinstance(event, Tick):
-        if not ctx.effects:
-            return Accepted(state=state, effects=())
+        if not ctx.effects:  # nothing happened (the calendar bookkeeping may have)
+            return Accepted(state=ctx.s, effects=())
         return ctx.accepted()
     if ctx.s.state is LifecycleState.CLOSED:
         how = ctx.s.closure.value if ctx.s.closure is not None else "closed"

@@ -113,6 +113,7 @@ __all__ = [
     "next_due",
     "own_deadline",
     "pause",
+    "provisional",
     "reopen_clock",
     "resolve_clock",
     "resume",
@@ -808,6 +809,20 @@ def year_start(year: int) -> datetime:
     return datetime(year, 1, 1, tzinfo=SHANGHAI)
 
 
+def provisional(
+    state: ClockState, at: datetime | None, *, cal: WorkingCalendar | None = None
+) -> bool:
+    """Whether ``at``, a deadline or ladder time of this clock, was counted on a provisional
+    year (the law's statutory holidays, no 调休 yet): a working-day clock's times from its start
+    to ``at``. Wall-clock hour clocks are never provisional."""
+    if at is None or state.limit.is_hours:
+        return False
+    c = cal or default_calendar()
+    return c.provisional_between(
+        state.started_at.astimezone(SHANGHAI).date(), at.astimezone(SHANGHAI).date()
+    )
+
+
 def known_deadline(state: ClockState, *, cal: WorkingCalendar | None = None) -> datetime | None:
     """:func:`deadline`, or None when it lies in a year without calendar data."""
     try:
@@ -899,6 +914,8 @@ class ExplainedTime(_Out):
 class ExplainedStep(_Out):
     step: LadderStep
     at: ExplainedTime
+    provisional: bool = False
+    """Counted on a provisional year: it may move when the official calendar arrives."""
 
 
 class ExplainedPause(_Out):
@@ -916,6 +933,8 @@ class ExplainedClock(_Out):
     deadline: ExplainedTime | None
     decided_by: Literal["policy", "province"] | None
     ladder: tuple[ExplainedStep, ...]
+    deadline_provisional: bool = False
+    """The deadline was counted on a provisional year (see ``notes``)."""
 
 
 class SlaExplanation(_Out):
@@ -931,6 +950,8 @@ class SlaExplanation(_Out):
     max_extension_days: int
     calendar_years: dict[int, YearStatus]
     notes: tuple[str, ...]
+    provisional: bool = False
+    """Some deadline or ladder time was counted on a provisional year."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (ISO-8601 times)."""
@@ -940,19 +961,23 @@ class SlaExplanation(_Out):
     def to_text(self) -> str:
         """A human-readable form (local times)."""
 
-        def fmt(t: ExplainedTime | None) -> str:
-            return "-" if t is None else t.local.strftime("%Y-%m-%d %H:%M %a (+08:00)")
+        def fmt(t: ExplainedTime | None, provisional: bool = False) -> str:
+            if t is None:
+                return "-"
+            text = t.local.strftime("%Y-%m-%d %H:%M %a (+08:00)")
+            return f"{text}  PROVISIONAL" if provisional else text
 
         lines = [
             f"received   {fmt(self.received_at)}",
             f"type       {self.petition_type.value}   urgency {self.urgency.value}",
         ]
         for clock in (self.sign_for, self.resolve):
-            lines.append(f"{clock.kind.value:<10} {clock.limit}: due {fmt(clock.deadline)}")
+            due = fmt(clock.deadline, clock.deadline_provisional)
+            lines.append(f"{clock.kind.value:<10} {clock.limit}: due {due}")
             if clock.decided_by == "province":
                 lines.append("           (the province's deadline is earlier and wins)")
             for s in clock.ladder:
-                lines.append(f"  {s.step.value:<20} {fmt(s.at)}")
+                lines.append(f"  {s.step.value:<20} {fmt(s.at, s.provisional)}")
         for p in self.pauses:
             lines.append(f"pause      {fmt(p.start)} → {fmt(p.end)}  ({p.working_time})")
         lines.append(f"extension  at most {self.max_extension_days} working days, once")
@@ -1012,7 +1037,13 @@ def _explain_clock(
         base_deadline=ExplainedTime.of(state.base_deadline),
         deadline=None if end is None else ExplainedTime.of(end),
         decided_by=decided,
-        ladder=tuple(ExplainedStep(step=s, at=ExplainedTime.of(t)) for s, t in steps),
+        ladder=tuple(
+            ExplainedStep(
+                step=s, at=ExplainedTime.of(t), provisional=provisional(state, t, cal=cal)
+            )
+            for s, t in steps
+        ),
+        deadline_provisional=provisional(state, end, cal=cal),
     )
 
 
@@ -1067,8 +1098,12 @@ def explain(
     years: dict[int, YearStatus] = {}
     for y in range(min(touched), max(touched) + 1):
         years[y] = c.year_status(y)
-        if years[y] is YearStatus.ASSUMED_WEEKENDS:
-            notes.append(f"{y}: no official calendar, plain weekends assumed (override file)")
+        if years[y] is YearStatus.PROVISIONAL:
+            notes.append(
+                f"{y}: no official calendar yet: PROVISIONAL, counted on the law's statutory "
+                f"holidays with 补假 and no 调休; times marked PROVISIONAL may move when the "
+                f"State Council's notice is imported (petition-hub calendar import)"
+            )
         elif years[y] is YearStatus.NOTICE:
             notes.append(f"{y}: official calendar transcribed in the override file")
     return SlaExplanation(
@@ -1084,4 +1119,8 @@ def explain(
         max_extension_days=res.max_extension_days,
         calendar_years=years,
         notes=tuple(notes),
+        provisional=any(
+            c.deadline_provisional or any(s.provisional for s in c.ladder)
+            for c in (sign_for, resolve)
+        ),
     )
