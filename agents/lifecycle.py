@@ -58,7 +58,7 @@ from petition_hub.clock import Clock, clock_from, system_clock
 from petition_hub.connectors import DecodeError, hotline, miniprogram
 from petition_hub.crypto import PiiCipher, cipher_for
 from petition_hub.deadletter import SourceRecord
-from petition_hub.domain.calendar import CalendarUnavailable
+from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle import (
     Accepted,
     Closure,
@@ -100,7 +100,8 @@ from petition_hub.domain.petition import (
     evaluation_to_avro,
 )
 from petition_hub.domain.rules import RuleSet
-from petition_hub.domain.sla import ClockKind, deadline
+from petition_hub.domain.sla import SHANGHAI, ClockKind, deadline, provisional
+from petition_hub.live import live_calendar
 from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import TopicSpec, load_topics
@@ -132,9 +133,9 @@ EVALUATION_REQUESTS: Final = {
     Channel.PROVINCE: ("hotline12345.callback-requests", "GDBH"),
 }
 _HUB_ID: Final = re.compile(r"PH-[A-Z2-7]{20}")
-LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
-SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
-NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"
+LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
+SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
+NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
 #: Header of ``hub.lifecycle`` records saying what they are without decoding them (routing
 #: reads only ``routing_requested`` and ``closed``).
 KIND_HEADER: Final = LIFECYCLE_KIND_HEADER
@@ -184,6 +185,26 @@ _STEP_NOTICE: Final = {
     "supervision (挂牌督办), reported to the leading group",
 }
 _CLOCK_WORDS: Final = {ClockKind.SIGN_FOR: "sign for", ClockKind.RESOLVE: "resolve"}
+_PROVISIONAL_NOTE: Final = (
+    "deadline provisional: counted on the statutory holidays; the State Council's arrangement "
+    "for that year is not published yet"
+)
+
+
+def _local(t: datetime | None) -> str:
+    return "unknown" if t is None else t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _deadline_changed_text(effect: SlaSignal) -> str:
+    """What the unit (and the province) reads when the calendar moved a deadline."""
+    words = _CLOCK_WORDS[effect.clock]
+    text = (
+        f"the working-day calendar changed: the {words} deadline is now "
+        f"{_local(effect.deadline)} (was {_local(effect.previous_deadline)}, Beijing time)"
+    )
+    if effect.deadline == effect.previous_deadline:
+        text = f"the working-day calendar changed: a pending {words} reminder moved"
+    return f"{text}; {_PROVISIONAL_NOTE}" if effect.provisional else f"{text} (official)"
 
 
 def _ms(value: datetime | None) -> int | None:
@@ -248,6 +269,7 @@ class LifecycleProcessor:
         unit_topics: frozenset[str],
         clock: Clock,
         park_seconds: float = 60.0,
+        calendar: Callable[[], WorkingCalendar] = default_calendar,
     ) -> None:
         self.rules = rules
         self.city = city
@@ -257,6 +279,9 @@ class LifecycleProcessor:
         self.unit_topics = unit_topics
         self.clock = clock
         self.park_seconds = park_seconds
+        self.calendar = calendar
+        self.cal = calendar()
+        """The calendar of the batch in hand (one per batch or tick: a reload mid-batch waits)."""
         self.parts: dict[int, _Partition] = {}
         self._gauges_at = 0.0
 
@@ -275,6 +300,7 @@ class LifecycleProcessor:
             entry = Entry.load(raw)
             part.entries[entry.state.petition_id] = entry
         self.parts[partition] = part
+        self.cal = self.calendar()
         for pid, entry in part.entries.items():
             self._schedule(part, pid, entry)
 
@@ -296,6 +322,7 @@ class LifecycleProcessor:
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         part = self.parts.setdefault(src.partition, _Partition())
+        self._calendar_now()
         try:
             return self._dispatch(src, state, part)
         except Exception as exc:  # a bug must not skip the event: keep it, with why
@@ -305,6 +332,7 @@ class LifecycleProcessor:
     def tick(self, partition: int, state: PartitionState) -> Sequence[Output]:
         """Fire what is due: ladder steps, ends of evaluation windows, parked events' expiry."""
         part = self.parts.setdefault(partition, _Partition())
+        self._calendar_now()
         now = self.clock()
         outputs: list[Output] = []
         limit = now.timestamp()
@@ -325,7 +353,7 @@ class LifecycleProcessor:
                 state.pop(pid.encode(), None)
                 continue
             try:
-                result = apply(entry.state, Tick(petition_id=pid, at=now))
+                result = apply(entry.state, Tick(petition_id=pid, at=now), cal=self.cal)
             except CalendarUnavailable as exc:
                 self._calendar_missing(exc)
                 self._schedule_at(part, pid, now + CALENDAR_RETRY)
@@ -407,7 +435,9 @@ class LifecycleProcessor:
             try:
                 if entry is not None:
                     outputs += self._catch_up(pid, entry, min(event.at, self.clock()), state, part)
-                result = apply(entry.state if entry else None, event)
+                result = apply(
+                    entry.state if entry else None, event, cal=self.cal, now=self.clock()
+                )
             except CalendarUnavailable as exc:
                 self._calendar_missing(exc)
                 return self._park(src, state, part, pid, "calendar")
@@ -487,7 +517,7 @@ class LifecycleProcessor:
             # caught up to the event's time, but never past now: a unit's clock running ahead
             # must not fire steps early (the event itself is applied at its own time)
             outputs = self._catch_up(pid, entry, min(event.at, self.clock()), state, part)
-            result = apply(entry.state, event)
+            result = apply(entry.state, event, cal=self.cal, now=self.clock())
         except CalendarUnavailable as exc:
             self._calendar_missing(exc)
             return self._park(src, state, part, pid, "calendar")
@@ -504,8 +534,8 @@ class LifecycleProcessor:
     ) -> list[Output]:
         """Fire what fell due before an event, as the timer would have (same event ids), so the
         event's own outputs carry ids of the event alone."""
-        result = apply(entry.state, Tick(petition_id=pid, at=at))
-        if not isinstance(result, Accepted) or not result.effects:
+        result = apply(entry.state, Tick(petition_id=pid, at=at), cal=self.cal)
+        if not isinstance(result, Accepted) or result.state is entry.state:
             return []
         return self._accepted(pid, entry, result, None, f"{pid}@tick", state, part)
 
@@ -622,9 +652,10 @@ class LifecycleProcessor:
         key = pid.encode()
         lead = s.lead_unit or before.lead_unit
         try:
-            resolve_deadline = deadline(s.resolve)
+            resolve_deadline = deadline(s.resolve, cal=self.cal)
         except CalendarUnavailable:
             resolve_deadline = None
+        resolve_provisional = provisional(s.resolve, resolve_deadline, cal=self.cal)
         base: dict[str, Any] = {
             "eventId": "",
             "petitionId": pid,
@@ -640,6 +671,7 @@ class LifecycleProcessor:
             "channel": s.channel.name,
             "petitionType": s.petition_type.value if s.petition_type else None,
             "deadline": resolve_deadline,
+            "deadlineProvisional": resolve_provisional,
             "extensionDays": None,
             "approved": None,
             "note": None,
@@ -659,20 +691,31 @@ class LifecycleProcessor:
                 "channel": s.channel.name,
                 "petitionType": s.petition_type.value if s.petition_type else None,
                 "urgency": s.urgency.name,
+                "deadlineProvisional": effect.provisional,
+                "previousDeadline": effect.previous_deadline,
             }
-            out.append(Output(SLA, key, schemas.encode(SLA_V1, record)))
+            out.append(Output(SLA, key, schemas.encode(SLA_V2, record)))
             self._count_sla(effect, unit)
             if effect.signal in _STEP_NOTICE and unit:
                 words = _CLOCK_WORDS[effect.clock]
-                out += self._notice(
-                    unit,
-                    pid,
-                    effect.signal.value,
-                    effect.at,
-                    _STEP_NOTICE[effect.signal].format(clock=words),
-                    effect.clock.value,
-                    effect.deadline,
-                )
+                message = _STEP_NOTICE[effect.signal].format(clock=words)
+            elif effect.signal is SlaSignalKind.DEADLINE_CHANGED and unit:
+                message = _deadline_changed_text(effect)
+                if s.channel is Channel.PROVINCE and effect.clock is ClockKind.RESOLVE:
+                    out.append(self._feedback_deadline(effect, entry))
+            else:
+                return out
+            out += self._notice(
+                unit,
+                pid,
+                effect.signal.value,
+                effect.at,
+                message,
+                effect.clock.value,
+                effect.deadline,
+                provisional=effect.provisional,
+                previous=effect.previous_deadline,
+            )
             return out
         if isinstance(effect, StateChanged):
             # the final rating of a reply round: 不满意 reopening it, or the round closing rated
@@ -698,7 +741,11 @@ class LifecycleProcessor:
             out.append(self._lifecycle(key, record, hkind))
             self._count_state(effect, lead, satisfaction if rated else None)
             if s.channel is Channel.PROVINCE:
-                out.append(self._feedback(effect, entry, event, satisfaction, resolve_deadline))
+                out.append(
+                    self._feedback(
+                        effect, entry, event, satisfaction, resolve_deadline, resolve_provisional
+                    )
+                )
             return out
         if isinstance(effect, EvaluationInvited):
             topic, ref_field = EVALUATION_REQUESTS[effect.channel]
@@ -732,6 +779,7 @@ class LifecycleProcessor:
                 "extensionDays": effect.days,
                 "approved": effect.approved,
                 "deadline": effect.deadline,
+                "deadlineProvisional": effect.provisional,
             }
             out.append(self._lifecycle(key, record, "extension_answered"))
             if effect.unit:
@@ -744,6 +792,7 @@ class LifecycleProcessor:
                     f"the extension request was {what}",
                     ClockKind.RESOLVE.value,
                     effect.deadline,
+                    provisional=effect.provisional,
                 )
             return out
         if isinstance(effect, RoutingRequested):
@@ -768,12 +817,13 @@ class LifecycleProcessor:
                 effect.reason,
                 ClockKind.RESOLVE.value,
                 resolve_deadline,
+                provisional=resolve_provisional,
             )
         return out
 
     def _lifecycle(self, key: bytes, record: dict[str, Any], kind: str) -> Output:
         return Output(
-            LIFECYCLE, key, schemas.encode(LIFECYCLE_V1, record), ((KIND_HEADER, kind.encode()),)
+            LIFECYCLE, key, schemas.encode(LIFECYCLE_V2, record), ((KIND_HEADER, kind.encode()),)
         )
 
     def _notice(
@@ -785,6 +835,9 @@ class LifecycleProcessor:
         message: str,
         clock: str | None,
         due: datetime | None,
+        *,
+        provisional: bool = False,
+        previous: datetime | None = None,
     ) -> list[Output]:
         topic = f"{unit}.petitions"
         if topic not in self.unit_topics:
@@ -798,8 +851,10 @@ class LifecycleProcessor:
             "deadline": due,
             "at": at,
             "message": message,
+            "deadlineProvisional": provisional,
+            "previousDeadline": previous,
         }
-        return [Output(topic, pid.encode(), schemas.encode(NOTICE_V1, record))]
+        return [Output(topic, pid.encode(), schemas.encode(NOTICE_V2, record))]
 
     def _feedback(
         self,
@@ -808,6 +863,7 @@ class LifecycleProcessor:
         event: Event | None,
         satisfaction: Satisfaction | None,
         resolve_deadline: datetime | None,
+        deadline_provisional: bool,
     ) -> Output:
         s = entry.state
         unit = s.lead_unit
@@ -816,6 +872,8 @@ class LifecycleProcessor:
             message = event.text
         elif effect.closure is not None:
             message = f"closed ({effect.closure.value})"
+        if deadline_provisional and resolve_deadline is not None:
+            message = f"{message} [{_PROVISIONAL_NOTE}]"
         record = {
             "dispatchId": entry.channel_ref,
             "cityCode": self.city,
@@ -824,6 +882,22 @@ class LifecycleProcessor:
             "message": message,
             "deadline": resolve_deadline,
             "satisfaction": _AVRO_SATISFACTION[satisfaction] if satisfaction else None,
+            "updatedAt": effect.at,
+        }
+        return Output(FEEDBACK, entry.channel_ref.encode(), schemas.encode(FEEDBACK_V1, record))
+
+    def _feedback_deadline(self, effect: SlaSignal, entry: Entry) -> Output:
+        """``province.feedback`` for a dispatch whose resolve deadline moved (the contract has no
+        kind for it: the status stays the current one, the message says what moved)."""
+        s = entry.state
+        record = {
+            "dispatchId": entry.channel_ref,
+            "cityCode": self.city,
+            "status": _FEEDBACK_STATUS[s.state],
+            "handlingUnit": self._unit_name(s.lead_unit) if s.lead_unit else None,
+            "message": _deadline_changed_text(effect),
+            "deadline": effect.deadline,
+            "satisfaction": None,
             "updatedAt": effect.at,
         }
         return Output(FEEDBACK, entry.channel_ref.encode(), schemas.encode(FEEDBACK_V1, record))
@@ -873,12 +947,14 @@ class LifecycleProcessor:
         overdue: dict[str, int] = {}
         triage = 0
         timers = 0
+        provisional_clocks = 0
         for part in self.parts.values():
             timers += len(part.scheduled)
             for entry in part.entries.values():
                 s = entry.state
                 if s.state is LifecycleState.TRIAGE:
                     triage += 1
+                provisional_clocks += sum(p.provisional for p in s.plans)
                 if s.state in _HANDLING and s.lead_unit:
                     open_[s.lead_unit] = open_.get(s.lead_unit, 0) + 1
                     if _overdue(s):
@@ -890,6 +966,21 @@ class LifecycleProcessor:
             metrics.OVERDUE.labels(unit).set(overdue.get(unit, 0))
         metrics.TRIAGE_BACKLOG.set(triage)
         metrics.TIMERS_PENDING.set(timers)
+        metrics.CLOCKS_PROVISIONAL.set(provisional_clocks)
+
+    def _calendar_now(self) -> None:
+        """Take the calendar in force; when it changed, every open petition counted on another
+        one is due now: the timer recomputes its clocks and announces what moved."""
+        cal = self.calendar()
+        if cal is self.cal:
+            return
+        self.cal = cal
+        now = self.clock()
+        for part in self.parts.values():
+            for pid, entry in part.entries.items():
+                s = entry.state
+                if s.state is not LifecycleState.CLOSED and s.calendar != cal.digest:
+                    self._schedule_at(part, pid, now)
 
     @staticmethod
     def _calendar_missing(exc: CalendarUnavailable) -> None:
@@ -901,11 +992,12 @@ class LifecycleProcessor:
     def _schedule(self, part: _Partition, pid: str, entry: Entry) -> None:
         s = entry.state
         try:
-            when = (
-                s.updated_at + CLOSED_RETENTION
-                if s.state is LifecycleState.CLOSED
-                else next_wakeup(s)
-            )
+            if s.state is LifecycleState.CLOSED:
+                when: datetime | None = s.updated_at + CLOSED_RETENTION
+            elif s.calendar != self.cal.digest:
+                when = self.clock()  # counted on another calendar: recompute (and announce) now
+            else:
+                when = next_wakeup(s, cal=self.cal)
         except CalendarUnavailable as exc:
             self._calendar_missing(exc)
             when = self.clock() + CALENDAR_RETRY
@@ -934,6 +1026,10 @@ class LifecycleProcessor:
                     "partition": partition,
                     "state": entry.state.model_dump(mode="json"),
                     "overdue": _overdue(entry.state),
+                    "provisional": entry.state.provisional,
+                    "calendar": {
+                        str(p.clock): p.model_dump(mode="json") for p in entry.state.plans
+                    },
                     "history": entry.history,
                 }
         return None
@@ -946,7 +1042,7 @@ class LifecycleProcessor:
                 s = entry.state
                 if s.lead_unit != unit:
                     continue
-                row = _row(pid, s)
+                row = _row(pid, s, self.cal)
                 if s.state in _HANDLING:
                     lists["open"].append(row)
                     if _overdue(s):
@@ -963,9 +1059,9 @@ def _overdue(s: PetitionState) -> bool:
     return s.state in _HANDLING and any(step.value == "overdue" for step in s.resolve_fired)
 
 
-def _row(pid: str, s: PetitionState) -> dict[str, Any]:
+def _row(pid: str, s: PetitionState, cal: WorkingCalendar) -> dict[str, Any]:
     try:
-        due = deadline(s.resolve)
+        due = deadline(s.resolve, cal=cal)
     except CalendarUnavailable:
         due = None
     return {
@@ -975,6 +1071,7 @@ def _row(pid: str, s: PetitionState) -> dict[str, Any]:
         "urgency": s.urgency.value,
         "received_at": s.received_at.isoformat(),
         "resolve_deadline": due.isoformat() if due else None,
+        "resolve_deadline_provisional": provisional(s.resolve, due, cal=cal),
         "round": s.round,
         "closure": s.closure.value if s.closure else None,
         "rating": s.rating.value if s.rating else None,
@@ -986,7 +1083,10 @@ def _timer_identity(effect: Any, s: PetitionState) -> str:
     if isinstance(effect, SlaSignal):
         clock = s.sign_for if effect.clock is ClockKind.SIGN_FOR else s.resolve
         opened = _ms(clock.opened_at) if clock is not None else 0
-        return f"{effect.clock.value}:{opened}:{effect.round}:{effect.signal.value}"
+        ident = f"{effect.clock.value}:{opened}:{effect.round}:{effect.signal.value}"
+        if effect.signal is SlaSignalKind.DEADLINE_CHANGED:  # once per calendar it moved on
+            ident += f":{effect.calendar}"
+        return ident
     if isinstance(effect, StateChanged):
         return f"{effect.to_state.value}:{s.round}:{effect.cause}"
     return f"{effect.kind}:{_ms(effect.at)}"
@@ -1133,6 +1233,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         unit_topics=unit_topics,
         clock=clock_from(settings.clock_file),
         park_seconds=settings.lifecycle_park_seconds,
+        calendar=live_calendar(settings.calendar_file).current,
     )
     lifecycle = Stage(
         name="lifecycle",

@@ -34,11 +34,10 @@ previous version stays in force.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import faust
 import structlog
@@ -47,12 +46,19 @@ from petition_hub import metrics, schemas
 from petition_hub.app import stage_options
 from petition_hub.clock import clock_from
 from petition_hub.deadletter import SourceRecord
-from petition_hub.domain.calendar import CalendarUnavailable
+from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Petition, PetitionerKind, petition_from_avro
 from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
 from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
 from petition_hub.domain.rules import load_rules_from_dir as _load_dir
-from petition_hub.domain.sla import deadline, resolve_clock, sign_for_clock
+from petition_hub.domain.sla import (
+    ClockState,
+    deadline,
+    provisional,
+    resolve_clock,
+    sign_for_clock,
+)
+from petition_hub.live import LiveFile, live_calendar
 from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
@@ -68,7 +74,7 @@ TRIAGE: Final = "hub.triage"
 REJECTS: Final = "hub.rejects"
 TRANSFERS: Final = "province.transfers"
 FEEDBACK: Final = "province.feedback"
-UNIT_PETITION_V1: Final = "cn.gov.pds.hub.UnitPetition.v1"
+UNIT_PETITION: Final = "cn.gov.pds.hub.UnitPetition.v2"
 OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
 REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
 TRANSFER_V1: Final = "cn.gov.ha.petition.Transfer.v1"
@@ -92,64 +98,87 @@ def load_rules_at(path: Path | None) -> RuleSet:
     return _load_dir(path) if path.is_dir() else load_rules([path])
 
 
-class LiveRules:
+class LiveRules(LiveFile[RuleSet]):
     """The rules in force, re-read when the file changes (checked at most every ``every`` s)."""
 
     def __init__(self, path: Path | None, every: float = 2.0) -> None:
-        self.path = path
-        self.every = every
-        self.rules = load_rules_at(path)
-        self._stamp = self._mtime()
-        self._checked = time.monotonic()
-        metrics.RULES_INFO.labels(self.rules.version).set(1)
-
-    def _mtime(self) -> float:
-        if self.path is None:
-            return 0.0
-        files = self.path.iterdir() if self.path.is_dir() else [self.path]
-        return max((f.stat().st_mtime for f in files), default=0.0)
-
-    def current(self) -> RuleSet:
-        """The rules in force now."""
-        now = time.monotonic()
-        if self.path is None or now - self._checked < self.every:
-            return self.rules
-        self._checked = now
-        stamp = self._mtime()
-        if stamp == self._stamp:
-            return self.rules
-        self._stamp = stamp
-        try:
-            new = load_rules_at(self.path)
-        except RulesError as exc:
-            log.error("new rules refused; the previous version stays", errors=exc.errors[:5])
-            return self.rules
-        if new.version != self.rules.version:
-            log.info("rules version changed", old=self.rules.version, new=new.version)
-            metrics.RULES_INFO.labels(self.rules.version).set(0)
-            metrics.RULES_INFO.labels(new.version).set(1)
-        self.rules = new
-        return new
-
-
-def deadlines(petition: Petition, routed_at: datetime) -> tuple[datetime | None, datetime | None]:
-    """(sign-for deadline, resolve deadline) of a petition routed at ``routed_at``; both ``None``
-    when a year's official calendar is missing (flagged in a metric and logged)."""
-    try:
-        sign = deadline(sign_for_clock(routed_at, petition.urgency))
-        resolve = deadline(
-            resolve_clock(
-                petition.received_at,
-                petition.petition_type,
-                petition.urgency,
-                petition.provincial_deadline,
-            )
+        super().__init__(
+            path,
+            load_rules_at,
+            what="rules",
+            refused=RulesError,
+            every=every,
+            on_change=_rules_changed,
         )
-        return sign, resolve
+        metrics.RULES_INFO.labels(self.value.version).set(1)
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.value
+
+
+def _rules_changed(old: RuleSet, new: RuleSet) -> None:
+    if new.version != old.version:
+        log.info("rules version changed", old=old.version, new=new.version)
+        metrics.RULES_INFO.labels(old.version).set(0)
+        metrics.RULES_INFO.labels(new.version).set(1)
+
+
+class Deadlines(NamedTuple):
+    """A unit record's deadlines, each with whether it was counted on a provisional year."""
+
+    sign_for: datetime | None
+    sign_for_provisional: bool
+    resolve: datetime | None
+    resolve_provisional: bool
+
+    @property
+    def note(self) -> str | None:
+        """What a person needs to know about them (None when both are official)."""
+        if self.resolve is None or self.sign_for is None:
+            return "no working-day calendar for that year: the deadline is not known yet"
+        if self.resolve_provisional or self.sign_for_provisional:
+            return (
+                "provisional: counted on the law's statutory holidays (补假 included); the "
+                "State Council's arrangement (调休) for that year is not published yet, and the "
+                "unit is told if the deadline moves when it is"
+            )
+        return None
+
+
+def _deadline(
+    make: Callable[[WorkingCalendar], ClockState], cal: WorkingCalendar
+) -> tuple[datetime | None, bool]:
+    """A clock's deadline and whether it is provisional; (None, False) when a year it needs has
+    no calendar at all (flagged in a metric and logged once)."""
+    try:
+        clock = make(cal)
+        due = deadline(clock, cal=cal)
     except CalendarUnavailable as exc:
         if metrics.flag_calendar_missing(exc.year):
-            log.warning("no official working-day calendar for a deadline", year=exc.year)
-        return None, None
+            log.warning("no working-day calendar for a deadline", year=exc.year)
+        return None, False
+    return due, provisional(clock, due, cal=cal)
+
+
+def deadlines(
+    petition: Petition, routed_at: datetime, cal: WorkingCalendar | None = None
+) -> Deadlines:
+    """The sign-for deadline of a petition routed at ``routed_at`` and its resolve deadline, each
+    computed on its own (one that cannot be known does not hide the other)."""
+    c = cal or default_calendar()
+    sign = _deadline(lambda c: sign_for_clock(routed_at, petition.urgency, cal=c), c)
+    resolve = _deadline(
+        lambda c: resolve_clock(
+            petition.received_at,
+            petition.petition_type,
+            petition.urgency,
+            petition.provincial_deadline,
+            cal=c,
+        ),
+        c,
+    )
+    return Deadlines(*sign, *resolve)
 
 
 def unit_record(
@@ -157,14 +186,14 @@ def unit_record(
     decision: RoutingDecision,
     role: str,
     routed_at: datetime,
+    cal: WorkingCalendar | None = None,
 ) -> dict[str, Any]:
-    """The ``UnitPetition.v1`` record of ``decision`` (``role`` is set per recipient)."""
+    """The ``UnitPetition.v2`` record of ``decision`` (``role`` is set per recipient)."""
     rec = decision.record
     loc = decision.location
     visible = decision.contact_visible
     who = petition.petitioner
-    sign, resolve = deadlines(petition, routed_at)
-    note = None if resolve is not None else "no official working-day calendar for that year yet"
+    due = deadlines(petition, routed_at, cal)
     enterprise = petition.enterprise if not decision.identity_withheld else None
     return {
         "petitionId": petition.petition_id,
@@ -190,10 +219,12 @@ def unit_record(
         "identityWithheld": not visible,
         "sensitive": decision.sensitive,
         "attachments": [{"name": a.name, "url": a.url} for a in petition.attachments],
-        "signForDeadline": sign if role != "TRIAGE" else None,
-        "resolveDeadline": resolve,
+        "signForDeadline": due.sign_for if role != "TRIAGE" else None,
+        "resolveDeadline": due.resolve,
         "provincialDeadline": petition.provincial_deadline,
-        "deadlineNote": note,
+        "deadlineNote": due.note,
+        "signForDeadlineProvisional": due.sign_for_provisional and role != "TRIAGE",
+        "resolveDeadlineProvisional": due.resolve_provisional,
         "repeatOf": petition.repeat_of,
         "rulesVersion": rec.rules_version,
         "theme": rec.theme,
@@ -346,11 +377,13 @@ class RoutingProcessor:
         city: str,
         routed: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        calendar: Callable[[], WorkingCalendar] = default_calendar,
     ) -> None:
         self.rules = rules
         self.city = city
         self.routed = routed
         self.clock = clock
+        self.calendar = calendar
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
@@ -416,17 +449,19 @@ class RoutingProcessor:
         metrics.ROUTED.labels(petition.channel.value, decision.kind).inc()
         log.debug("routed", petition_id=petition.petition_id, decision=decision.record.decision)
         if decision.kind == "units":
-            record = unit_record(petition, decision, "LEAD", now)  # deadlines etc. once
+            record = unit_record(
+                petition, decision, "LEAD", now, self.calendar()
+            )  # deadlines etc. once
             out = []
             for i, unit in enumerate(decision.units):
                 role = "LEAD" if i == 0 else "CO_HANDLER"
-                value = schemas.encode(UNIT_PETITION_V1, {**record, "role": role})
+                value = schemas.encode(UNIT_PETITION, {**record, "role": role})
                 out.append(Output(unit.topic, key, value))
                 metrics.UNIT_ROUTED.labels(unit.key, role.lower()).inc()
             return out
         if decision.kind == "triage":
-            record = unit_record(petition, decision, "TRIAGE", now)
-            return [Output(TRIAGE, key, schemas.encode(UNIT_PETITION_V1, record))]
+            record = unit_record(petition, decision, "TRIAGE", now, self.calendar())
+            return [Output(TRIAGE, key, schemas.encode(UNIT_PETITION, record))]
         if decision.kind == "province_transfer":
             record = transfer_record(petition, decision, self.city)
             return [
@@ -525,7 +560,11 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
             sources=(PETITIONS, DECISIONS, LIFECYCLE),
             partitions=spec[PETITIONS].partitions,
             processor=RoutingProcessor(
-                LiveRules(settings.rules), settings.city, routed, clock_from(settings.clock_file)
+                LiveRules(settings.rules),
+                settings.city,
+                routed,
+                clock_from(settings.clock_file),
+                live_calendar(settings.calendar_file).current,
             ),
             group=f"{settings.app_id}-routing",
             creates={routed: spec[PETITIONS].partitions},

@@ -60,8 +60,8 @@ def attach_stages(app: faust.App, stages: list[Stage]) -> None:
 #: latency) are exported in the hub's registry under this prefix, so ``/metrics`` serves both.
 FAUST_METRICS_PREFIX = "petition_hub_faust"
 
-#: How often a worker re-reads whether next year's working-day calendar is known (seconds).
-CALENDAR_CHECK_INTERVAL = 3600.0
+#: How often a worker sets whether next year's working-day calendar is known (seconds).
+CALENDAR_CHECK_INTERVAL = 60.0
 
 
 @lru_cache(maxsize=1)
@@ -80,15 +80,14 @@ def next_year_calendar_known(
     today: date | None = None, calendar: WorkingCalendar | None = None
 ) -> bool:
     """Whether the year after ``today`` (default: today in Beijing time) has an official
-    working-day calendar in ``calendar`` (default: the one the worker computes deadlines with):
-    ``chinesecalendar``'s, or its notice transcribed in the override file. A year the override
-    file only assumes (plain weekends) is not known."""
-    from .domain.calendar import YearStatus, default_calendar
+    working-day calendar in ``calendar`` (default: the packaged one): ``chinesecalendar``'s, or
+    its notice transcribed in the override file. A provisional year (the law's statutory days,
+    no 调休) is not known."""
+    from .domain.calendar import default_calendar
     from .domain.sla import SHANGHAI
 
     day = today or datetime.now(SHANGHAI).date()
-    status = (calendar or default_calendar()).year_status(day.year + 1)
-    return status in (YearStatus.OFFICIAL, YearStatus.NOTICE)
+    return (calendar or default_calendar()).year_status(day.year + 1).is_official
 
 
 def update_calendar_gauge(
@@ -100,11 +99,13 @@ def update_calendar_gauge(
     return known
 
 
-def attach_calendar_check(app: faust.App) -> None:
-    """Set the next-year calendar gauge when the worker starts, then every hour."""
+def attach_calendar_check(app: faust.App, settings: Settings) -> None:
+    """Set the next-year calendar gauge when the worker starts, then every hour (from the
+    calendar of ``HUB_CALENDAR_FILE``, which the stages keep current)."""
+    from .live import live_calendar
 
     async def check_calendar() -> None:
-        update_calendar_gauge()
+        update_calendar_gauge(calendar=live_calendar(settings.calendar_file).current())
 
     app.task(check_calendar)
     app.timer(CALENDAR_CHECK_INTERVAL)(check_calendar)
@@ -153,7 +154,7 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
         raise RuntimeError("no broker: set HUB_BROKER, or use `petition-hub dev`")
     app = faust.App(settings.app_id, **faust_settings(settings, url))
     attach_monitor(app)
-    attach_calendar_check(app)
+    attach_calendar_check(app, settings)
     # imported here: agents import the domain, and `import petition_hub` should stay cheap
     from . import web
     from .agents import register

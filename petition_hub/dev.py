@@ -156,7 +156,7 @@ def demo_reaction(
         body = json.dumps(rating, ensure_ascii=False).encode()
         return [(target, str(request[ref_field]).encode(), body, rng.uniform(1, 2) * pace)]
     sid, record = schemas.decode(value or b"")
-    if sid != schemas.schema_id("cn.gov.pds.hub.UnitPetition.v1") or record["role"] != "LEAD":
+    if schemas.record_name(sid) != "cn.gov.pds.hub.UnitPetition" or record["role"] != "LEAD":
         return []  # notices, co-handled petitions: nothing to do in the demo
     pid = record["petitionId"]
     unit_topic = topic.removesuffix(".petitions") + ".status"

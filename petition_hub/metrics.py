@@ -206,7 +206,20 @@ LIFECYCLE_EVENTS = Counter(
 CALENDAR_NEXT_YEAR = Gauge(
     "petition_hub_calendar_next_year_available",
     "1 when next year's official working-day calendar is known (chinesecalendar, or its notice "
-    "transcribed in the override file); 0 when it is missing or only assumed (plain weekends).",
+    "transcribed in the override file); 0 when it is only provisional (the law's statutory "
+    "holidays) or missing.",
+    registry=REGISTRY,
+)
+CALENDAR_INFO = Gauge(
+    "petition_hub_calendar_info",
+    "The working-day calendar in force (1, by digest) and earlier ones (0).",
+    ["digest"],
+    registry=REGISTRY,
+)
+CLOCKS_PROVISIONAL = Gauge(
+    "petition_hub_clocks_provisional",
+    "Open clocks whose deadline or pending ladder times were counted on a provisional year (no "
+    "State Council notice yet): import the notice (petition-hub calendar import).",
     registry=REGISTRY,
 )
 

@@ -22,8 +22,11 @@ from . import schemas
 #: Topic (or topic pattern) -> its value schemas, oldest first.
 _SUBJECT_SCHEMAS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     (r"hub\.petitions", ("cn.gov.pds.hub.Petition.v1",)),
-    (r"(dept\.[A-Z0-9_]+|county\.\d{6})\.petitions", ("cn.gov.pds.hub.UnitPetition.v1",)),
-    (r"hub\.triage", ("cn.gov.pds.hub.UnitPetition.v1",)),
+    (
+        r"(dept\.[A-Z0-9_]+|county\.\d{6})\.petitions",
+        ("cn.gov.pds.hub.UnitPetition.v1", "cn.gov.pds.hub.UnitPetition.v2"),
+    ),
+    (r"hub\.triage", ("cn.gov.pds.hub.UnitPetition.v1", "cn.gov.pds.hub.UnitPetition.v2")),
     (r"(dept\.[A-Z0-9_]+|county\.\d{6})\.status", ("cn.gov.pds.hub.UnitStatus.v1",)),
     (r"hub\.deadletter", ("cn.gov.pds.hub.DeadLetter.v1",)),
     (r"hub\.rejects", ("cn.gov.pds.hub.Rejection.v1",)),

@@ -1,7 +1,7 @@
 """``petition-hub report``: each unit's figures for a calendar month (the public 通报).
 
-The source of truth is the event log: ``hub.lifecycle`` (``LifecycleEvent.v1``) and ``hub.sla``
-(``SlaEvent.v1``), read whole. Delivery is at-least-once, so events are counted once per
+The source of truth is the event log: ``hub.lifecycle`` (``LifecycleEvent``) and ``hub.sla``
+(``SlaEvent``, any version), read whole. Delivery is at-least-once, so events are counted once per
 ``eventId``. The definitions are those of the Prometheus recording rules (see
 :mod:`petition_hub.metrics`); a period is a calendar month in Asia/Shanghai, ``[start, end)``,
 and an event belongs to it by its ``at``:
@@ -61,8 +61,8 @@ __all__ = [
 
 LIFECYCLE_TOPIC: Final = "hub.lifecycle"
 SLA_TOPIC: Final = "hub.sla"
-LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
-SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
+LIFECYCLE_RECORD: Final = "cn.gov.pds.hub.LifecycleEvent"
+SLA_RECORD: Final = "cn.gov.pds.hub.SlaEvent"
 #: The joint-meeting office's calendar: months begin at midnight Beijing time.
 TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
 
@@ -432,16 +432,16 @@ def read_events(bootstrap: str) -> Events:
 
     events = Events()
     for topic, name, sink in (
-        (LIFECYCLE_TOPIC, LIFECYCLE_V1, events.lifecycle),
-        (SLA_TOPIC, SLA_V1, events.sla),
+        (LIFECYCLE_TOPIC, LIFECYCLE_RECORD, events.lifecycle),
+        (SLA_TOPIC, SLA_RECORD, events.sla),
     ):
-        wanted = schemas.schema_id(name)
+        wanted = schemas.record_ids(name)  # any version: each reads the ones before
         for record in read_all(bootstrap, topic):
             try:
                 sid, value = schemas.decode(record.value) if record.value else (None, None)
             except schemas.WireFormatError:
                 sid, value = None, None
-            if sid != wanted or value is None:
+            if sid not in wanted or value is None:
                 events.skipped += 1
                 continue
             sink.append(value)

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = None
     pii_key: SecretStr | None = None
     rules: Path | None = None
+    calendar_file: Path | None = Field(
+        default=None,
+        description="The working-day calendar's override file (official corrections and notices "
+        "transcribed with `petition-hub calendar import`); unset means the packaged one. A "
+        "running worker picks up a change within seconds.",
+    )
     topics_file: Path = PROJECT_ROOT / "topics.yaml"
     topics_replication_factor_cap: int | None = Field(
         default=None,

@@ -38,6 +38,8 @@ __all__ = [
     "names",
     "parsed_schema",
     "raw_schema",
+    "record_ids",
+    "record_name",
     "schema_id",
     "schema_name",
     "split_header",
@@ -71,6 +73,10 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.LifecycleEvent.v1": 1015,
     "cn.gov.pds.hub.SlaEvent.v1": 1016,
     "cn.gov.pds.hub.UnitNotice.v1": 1017,
+    "cn.gov.pds.hub.UnitPetition.v2": 1018,
+    "cn.gov.pds.hub.UnitNotice.v2": 1019,
+    "cn.gov.pds.hub.SlaEvent.v2": 1020,
+    "cn.gov.pds.hub.LifecycleEvent.v2": 1021,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).
@@ -164,6 +170,17 @@ def schema_id(name_or_id: str | int) -> int:
         return SCHEMA_IDS[name]
     except KeyError:
         raise UnknownSchemaError(f"schema {name!r} has no id in SCHEMA_IDS") from None
+
+
+def record_name(name_or_id: str | int) -> str:
+    """The record a schema is a version of: ``cn.gov.pds.hub.SlaEvent`` for ``….SlaEvent.v2``
+    (versions of one record are backward compatible: a reader of one reads them all)."""
+    return schema_name(name_or_id).rsplit(".v", 1)[0]
+
+
+def record_ids(record: str) -> frozenset[int]:
+    """The schema ids of every version of ``record`` (``cn.gov.pds.hub.SlaEvent``)."""
+    return frozenset(i for n, i in SCHEMA_IDS.items() if n.rsplit(".v", 1)[0] == record)
 
 
 def raw_schema(name_or_id: str | int) -> dict[str, Any]:

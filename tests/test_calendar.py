@@ -114,7 +114,9 @@ def test_qingming_is_the_solar_term_of_chinesecalendar() -> None:
     for year in range(FIRST_MISSING, FIRST_MISSING + 20):
         off = statutory_days(year)
         assert off is not None
-        qingming = [x for x, name in off.items() if name.startswith("清明节") and "补假" not in name]
+        qingming = [
+            x for x, name in off.items() if name.startswith("清明节") and "补假" not in name
+        ]
         terms = chinese_calendar.get_solar_terms(date(year, 4, 1), date(year, 4, 10))
         assert qingming == [x for x, name in terms if name == "清明"], year
 

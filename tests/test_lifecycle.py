@@ -772,11 +772,12 @@ def test_a_clock_stopped_before_a_year_without_calendar_met_its_deadline_there()
     from petition_hub.domain.sla import extend, met, resolve_clock, stop
 
     bj = timezone(timedelta(hours=8))
-    # 3 working days from 28 December 2026: due 31 December; extended by 3 it runs into 2027
+    # 3 working days from 27 December 2099: due 30 December; extended by 3 it runs into 2100,
+    # a year with neither official data nor a provisional calendar
     clock = resolve_clock(
-        datetime(2026, 12, 28, 9, tzinfo=bj), PetitionType.POLICY_CONSULTATION, Urgency.NORMAL
+        datetime(2099, 12, 27, 9, tzinfo=bj), PetitionType.POLICY_CONSULTATION, Urgency.NORMAL
     )
     longer = extend(clock, 3)
-    assert met(stop(longer, datetime(2026, 12, 31, 20, tzinfo=bj))) is True
+    assert met(stop(longer, datetime(2099, 12, 31, 20, tzinfo=bj))) is True
     with pytest.raises(CalendarUnavailable):
-        met(stop(longer, datetime(2027, 1, 4, 9, tzinfo=bj)))
+        met(stop(longer, datetime(2100, 1, 4, 9, tzinfo=bj)))

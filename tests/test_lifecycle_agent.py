@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,6 +12,7 @@ from petition_hub import metrics, schemas
 from petition_hub.agents.lifecycle import LIFECYCLE, SLA, LifecycleProcessor
 from petition_hub.agents.routing import UNIT_HEADER
 from petition_hub.deadletter import SourceRecord
+from petition_hub.domain.calendar import CalendarOverrides, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Channel, petition_id_for
 from petition_hub.domain.rules import default_rules
 from petition_hub.stage import Output, PartitionState
@@ -29,7 +32,10 @@ class Clock:
 
 
 def _processor(
-    clock: Clock, park_seconds: float = 60.0
+    clock: Clock,
+    park_seconds: float = 60.0,
+    calendar: Callable[[], WorkingCalendar] = default_calendar,
+    state: PartitionState | None = None,
 ) -> tuple[LifecycleProcessor, PartitionState]:
     p = LifecycleProcessor(
         rules=default_rules(),
@@ -40,8 +46,9 @@ def _processor(
         unit_topics=frozenset({"dept.TAX.petitions"}),
         clock=clock,
         park_seconds=park_seconds,
+        calendar=calendar,
     )
-    state = PartitionState()
+    state = PartitionState() if state is None else state
     p.restored(0, state)
     return p, state
 
@@ -139,7 +146,7 @@ def test_an_event_from_the_future_does_not_fire_steps_early() -> None:
     assert [schemas.decode(o.value or b"")[1]["reason"] for o in out] == ["return_window_passed"]
 
 
-def test_a_step_in_a_year_without_a_calendar_is_held_and_flagged() -> None:
+def test_a_step_in_a_provisional_year_fires_and_says_so() -> None:
     late = datetime(2026, 12, 28, 9, 0, tzinfo=BJ)  # 3 working days: due 31 December
     clock = Clock(late)
     p, state = _processor(clock)
@@ -147,25 +154,142 @@ def test_a_step_in_a_year_without_a_calendar_is_held_and_flagged() -> None:
     p(_status("SIGNED_FOR", late, 0), state)
     clock.now = datetime(2026, 12, 31, 19, 0, tzinfo=BJ)
     assert _kinds(p.tick(0, state), SLA) == ["warning", "urging", "overdue"]
-    # listed supervision is 5 working days later, in 2027: held, not guessed, and flagged
-    metrics.CALENDAR_MISSING.labels("2027").set(0)
+    # listed supervision is 5 working days later, in 2027: counted on the provisional calendar
+    found = p.petition(PID)
+    assert found is not None and found["provisional"]
     clock.now = datetime(2027, 1, 15, 9, 0, tzinfo=BJ)
-    assert p.tick(0, state) == []
-    assert metrics.CALENDAR_MISSING.labels("2027")._value.get() == 1
+    assert _kinds(p.tick(0, state), SLA) == ["listed_supervision"]
 
 
-def test_a_petition_whose_deadline_needs_a_missing_year_waits_whole_and_flagged() -> None:
-    late = datetime(2026, 12, 28, 9, 0, tzinfo=BJ)  # 15 working days run into 2027
+def test_a_petition_in_a_provisional_year_is_handled_with_provisional_deadlines() -> None:
+    received = datetime(2026, 12, 20, 10, 0, tzinfo=BJ)  # 15 working days run into 2027
+    p, state = _processor(Clock(received))
+    out = p(_routed(received, petitionType="举报投诉"), state)
+    assert _kinds(out, LIFECYCLE) == ["received", "routed"]
+    started = [schemas.decode(o.value or b"")[1] for o in out if o.topic == SLA]
+    by_clock = {r["clock"]: r for r in started}
+    assert by_clock["resolve"]["deadlineProvisional"] is True
+    assert by_clock["resolve"]["deadline"].astimezone(BJ).date().isoformat() == "2027-01-11"
+    assert by_clock["sign_for"]["deadlineProvisional"] is False
+    assert _kinds(p(_status("SIGNED_FOR", received, 0), state), LIFECYCLE) == ["signed_for"]
+    assert [r["petition_id"] for r in p.unit_lists("dept.TAX")["open"]] == [PID]
+    row = p.unit_lists("dept.TAX")["open"][0]
+    assert row["resolve_deadline_provisional"] is True
+
+
+def test_a_petition_whose_deadline_needs_a_year_without_any_calendar_waits_flagged() -> None:
+    late = datetime(2099, 12, 28, 9, 0, tzinfo=BJ)  # 15 working days run into 2100: no data
     p, state = _processor(Clock(late), park_seconds=0.05)
-    metrics.CALENDAR_MISSING.labels("2027").set(0)
-    assert p(_routed(late, petitionType="法律维权"), state) == []
-    assert p(_status("SIGNED_FOR", late, 0), state) == []
-    time.sleep(0.1)
-    assert p.tick(0, state) == []  # not rejected as unknown: kept until the calendar comes
-    waiting = state[b"w:" + PID.encode()]
-    assert b"calendar" in waiting and b"unknown" in waiting
-    assert metrics.CALENDAR_MISSING.labels("2027")._value.get() == 1
-    assert p.petition(PID) is None
+    metrics.CALENDAR_MISSING.labels("2100").set(0)
+    out = p(_routed(late, petitionType="法律维权"), state)
+    # what can be known is: the petition is received and routed; its resolve deadline unknown
+    assert _kinds(out, LIFECYCLE) == ["received", "routed"]
+    assert p.petition(PID) is not None
+    assert _kinds(p(_status("SIGNED_FOR", late, 0), state), LIFECYCLE) == ["signed_for"]
+
+
+class Calendars:
+    """The calendar in force, switched by the test as a reload of HUB_CALENDAR_FILE would."""
+
+    def __init__(self, cal: WorkingCalendar) -> None:
+        self.cal = cal
+
+    def __call__(self) -> WorkingCalendar:
+        return self.cal
+
+
+#: A clearly fictional official 2027 for tests: 4-8 January off (so deadlines move later), a
+#: Saturday worked.
+FICTIONAL_2027 = CalendarOverrides.model_validate(
+    {
+        "years": {
+            2027: {
+                "notice": "TEST ONLY: a fictional 2027 arrangement",
+                "holidays": ["2027-01-01", *(f"2027-01-0{d}" for d in range(4, 9))],
+                "working_days": ["2027-01-09"],
+            }
+        }
+    }
+)
+
+
+def test_the_official_year_replaces_the_provisional_one_once() -> None:
+    received = datetime(2026, 12, 20, 10, 0, tzinfo=BJ)
+    clock = Clock(received)
+    calendars = Calendars(WorkingCalendar())
+    p, state = _processor(clock, calendar=calendars)
+    p(_routed(received, petitionType="举报投诉"), state)
+    p(_status("SIGNED_FOR", received + timedelta(hours=1), 0), state)
+    clock.now = datetime(2026, 12, 30, 14, 0, tzinfo=BJ)  # past the warning (50 %)
+    assert _kinds(p.tick(0, state), SLA) == ["warning"]
+    before = p.petition(PID)
+    assert before is not None and before["provisional"]
+
+    calendars.cal = WorkingCalendar(FICTIONAL_2027)
+    clock.now += timedelta(minutes=1)
+    out = list(p.tick(0, state))
+    changed = [schemas.decode(o.value or b"")[1] for o in out if o.topic == SLA]
+    assert [r["signal"] for r in changed] == ["deadline_changed"], changed
+    record = changed[0]
+    assert record["clock"] == "resolve" and record["deadlineProvisional"] is False
+    assert record["previousDeadline"].astimezone(BJ).date().isoformat() == "2027-01-11"
+    assert record["deadline"].astimezone(BJ).date().isoformat() == "2027-01-15"
+    notices = [schemas.decode(o.value or b"")[1] for o in out if o.topic == "dept.TAX.petitions"]
+    assert [n["kind"] for n in notices] == ["deadline_changed"]
+    assert "2027-01-15 18:00" in notices[0]["message"]
+    after = p.petition(PID)
+    assert after is not None and not after["provisional"]
+    assert "deadline_changed" in [h.get("signal") for h in after["history"]]
+    # announced once: later ticks and events say nothing more; the warning does not fire again
+    clock.now += timedelta(minutes=1)
+    assert p.tick(0, state) == []
+    assert _kinds(p(_status("IN_PROGRESS", clock.now, 1), state), SLA) == []
+
+
+def test_a_recomputation_after_a_crash_has_the_same_ids() -> None:
+    ids = []
+    for _ in range(2):  # the second run: the state as flushed before the calendar changed
+        received = datetime(2026, 12, 20, 10, 0, tzinfo=BJ)
+        clock = Clock(received)
+        calendars = Calendars(WorkingCalendar())
+        p, state = _processor(clock, calendar=calendars)
+        p(_routed(received, petitionType="举报投诉"), state)
+        calendars.cal = WorkingCalendar(FICTIONAL_2027)
+        clock.now = received + timedelta(days=1, minutes=len(ids))  # a different moment
+        ids.append([o.event_id for o in p.tick(0, state) if o.topic == SLA])
+    assert ids[0] == ids[1] and len(ids[0]) == 1
+
+
+def test_a_restored_petition_counted_on_another_calendar_is_recomputed() -> None:
+    received = datetime(2026, 12, 20, 10, 0, tzinfo=BJ)
+    clock = Clock(received)
+    p, state = _processor(clock)
+    p(_routed(received, petitionType="举报投诉"), state)
+    p.flushing(0, state)
+    # a new worker with the official calendar restores the partition (a restart after the load)
+    clock.now = received + timedelta(days=1)
+    q = _processor(clock, calendar=Calendars(WorkingCalendar(FICTIONAL_2027)), state=state)[0]
+    out = q.tick(0, state)
+    assert [schemas.decode(o.value or b"")[1]["signal"] for o in out if o.topic == SLA] == [
+        "deadline_changed"
+    ]
+
+
+def test_an_evaluation_window_starts_when_the_invitation_is_sent() -> None:
+    clock = Clock(T)
+    p, state = _processor(clock)
+    p(_routed(T), state)
+    p(_status("SIGNED_FOR", T, 0), state)
+    replied = T + timedelta(hours=2)
+    clock.now = replied + timedelta(days=10)  # applied late (a lagging or parked event)
+    value = schemas.encode(
+        "cn.gov.pds.hub.UnitStatus.v1",
+        {"petitionId": PID, "kind": "REPLIED", "at": replied, "replyText": "已解决"},
+    )
+    out = p(SourceRecord(STATUS, 0, 1, PID.encode(), value, ((UNIT_HEADER, b"dept.TAX"),)), state)
+    (request,) = [json.loads(o.value or b"") for o in out if o.topic.endswith("requests")]
+    due = datetime.fromisoformat(request["evaluateBy"])
+    assert due == clock.now + timedelta(days=7)
 
 
 def test_lists_and_history() -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from petition_hub.data import data_path
 from petition_hub.domain.calendar import (
     OFFICIAL_YEARS,
+    PROVISIONAL_YEARS,
     CalendarOverrides,
     CalendarUnavailable,
     WorkingCalendar,
@@ -505,7 +506,7 @@ def test_explain_with_province_pauses_and_notes() -> None:
 
 
 def test_explain_in_a_year_without_calendar() -> None:
-    last = OFFICIAL_YEARS.stop - 1
+    last = PROVISIONAL_YEARS.stop - 1
     # the deadline itself needs the next year: the caller gets the precise error
     with pytest.raises(CalendarUnavailable) as info:
         explain(datetime(last, 12, 28, 10, tzinfo=SHANGHAI), T.LEGAL_RIGHTS, U.NORMAL, cal=BARE)
@@ -522,18 +523,28 @@ def test_explain_in_a_year_without_calendar() -> None:
     e = explain(
         datetime.combine(day, L("2026-01-01 10:00").timetz()), T.LEGAL_RIGHTS, U.NORMAL, cal=BARE
     )
+    assert e.provisional  # a year with no notice (2099) is counted provisionally
     assert [s.step for s in e.resolve.ladder][-1] is LadderStep.OVERDUE
     assert any(f"no working-day calendar for {last + 1}" in n for n in e.notes)
     assert e.calendar_years[last + 1] == "unavailable"
 
 
-def test_explain_assumed_weekends_is_noted(tmp_path: Path) -> None:
-    y = OFFICIAL_YEARS.stop
-    p = tmp_path / "o.yaml"
-    p.write_text(f"years:\n  {y}:\n    assume_weekends: true\n", encoding="utf-8")
-    cal = WorkingCalendar.load(p)
-    e = explain(datetime(y - 1, 12, 28, 10, tzinfo=SHANGHAI), T.LEGAL_RIGHTS, U.NORMAL, cal=cal)
-    assert any("plain weekends assumed" in n for n in e.notes)
+def test_explain_marks_a_provisional_year() -> None:
+    received = datetime(OFFICIAL_YEARS.stop - 1, 12, 20, 10, tzinfo=SHANGHAI)
+    e = explain(received, T.REPORT_COMPLAINT, U.NORMAL, cal=BARE)
+    assert e.provisional
+    assert e.resolve.deadline is not None
+    assert e.resolve.deadline.local.year == OFFICIAL_YEARS.stop
+    assert e.resolve.deadline_provisional
+    assert not e.sign_for.deadline_provisional  # the next day, in an official year
+    assert [s.provisional for s in e.resolve.ladder][-1]
+    assert e.calendar_years[OFFICIAL_YEARS.stop] == "provisional"
+    assert any("PROVISIONAL" in n for n in e.notes)
+    assert "PROVISIONAL" in e.to_text()
+    # a receipt whose clocks stay in official years says nothing of it
+    early = explain(received - timedelta(days=48), T.REPORT_COMPLAINT, U.NORMAL, cal=BARE)
+    assert not early.provisional and not early.resolve.deadline_provisional
+    assert "PROVISIONAL" not in early.to_text()
 
 
 def test_explain_rejects_bad_pauses() -> None:

@@ -20,6 +20,7 @@ from petition_hub.domain.calendar import (
     CalendarOverrides,
     WorkingCalendar,
     YearOverride,
+    YearStatus,
 )
 from petition_hub.settings import Settings
 
@@ -73,8 +74,8 @@ def test_next_year_calendar_missing_then_transcribed() -> None:
     assert not update_calendar_gauge(date(last, 12, 1), WorkingCalendar())
     assert _sample("petition_hub_calendar_next_year_available") == 0.0
 
-    assumed = CalendarOverrides(years={after: YearOverride(assume_weekends=True)})
-    assert not next_year_calendar_known(date(last, 12, 1), WorkingCalendar(assumed))
+    # a provisional year (the law's statutory days) is not official
+    assert WorkingCalendar().year_status(after) is YearStatus.PROVISIONAL
 
     notice = CalendarOverrides(
         years={after: YearOverride(notice="国务院办公厅关于部分节假日安排的通知")}

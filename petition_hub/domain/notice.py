@@ -57,12 +57,13 @@ text) and the reason, whenever
 * none of a festival's legal days lies inside its line's days off. The legal days come from the
   ``holidays`` library, ``holidays.China(years=year, observed=False, language="zh_CN")``, by
   Chinese name (春节 also matches 农历除夕). This catches a mistyped date whose weekday happens
-  to match;
+  to match. (The module asks ``holidays.country_holidays("CN", …)``, the registry's typed way
+  to build the same ``holidays.China``.)
 * a make-up working day (上班) is not a Saturday or a Sunday, is listed twice, or is also a day
   off; a day off is listed on two lines; a line says 不调休 and still lists make-up days.
 
 The module is pure: it does no I/O of its own (the ``holidays`` library computes the legal days;
-they are cached per year).
+they are cached per year, read-only).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 import holidays
@@ -226,7 +228,7 @@ def _legal_days(year: int) -> Mapping[str, frozenset[date]]:
     for day, names in calendar.items():
         for name in names.split("; "):  # two holidays on one day are joined by "; "
             found.setdefault(name, set()).add(day)
-    return {name: frozenset(days) for name, days in found.items()}
+    return MappingProxyType({name: frozenset(days) for name, days in found.items()})
 
 
 def _lunar_new_year(year: int) -> date | None:

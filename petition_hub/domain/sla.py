@@ -427,8 +427,9 @@ class ClockState(BaseModel):
     opened_at: AwareDatetime
     """When the clock was started (receipt, routing, reopening), UTC."""
     started_at: AwareDatetime
-    base_deadline: AwareDatetime
-    """The limit from the start, without pauses, extension or the province."""
+    base_deadline: AwareDatetime | None
+    """The limit from the start, without pauses, extension or the province (None: in a year
+    without calendar data)."""
     provincial_deadline: AwareDatetime | None = None
     pauses: tuple[Pause, ...] = ()
     paused_since: AwareDatetime | None = None
@@ -533,6 +534,22 @@ def add_working_time(
     return _day_t(c, anchor, w, r.day_start, r.deadline_time, unit)
 
 
+def _origin(
+    at: datetime, limit: Limit, rules: ClockRules, cal: WorkingCalendar
+) -> tuple[datetime, datetime | None]:
+    """When a clock opened at ``at`` starts counting, and its deadline without pauses,
+    extension or the province (None when that needs a year without calendar data)."""
+    if limit.hours is not None:
+        return at, at + timedelta(hours=limit.hours)
+    local_date = at.astimezone(SHANGHAI).date()
+    started = _local_at(local_date, rules.deadline_time)
+    try:
+        day = cal.add_working_days(local_date, limit.working_days or 0)
+    except CalendarUnavailable:
+        return started, None
+    return started, _local_at(day, rules.deadline_time)
+
+
 def start_clock(
     kind: ClockKind,
     at: datetime,
@@ -542,21 +559,14 @@ def start_clock(
     policy: SlaPolicy | None = None,
     cal: WorkingCalendar | None = None,
 ) -> ClockState:
-    """A clock of ``limit`` opened at ``at``. Raises :class:`~.calendar.CalendarUnavailable` when
-    the deadline needs a year without calendar data."""
+    """A clock of ``limit`` opened at ``at``. A deadline in a year without any calendar data is
+    not known (``base_deadline`` None; :func:`deadline` raises
+    :class:`~.calendar.CalendarUnavailable`): the clock runs all the same."""
     pol = policy or default_policy()
     c = cal or default_calendar()
     rules = pol.rules
     at = _utc(at)
-    if limit.hours is not None:
-        started = at
-        base = at + timedelta(hours=limit.hours)
-    else:
-        local_date = at.astimezone(SHANGHAI).date()
-        started = _local_at(local_date, rules.deadline_time)
-        base = _local_at(
-            c.add_working_days(local_date, limit.working_days or 0), rules.deadline_time
-        )
+    started, base = _origin(at, limit, rules, c)
     return ClockState(
         kind=kind,
         limit=limit,
@@ -611,15 +621,7 @@ def reopen_clock(
     at = _utc(at)
     c = cal or default_calendar()
     limit = state.limit
-    if limit.hours is not None:
-        started = at
-        base = at + timedelta(hours=limit.hours)
-    else:
-        local_date = at.astimezone(SHANGHAI).date()
-        started = _local_at(local_date, state.rules.deadline_time)
-        base = _local_at(
-            c.add_working_days(local_date, limit.working_days or 0), state.rules.deadline_time
-        )
+    started, base = _origin(at, limit, state.rules, c)
     return ClockState(
         kind=state.kind,
         limit=limit,
@@ -929,7 +931,7 @@ class ExplainedClock(_Out):
     kind: ClockKind
     limit: str
     started_at: ExplainedTime
-    base_deadline: ExplainedTime
+    base_deadline: ExplainedTime | None
     deadline: ExplainedTime | None
     decided_by: Literal["policy", "province"] | None
     ladder: tuple[ExplainedStep, ...]
@@ -1034,7 +1036,9 @@ def _explain_clock(
         kind=state.kind,
         limit=state.limit.describe(),
         started_at=ExplainedTime.of(state.started_at),
-        base_deadline=ExplainedTime.of(state.base_deadline),
+        base_deadline=None
+        if state.base_deadline is None
+        else ExplainedTime.of(state.base_deadline),
         deadline=None if end is None else ExplainedTime.of(end),
         decided_by=decided,
         ladder=tuple(
