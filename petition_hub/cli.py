@@ -17,6 +17,7 @@ from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from .crypto import PiiCipher
+    from .domain.calendar import WorkingCalendar
     from .domain.rules import RuleSet
 
 
@@ -383,12 +384,83 @@ def sla_explain(
             level,
             _time(province_deadline) if province_deadline else None,
             spans,
+            cal=_calendar_in_force(_settings())[1],
         )
     except (ClockError, CalendarUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else result.to_text()
     )
+
+
+@main.group()
+def calendar() -> None:
+    """The working-day calendar: its sources per year, and importing the State Council's notice."""
+
+
+def _calendar_in_force(settings: Settings) -> tuple[Path, WorkingCalendar]:
+    from .domain.calendar import CalendarConfigError, WorkingCalendar
+    from .live import calendar_file
+
+    path = calendar_file(settings.calendar_file)
+    try:
+        return path, WorkingCalendar.load(path)
+    except CalendarConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@calendar.command("status")
+@click.option("--metrics-url", help="a worker's /metrics (default: this host's HUB_METRICS_PORT)")
+@click.option("--json", "as_json", is_flag=True)
+def calendar_status(metrics_url: str | None, as_json: bool) -> None:
+    """Each year from last year to two years ahead: official, provisional or none, and where from;
+    how many open clocks a worker runs on a provisional year."""
+    import json
+
+    from .calendar_ops import format_status, open_provisional_clocks, status_json, status_rows
+    from .clock import clock_from
+    from .domain.sla import SHANGHAI
+
+    settings = _settings()
+    path, cal = _calendar_in_force(settings)
+    today = clock_from(settings.clock_file)().astimezone(SHANGHAI).date()
+    rows = status_rows(cal, today)
+    url = metrics_url or f"http://127.0.0.1:{settings.metrics_port}/metrics"
+    clocks = open_provisional_clocks(url)
+    if as_json:
+        click.echo(json.dumps(status_json(rows, str(path), clocks), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_status(rows, str(path), clocks, url))
+
+
+@calendar.command("import")
+@click.argument("notice_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--write", is_flag=True, help="add the year to the override file (HUB_CALENDAR_FILE)")
+def calendar_import(notice_file: Path, write: bool) -> None:
+    """Read the text of the State Council's notice (国务院办公厅关于YYYY年部分节假日安排的通知),
+    print the year it understood day by day, and with --write add it to the override file. A
+    notice that cannot be read fully is refused with the line it could not read."""
+    from .calendar_ops import ImportError_, format_review, write_notice
+    from .domain.notice import NoticeError, parse_notice
+
+    settings = _settings()
+    path, cal = _calendar_in_force(settings)
+    try:
+        text = notice_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {notice_file}: {exc}") from exc
+    try:
+        notice = parse_notice(text)
+    except NoticeError as exc:
+        raise click.ClickException(f"{notice_file}: {exc} (nothing written)") from exc
+    click.echo(format_review(notice, cal))
+    if not write:
+        click.echo(f"\nreview the year above, then add it with --write (to {path})")
+        return
+    try:
+        click.echo("\n" + write_notice(notice, path, cal))
+    except (ImportError_, OSError, ValueError) as exc:
+        raise click.ClickException(f"{exc} (nothing written)") from exc
 
 
 @main.command()

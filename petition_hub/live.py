@@ -16,13 +16,14 @@ from typing import Generic, TypeVar
 import structlog
 
 from petition_hub import metrics
+from petition_hub.data import data_path
 from petition_hub.domain.calendar import CalendarConfigError, WorkingCalendar
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-__all__ = ["LiveFile", "live_calendar"]
+__all__ = ["LiveFile", "calendar_file", "live_calendar"]
 
 
 class LiveFile(Generic[T]):
@@ -94,12 +95,18 @@ def _calendar_changed(old: WorkingCalendar, new: WorkingCalendar) -> None:
     metrics.CALENDAR_INFO.labels(new.digest).set(1)
 
 
-_calendars: dict[Path | None, LiveFile[WorkingCalendar]] = {}
+_calendars: dict[Path, LiveFile[WorkingCalendar]] = {}
+
+
+def calendar_file(path: Path | None) -> Path:
+    """The override file in force: ``HUB_CALENDAR_FILE``, or the packaged one."""
+    return path if path is not None else data_path("calendar_overrides.yaml")
 
 
 def live_calendar(path: Path | None) -> LiveFile[WorkingCalendar]:
-    """The working-day calendar of ``HUB_CALENDAR_FILE`` (None: the packaged override file), one
-    per file in a process, so every stage of a worker counts on the same calendar."""
+    """The working-day calendar of ``HUB_CALENDAR_FILE`` (None: the packaged override file, also
+    watched), one per file in a process, so every stage of a worker counts on the same one."""
+    path = calendar_file(path)
     if path not in _calendars:
         live = LiveFile(
             path,

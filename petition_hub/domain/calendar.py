@@ -234,6 +234,17 @@ class CalendarOverrides(BaseModel):
         return [p for year, e in sorted(self.years.items()) for p in _entry_errors(year, e)]
 
 
+class _DatesAsText(yaml.SafeLoader):
+    """PyYAML would build ``2027-13-01`` into a date and fail without saying where: dates stay
+    text here and are parsed by the model, whose errors have a location (and so a line)."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_overrides(path: Path | str | None = None) -> CalendarOverrides:
     """Read and validate an override file (default: the packaged ``calendar_overrides.yaml``).
     Raises :class:`CalendarConfigError`, ``<file>:<line>: <what>`` for every problem found."""
@@ -241,7 +252,7 @@ def load_overrides(path: Path | str | None = None) -> CalendarOverrides:
     try:
         text = p.read_text(encoding="utf-8")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_DatesAsText)  # a SafeLoader: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
