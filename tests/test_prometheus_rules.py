@@ -58,6 +58,7 @@ ALERTS = {
     "PetitionHubOverdueGrowing",
     "PetitionHubCalendarYearMissing",
     "PetitionHubNextYearCalendarMissing",
+    "PetitionHubProvisionalClocks",
     "PetitionHubWorkerDown",
     "PetitionHubNoWorkers",
 }
@@ -114,6 +115,7 @@ def test_rules_use_only_exported_metrics() -> None:
         "petition_hub_overdue_petitions",
         "petition_hub_calendar_next_year_available",
         "petition_hub_calendar_year_missing",
+        "petition_hub_clocks_provisional",
         "up",
     } <= used
 
