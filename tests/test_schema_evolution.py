@@ -39,7 +39,8 @@ def _has_history() -> bool:
 def _versions(path: Path) -> list[tuple[str, dict[str, Any]]]:
     """(label, schema) of every committed version of ``path``, oldest first, then the file."""
     rel = path.relative_to(PROJECT_ROOT).as_posix()
-    commits = _git("log", "--format=%h", "--follow", "--", rel).split()[::-1]
+    # no --follow: a new version (….v2) is similar enough to its v1 for git to call it a copy
+    commits = _git("log", "--format=%h", "--", rel).split()[::-1]
     out = [(c, json.loads(_git("show", f"{c}:{rel}"))) for c in commits]
     current = json.loads(path.read_text(encoding="utf-8"))
     if not out or out[-1][1] != current:
@@ -87,3 +88,31 @@ def test_the_check_catches_an_incompatible_change() -> None:
         _compatible(schemas.PETITION_V1, old, new)
     new["fields"][-1]["default"] = ""
     _compatible(schemas.PETITION_V1, old, new)  # with a default it is compatible
+
+
+def _versions_of_records() -> list[tuple[str, str]]:
+    """(older, newer) schema names: consecutive versions of one record (``….v1`` → ``….v2``)."""
+    by_record: dict[str, list[str]] = {}
+    for name in sorted(schemas.SCHEMA_IDS, key=lambda n: int(n.rsplit(".v", 1)[1])):
+        by_record.setdefault(schemas.record_name(name), []).append(name)
+    return [pair for names in by_record.values() for pair in itertools.pairwise(names)]
+
+
+@pytest.mark.parametrize(("old", "new"), _versions_of_records(), ids=lambda n: n.rsplit(".", 2)[-2])
+def test_a_new_version_reads_the_one_before(old: str, new: str) -> None:
+    # a new version of a record is a compatible change (a new id, the same record): a reader of
+    # the new one reads what was written with the old one (records already on the topics)
+    assert schemas.schema_id(new) != schemas.schema_id(old)
+    _compatible(old, schemas.raw_schema(old), schemas.raw_schema(new))
+
+
+def test_the_hub_writes_the_newest_versions() -> None:
+    from petition_hub.agents import lifecycle, routing
+
+    names = {routing.UNIT_PETITION, lifecycle.SLA_V2, lifecycle.LIFECYCLE_V2, lifecycle.NOTICE_V2}
+    for name in names:
+        newest = max(
+            (n for n in schemas.SCHEMA_IDS if schemas.record_name(n) == schemas.record_name(name)),
+            key=lambda n: int(n.rsplit(".v", 1)[1]),
+        )
+        assert name == newest
