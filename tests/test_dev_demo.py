@@ -6,6 +6,8 @@ import json
 import random
 from datetime import UTC, datetime
 
+import pytest
+
 from petition_hub import schemas
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.connectors import PETITION_DECODERS
@@ -50,9 +52,10 @@ def test_a_petitioner_rates_the_reply_through_its_channel() -> None:
     assert rating["satisfaction"] in ("满意", "基本满意", "不满意")
 
 
-def test_a_notice_needs_no_answer() -> None:
+@pytest.mark.parametrize("name", ["cn.gov.pds.hub.UnitNotice.v1", "cn.gov.pds.hub.UnitNotice.v2"])
+def test_a_notice_needs_no_answer(name: str) -> None:
     notice = schemas.encode(
-        "cn.gov.pds.hub.UnitNotice.v1",
+        name,
         {
             "eventId": "e",
             "petitionId": "PH-AAAAAAAAAAAAAAAAAAAA",

@@ -75,9 +75,11 @@ def _routed(at: datetime, offset: int = 0, **over: Any) -> SourceRecord:
     return SourceRecord(ROUTED, 0, offset, PID.encode(), value)
 
 
-def _status(kind: str, at: datetime, offset: int, unit: str = "dept.TAX") -> SourceRecord:
+def _status(
+    kind: str, at: datetime, offset: int, unit: str = "dept.TAX", **extra: Any
+) -> SourceRecord:
     value = schemas.encode(
-        "cn.gov.pds.hub.UnitStatus.v1", {"petitionId": PID, "kind": kind, "at": at}
+        "cn.gov.pds.hub.UnitStatus.v1", {"petitionId": PID, "kind": kind, "at": at, **extra}
     )
     return SourceRecord(STATUS, 0, offset, PID.encode(), value, ((UNIT_HEADER, unit.encode()),))
 
@@ -282,11 +284,7 @@ def test_an_evaluation_window_starts_when_the_invitation_is_sent() -> None:
     p(_status("SIGNED_FOR", T, 0), state)
     replied = T + timedelta(hours=2)
     clock.now = replied + timedelta(days=10)  # applied late (a lagging or parked event)
-    value = schemas.encode(
-        "cn.gov.pds.hub.UnitStatus.v1",
-        {"petitionId": PID, "kind": "REPLIED", "at": replied, "replyText": "已解决"},
-    )
-    out = p(SourceRecord(STATUS, 0, 1, PID.encode(), value, ((UNIT_HEADER, b"dept.TAX"),)), state)
+    out = p(_status("REPLIED", replied, 1, replyText="已解决"), state)
     (request,) = [json.loads(o.value or b"") for o in out if o.topic.endswith("requests")]
     due = datetime.fromisoformat(request["evaluateBy"])
     assert due == clock.now + timedelta(days=7)

@@ -194,12 +194,12 @@ def test_office_decision_routes_a_triaged_petition(
 
 
 def _routing_records(records: list[Record]) -> list[Record]:
-    """Routing's own records: without the lifecycle's notices to units (``UnitNotice.v1``) and
+    """Routing's own records: without the lifecycle's notices to units (``UnitNotice``) and
     its progress reports to the province (every status but RETURNED)."""
     kept = []
     for r in records:
         sid, body = schemas.decode(r.value or b"")
-        if sid == schemas.schema_id("cn.gov.pds.hub.UnitNotice.v1"):
+        if schemas.record_name(sid) == "cn.gov.pds.hub.UnitNotice":
             continue
         if r.topic == "province.feedback" and body["status"] != "RETURNED":
             continue
