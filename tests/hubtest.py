@@ -265,3 +265,33 @@ def set_clock(path: Path, when: datetime) -> datetime:
     tmp.write_text(when.isoformat())
     os.replace(tmp, path)
     return when
+
+
+def court_dispatch(dispatch_id: str, received: datetime) -> bytes:
+    """A provincial dispatch (``Dispatch.v1``) of an enterprise's enforcement case, which the
+    hub routes to the intermediate court (dept.COURT) with the public security bureau."""
+    from petition_hub import schemas
+
+    return schemas.encode(
+        "cn.gov.ha.petition.Dispatch.v1",
+        {
+            "dispatchId": dispatch_id,
+            "originChannel": "PROVINCE_WEB",
+            "receivedAt": received,
+            "petitioner": {
+                "kind": "ENTERPRISE",
+                "name": "平顶山市新城环保建材有限公司",
+                "uscc": "91410411MA0055210F",
+                "idNumber": None,
+                "contactName": "孙总",
+                "phone": "13700375555",
+            },
+            "category": "LEGAL_RIGHTS",
+            "subject": "合同纠纷执行难",
+            "content": "我公司与外地某企业的货款纠纷已胜诉，判决生效半年仍未执行到位，"
+            "申请法院强制执行进展缓慢，请求协调。",
+            "regionCode": "410411",
+            "targetCity": "410400",
+            "confidential": False,
+        },
+    )

@@ -18,6 +18,7 @@ import pytest
 
 from hubtest import (
     WorkerProcess,
+    court_dispatch,
     http_json,
     metric_sum,
     produce,
@@ -36,32 +37,6 @@ DISPATCH = "HA-20260601-000042"
 PID = petition_id_for(Channel.PROVINCE, DISPATCH)
 LEAD = "dept.COURT"
 CO = "dept.PLAC"
-
-
-def _dispatch(received: datetime) -> bytes:
-    return schemas.encode(
-        "cn.gov.ha.petition.Dispatch.v1",
-        {
-            "dispatchId": DISPATCH,
-            "originChannel": "PROVINCE_WEB",
-            "receivedAt": received,
-            "petitioner": {
-                "kind": "ENTERPRISE",
-                "name": "平顶山市新城环保建材有限公司",
-                "uscc": "91410411MA0055210F",
-                "idNumber": None,
-                "contactName": "孙总",
-                "phone": "13700375555",
-            },
-            "category": "LEGAL_RIGHTS",
-            "subject": "合同纠纷执行难",
-            "content": "我公司与外地某企业的货款纠纷已胜诉，判决生效半年仍未执行到位，"
-            "申请法院强制执行进展缓慢，请求协调。",
-            "regionCode": "410411",
-            "targetCity": "410400",
-            "confidential": False,
-        },
-    )
 
 
 def _status(kind: str, at: datetime, **extra: Any) -> bytes:
@@ -145,7 +120,7 @@ def test_a_provincial_dispatch_from_receipt_to_closure(
     story = Story(hub_topics, clock, worker)
 
     t = story.at(received + timedelta(minutes=5))
-    dispatch = _dispatch(received)
+    dispatch = court_dispatch(DISPATCH, received)
     produce(hub_topics.bootstrap, "province.dispatch", [(DISPATCH.encode(), dispatch, ())])
     assert story.lifecycle(2) == [
         ("state_changed", None, "received"),

@@ -44,6 +44,7 @@ from petition_hub.domain.sla import (
     next_due,
     own_deadline,
     pause,
+    provisional,
     reopen_clock,
     resolve_clock,
     resume,
@@ -736,3 +737,23 @@ def test_add_working_time_examples() -> None:
     assert local(add_working_time(L("2026-03-07 23:00"), 5, cal=CAL)) == "2026-03-13 18:00"
     assert local(add_working_time(L("2025-09-30 18:00"), 1, cal=CAL)) == "2025-10-09 18:00"
     assert add_working_time(L("2026-03-03 10:00"), 0, cal=CAL) == L("2026-03-03 10:00")
+
+
+def test_a_stopped_clock_keeps_the_deadline_it_was_judged_against() -> None:
+    # replied on a provisional deadline; the official year arrives later and would move it: the
+    # verdict (met) and the deadline every later record shows stay what they were at the stop
+    official_2027 = WorkingCalendar(
+        CalendarOverrides.model_validate(
+            {"years": {2027: {"notice": "TEST ONLY: fictional", "holidays": ["2027-01-11"]}}}
+        )
+    )
+    c = resolve_clock(
+        datetime(2026, 12, 20, 10, tzinfo=SHANGHAI), T.REPORT_COMPLAINT, U.NORMAL, cal=BARE
+    )
+    due = deadline(c, cal=BARE)
+    assert due is not None and provisional(c, due, cal=BARE)
+    assert deadline(c, cal=official_2027) != due  # a running clock would move
+    stopped = stop(c, datetime(2026, 12, 29, 10, tzinfo=SHANGHAI), cal=BARE)
+    assert deadline(stopped, cal=official_2027) == due
+    assert provisional(stopped, due, cal=official_2027) is True
+    assert met(stopped, cal=official_2027) is True

@@ -833,7 +833,7 @@ def _stop_sign_for(ctx: _Ctx, unit: str) -> None:
     clock = ctx.s.sign_for
     if clock is None or clock.stopped_at is not None:
         return
-    stopped = stop(clock, ctx.at)
+    stopped = stop(clock, ctx.at, cal=ctx.cal)
     ctx.update(sign_for=stopped)
     ctx.sla(
         stopped, SlaSignalKind.MET if met(stopped, cal=ctx.cal) else SlaSignalKind.MISSED, unit=unit
@@ -977,7 +977,7 @@ def _on_replied(ctx: _Ctx, ev: Replied) -> Result:
         return _wrong_state(ctx, ev.kind)
     if not ev.text.strip():
         return _reject(RejectReason.EMPTY_REPLY, "the reply has no text")
-    stopped = stop(s.resolve, ctx.at)
+    stopped = stop(s.resolve, ctx.at, cal=ctx.cal)
     # the window starts when the invitation is actually sent: a reply applied late (a lagging
     # consumer, a parked event) still leaves the petitioner the whole window
     sent = ctx.at if ctx.now is None else max(ctx.at, ctx.now)
@@ -1012,7 +1012,7 @@ def _on_returned(ctx: _Ctx, ev: Returned) -> Result:
             "the sign-for window has passed" + ("" if end is None else f" ({end.isoformat()})"),
         )
     if clock is not None and clock.stopped_at is None:
-        ctx.sla(stop(clock, ctx.at), SlaSignalKind.CANCELLED, unit=ev.unit)
+        ctx.sla(stop(clock, ctx.at, cal=ctx.cal), SlaSignalKind.CANCELLED, unit=ev.unit)
     returned_by = (*s.returned_by, ev.unit)
     ctx.update(
         lead_unit=None, co_units=(), returned_by=returned_by, sign_for=None, sign_for_fired=()

@@ -437,6 +437,11 @@ class ClockState(BaseModel):
     extension_days: int = Field(default=0, ge=0)
     max_extension_days: int = Field(default=0, ge=0)
     stopped_at: AwareDatetime | None = None
+    stopped_deadline: AwareDatetime | None = None
+    """The effective deadline the clock was judged against when it stopped (met or missed): a
+    later calendar change does not move it."""
+    stopped_provisional: bool = False
+    """``stopped_deadline`` was counted on a provisional year."""
     rules: ClockRules = ClockRules()
 
     _utc_times = field_validator(
@@ -446,6 +451,7 @@ class ClockState(BaseModel):
         "provincial_deadline",
         "paused_since",
         "stopped_at",
+        "stopped_deadline",
     )(_utc_opt)
 
     @property
@@ -726,6 +732,8 @@ def deadline(state: ClockState, *, cal: WorkingCalendar | None = None) -> dateti
     """The effective deadline: the hub's (pauses and extension included) or the province's when
     that is earlier. While the clock is paused the hub's is not known until it resumes: then this
     is the province's deadline (the latest the effective one can be), or None without one."""
+    if state.stopped_deadline is not None:
+        return state.stopped_deadline
     c = cal or default_calendar()
     if state.kind is ClockKind.SIGN_FOR:
         return _own_steps(state, c, 3)[2]
@@ -819,6 +827,8 @@ def provisional(
     to ``at``. Wall-clock hour clocks are never provisional."""
     if at is None or state.limit.is_hours:
         return False
+    if state.stopped_deadline is not None and at == state.stopped_deadline:
+        return state.stopped_provisional  # as it was when the clock stopped
     c = cal or default_calendar()
     return c.provisional_between(
         state.started_at.astimezone(SHANGHAI).date(), at.astimezone(SHANGHAI).date()
@@ -887,14 +897,24 @@ def extend(state: ClockState, days: int) -> ClockState:
     return state.model_copy(update={"extension_days": days})
 
 
-def stop(state: ClockState, at: datetime) -> ClockState:
-    """Stop the clock at ``at`` (signed for, replied); an open pause ends there."""
+def stop(state: ClockState, at: datetime, *, cal: WorkingCalendar | None = None) -> ClockState:
+    """Stop the clock at ``at`` (signed for, replied); an open pause ends there. The deadline it
+    is judged against is kept with it (unknown in a year without calendar data: then it is
+    computed when asked)."""
     at = _utc(at)
     if state.stopped_at is not None:
         raise ClockError("the clock is already stopped")
     if state.paused_since is not None:
         state = resume(state, max(at, state.paused_since))
-    return state.model_copy(update={"stopped_at": at})
+    c = cal or default_calendar()
+    end = known_deadline(state, cal=c)
+    return state.model_copy(
+        update={
+            "stopped_at": at,
+            "stopped_deadline": end,
+            "stopped_provisional": provisional(state, end, cal=c),
+        }
+    )
 
 
 # --- explain ------------------------------------------------------------------------------------
