@@ -33,7 +33,7 @@ from petition_hub import metrics, schemas
 from petition_hub.app import stage_options
 from petition_hub.connectors import PETITION_DECODERS, DecodeError, Decoder, Reason
 from petition_hub.crypto import PiiCipher, cipher_for
-from petition_hub.deadletter import SourceRecord, seal
+from petition_hub.deadletter import TRUNCATED_BYTES, SourceRecord, seal, size_of
 from petition_hub.domain.intake import Admission, admit
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.settings import Settings
@@ -73,16 +73,32 @@ class IntakeProcessor:
         channel: Channel,
         cipher: PiiCipher,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_bytes: int = 1_048_588,
     ) -> None:
         self.channel = channel
         self.cipher = cipher
         self.clock = clock
+        self.max_bytes = max_bytes
         self._received = metrics.RECEIVED.labels(channel.name)
         self._admitted = {a: metrics.ACCEPTED.labels(channel.name, a.value) for a in Admission}
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         """Exactly one petition, one dead letter, or nothing for a recognised redelivery."""
         self._received.inc()
+        size = size_of(src)
+        if size > self.max_bytes:
+            # not decoded, not kept whole: a dead letter of it must itself be writable
+            return [
+                self.dead_letter(
+                    src,
+                    Reason.TOO_LARGE.value,
+                    "MessageTooLarge",
+                    f"{size} bytes, over the hub's limit of {self.max_bytes} "
+                    f"(HUB_MAX_MESSAGE_BYTES); the first {TRUNCATED_BYTES // 1024} KiB are kept "
+                    f"here, the whole stays on {src.ref} until that topic's retention",
+                    truncate=True,
+                )
+            ]
         try:
             petition = self.channel.decode(src.key, src.value, src.headers)
         except DecodeError as exc:
@@ -121,10 +137,19 @@ class IntakeProcessor:
                 )
             ]
 
-    def dead_letter(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:
+    def dead_letter(
+        self, src: SourceRecord, reason: str, error: str, message: str, *, truncate: bool = False
+    ) -> Output:
         """``src``, whole and encrypted, with the reason, for the dead-letter topic."""
         return dead_letter(
-            src, self.channel.name, self.cipher, self.clock(), reason, error, message
+            src,
+            self.channel.name,
+            self.cipher,
+            self.clock(),
+            reason,
+            error,
+            message,
+            truncate=truncate,
         )
 
 
@@ -136,9 +161,12 @@ def dead_letter(
     reason: str,
     error: str,
     message: str,
+    *,
+    truncate: bool = False,
 ) -> Output:
     """``src``, whole and encrypted, with the reason, for the dead-letter topic (``connector``:
-    which connector refused it, for ``dlq redrive --via connector``)."""
+    which connector refused it, for ``dlq redrive --via connector``); ``truncate``: an original
+    over the size limit keeps its first 64 KiB."""
     metrics.DEAD_LETTERS.labels(connector, reason).inc()
     log.warning("dead letter", source=src.ref, channel=connector, reason=reason, error=message)
     redrive_of = dict(src.headers).get(REDRIVE_HEADER)
@@ -151,6 +179,7 @@ def dead_letter(
         cipher,
         at,
         redrive_of=redrive_of.decode(errors="replace") if redrive_of else None,
+        truncate=truncate,
     )
     return Output(DEADLETTER_TOPIC, key, value, headers)
 
@@ -166,7 +195,7 @@ def register(
             name=f"intake-{channel.name}",
             sources=(channel.topic,),
             partitions=spec[channel.topic].partitions,
-            processor=IntakeProcessor(channel, cipher),
+            processor=IntakeProcessor(channel, cipher, max_bytes=settings.max_message_bytes),
             group=f"{settings.app_id}-intake-{channel.name}",
             **stage_options(app, settings),
         )

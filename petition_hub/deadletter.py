@@ -9,6 +9,7 @@ operators filter on (reason, source), never personal data.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zlib
 from collections.abc import Sequence
@@ -21,8 +22,10 @@ import fastavro
 from . import schemas
 from .crypto import PiiCipher
 
-DEADLETTER_V1: Final = "cn.gov.pds.hub.DeadLetter.v1"
+DEADLETTER: Final = "cn.gov.pds.hub.DeadLetter.v2"
 _ORIGINAL_V1: Final = "cn.gov.pds.hub.Original.v1"
+#: How much of an original over the size limit a dead letter keeps (the rest stays on its topic).
+TRUNCATED_BYTES: Final = 64 * 1024
 
 Header = tuple[str, bytes | None]
 
@@ -56,7 +59,12 @@ class DeadLetter:
     message: str
     dead_lettered_at: datetime
     source: SourceRecord
+    """The original as sealed: for a ``truncated`` letter, its first 64 KiB only."""
     redrive_of: str | None
+    truncated: bool = False
+    """The original was over the size limit; the whole is on the source topic (its retention)."""
+    original_sha256: str | None = None
+    value_size: int = -1
 
 
 def _original_bytes(src: SourceRecord) -> bytes:
@@ -69,6 +77,12 @@ def _original_bytes(src: SourceRecord) -> bytes:
     return buf.getvalue()
 
 
+def size_of(src: SourceRecord) -> int:
+    """Bytes of a record as a broker counts them, roughly: key, value and headers."""
+    headers = sum(len(k) + len(v or b"") for k, v in src.headers)
+    return len(src.key or b"") + len(src.value or b"") + headers
+
+
 def seal(
     src: SourceRecord,
     connector: str,
@@ -78,8 +92,23 @@ def seal(
     cipher: PiiCipher,
     now: datetime,
     redrive_of: str | None = None,
+    *,
+    truncate: bool = False,
 ) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
-    """The (key, value, headers) to write on ``hub.deadletter`` for a refused ``src``."""
+    """The (key, value, headers) to write on ``hub.deadletter`` for a refused ``src``. With
+    ``truncate`` (an original over the size limit) only the first 64 KiB of the value are sealed,
+    with the whole value's size and SHA-256: the dead letter stays small enough to be written."""
+    kept = src
+    if truncate and src.value is not None:
+        kept = SourceRecord(
+            src.topic,
+            src.partition,
+            src.offset,
+            src.key[:TRUNCATED_BYTES] if src.key else src.key,
+            src.value[:TRUNCATED_BYTES],
+            tuple((k, (v or b"")[:1024]) for k, v in src.headers[:64]),
+            src.timestamp_ms,
+        )
     record: dict[str, Any] = {
         "id": src.ref,
         "sourceTopic": src.topic,
@@ -94,21 +123,25 @@ def seal(
         "message": message,
         "deadLetteredAt": now,
         "valueSize": -1 if src.value is None else len(src.value),
-        "sealed": cipher.encrypt(zlib.compress(_original_bytes(src))),
+        "sealed": cipher.encrypt(zlib.compress(_original_bytes(kept))),
         "redriveOf": redrive_of,
+        "truncated": kept is not src,
+        "originalSha256": (
+            hashlib.sha256(src.value).hexdigest() if kept is not src and src.value else None
+        ),
     }
     headers = [
         ("hub-reason", reason.encode()),
         ("hub-source", src.ref.encode()),
     ]
-    return src.key, schemas.encode(DEADLETTER_V1, record), headers
+    return kept.key, schemas.encode(DEADLETTER, record), headers
 
 
 def unseal(key: bytes | None, value: bytes, cipher: PiiCipher) -> DeadLetter:
     """Open a ``hub.deadletter`` record; raises :class:`petition_hub.crypto.InvalidToken` for a
     wrong key and :class:`petition_hub.schemas.WireFormatError` for a record that is not one."""
     sid, record = schemas.decode(value)
-    if sid != schemas.schema_id(DEADLETTER_V1):
+    if schemas.record_name(sid) != "cn.gov.pds.hub.DeadLetter":
         raise schemas.WireFormatError("unknown_schema_id", f"schema id {sid} is not a dead letter")
     original = fastavro.schemaless_reader(
         io.BytesIO(zlib.decompress(cipher.decrypt(record["sealed"]))),
@@ -136,4 +169,7 @@ def unseal(key: bytes | None, value: bytes, cipher: PiiCipher) -> DeadLetter:
         dead_lettered_at=record["deadLetteredAt"],
         source=source,
         redrive_of=record["redriveOf"],
+        truncated=bool(record.get("truncated", False)),
+        original_sha256=record.get("originalSha256"),
+        value_size=record["valueSize"],
     )

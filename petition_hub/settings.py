@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,36 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = False
+    # --- security (issue 11) ---------------------------------------------------------------------
+    bind: str = Field(
+        default="127.0.0.1",
+        description="The address the worker's web port listens on; loopback unless a deployment "
+        "says otherwise (compose sets 0.0.0.0 on its own network).",
+    )
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens (comma-separated) for the worker's HTTP endpoints other than "
+        "/health and /metrics; unset means those endpoints answer 401 to everyone.",
+    )
+    max_message_bytes: int = Field(
+        default=1_048_588,
+        ge=1024,
+        description="The largest channel message intake takes in (key, value and headers); a "
+        "larger one is a dead letter `too_large` (default: Kafka's own message.max.bytes).",
+    )
+    retention_after_closure_days: int = Field(
+        default=3 * 365,
+        ge=1,
+        description="How long personal data is kept after a petition is closed; then the hub "
+        "writes redacted revisions so compaction drops it.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
 
     @field_validator("broker")
     @classmethod
