@@ -187,6 +187,7 @@ class Stage(Service):
         creates: Mapping[str, int] | None = None,
         tick_interval: float = 1.0,
         outputs: Mapping[str, int] | None = None,
+        client_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -206,6 +207,8 @@ class Stage(Service):
         self.tick_interval = tick_interval
         #: exactly-once stages: every topic written (name -> partitions), see the module doc
         self.outputs = dict(outputs) if outputs is not None else None
+        #: what every Kafka client of the stage adds to its settings (SASL, TLS)
+        self.client_options: dict[str, Any] = dict(client_options or {})
         self._suppress: dict[int, set[str]] = {}  # partition -> event ids already on the broker
         self._sent: dict[int, list[asyncio.Future[Any]]] = {}  # per source partition, unsettled
         self._marks_at = time.monotonic()
@@ -224,7 +227,7 @@ class Stage(Service):
         return set(self.states)
 
     async def _ensure_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.client_options)
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -252,6 +255,7 @@ class Stage(Service):
             max_batch_size=512 * 1024,
             max_request_size=16 * 1024 * 1024,
             client_id=f"{self.group}-producer",
+            **self.client_options,
         )
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
@@ -267,6 +271,7 @@ class Stage(Service):
             # range assignment gives that; aiokafka's default (round robin over all
             # topic-partitions) does not, as soon as the worker count does not divide them
             partition_assignment_strategy=ASSIGNORS,
+            **self.client_options,
         )
         self.consumer.subscribe(list(self.sources), listener=_Rebalance(self))
         await self.consumer.start()
@@ -289,7 +294,7 @@ class Stage(Service):
         """Rebuild the state of ``partitions`` from the changelog, to its true end."""
         t0 = time.monotonic()
         tps = [TopicPartition(self.changelog, p) for p in partitions]
-        ends = await end_offsets(self.bootstrap, tps, tansu=self.tansu)
+        ends = await end_offsets(self.bootstrap, tps, tansu=self.tansu, options=self.client_options)
         states = {p: PartitionState() for p in partitions}
         pending = {tp for tp in tps if ends[tp] > 0}
         if pending:
@@ -297,6 +302,7 @@ class Stage(Service):
                 bootstrap_servers=self.bootstrap,
                 enable_auto_commit=False,
                 max_partition_fetch_bytes=8 * 1024 * 1024,
+                **self.client_options,
             )
             await reader.start()
             try:
@@ -360,7 +366,10 @@ class Stage(Service):
         assert self.outputs is not None
         want = {p: [self._out_tp(t, p) for t in self.outputs] for p in partitions}
         ends = await end_offsets(
-            self.bootstrap, {tp for tps in want.values() for tp in tps}, tansu=False
+            self.bootstrap,
+            {tp for tps in want.values() for tp in tps},
+            tansu=False,
+            options=self.client_options,
         )
         return {p: {tp: ends[tp] for tp in tps} for p, tps in want.items()}
 
@@ -375,7 +384,11 @@ class Stage(Service):
                 fresh.append(p)  # never flushed: nothing of it can be on the broker unrecorded
             for tp, offset in marks.items():
                 starts[tp] = min(offset, starts.get(tp, offset))
-        found = await event_ids_since(self.bootstrap, starts) if starts else set()
+        found = (
+            await event_ids_since(self.bootstrap, starts, options=self.client_options)
+            if starts
+            else set()
+        )
         for p in partitions:
             self._suppress[p] = found
         current = await self._current_marks(partitions)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -21,6 +22,7 @@ async def fetched_end_offsets(
     bootstrap_servers: str,
     reported: Mapping[TopicPartition, int],
     timeout: float = 10.0,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[TopicPartition, int]:
     """Correct ListOffsets(latest) results by the high watermark of a Fetch.
 
@@ -38,6 +40,7 @@ async def fetched_end_offsets(
         # one batch per partition is all we need; the broker still returns a whole batch
         max_partition_fetch_bytes=1,
         fetch_max_wait_ms=100,
+        **(options or {}),
     )
     await consumer.start()
     try:
@@ -63,11 +66,17 @@ async def fetched_end_offsets(
 
 
 async def end_offsets(
-    bootstrap_servers: str, partitions: Iterable[TopicPartition], tansu: bool
+    bootstrap_servers: str,
+    partitions: Iterable[TopicPartition],
+    tansu: bool,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[TopicPartition, int]:
-    """End offsets of ``partitions``: ListOffsets, corrected by a Fetch on Tansu."""
+    """End offsets of ``partitions``: ListOffsets, corrected by a Fetch on Tansu. ``options``:
+    the client's security settings (SASL, TLS)."""
     tps = list(partitions)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(options or {})
+    )
     await consumer.start()
     try:
         reported: dict[TopicPartition, int] = await consumer.end_offsets(tps)
@@ -75,4 +84,4 @@ async def end_offsets(
         await consumer.stop()
     if not tansu:
         return reported
-    return await fetched_end_offsets(bootstrap_servers, reported)
+    return await fetched_end_offsets(bootstrap_servers, reported, options=options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -46,6 +47,7 @@ async def event_ids_since(
     starts: Mapping[TopicPartition, int],
     header: str = "hub-event-id",
     timeout: float = 60.0,
+    options: Mapping[str, Any] | None = None,
 ) -> set[str]:
     """The ``header`` values of every record from ``starts`` (partition -> offset) to the end.
 
@@ -62,6 +64,7 @@ async def event_ids_since(
         enable_auto_commit=False,
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_wait_ms=50,
+        **(options or {}),
     )
     await consumer.start()
     try:
