@@ -5,7 +5,8 @@ The factory is the only place that knows how the broker kind changes faust's con
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +14,9 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
 from . import metrics
+from .deadletter import SourceRecord
 from .settings import Settings
-from .stage import Stage
+from .stage import Output, Stage
 
 if TYPE_CHECKING:
     from .domain.calendar import WorkingCalendar
@@ -26,11 +28,18 @@ TANSU_SESSION_TIMEOUT = 2.0
 TANSU_HEARTBEAT_INTERVAL = 0.4
 
 
+#: The hub's own consumer groups (the stages) on Tansu: a longer session than faust's, so that
+#: heartbeats hold on a loaded host (a join then takes about 3 s instead of 1 s); a stage stops
+#: producing once half of it passes without a heartbeat (petition_hub.stage, the lease).
+TANSU_STAGE_SESSION_TIMEOUT = 6.0
+
+
 def stage_session(settings: Settings) -> tuple[float, float]:
-    """(session timeout, heartbeat interval) in seconds for the hub's own consumer groups."""
+    """(session timeout, heartbeat interval) in seconds for the hub's own consumer groups:
+    several heartbeats within half a session (the stage's lease)."""
     if settings.embedded:
-        return TANSU_SESSION_TIMEOUT, TANSU_HEARTBEAT_INTERVAL
-    return 10.0, 3.0
+        return TANSU_STAGE_SESSION_TIMEOUT, 1.0
+    return 10.0, 1.0
 
 
 def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
@@ -43,7 +52,33 @@ def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
         "session_timeout": session,
         "heartbeat_interval": heartbeat,
         "loop": app.loop,
+        "dead_letter": stage_dead_letter(settings),
     }
+
+
+def stage_dead_letter(settings: Settings) -> Callable[[SourceRecord, str, str], Output]:
+    """How a stage turns a record whose own output cannot be written into a dead letter: sealed
+    with the PII key, truncated when it is over the size limit (so the letter can be written)."""
+    from .crypto import cipher_for
+    from .deadletter import seal, size_of
+
+    cipher = cipher_for(settings)
+
+    def dead_letter(src: SourceRecord, reason: str, message: str) -> Output:
+        metrics.DEAD_LETTERS.labels("stage", reason).inc()
+        key, value, headers = seal(
+            src,
+            "stage",
+            reason,
+            "OutputNotWritable",
+            message,
+            cipher,
+            datetime.now(UTC),
+            truncate=size_of(src) > settings.max_message_bytes,
+        )
+        return Output("hub.deadletter", key, value, headers)
+
+    return dead_letter
 
 
 def attach_stages(app: faust.App, stages: list[Stage]) -> None:
@@ -132,7 +167,8 @@ def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
         "stream_buffer_maxsize": 8192,
         "web_enabled": True,
         "web_port": settings.metrics_port,
-        "web_bind": "0.0.0.0" if not settings.embedded else "127.0.0.1",
+        # HUB_BIND on every broker kind (loopback by default; compose binds 0.0.0.0 on its network)
+        "web_bind": settings.bind,
         "web_host": "127.0.0.1",
         "datadir": str(settings.data_dir / "faust"),
         "table_cleanup_interval": 30.0,
@@ -161,5 +197,5 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
 
     stages = register(app, settings)
     attach_stages(app, stages)
-    web.register(app, stages, settings.topics_file)
+    web.register(app, stages, settings.topics_file, settings)
     return app

@@ -210,6 +210,13 @@ CALENDAR_NEXT_YEAR = Gauge(
     "holidays) or missing.",
     registry=REGISTRY,
 )
+STAGE_FENCED = Counter(
+    "petition_hub_stage_fenced_total",
+    "Times a stage stopped producing because it may have lost its partitions (no recent "
+    "heartbeat, or a rebalance outlasting half its timeout); it restores them if they come back.",
+    ["stage"],
+    registry=REGISTRY,
+)
 CALENDAR_INFO = Gauge(
     "petition_hub_calendar_info",
     "The working-day calendar in force (1, by digest) and earlier ones (0).",

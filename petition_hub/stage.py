@@ -51,7 +51,15 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    CorruptRecordException,
+    IllegalStateError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAlreadyExistsError,
+)
 from mode import Service
 
 from . import metrics
@@ -69,6 +77,32 @@ EXIT_DELIVERY_FAILED = 74
 
 #: The longest a stage computes without giving the event loop back (seconds).
 YIELD_EVERY = 0.02
+
+#: How often a stage reports its consumer lag apart from its batches (seconds).
+LAG_EVERY = 2.0
+
+#: Errors about one record, not about the broker: the record that caused them becomes a dead
+#: letter (``Stage(dead_letter=…)``) and the stage goes on; any other delivery error stops the
+#: worker (crash-only).
+RECORD_ERRORS: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,
+)
+
+#: The share of the session (and rebalance) timeout a stage may go on producing after its last
+#: sign of membership (a heartbeat, a join, or the start of a rebalance): past it, the group may
+#: already have given its partitions to another worker, so it stops producing (see ``_Lease``).
+LEASE_SHARE = 0.5
+
+#: ``dead_letter(record, reason, message) -> Output``: a source record whose own output could not
+#: be written, as a dead letter (the stage's owner seals it with the PII key).
+DeadLetterer = Callable[[SourceRecord, str, str], "Output"]
+
+
+class LeaseLost(Exception):
+    """The stage may have lost its partitions: it must not produce, flush or commit any more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +177,68 @@ def _die(reason: str, **fields: Any) -> None:
     os._exit(EXIT_DELIVERY_FAILED)
 
 
+class _Lease:
+    """Whether this worker may still be the owner of its partitions, as far as it can tell.
+
+    Without broker transactions (Tansu) nothing fences a worker the group has moved on from: a
+    worker whose heartbeats stalled (a loaded host), or that took longer than the rebalance
+    timeout to finish its batch, would go on writing after the new owner restored and read back
+    the outputs, and those would be duplicates. So the stage produces only while a sign of
+    membership is recent: the last successful heartbeat (or join) less than half the session
+    timeout ago, and, once a rebalance is under way, less than half the rebalance timeout since
+    it began. A worker that outlives its lease stops at once (``LeaseLost``): no output, no state,
+    no commit; the group gives its partitions to whoever rejoins, who restores them.
+
+    Reads aiokafka's group coordinator (``_do_heartbeat``, ``_rejoin_needed_fut``): no public API
+    says when the last heartbeat succeeded. ``tests/test_stage_lease.py`` fails if that changes.
+    """
+
+    def __init__(self, session: float, rebalance: float) -> None:
+        self.session = session
+        self.rebalance = rebalance
+        self.beat = time.monotonic()
+        self.rebalance_since: float | None = None
+        self._coordinator: Any = None
+
+    def watch(self, consumer: AIOKafkaConsumer) -> None:
+        """Hook the consumer's heartbeats (after ``consumer.start()``)."""
+        coordinator = consumer._coordinator
+        beat = coordinator._do_heartbeat
+
+        async def heartbeat() -> bool:
+            ok = bool(await beat())
+            if ok:  # the coordinator still counts this member (rebalancing or not)
+                self.beat = time.monotonic()
+            return ok
+
+        coordinator._do_heartbeat = heartbeat
+        self._coordinator = coordinator
+
+    def joined(self) -> None:
+        """A join (or sync) completed: a fresh session, no rebalance under way."""
+        self.beat = time.monotonic()
+        self.rebalance_since = None
+
+    def rebalancing(self) -> bool:
+        """A rebalance was requested (this worker must rejoin): finish quickly."""
+        fut = getattr(self._coordinator, "_rejoin_needed_fut", None)
+        if fut is None or not fut.done():
+            return False
+        if self.rebalance_since is None:
+            self.rebalance_since = time.monotonic()
+        return True
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLost` unless this worker may still own its partitions."""
+        now = time.monotonic()
+        if now - self.beat > self.session * LEASE_SHARE:
+            raise LeaseLost(f"no heartbeat for {now - self.beat:.1f}s")
+        if self.rebalancing():
+            assert self.rebalance_since is not None
+            if now - self.rebalance_since > self.rebalance * LEASE_SHARE:
+                raise LeaseLost(f"rebalance under way for {now - self.rebalance_since:.1f}s")
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
@@ -157,6 +253,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                     forget(p)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self.stage.lease.joined()
+        self.stage.watch_lag(assigned)
         async with self.stage.lock:
             missing = {tp.partition for tp in assigned} - set(self.stage.states)
             if missing:
@@ -188,6 +286,8 @@ class Stage(Service):
         tick_interval: float = 1.0,
         outputs: Mapping[str, int] | None = None,
         client_options: Mapping[str, Any] | None = None,
+        rebalance_timeout: float | None = None,
+        dead_letter: DeadLetterer | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -209,6 +309,13 @@ class Stage(Service):
         self.outputs = dict(outputs) if outputs is not None else None
         #: what every Kafka client of the stage adds to its settings (SASL, TLS)
         self.client_options: dict[str, Any] = dict(client_options or {})
+        #: how long the group waits for members to rejoin in a rebalance (aiokafka's default is
+        #: the session timeout, too short for a batch on a loaded host)
+        self.rebalance_timeout = rebalance_timeout or max(30.0, 3 * session_timeout)
+        self.lease = _Lease(session_timeout, self.rebalance_timeout)
+        self.dead_letter = dead_letter
+        self._committed: dict[TopicPartition, int] = {}  # where a partition starts, for the lag
+        self._fenced = metrics.STAGE_FENCED.labels(name)
         self._suppress: dict[int, set[str]] = {}  # partition -> event ids already on the broker
         self._sent: dict[int, list[asyncio.Future[Any]]] = {}  # per source partition, unsettled
         self._marks_at = time.monotonic()
@@ -271,11 +378,14 @@ class Stage(Service):
             # range assignment gives that; aiokafka's default (round robin over all
             # topic-partitions) does not, as soon as the worker count does not divide them
             partition_assignment_strategy=ASSIGNORS,
+            rebalance_timeout_ms=int(self.rebalance_timeout * 1000),
             **self.client_options,
         )
         self.consumer.subscribe(list(self.sources), listener=_Rebalance(self))
         await self.consumer.start()
+        self.lease.watch(self.consumer)
         self.add_future(self._run())
+        self.add_future(self._lag_reporter())
         if hasattr(self.processor, "tick"):
             self.add_future(self._ticker())
 
@@ -457,7 +567,10 @@ class Stage(Service):
                 async with self.lock:
                     if self._closing:
                         return  # not processed, not committed: read again by the next owner
-                    await self._process(batch)
+                    try:
+                        await self._process(batch)
+                    except LeaseLost as exc:
+                        await self._fence(str(exc))
             self._report_lag()
 
     async def _ticker(self) -> None:
@@ -471,21 +584,76 @@ class Stage(Service):
             async with self.lock:
                 if self._closing:
                     return
-                outputs: list[asyncio.Future[Any]] = []
-                for partition, state in list(self.states.items()):
-                    for out in tick(partition, state):
-                        busy = True
-                        fut = await self._emit(out, partition)
-                        if fut is not None:
-                            outputs.append(fut)
-                    await asyncio.sleep(0)
-                await self._settle(outputs)
-                self._record_marks()
-                if time.monotonic() - self._marks_at > MARKS_REFRESH:
-                    await self._refresh_marks()
-                await self._settle(
-                    [f for p, st in self.states.items() for f in await self._flush_state(p, st)]
-                )
+                try:
+                    busy = await self._tick(tick)
+                except LeaseLost as exc:
+                    await self._fence(str(exc))
+
+    async def _tick(self, tick: Callable[[int, PartitionState], Sequence[Output]]) -> bool:
+        """One round of the processor's timers over the held partitions; True when it did work."""
+        busy = False
+        outputs: list[asyncio.Future[Any]] = []
+        for partition, state in list(self.states.items()):
+            self.lease.check()
+            for out in tick(partition, state):
+                busy = True
+                fut = await self._emit(out, partition)
+                if fut is not None:
+                    outputs.append(fut)
+            await asyncio.sleep(0)
+        await self._settle(outputs)
+        self.lease.check()
+        self._record_marks()
+        if time.monotonic() - self._marks_at > MARKS_REFRESH:
+            await self._refresh_marks()
+        await self._settle(
+            [f for p, st in self.states.items() for f in await self._flush_state(p, st)]
+        )
+        return busy
+
+    async def _fence(self, why: str) -> None:
+        """The lease ran out: forget every partition (its state is restored from the changelog if
+        it comes back) and go back to the committed offsets. Outputs already written stand: a new
+        owner reads them back past its marks, and an exactly-once stage does not repeat them."""
+        assert self.consumer is not None
+        held = sorted(self.states)
+        dropped = self._drop_queued(why)
+        forget = getattr(self.processor, "revoked", None)
+        for p in held:
+            self.states.pop(p, None)
+            self._suppress.pop(p, None)
+            if forget is not None:
+                forget(p)
+        self._sent.clear()
+        if held or dropped:
+            self._fenced.inc()
+            log.warning(
+                "stage stopped producing: it may have lost its partitions",
+                stage=self.stage_name,
+                why=why,
+                partitions=held,
+                outputs_dropped=dropped,
+            )
+        with contextlib.suppress(IllegalStateError):
+            await self.consumer.seek_to_committed()
+
+    def _drop_queued(self, why: str) -> int:
+        """Drop the outputs still waiting in the producer (not yet sent to the broker): they must
+        not land after the lease ran out. Those already in flight cannot be called back; the
+        lease's margin (half the session timeout) is what covers them. Uses aiokafka's message
+        accumulator: it has no public way to discard queued records."""
+        assert self.producer is not None
+        acc = self.producer._message_accumulator
+        dropped = 0
+        lost = LeaseLost(why)
+        for batches in acc._batches.values():
+            for batch in batches:
+                dropped += batch.record_count
+                batch.failure(lost)
+                with contextlib.suppress(BaseException):
+                    batch.future.exception()  # retrieved: not an "unhandled" error
+        acc._batches.clear()
+        return dropped
 
     async def _send(self, out: Output) -> asyncio.Future[Any]:
         assert self.producer is not None
@@ -516,35 +684,95 @@ class Stage(Service):
             ]
         return futures
 
-    async def _settle(self, futures: list[asyncio.Future[Any]]) -> None:
-        """Wait until every future is acknowledged; stop the worker if one failed for good."""
+    async def _settle(
+        self,
+        futures: list[asyncio.Future[Any]],
+        origin: Mapping[int, SourceRecord] | None = None,
+    ) -> None:
+        """Wait until every future is acknowledged. A failure caused by the record itself (too
+        large, refused as corrupt) makes its source record (``origin``: id of the future -> the
+        record) a dead letter; any other failure stops the worker (crash-only)."""
         if not futures:
             return
         done, _ = await asyncio.wait(futures)
-        failed = [f.exception() for f in done if f.exception() is not None]
-        if failed:
-            _die(
-                "output not delivered; stopping before the batch is committed",
-                stage=self.stage_name,
-                error=repr(failed[0]),
-            )
+        poisoned: dict[str, tuple[SourceRecord, BaseException]] = {}
+        for f in done:
+            exc = f.exception()
+            if exc is None:
+                continue
+            src = (origin or {}).get(id(f))
+            if src is None or not isinstance(exc, RECORD_ERRORS) or self.dead_letter is None:
+                _die(
+                    "output not delivered; stopping before the batch is committed",
+                    stage=self.stage_name,
+                    error=repr(exc),
+                )
+            assert src is not None
+            poisoned.setdefault(src.ref, (src, exc))
+        if poisoned:
+            await self._settle([await self._poison(src, exc) for src, exc in poisoned.values()])
+
+    async def _poison(
+        self, src: SourceRecord, exc: BaseException, reason: str = "unwritable_output"
+    ) -> asyncio.Future[Any]:
+        """``src`` cannot be processed (``internal``) or its own output cannot be written
+        (``unwritable_output``): ``src`` becomes a dead letter instead, and the stage goes on."""
+        assert self.dead_letter is not None
+        log.warning(
+            "record made a dead letter", stage=self.stage_name, source=src.ref, reason=reason
+        )
+        what = "process" if reason == "internal" else "write an output of"
+        message = f"the {self.stage_name} stage could not {what} this record: {type(exc).__name__}"
+        return await self._send(self.dead_letter(src, reason, message))
+
+    async def _emit_for(
+        self,
+        out: Output,
+        src: SourceRecord,
+        futures: list[asyncio.Future[Any]],
+        origin: dict[int, SourceRecord],
+    ) -> None:
+        """Emit ``out`` of ``src``, remembering where it came from; a record the producer
+        refuses before sending (too large) makes ``src`` a dead letter at once."""
+        try:
+            fut = await self._emit(out, src.partition)
+        except RECORD_ERRORS as exc:
+            if self.dead_letter is None:
+                raise
+            futures.append(await self._poison(src, exc))
+            return
+        if fut is not None:
+            futures.append(fut)
+            origin[id(fut)] = src
 
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.consumer is not None and self.producer is not None
         t0 = slice_start = time.perf_counter()
         futures: list[asyncio.Future[Any]] = []
+        origin: dict[int, SourceRecord] = {}
         offsets: dict[TopicPartition, int] = {}
         n = 0
+        stopped = False
         for tp, records in batch.items():
+            if stopped:
+                break
             state = self.states.get(tp.partition)
             if state is None:
                 if tp not in self.consumer.assignment():
                     continue  # revoked while the batch was fetched: its new owner reads it
+                self.lease.check()  # a worker left behind must not write state either
                 # aiokafka may hand out records of a new partition before the assignment
                 # listener ran: restore first, never skip (the position has moved past them)
                 await self.restore([tp.partition])
                 state = self.states[tp.partition]
+            done = 0
             for r in records:
+                if self.lease.rebalancing():
+                    # a rebalance is under way: end the batch here (what is done is settled and
+                    # committed), so the group is not kept waiting; the rest is read again
+                    stopped = True
+                    break
+                self.lease.check()
                 src = SourceRecord(
                     tp.topic,
                     tp.partition,
@@ -554,23 +782,36 @@ class Stage(Service):
                     tuple(r.headers or ()),
                     r.timestamp,
                 )
-                for out in self.processor(src, state):
-                    fut = await self._emit(out, tp.partition)
-                    if fut is not None:
-                        futures.append(fut)
+                try:
+                    outs = self.processor(src, state)
+                except Exception as exc:  # a bug must not stop the partition: keep the record
+                    if self.dead_letter is None:
+                        raise
+                    log.exception("processor raised", stage=self.stage_name, source=src.ref)
+                    futures.append(await self._poison(src, exc, "internal"))
+                    outs = ()
+                for out in outs:
+                    await self._emit_for(out, src, futures, origin)
+                done += 1
                 if time.perf_counter() - slice_start > YIELD_EVERY:
                     # let heartbeats, other stages and the web server run: a loop blocked longer
                     # than the session timeout gets every consumer of this worker thrown out
                     await asyncio.sleep(0)
                     slice_start = time.perf_counter()
-            offsets[tp] = records[-1].offset + 1
-            n += len(records)
+            if done:
+                offsets[tp] = records[done - 1].offset + 1
+                n += done
+            if done < len(records):
+                with contextlib.suppress(IllegalStateError):  # not ours any more: nothing to do
+                    self.consumer.seek(tp, records[done].offset)
         # outputs first, then the state that records them, then the input offsets: a crash
         # between any two steps repeats work (at-least-once), never skips it
-        await self._settle(futures)
+        await self._settle(futures, origin)
+        self.lease.check()
         self._record_marks()
         held = {tp.partition for tp in offsets}
         await self._settle([f for p in held for f in await self._flush_state(p, self.states[p])])
+        self.lease.check()
         if offsets:
             try:
                 await self.consumer.commit(offsets)
@@ -582,6 +823,26 @@ class Stage(Service):
         self._records.inc(n)
         self._batch_seconds.observe(time.perf_counter() - t0)
 
+    async def _lag_reporter(self) -> None:
+        """The lag every few seconds, whatever the processing loop is doing: a stage wedged in a
+        batch (or one that cannot finish one) shows its partitions' lag growing."""
+        while not self.should_stop and not self._closing:
+            await asyncio.sleep(LAG_EVERY)
+            self._report_lag()
+
+    def watch_lag(self, assigned: Iterable[TopicPartition]) -> None:
+        """Learn the committed offsets of newly assigned partitions (for the lag, before their
+        first batch here completes)."""
+        new = [tp for tp in assigned if tp not in self._next and tp not in self._committed]
+        if new and self.consumer is not None:
+            self.add_future(self._load_committed(new))
+
+    async def _load_committed(self, tps: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        for tp in tps:
+            with contextlib.suppress(Exception):  # only for the metric: never fatal
+                self._committed[tp] = await self.consumer.committed(tp) or 0
+
     def _report_lag(self) -> None:
         """Consumer lag per source topic: fetch high watermark (right on Tansu too) minus the
         next offset to process, over the partitions held. A partition counts from its first
@@ -590,7 +851,9 @@ class Stage(Service):
         lag: dict[str, int] = dict.fromkeys(self.sources, 0)
         for tp in self.consumer.assignment():
             high = self.consumer.highwater(tp)
-            done = self._next.get(tp)
+            # a partition that never finished a batch here (a record that stops the worker each
+            # time) counts from its committed offset: stuck shows as lag, not as nothing
+            done = self._next.get(tp, self._committed.get(tp))
             if high is not None and done is not None:
                 lag[tp.topic] += max(high - done, 0)
         for topic, value in lag.items():
