@@ -57,3 +57,11 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for w in started:
         w.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reliability-full",
+        action="store_true",
+        help="the reliability suite's full-length parameters (docs/reliability.md)",
+    )
