@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import random
+import shlex
 import sys
 import time
 from collections import Counter as Tally
@@ -25,10 +26,12 @@ import faust
 import structlog
 from faust.exceptions import NotReady
 from prometheus_client import Metric
+from pydantic import SecretStr
 
 from . import metrics
 from .broker.embedded import EmbeddedBroker
 from .corpus import generate_all, load_samples
+from .crypto import cipher_for, dev_key_file, has_key
 from .runner import worker_for
 from .settings import Settings
 from .topics import run_apply
@@ -231,10 +234,34 @@ def install_summary(app: faust.App, settings: Settings) -> None:
         print(f"[{elapsed:>4}s] {summary_line()}", flush=True)
 
 
+def with_dev_key(settings: Settings) -> tuple[Settings, str, str]:
+    """``settings`` with the key dev's worker seals dead letters with, what the banner says of
+    it, and the setting an operator's CLI line needs (empty for a key from the environment).
+
+    ``HUB_PII_KEY`` from the environment wins (checked here: ``ValueError`` when it is not Fernet
+    keys); otherwise dev makes a key of its own in ``HUB_DATA_DIR`` (once, kept across runs). Only
+    dev does: a worker or tool without a key refuses to start.
+    """
+    if has_key(settings):
+        cipher_for(settings)
+        return settings, "HUB_PII_KEY of the environment", ""
+    path = dev_key_file(settings.data_dir)
+    key = SecretStr(path.read_text(encoding="ascii").strip())
+    keyed = settings.model_copy(update={"pii_key": key})
+    cipher_for(keyed)
+    setting = f'HUB_PII_KEY="$(cat {shlex.quote(str(path))})" '
+    return keyed, f"{path}  (dev key: give it to tools as HUB_PII_KEY)", setting
+
+
 def run_dev(settings: Settings, demo_rate: float | None) -> int:
     """Run the hub on the embedded broker until Ctrl-C; returns the exit status."""
     from .app import create_app
 
+    try:
+        settings, key_banner, key_setting = with_dev_key(settings)
+    except ValueError as exc:  # a HUB_PII_KEY of the environment that is not Fernet keys
+        print(f"petition-hub dev: {exc}", file=sys.stderr)
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = EmbeddedBroker(log_file=settings.data_dir / "tansu.log").start()
     try:
@@ -263,7 +290,9 @@ def run_dev(settings: Settings, demo_rate: float | None) -> int:
             f"  metrics  http://127.0.0.1:{port}/metrics\n"
             f"  health   http://127.0.0.1:{port}/health\n"
             f"  demo     {demo}\n"
-            f"  CLI      HUB_BROKER={broker.url} HUB_DATA_DIR={settings.data_dir} "
+            f"  key      {key_banner}\n"
+            f"  CLI      HUB_BROKER={broker.url} {key_setting}"
+            f"HUB_DATA_DIR={shlex.quote(str(settings.data_dir.resolve()))} "
             "petition-hub dlq list\n"
             "  stop     Ctrl-C",
             flush=True,

@@ -5,25 +5,36 @@ takes it in with the connector it runs now) or through the current connector str
 ``hub.petitions``, for when the hub may not write to the upstream topic. Every redrive is
 recorded on ``hub.deadletter`` itself (a ``DeadLetterRedrive`` record), so ``dlq list`` shows
 what was redriven, when and where.
+
+A record that cannot be opened (sealed under a key ``HUB_PII_KEY`` no longer holds, or not a dead
+letter at all) is listed with what is wrong, never fatal: the others are listed, shown and
+redriven as usual. A dead letter of an original over the size limit keeps only its first 64 KiB
+(``truncated``): its redrive reads the whole original from its source topic, while that topic's
+retention keeps it, and sends it only when its SHA-256 is the one the letter recorded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 from . import schemas
 from .agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
 from .broker.reading import read_all
-from .connectors import PETITION_DECODERS, DecodeError
-from .crypto import PiiCipher
-from .deadletter import DeadLetter, unseal
+from .connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
+from .crypto import InvalidToken, PiiCipher
+from .deadletter import DeadLetter, SourceRecord, unseal
 from .domain.petition import petition_to_avro
+from .domain.validation import TimeOutOfRange, check_petition_times
 from .logs import scrub_text
 
 REDRIVE_V1: Final = "cn.gov.pds.hub.DeadLetterRedrive.v1"
@@ -38,45 +49,132 @@ PERSONAL_KEYS: Final = frozenset(
 )  # fmt: skip
 
 
+#: What ``dlq`` says of a dead letter sealed under a key ``HUB_PII_KEY`` does not hold.
+UNDECRYPTABLE: Final = "cannot be decrypted with HUB_PII_KEY (wrong or rotated-out key)"
+_DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
+#: The largest record a redrive reads back from a source topic (its whole original).
+_FETCH_BYTES: Final = 64 * 1024 * 1024
+
+
 @dataclass
 class Entry:
-    """A dead letter as listed: the letter, where it lies, and its redrives so far."""
+    """A record of ``hub.deadletter`` as listed: the dead letter (``None`` when it cannot be
+    opened, and then ``problem`` says why), where it lies, and its redrives so far.
 
-    letter: DeadLetter
+    ``id`` is the dead letter's id (its source record), or, for a record that is not a dead
+    letter at all, its own position (``hub.deadletter:partition:offset``).
+    """
+
+    id: str
     partition: int
     offset: int
+    letter: DeadLetter | None = None
+    problem: str | None = None
+    envelope: Mapping[str, Any] = field(default_factory=dict)
+    """What the record says in the clear (all but the sealed original); empty for bad bytes."""
     redrives: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def position(self) -> str:
+        """Where the record lies: ``hub.deadletter:partition:offset``."""
+        return f"{DEADLETTER_TOPIC}:{self.partition}:{self.offset}"
 
-def entries(bootstrap: str, cipher: PiiCipher) -> list[Entry]:
-    """Every dead letter on the topic, oldest first, with its redrives."""
-    letters: dict[str, Entry] = {}
+    @property
+    def reason(self) -> str | None:
+        return self.letter.reason if self.letter else self.envelope.get("reason")
+
+    @property
+    def connector(self) -> str | None:
+        return self.letter.connector if self.letter else self.envelope.get("connector")
+
+    @property
+    def dead_lettered_at(self) -> datetime | None:
+        return self.letter.dead_lettered_at if self.letter else self.envelope.get("deadLetteredAt")
+
+
+def _open(key: bytes | None, value: bytes | None, cipher: PiiCipher) -> Entry | dict[str, Any]:
+    """One record of ``hub.deadletter``: a redrive marker (its record), or an :class:`Entry`
+    (with ``id``, ``partition`` and ``offset`` still to fill in), readable or not."""
+    try:
+        sid, record = schemas.decode(value or b"")
+    except schemas.WireFormatError as exc:
+        problem = f"not a dead letter ({exc.reason}: {scrub_text(exc.message)[:100]})"
+        return Entry("", -1, -1, problem=problem)
+    if sid == schemas.schema_id(REDRIVE_V1):
+        return record
+    if schemas.record_name(sid) != _DEADLETTER_RECORD:
+        return Entry("", -1, -1, problem=f"not a dead letter (a {schemas.schema_name(sid)})")
+    envelope = {k: v for k, v in record.items() if k != "sealed"}
+    try:
+        letter = unseal(key, value or b"", cipher)
+    except InvalidToken:
+        return Entry(record["id"], -1, -1, problem=UNDECRYPTABLE, envelope=envelope)
+    except Exception as exc:  # decrypted (so not forged) but damaged: anything may be raised
+        problem = f"not a dead letter (its sealed original does not open: {type(exc).__name__})"
+        return Entry(record["id"], -1, -1, problem=problem, envelope=envelope)
+    return Entry(letter.id, -1, -1, letter=letter, envelope=envelope)
+
+
+def entries(
+    bootstrap: str, cipher: PiiCipher, options: Mapping[str, Any] | None = None
+) -> list[Entry]:
+    """Every dead letter on the topic, oldest first, with its redrives; records that cannot be
+    opened among them (``letter`` None, ``problem`` why), after them those with no time."""
+    found: dict[str, Entry] = {}
     redrives: list[dict[str, Any]] = []
-    for rec in read_all(bootstrap, DEADLETTER_TOPIC):
-        sid, _ = schemas.split_header(rec.value)
-        if sid == schemas.schema_id(REDRIVE_V1):
-            redrives.append(schemas.decode(rec.value)[1])
+    for rec in read_all(bootstrap, DEADLETTER_TOPIC, options=options):  # options: SASL, TLS
+        opened = _open(rec.key, rec.value, cipher)
+        if isinstance(opened, dict):
+            redrives.append(opened)
             continue
-        letter = unseal(rec.key, rec.value, cipher)
-        letters[letter.id] = Entry(letter, rec.partition, rec.offset)
+        opened.partition, opened.offset = rec.partition, rec.offset
+        opened.id = opened.id or opened.position
+        before = found.get(opened.id)
+        # a letter written twice (a worker repeating a batch after a crash) is listed once; one
+        # that opens wins over a copy that does not
+        if before is None or opened.letter is not None or before.letter is None:
+            found[opened.id] = opened
     for redrive in redrives:
-        if redrive["deadLetterId"] in letters:
-            letters[redrive["deadLetterId"]].redrives.append(redrive)
-    return sorted(letters.values(), key=lambda e: e.letter.dead_lettered_at)
+        if redrive["deadLetterId"] in found:
+            found[redrive["deadLetterId"]].redrives.append(redrive)
+    never = datetime.max.replace(tzinfo=UTC)
+    return sorted(
+        found.values(), key=lambda e: (e.dead_lettered_at or never, e.partition, e.offset)
+    )
+
+
+def find(items: Iterable[Entry], wanted: str) -> Entry | None:
+    """The entry with id (or position) ``wanted``, if any."""
+    return next((e for e in items if wanted in (e.id, e.position)), None)
 
 
 def format_list(items: Sequence[Entry]) -> str:
-    """One line per dead letter; no personal data (reasons never repeat field values)."""
+    """One line per dead letter; no personal data (reasons never repeat field values). A record
+    that cannot be opened gets a line saying why, with what its envelope says in the clear."""
     if not items:
         return "no dead letters"
     lines = []
     for e in items:
-        d = e.letter
-        size = "null" if d.source.value is None else f"{len(d.source.value)}B"
+        at = e.dead_lettered_at
+        when = f"{at:%Y-%m-%d %H:%M:%S}Z" if at else "-"
         done = f"  [redriven {len(e.redrives)}x]" if e.redrives else ""
+        d = e.letter
+        if d is None:
+            size = e.envelope.get("valueSize")
+            lines.append(
+                f"{e.id}  {when:<20}  {e.connector or '-':<11} {e.reason or '-':<17} "
+                f"{'?' if size is None else 'null' if size < 0 else f'{size}B':>9}  "
+                f"{e.problem}{done}"
+            )
+            continue
+        if d.source.value is None:
+            size = "null"
+        else:
+            size = f"{d.value_size if d.truncated else len(d.source.value)}B"
+        cut = "  [truncated]" if d.truncated else ""
         lines.append(
-            f"{d.id}  {d.dead_lettered_at:%Y-%m-%d %H:%M:%S}Z  {d.connector:<11} {d.reason:<17} "
-            f"{size:>9}  {scrub_text(d.message)[:120]}{done}"
+            f"{d.id}  {when}  {d.connector:<11} {d.reason:<17} "
+            f"{size:>9}  {scrub_text(d.message)[:120]}{cut}{done}"
         )
     return "\n".join(lines)
 
@@ -135,8 +233,11 @@ def masked_original(letter: DeadLetter, limit: int = 2000) -> str:
 
 
 def format_show(entry: Entry) -> str:
-    """A dead letter for an operator: metadata, redrives, and the masked original."""
+    """A dead letter for an operator: metadata, redrives, and the masked original; for a record
+    that cannot be opened, one line saying why."""
     d = entry.letter
+    if d is None:
+        return f"{entry.id}: {entry.problem}"
     lines = [
         f"id            {d.id}",
         f"dead-lettered {d.dead_lettered_at.isoformat()}",
@@ -147,21 +248,114 @@ def format_show(entry: Entry) -> str:
         f"headers       {', '.join(k for k, _ in d.source.headers) or '(none)'}",
         f"size          {'null' if d.source.value is None else len(d.source.value)} bytes",
     ]
+    if d.truncated:
+        lines[-1] = f"size          {d.value_size} bytes, of which the letter keeps the first "
+        lines[-1] += f"{len(d.source.value or b'')}"
+        lines += [
+            f"truncated     yes: the whole original (SHA-256 {d.original_sha256}) is record "
+            f"{d.source.offset} of {d.source.topic} partition {d.source.partition}, while that "
+            "topic's retention keeps it; `dlq redrive` reads and verifies it",
+        ]
     if d.redrive_of:
         lines.append(f"redrive of    {d.redrive_of}")
     for r in entry.redrives:
         lines.append(f"redriven      {r['redrivenAt'].isoformat()} via {r['via']}: {r['outcome']}")
-    lines += ["original (personal data masked):", masked_original(d)]
+    kept = f", its first {len(d.source.value or b'')} bytes only," if d.truncated else ""
+    lines += [f"original{kept} (personal data masked):", masked_original(d)]
     return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class RedriveResult:
-    """What a redrive did with one dead letter."""
+    """What a redrive did with one dead letter (``redriven`` False: nothing was sent)."""
 
     id: str
     via: str
     outcome: str
+    redriven: bool = True
+
+
+def fetch_record(
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timeout: float = 30.0,
+    options: Mapping[str, Any] | None = None,
+) -> ConsumerRecord | None:
+    """The record at ``offset`` of ``topic``/``partition``, or None when it is not there (any
+    more: retention deleted it, compaction removed it, or the topic is not the one it was)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # an offset before the log start: read from there, and see
+        max_partition_fetch_bytes=_FETCH_BYTES,
+        fetch_max_bytes=_FETCH_BYTES,
+        **(options or {}),
+    )
+    try:
+        if partition not in (consumer.partitions_for_topic(topic) or ()):
+            return None
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=300, max_records=500)
+            for rec in batch.get(tp, ()):
+                if rec.offset == offset:
+                    return rec
+                if rec.offset > offset:
+                    return None  # deleted or compacted away
+            high = consumer.highwater(tp)  # the fetch high watermark: right on Tansu too
+            if not batch and high is not None and (high <= offset or consumer.position(tp) >= high):
+                return None
+        raise TimeoutError(f"could not read {topic}:{partition} at {offset} in {timeout:g}s")
+    finally:
+        consumer.close()
+
+
+def whole_original(
+    bootstrap: str, letter: DeadLetter, options: Mapping[str, Any] | None = None
+) -> tuple[SourceRecord | None, str]:
+    """The whole original of a ``truncated`` letter, read from its source coordinates and checked
+    against the size and SHA-256 the letter recorded; or None and why not."""
+    src = letter.source
+    where = f"{src.topic} partition {src.partition} offset {src.offset}"
+    try:
+        rec = fetch_record(bootstrap, src.topic, src.partition, src.offset, options=options)
+    except (KafkaError, TimeoutError) as exc:
+        return None, f"truncated, and its whole original at {where} could not be read ({exc})"
+    if rec is None:
+        return None, (
+            f"truncated, and its whole original ({letter.value_size} bytes) is no longer on "
+            f"{where} (past the topic's retention?); the letter keeps only its first "
+            f"{len(src.value or b'')} bytes"
+        )
+    value: bytes | None = rec.value
+    digest = hashlib.sha256(value).hexdigest() if value is not None else None
+    same = (
+        value is not None
+        and len(value) == letter.value_size
+        and value.startswith(src.value or b"")
+        and (letter.original_sha256 is None or digest == letter.original_sha256)
+    )
+    if not same:
+        return None, (
+            f"truncated, and the record at {where} is not its original "
+            f"({'null' if value is None else len(value)} bytes, SHA-256 {digest}; the letter "
+            f"recorded {letter.value_size} bytes, SHA-256 {letter.original_sha256})"
+        )
+    whole = SourceRecord(
+        src.topic,
+        src.partition,
+        src.offset,
+        rec.key,
+        value,
+        tuple((k, v) for k, v in rec.headers or ()),
+        rec.timestamp,
+    )
+    return whole, f"{len(value or b'')} bytes read from {where}, SHA-256 verified"
 
 
 def redrive(
@@ -169,8 +363,14 @@ def redrive(
     selected: Iterable[Entry],
     via: str,
     dry_run: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> list[RedriveResult]:
-    """Send the selected dead letters again, ``via`` ``source`` or ``connector``; record each."""
+    """Send the selected dead letters again, ``via`` ``source`` or ``connector``; record each.
+
+    One that cannot be opened is reported and left. A ``truncated`` one is sent whole, as read
+    back from its source topic (see :func:`whole_original`), or reported and left when it is not
+    there any more or is not the original.
+    """
     if via not in ("source", "connector"):
         raise ValueError("via must be 'source' or 'connector'")
     results: list[RedriveResult] = []
@@ -178,13 +378,28 @@ def redrive(
         None
         if dry_run
         else KafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", max_request_size=16 * 1024 * 1024
+            bootstrap_servers=bootstrap,
+            acks="all",
+            max_request_size=_FETCH_BYTES,
+            **(options or {}),
         )
     )
     try:
         for entry in selected:
             d = entry.letter
+            if d is None:
+                results.append(
+                    RedriveResult(entry.id, via, f"not redriven: {entry.problem}", False)
+                )
+                continue
             src = d.source
+            whole = ""
+            if d.truncated:
+                found, why = whole_original(bootstrap, d, options)
+                if found is None:
+                    results.append(RedriveResult(d.id, via, f"not redriven: {why}", False))
+                    continue
+                src, whole = found, f" (whole original: {why})"
             if via == "source":
                 target, key, value = src.topic, src.key, src.value
                 headers = [(k, v) for k, v in src.headers if k != REDRIVE_HEADER and v is not None]
@@ -193,12 +408,19 @@ def redrive(
             else:
                 decode = PETITION_DECODERS.get(src.topic)
                 if decode is None:
-                    results.append(RedriveResult(d.id, via, f"no connector for {src.topic}"))
+                    results.append(RedriveResult(d.id, via, f"no connector for {src.topic}", False))
                     continue
                 try:
                     petition = decode(src.key, src.value, src.headers)
                 except DecodeError as exc:
-                    results.append(RedriveResult(d.id, via, f"still refused: {exc.reason_code}"))
+                    results.append(
+                        RedriveResult(d.id, via, f"still refused: {exc.reason_code}", False)
+                    )
+                    continue
+                try:  # the same time window as intake's, against now
+                    check_petition_times(petition, datetime.now(UTC), TIME_FIELDS.get(src.topic))
+                except TimeOutOfRange as exc:
+                    results.append(RedriveResult(d.id, via, f"still refused: {exc.message}", False))
                     continue
                 target, key, headers = PETITIONS_TOPIC, petition.petition_id.encode(), []
                 value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
@@ -214,12 +436,14 @@ def redrive(
                 }
                 producer.send(
                     DEADLETTER_TOPIC,
-                    key=src.key,
+                    key=d.source.key,
                     value=schemas.encode(REDRIVE_V1, marker),
                     headers=[(REDRIVE_HEADER, d.id.encode())],
                 ).get(timeout=30)
             results.append(
-                RedriveResult(d.id, via, outcome if not dry_run else f"would be {outcome}")
+                RedriveResult(
+                    d.id, via, (outcome if not dry_run else f"would be {outcome}") + whole
+                )
             )
     finally:
         if producer is not None:

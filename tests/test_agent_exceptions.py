@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hubtest import WorkerProcess, app_command, produce, read_topic
+from hubtest import WorkerProcess, app_command, pii_cipher, produce, read_topic
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.corpus import generate
-from petition_hub.crypto import PiiCipher
 from petition_hub.deadletter import unseal
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -47,7 +46,7 @@ def test_connector_exception_becomes_a_dead_letter_not_a_skip(
         worker.stop()
     assert len(petitions) == ok
     assert len(dead) == len(raising)
-    cipher = PiiCipher((worker.data_dir / "dev-pii.key").read_text())
+    cipher = pii_cipher()  # the key hubtest gives every worker (HUB_PII_KEY)
     opened = [unseal(r.key, r.value or b"", cipher) for r in dead]
     assert Counter(d.reason for d in opened) == {"internal": len(raising)}
     assert {d.error_class for d in opened} == {"RuntimeError"}

@@ -8,6 +8,7 @@ from datetime import date
 from faust.sensors.prometheus import PrometheusMonitor
 from prometheus_client.parser import text_string_to_metric_families
 
+from hubtest import TEST_PII_KEY
 from petition_hub import metrics
 from petition_hub.app import (
     FAUST_METRICS_PREFIX,
@@ -31,7 +32,8 @@ def _names() -> set[str]:
 
 
 def test_faust_sensors_in_the_hub_registry() -> None:
-    settings = Settings(broker="tansu://127.0.0.1:9")  # never connected: the app is only built
+    # never connected: the app is only built (with the tests' dead-letter key, as every worker)
+    settings = Settings(broker="tansu://127.0.0.1:9", pii_key=TEST_PII_KEY)
     first = create_app(settings)
     second = create_app(settings)  # `dev` and the bench may build several apps in one process
     assert isinstance(first.monitor, PrometheusMonitor)
