@@ -10,21 +10,109 @@
   the answer: with several workers, ask each, or one that holds all).
 - ``/schemas/ids/{id}``, ``/subjects``, ``/subjects/{subject}/versions[/{version}]``: the
   read-only Schema Registry endpoints a Confluent deserializer uses (:mod:`.registry`).
+
+Every endpoint asks for ``Authorization: Bearer <token>``, a token of ``HUB_API_TOKENS``
+(:data:`OPEN_PATHS` excepted: health checks, Prometheus, and the Schema Registry endpoints, which
+serve published contracts and no personal data); faust's own pages (``/router``, ``/table``, …)
+included. A path with no page is a 404 to anyone. With no token configured the protected
+endpoints answer 401 to everyone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
+import structlog
+from aiohttp import web as aioweb
 from faust.web import Request, Response, View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
+from pydantic import SecretStr
 
 from . import registry
 from .metrics import exposition
+from .settings import Settings, get_settings
 from .stage import Stage
 from .topics import load_topics
+
+log = structlog.get_logger(__name__)
+
+#: The routes open without a token: health checks and Prometheus need no secret, and the
+#: read-only Schema Registry endpoints serve the published contracts (no personal data) to the
+#: units' Confluent deserializers. Matched on the route the request resolved to, not on its text.
+OPEN_PATHS = frozenset(
+    {
+        "/health",
+        "/metrics",
+        "/schemas/ids/{schema_id}",
+        "/subjects",
+        "/subjects/{subject}/versions",
+        "/subjects/{subject}/versions/{version}",
+    }
+)
+
+_Handler = Callable[[aioweb.Request], Awaitable[aioweb.StreamResponse]]
+
+
+def api_tokens(secret: SecretStr | None) -> tuple[bytes, ...]:
+    """The bearer tokens of ``HUB_API_TOKENS`` (comma-separated; blanks ignored), as SHA-256
+    digests: compared at one length, so a comparison tells nothing about a token's length."""
+    if secret is None:
+        return ()
+    values = (t.strip() for t in secret.get_secret_value().split(","))
+    return tuple(hashlib.sha256(t.encode()).digest() for t in values if t)
+
+
+def bearer_ok(authorization: str | None, tokens: Sequence[bytes]) -> bool:
+    """Whether an ``Authorization`` header carries one of ``tokens`` (from :func:`api_tokens`),
+    compared in constant time against every one of them."""
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return False
+    digest = hashlib.sha256(given.strip().encode()).digest()
+    matches = [hmac.compare_digest(digest, token) for token in tokens]  # no early exit
+    return any(matches)
+
+
+def _unauthorized(message: str, error: str | None = None) -> aioweb.Response:
+    challenge = 'Bearer realm="petition-hub"' + (f', error="{error}"' if error else "")
+    return aioweb.json_response(
+        {"error": "unauthorized", "message": message},
+        status=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def bearer_middleware(tokens: Sequence[bytes]) -> Callable[..., Awaitable[Any]]:
+    """An aiohttp middleware asking every request outside :data:`OPEN_PATHS` for a bearer token
+    of ``tokens``; none configured: 401 for all of them (fail closed). Logs no token."""
+
+    @aioweb.middleware
+    async def require_bearer(request: aioweb.Request, handler: _Handler) -> aioweb.StreamResponse:
+        if request.match_info.http_exception is not None:
+            # no such page (404) or method (405): nothing is served, so nothing to protect, and a
+            # Confluent deserializer takes a 404 for "not implemented here" (a 401 fails it)
+            return await handler(request)
+        resource = request.match_info.route.resource
+        if resource is not None and resource.canonical in OPEN_PATHS:
+            return await handler(request)
+        if not tokens:
+            return _unauthorized(
+                "this worker has no API tokens: set HUB_API_TOKENS (comma-separated bearer "
+                "tokens) and send Authorization: Bearer <token>"
+            )
+        header = request.headers.get("Authorization")
+        if header is None:
+            return _unauthorized("send Authorization: Bearer <token> (a token of HUB_API_TOKENS)")
+        if not bearer_ok(header, tokens):
+            return _unauthorized("the bearer token is not one of HUB_API_TOKENS", "invalid_token")
+        return await handler(request)
+
+    return require_bearer
 
 
 def readiness(app: faust.App, stages: Sequence[Stage] = ()) -> dict[str, Any]:
@@ -46,9 +134,22 @@ def readiness(app: faust.App, stages: Sequence[Stage] = ()) -> dict[str, Any]:
     }
 
 
-def register(app: faust.App, stages: Sequence[Stage] = (), topics_file: Path | None = None) -> None:
-    """Add the hub's pages to the web server (``topics_file``: the registry's subjects)."""
+def register(
+    app: faust.App,
+    stages: Sequence[Stage] = (),
+    topics_file: Path | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Add the hub's pages to the web server (``topics_file``: the registry's subjects), and the
+    bearer token check to all of its pages (tokens of ``settings``, default the process's)."""
     topic_names = [t.name for t in load_topics(topics_file).topics] if topics_file else []
+    tokens = api_tokens((settings or get_settings()).api_tokens)
+    if not tokens:
+        log.warning(
+            "HUB_API_TOKENS is not set: the web endpoints other than /health, /metrics and the "
+            "schema registry answer 401"
+        )
+    cast(AiohttpWeb, app.web).web_app.middlewares.append(bearer_middleware(tokens))
 
     @app.page("/metrics")
     class Metrics(View):

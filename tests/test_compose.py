@@ -159,6 +159,9 @@ def test_worker_settings(services: dict[str, dict[str, Any]], name: str) -> None
     assert str(env["HUB_CITY"]) == "410400"
     assert str(env["HUB_METRICS_PORT"]) == "9108"
     assert "HUB_PII_KEY" in env
+    # the web port on the compose network; its tokens come from the shell, never from the file
+    assert str(env["HUB_BIND"]) == "0.0.0.0"
+    assert "HUB_API_TOKENS" in env and env["HUB_API_TOKENS"] is None
     exposed = [str(p) for p in services[name].get("expose", [])] + [
         str(p) for p in services[name].get("ports", [])
     ]
@@ -240,6 +243,9 @@ def test_three_kafka_nodes_with_the_override() -> None:
         assert env["HUB_BROKER"] == "kafka://kafka:9092,kafka-2:9092,kafka-3:9092", name
         assert str(env["HUB_TOPICS_REPLICATION_FACTOR_CAP"]) == "3", name
         assert "HUB_PII_KEY" in env and str(env["HUB_CITY"]) == "410400", name
+    for name in WORKERS:
+        env = _env(merged[name])
+        assert env["HUB_BIND"] == "0.0.0.0" and "HUB_API_TOKENS" in env, name
     for node in nodes:
         assert merged["topics"]["depends_on"][node]["condition"] == "service_healthy"
 
