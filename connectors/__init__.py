@@ -20,6 +20,7 @@ from .base import DecodeError, Decoder, EvaluationDecoder, Reason
 __all__ = [
     "EVALUATION_DECODERS",
     "PETITION_DECODERS",
+    "TIME_FIELDS",
     "DecodeError",
     "Decoder",
     "EvaluationDecoder",
@@ -34,6 +35,14 @@ PETITION_DECODERS: Final[Mapping[str, Decoder]] = {
     hotline.TOPIC: hotline.decode,
     miniprogram.TOPIC: miniprogram.decode,
     province.TOPIC: province.decode,
+}
+
+#: Topic → the channel's names of the petition's times (``received_at``, ``provincial_deadline``),
+#: for intake's messages about a time outside the hub's window.
+TIME_FIELDS: Final[Mapping[str, Mapping[str, str]]] = {
+    hotline.TOPIC: hotline.TIME_FIELDS,
+    miniprogram.TOPIC: miniprogram.TIME_FIELDS,
+    province.TOPIC: province.TIME_FIELDS,
 }
 
 #: Topic → decoder of the evaluation topics.

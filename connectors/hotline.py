@@ -49,12 +49,15 @@ from .base import (
     wrong_type,
 )
 
-__all__ = ["CATEGORIES", "EVALUATION_TOPIC", "TOPIC", "decode", "decode_evaluation"]
+__all__ = ["CATEGORIES", "EVALUATION_TOPIC", "TIME_FIELDS", "TOPIC", "decode", "decode_evaluation"]
 
 #: The topic of work orders.
 TOPIC: Final = "hotline12345.workorders"
 #: The topic of call-back results (evaluations).
 EVALUATION_TOPIC: Final = "hotline12345.callbacks"
+#: The petition's times (``Petition`` field → this channel's name), for messages about them. An
+#: edit (larger ``XGCS``) carries its receipt time ``SLSJ`` again.
+TIME_FIELDS: Final[Mapping[str, str]] = {"received_at": "SLSJ"}
 
 #: ``SQLB`` → hub type (domain.md, Types). 表扬 and 其他 are 其他诉求; the rule that a legal
 #: matter is 法律维权 whatever its SQLB is enrichment's.
@@ -91,7 +94,9 @@ def decode(
     gdbh = req_str(obj, "GDBH")
     xgcs = req_int(obj, "XGCS")
     if not 0 <= xgcs <= MAX_REVISION:
-        raise DecodeError(Reason.BAD_VALUE, f"field `XGCS` must be 0 or more, got {xgcs}")
+        raise DecodeError(
+            Reason.BAD_VALUE, f"field `XGCS` must be an edit count from 0 to {MAX_REVISION}"
+        )
     received_at = parse_local(req_str(obj, "SLSJ"), "SLSJ")
     phone = req_str(obj, "LDHM")
     content = req_str(obj, "SQNR")
@@ -101,9 +106,7 @@ def decode(
     jjcd = req_str(obj, "JJCD")
     urgency = _URGENCY.get(jjcd)
     if urgency is None:
-        raise DecodeError(
-            Reason.BAD_VALUE, f"field `JJCD` must be 一般, 紧急 or 特急, got {jjcd[:20]!r}"
-        )
+        raise DecodeError(Reason.BAD_VALUE, "field `JJCD` must be 一般, 紧急 or 特急")
     confidential = _sfbm(obj)
 
     flags: list[str] = []
@@ -164,7 +167,7 @@ def _sfbm(obj: dict[str, object]) -> bool:
         return value == 1
     else:
         raise wrong_type("", "SFBM", 'a string "0" or "1"', value)
-    raise DecodeError(Reason.BAD_VALUE, f'field `SFBM` must be "0" or "1", got {value[:20]!r}')
+    raise DecodeError(Reason.BAD_VALUE, 'field `SFBM` must be "0" or "1"')
 
 
 @never_raises_other

@@ -59,6 +59,7 @@ __all__ = [
     "CATEGORIES",
     "EVALUATION_TOPIC",
     "SCHEMA_VERSIONS",
+    "TIME_FIELDS",
     "TOPIC",
     "decode",
     "decode_evaluation",
@@ -70,6 +71,8 @@ TOPIC: Final = "miniprogram.appeals"
 EVALUATION_TOPIC: Final = "miniprogram.evaluations"
 #: The ``schemaVersion`` values this connector reads.
 SCHEMA_VERSIONS: Final = (1, 2)
+#: The petition's times (``Petition`` field → this channel's name), for messages about them.
+TIME_FIELDS: Final[Mapping[str, str]] = {"received_at": "submittedAt"}
 
 #: v2 ``category`` → hub type.
 CATEGORIES: Final[Mapping[int, PetitionType]] = {
@@ -104,7 +107,7 @@ def decode(
     version = req_int(obj, "schemaVersion")
     if version not in SCHEMA_VERSIONS:
         raise DecodeError(
-            Reason.BAD_VALUE, f"unsupported schemaVersion {version} (this hub reads 1 and 2)"
+            Reason.BAD_VALUE, "field `schemaVersion` must be 1 or 2 (the versions this hub reads)"
         )
     appeal_id = req_str(obj, "appealId")
     received_at = parse_iso(req_str(obj, "submittedAt"), "submittedAt")
@@ -134,7 +137,7 @@ def decode(
     if kind is None:
         raise DecodeError(
             Reason.BAD_VALUE,
-            f"field `account.type` must be enterprise or individual, got {kind_text[:20]!r}",
+            "field `account.type` must be enterprise or individual",
         )
     phone = opt_str(account, "phone", "account")
     if phone is None:

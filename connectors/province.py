@@ -47,10 +47,15 @@ from .base import (
     req_str,
 )
 
-__all__ = ["CATEGORIES", "SCHEMA_IDS", "TOPIC", "decode", "decode_record"]
+__all__ = ["CATEGORIES", "SCHEMA_IDS", "TIME_FIELDS", "TOPIC", "decode", "decode_record"]
 
 #: The topic of dispatches.
 TOPIC: Final = "province.dispatch"
+#: The petition's times (``Petition`` field → this channel's name), for messages about them.
+TIME_FIELDS: Final[Mapping[str, str]] = {
+    "received_at": "receivedAt",
+    "provincial_deadline": "provincialDeadline",
+}
 #: Schema id → schema name, for the ids this topic carries.
 SCHEMA_IDS: Final[Mapping[int, str]] = {
     101: "cn.gov.ha.petition.Dispatch.v1",
@@ -107,10 +112,11 @@ def decode(
     stream.seek(5)
     try:
         record = fastavro.schemaless_reader(stream, schema, None)
-    except Exception as exc:
+    except Exception as exc:  # its text may quote what the body held: the class only
+        hint = " (the body ends early: truncated?)" if isinstance(exc, EOFError) else ""
         raise DecodeError(
             Reason.BAD_AVRO,
-            f"body does not decode as schema {sid}: {type(exc).__name__}: {str(exc)[:160]}",
+            f"body does not decode as schema {sid}: {type(exc).__name__}{hint}",
         ) from None
     left = len(data) - stream.tell()
     if left:

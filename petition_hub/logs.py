@@ -1,9 +1,12 @@
 """Logging: structlog over the standard library, so faust's and the hub's lines look alike.
 
 Personal information never reaches a log line: events carry petition ids, channel references
-and counts, never contact details; and as a second line of defence, :func:`scrub_pii` masks
-anything that looks like a phone number, a resident ID number or a WeChat openid in every
-event, whoever logged it.
+and counts, never contact details, and the reason of a dead letter says which field and why, never
+what it held (``connectors.base``). As a second line of defence, :func:`scrub_pii` masks anything
+that looks like a phone number (ASCII or full-width digits, ``+86``, ``138 0375 0001``), a
+resident ID number or a WeChat openid in every event, whoever logged it, tracebacks included; an
+exception's text may quote the value it choked on, so in a traceback quoted literals holding
+Chinese text and pydantic's ``input_value=…`` are withheld too (a name has no shape to look for).
 """
 
 from __future__ import annotations
@@ -12,16 +15,43 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Final
 
 import structlog
+from structlog.processors import format_exc_info
 
+#: A digit as people type it: ASCII or full-width (``\d`` would take every script's digits).
+_D: Final = "[0-9０-９]"
 _PII_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # resident ID numbers (18 characters, last may be X) before phones: they contain digit runs
-    (re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}\d{7}[0-9Xx](?![0-9A-Za-z])"), "[id]"),
-    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[phone]"),
-    (re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"), "[phone]"),
-    (re.compile(r"\bo[0-9A-Za-z_-]{2}[0-9A-Za-z_-]{20,}\b"), "[openid]"),
+    (
+        re.compile(
+            rf"(?<![0-9A-Za-z０-９])[1-9１-９]{_D}{{5}}(?:19|20|１９|２０){_D}{{9}}"
+            r"[0-9Xx０-９Ｘｘ](?![0-9A-Za-z０-９])"
+        ),
+        "[id]",
+    ),
+    # mobiles: 11 digits in a row, or 3-4-4 with spaces or dashes, with or without +86
+    (
+        re.compile(
+            rf"(?<![0-9０-９])(?:[+＋](?:86|８６)[ -]?)?[1１][3-9３-９]{_D}"
+            rf"(?:{_D}{{8}}|[ -]{_D}{{4}}[ -]{_D}{{4}})(?![0-9０-９])"
+        ),
+        "[phone]",
+    ),
+    (re.compile(rf"(?<![0-9０-９])[0０]{_D}{{2,3}}-?{_D}{{7,8}}(?![0-9０-９])"), "[phone]"),
+    # openids: lookarounds, not \b, which sees no boundary between 微信 and o6_…
+    (re.compile(r"(?<![0-9A-Za-z_-])o[0-9A-Za-z_-]{22,}(?![0-9A-Za-z_-])"), "[openid]"),
+)
+#: In a traceback: a quoted literal with Chinese text in it (a name, an address, a petition's
+#: words, as an exception's repr quotes them) ...
+_QUOTED_CJK: Final = re.compile(
+    r"'(?:[^'\\\n]|\\.)*[\u3400-\u9fff\uf900-\ufaff](?:[^'\\\n]|\\.)*'"
+    r'|"(?:[^"\\\n]|\\.)*[\u3400-\u9fff\uf900-\ufaff](?:[^"\\\n]|\\.)*"'
+)
+#: ... and pydantic's ``input_value=…`` (a validation error quotes the input it refused).
+_INPUT_VALUE: Final = re.compile(
+    r"""input_value=(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^,\]\n]*)"""
 )
 
 
@@ -30,6 +60,28 @@ def scrub_text(text: str) -> str:
     for pattern, placeholder in _PII_PATTERNS:
         text = pattern.sub(placeholder, text)
     return text
+
+
+def scrub_exception_text(text: str) -> str:
+    """A formatted traceback with :func:`scrub_text` applied, and quoted literals holding Chinese
+    text and pydantic's ``input_value=…`` withheld."""
+    text = _INPUT_VALUE.sub("input_value=[withheld]", text)
+    text = _QUOTED_CJK.sub("'[withheld]'", text)
+    return scrub_text(text)
+
+
+def render_exception(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: ``exc_info`` becomes the ``exception`` text, scrubbed with
+    :func:`scrub_exception_text` (the renderer would otherwise format the traceback after every
+    scrubbing processor has run, and print it as it is)."""
+    if event_dict.get("exc_info"):
+        event_dict = format_exc_info(logger, method, event_dict)
+        text = event_dict.get("exception")
+        if isinstance(text, str):
+            event_dict["exception"] = scrub_exception_text(text)
+    return event_dict
 
 
 def scrub_pii(
@@ -59,6 +111,7 @@ def configure(level: str = "INFO", json: bool = False) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        render_exception,
         scrub_pii,
     ]
     renderer: Any = (

@@ -218,7 +218,7 @@ def test_charset_header_is_not_honoured() -> None:
 @pytest.mark.parametrize(
     ("changes", "reason", "words"),
     [
-        ({"schemaVersion": 3}, Reason.BAD_VALUE, "schemaVersion 3"),
+        ({"schemaVersion": 3}, Reason.BAD_VALUE, "`schemaVersion` must be 1 or 2"),
         ({"schemaVersion": ...}, Reason.MISSING_FIELD, "`schemaVersion`"),
         ({"schemaVersion": "2"}, Reason.WRONG_TYPE, "`schemaVersion`"),
         ({"appealId": ...}, Reason.MISSING_FIELD, "`appealId`"),

@@ -8,7 +8,7 @@ routed per unit, the sign-fors and the 响应率 computed from the raw series, t
 (响应率 1 where units signed for everything on time, 办结率 0 where nothing was replied yet),
 faust's own sensors, every rule evaluating without error, and every dashboard query parsing.
 
-The lifecycle runs on a controlled clock (HUB_CLOCK_FILE, a Monday in June 2026) so that "signed
+The lifecycle runs on a controlled clock (HUB_CLOCK_FILE, a Monday in October 2026) so that "signed
 for on time" does not depend on the day the test runs.
 """
 
@@ -40,8 +40,9 @@ from petition_hub.domain.rules import default_rules
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 BJ = timezone(timedelta(hours=8))
-#: after every generated petition's receipt (January to May 2026); a Monday
-ROUTED_AT = datetime(2026, 6, 1, 9, 0, tzinfo=BJ)
+#: after every generated petition's receipt (May to September 2026: intake refuses a petition
+#: received more than a day after the hub's clock); a Monday, a working day
+ROUTED_AT = datetime(2026, 10, 12, 9, 0, tzinfo=BJ)
 
 Message = tuple[str, bytes | None, bytes | None, tuple[tuple[str, bytes], ...]]
 

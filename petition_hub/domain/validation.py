@@ -5,16 +5,19 @@ called only after a cheap shape check, and look-ups in stdnum's division-code da
 35 µs each) are cached, so a replay of a year of history is not slowed down by validation.
 
 A field that fails these checks is usually *accepted and flagged* by the connectors (the petition is
-still worth handling); only the size limits turn a message into a dead letter (``too_large``).
+still worth handling); only the size limits turn a message into a dead letter (``too_large``), and
+times outside the hub's sane window (:func:`check_times`, which intake applies after decoding,
+since it needs the hub's clock): their SLA arithmetic would be meaningless, or overflow.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import yaml
 from stdnum import numdb
@@ -22,12 +25,21 @@ from stdnum.cn import ric, uscc
 
 from petition_hub.data import data_path
 
+if TYPE_CHECKING:
+    from .petition import Petition
+
 __all__ = [
+    "DEADLINE_MAX_AHEAD",
     "DEFAULT_LIMITS",
+    "EARLIEST_TIME",
     "MAX_CONTENT_CHARS",
     "MAX_MESSAGE_BYTES",
     "MAX_TITLE_CHARS",
+    "RECEIPT_MAX_AHEAD",
     "Limits",
+    "TimeOutOfRange",
+    "check_petition_times",
+    "check_times",
     "compact_uscc",
     "is_known_region_code",
     "is_region_code",
@@ -195,3 +207,90 @@ def is_valid_id_number(number: str) -> bool:
     if born.year < 1900 or born > date.today():
         return False
     return _stdnum_knows(number[:6])
+
+
+# --- times ---------------------------------------------------------------------------------------
+
+#: No petition time is earlier: the platforms are younger, and SLA clocks need a calendar.
+EARLIEST_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far after the hub's clock a time of receipt (or of an edit) may lie: clocks of upstream
+#: systems drift, and an hour's difference of zones is a common mistake, but not more.
+RECEIPT_MAX_AHEAD: Final = timedelta(days=1)
+#: How far after the hub's clock a deadline given by the province may lie (a resolve deadline
+#: is at most a few weeks away; a year leaves room for anything real).
+DEADLINE_MAX_AHEAD: Final = timedelta(days=366)
+
+
+class TimeOutOfRange(ValueError):
+    """A petition time outside the hub's window; ``field`` names it as its channel does."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def check_times(
+    now: datetime,
+    received: Mapping[str, datetime | None] | None = None,
+    deadlines: Mapping[str, datetime | None] | None = None,
+) -> None:
+    """:class:`TimeOutOfRange` for the first time outside the hub's window, else nothing.
+
+    ``received``: field name → a time something happened (receipt, an edit), which may not be
+    before :data:`EARLIEST_TIME` nor more than :data:`RECEIPT_MAX_AHEAD` after ``now`` (the hub's
+    clock); ``deadlines``: field name → a deadline, not before :data:`EARLIEST_TIME` nor more
+    than :data:`DEADLINE_MAX_AHEAD` after ``now``. ``None`` values are skipped. The message names
+    the field, says why, and gives the time and the clock (times are not personal).
+    """
+    for fields, ahead, limit in (
+        (received or {}, RECEIPT_MAX_AHEAD, "a day"),
+        (deadlines or {}, DEADLINE_MAX_AHEAD, "a year"),
+    ):
+        for field, value in fields.items():
+            if value is None:
+                continue
+            if value < EARLIEST_TIME:
+                raise TimeOutOfRange(
+                    field,
+                    f"{field} is before 2000-01-01 ({_utc_text(value)}): not a real petition time",
+                )
+            if value - now > ahead:
+                raise TimeOutOfRange(
+                    field,
+                    f"{field} is more than {limit} after the hub's clock "
+                    f"({_utc_text(value)}; the hub's clock: {_utc_text(now)})",
+                )
+
+
+def check_petition_times(
+    petition: Petition,
+    now: datetime,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """:func:`check_times` of every time of ``petition`` that feeds its SLA clocks: the time of
+    receipt (an edit of a 12345 work order carries its receipt time again) and the province's
+    deadline. ``names`` maps ``received_at`` and ``provincial_deadline`` to the channel's names
+    for them (``SLSJ``, ``submittedAt``, ``receivedAt``, ``provincialDeadline``), for the
+    message."""
+    received, deadline = petition.received_at, petition.provincial_deadline
+    if (
+        received >= EARLIEST_TIME
+        and received - now <= RECEIPT_MAX_AHEAD
+        and (
+            deadline is None or (deadline >= EARLIEST_TIME and deadline - now <= DEADLINE_MAX_AHEAD)
+        )
+    ):
+        return  # the usual case, without building the arguments of check_times
+    names = names or {}
+    check_times(
+        now,
+        received={names.get("received_at", "received_at"): petition.received_at},
+        deadlines={
+            names.get("provincial_deadline", "provincial_deadline"): petition.provincial_deadline
+        },
+    )

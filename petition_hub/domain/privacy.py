@@ -1,0 +1,241 @@
+"""Personal data in free text: what a handling unit must not read when the petitioner's identity
+is withheld (domain.md, "Personal information").
+
+A unit that may not learn who petitions gets no contact fields, but the petition's own words
+(title, content, attachment names) would still name the caller, or give a phone number to call
+back. :func:`text_masker` builds, once per petition, a pure ``str -> str`` function that replaces
+in a text:
+
+- the petitioner's own values, as the hub knows them from the :class:`Petition`: name, contact
+  name, phone (also written with spaces or dashes, in full-width digits, or for a landline its
+  local number alone), resident ID number and WeChat openid;
+- anything shaped like a Chinese mobile number (``1[3-9]`` and 9 digits, ``+86`` or not), a
+  landline number with its area code (``0375-2961234``, ``（0375）296 1234``) or an 18-character
+  resident ID number (a real birth date in it), whoever's it is. Digits may be ASCII or full-width
+  (``１３８…``), with single spaces or dashes between them. Also anything shaped like a WeChat
+  openid (``o`` and 22 or more of ``[A-Za-z0-9_-]``, standing alone), as the log scrubber does.
+
+An enterprise's name and unified social credit code are not personal information: occurrences of
+the petition's enterprise name and credit code are never masked, even where the petitioner's name
+is part of the enterprise's (``平顶山市王建国商贸有限公司``), and a valid credit code is never
+taken for an ID number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from .petition import Petition
+from .validation import is_valid_uscc
+
+__all__ = [
+    "ID_NUMBER_MASK",
+    "NAME_MASK",
+    "OPENID_MASK",
+    "PHONE_MASK",
+    "Personal",
+    "mask_text",
+    "text_masker",
+]
+
+NAME_MASK: Final = "【姓名已隐去】"
+PHONE_MASK: Final = "【电话已隐去】"
+ID_NUMBER_MASK: Final = "【证件号码已隐去】"
+OPENID_MASK: Final = "【openid已隐去】"
+
+_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
+_D: Final = "[0-9０-９]"
+#: At most one separator between two digits: space, no-break or ideographic space, dashes.
+_S: Final = "[ \u00a0\u3000\\-－‐‑–—]?"
+_NOT_AFTER_DIGIT: Final = "(?<![0-9０-９])"
+_NOT_BEFORE_DIGIT: Final = "(?![0-9０-９])"
+
+_ID_SHAPE: Final = rf"[1-9１-９](?:{_S}{_D}){{16}}{_S}[0-9０-９XxＸｘ]"
+_MOBILE_SHAPE: Final = rf"(?:[+＋]?(?:86|８６){_S})?[1１]{_S}[3-9３-９](?:{_S}{_D}){{9}}"
+_LANDLINE_SHAPE: Final = (
+    rf"(?:[(（][0０]{_D}{{2,3}}[)）]|[0０]{_D}{{2,3}}){_S}[2-9２-９](?:{_S}{_D}){{6,7}}"
+)
+_OPENID_SHAPE: Final = r"(?<![A-Za-z0-9_-])o[A-Za-z0-9_-]{22,}(?![A-Za-z0-9_-])"
+_SHAPES: Final = (
+    rf"{_NOT_AFTER_DIGIT}(?:(?P<s_id>{_ID_SHAPE})|(?P<s_mobile>{_MOBILE_SHAPE})"
+    rf"|(?P<s_landline>{_LANDLINE_SHAPE})){_NOT_BEFORE_DIGIT}|(?P<s_openid>{_OPENID_SHAPE})"
+)
+_SHAPES_ONLY: Final = re.compile(_SHAPES)
+#: Phones inside an 18-digit run that turned out not to be an ID number.
+_PHONES_ONLY: Final = re.compile(
+    rf"{_NOT_AFTER_DIGIT}(?:{_MOBILE_SHAPE}|{_LANDLINE_SHAPE}){_NOT_BEFORE_DIGIT}"
+)
+_ID_WEIGHTS: Final = tuple(2 ** (17 - i) % 11 for i in range(17))
+
+
+def _compact(text: str) -> str:
+    """ASCII digits and ``X`` only: ``１３８ 0375-0001`` → ``13803750001``."""
+    return "".join(c for c in text.translate(_FULL_WIDTH) if c.isascii() and c.isalnum())
+
+
+def _id_check_ok(number: str) -> bool:
+    """The ISO 7064 MOD 11-2 check character of an 18-character ID number."""
+    total = sum(int(c) * w for c, w in zip(number, _ID_WEIGHTS, strict=False))
+    return "10X98765432"[total % 11] == number[17]
+
+
+def _looks_like_id_number(text: str) -> bool:
+    """An 18-character run that is a resident ID number's shape: a plausible birth date at
+    characters 7-14. A valid credit code whose check character is not an ID's is kept (credit
+    codes are public); an ID number with a wrong check character is still masked (a typo of
+    someone's number is still theirs)."""
+    number = _compact(text)
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    if not 1900 <= born.year <= 2100:
+        return False
+    return _id_check_ok(number) or not is_valid_uscc(number)
+
+
+def _digits_pattern(digits: str) -> str:
+    """A pattern for ``digits`` as a person may write them: ASCII or full-width digits (``X`` in
+    any width or case), a single space or dash between any two."""
+    parts = []
+    for c in digits:
+        if c.isdigit():
+            parts.append(f"[{c}{chr(ord(c) - ord('0') + ord('０'))}]")
+        elif c == "X":  # the check character of an ID number
+            parts.append("[XxＸｘ]")
+        else:  # a number typed wrong: as it is
+            parts.append(re.escape(c))
+    return _S.join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Personal:
+    """What to mask in a petition's texts (``names`` etc.) and what never to (``keep``)."""
+
+    names: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    id_numbers: tuple[str, ...] = ()
+    openids: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    """Texts that are not personal even where they contain a personal value: the enterprise's
+    name and credit code."""
+
+    @classmethod
+    def of(cls, petition: Petition) -> Personal:
+        """The petitioner's own values, and the enterprise's name and credit code to keep."""
+        who = petition.petitioner
+        ent = petition.enterprise
+        return cls(
+            names=_present(who.name, who.contact_name),
+            phones=_present(who.phone),
+            id_numbers=_present(who.id_number),
+            openids=_present(who.openid),
+            keep=_present(ent.name, ent.uscc) if ent else (),
+        )
+
+
+def _present(*values: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in values if v and v.strip())
+
+
+def _phone_variants(phone: str) -> list[str]:
+    """The digit strings of a known phone a text may contain: the whole number (without a
+    ``+86``), and for a landline with its area code also the local number alone."""
+    digits = _compact(phone)
+    if not digits.isdigit():
+        return []
+    if len(digits) == 13 and digits.startswith("861"):
+        digits = digits[2:]
+    variants = [digits]
+    if digits.startswith("0") and len(digits) >= 10:
+        area = 3 if digits.startswith(("010", "02")) else 4
+        if len(digits) - area >= 7:
+            variants.append(digits[area:])
+    return variants
+
+
+def _known_alternatives(personal: Personal) -> list[tuple[str, str]]:
+    """(group, pattern) of every known value, longest value first within each kind."""
+    found: list[tuple[str, str]] = []
+    ids = sorted({_compact(n) for n in personal.id_numbers if len(_compact(n)) >= 6}, key=len)
+    found += [("k_id", _digits_pattern(n)) for n in reversed(ids)]
+    phones = sorted(
+        {v for p in personal.phones for v in _phone_variants(p) if len(v) >= 7}, key=len
+    )
+    found += [("k_phone", _digits_pattern(p)) for p in reversed(phones)]
+    openids = sorted({o for o in personal.openids if len(o) >= 6}, key=len)
+    found += [("k_openid", re.escape(o)) for o in reversed(openids)]
+    # a name of one character would mask half the text; two to four are the usual lengths
+    names = sorted({n for n in personal.names if len(n) >= 2}, key=len)
+    found += [("k_name", "[ \u3000]?".join(map(re.escape, n))) for n in reversed(names)]
+    return found
+
+
+_MASK_OF_GROUP: Final = {
+    "k_id": ID_NUMBER_MASK,
+    "k_phone": PHONE_MASK,
+    "k_openid": OPENID_MASK,
+    "k_name": NAME_MASK,
+    "s_id": ID_NUMBER_MASK,
+    "s_mobile": PHONE_MASK,
+    "s_landline": PHONE_MASK,
+    "s_openid": OPENID_MASK,
+}
+
+
+def _pattern_for(personal: Personal) -> re.Pattern[str]:
+    alternatives = _known_alternatives(personal)
+    if not alternatives:
+        return _SHAPES_ONLY
+    grouped: dict[str, list[str]] = {}
+    for group, pattern in alternatives:
+        grouped.setdefault(group, []).append(pattern)
+    known = "|".join(f"(?P<{g}>{'|'.join(ps)})" for g, ps in grouped.items())
+    return re.compile(f"{known}|{_SHAPES}")
+
+
+def _kept_spans(text: str, keep: Iterable[str]) -> list[tuple[int, int]]:
+    spans = []
+    for value in keep:
+        start = text.find(value)
+        while start >= 0:
+            spans.append((start, start + len(value)))
+            start = text.find(value, start + 1)
+    return spans
+
+
+def text_masker(personal: Personal) -> Callable[[str], str]:
+    """A function masking ``personal``'s values and every phone- or ID-shaped number in a text
+    (build it once per petition, apply it to each of its texts)."""
+    pattern = _pattern_for(personal)
+    keep = tuple(k for k in personal.keep if k)
+
+    def mask(text: str) -> str:
+        if not text:
+            return text
+        kept = _kept_spans(text, keep) if keep else []
+
+        def replace(m: re.Match[str]) -> str:
+            start, end = m.span()
+            if any(start < k_end and k_start < end for k_start, k_end in kept):
+                return m.group(0)
+            group = m.lastgroup or ""
+            if group == "s_id" and not _looks_like_id_number(m.group(0)):
+                # e.g. a mobile number, a space and 7 more digits: still mask the phone
+                return _PHONES_ONLY.sub(PHONE_MASK, m.group(0))
+            return _MASK_OF_GROUP.get(group, PHONE_MASK)
+
+        return pattern.sub(replace, text)
+
+    return mask
+
+
+def mask_text(text: str, personal: Personal | None = None) -> str:
+    """``text`` with ``personal``'s values and phone- or ID-shaped numbers masked."""
+    return text_masker(personal or Personal())(text)
