@@ -425,8 +425,9 @@ class Events:
     """Records with no value, not wire-format Avro, or of another schema."""
 
 
-def read_events(bootstrap: str) -> Events:
-    """``hub.lifecycle`` and ``hub.sla`` whole, to their high watermarks, decoded."""
+def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Events:
+    """``hub.lifecycle`` and ``hub.sla`` whole, to their high watermarks, decoded. ``options``:
+    the client's SASL and TLS settings (:func:`petition_hub.security.kafka_python_options`)."""
     from . import schemas
     from .broker.reading import read_all
 
@@ -436,7 +437,7 @@ def read_events(bootstrap: str) -> Events:
         (SLA_TOPIC, SLA_RECORD, events.sla),
     ):
         wanted = schemas.record_ids(name)  # any version: each reads the ones before
-        for record in read_all(bootstrap, topic):
+        for record in read_all(bootstrap, topic, options=options):
             try:
                 sid, value = schemas.decode(record.value) if record.value else (None, None)
             except schemas.WireFormatError:

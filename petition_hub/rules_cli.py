@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import schemas
 from .broker.reading import read_all
@@ -78,10 +80,13 @@ def explain(petition: Petition, rules: RuleSet, city: str, as_json: bool) -> str
     return decision.explain()
 
 
-def recent_petitions(bootstrap: str, limit: int) -> list[Petition]:
-    """The latest revision of the last ``limit`` petitions on ``hub.petitions``."""
+def recent_petitions(
+    bootstrap: str, limit: int, options: Mapping[str, Any] | None = None
+) -> list[Petition]:
+    """The latest revision of the last ``limit`` petitions on ``hub.petitions`` (``options``: the
+    client's SASL and TLS settings, :func:`petition_hub.security.kafka_python_options`)."""
     latest: dict[str, Petition] = {}
-    for record in read_all(bootstrap, "hub.petitions"):
+    for record in read_all(bootstrap, "hub.petitions", options=options):
         if not record.value:
             continue
         p = petition_from_avro(schemas.decode(record.value)[1])

@@ -748,9 +748,18 @@ class TopicAdmin(Protocol):
 
 
 class KafkaTopicAdmin:
-    """:class:`TopicAdmin` over kafka-python's ``KafkaAdminClient`` (kafka-python 3.x API)."""
+    """:class:`TopicAdmin` over kafka-python's ``KafkaAdminClient`` (kafka-python 3.x API).
 
-    def __init__(self, bootstrap: str, *, timeout_s: float = 15.0) -> None:
+    ``security``: the client's SASL and TLS settings
+    (:func:`petition_hub.security.kafka_python_options`; none: PLAINTEXT)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        timeout_s: float = 15.0,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
@@ -758,6 +767,7 @@ class KafkaTopicAdmin:
             "bootstrap_servers": bootstrap.split(","),
             "client_id": "petition-hub-topics",
             "request_timeout_ms": int(timeout_s * 1000),
+            **(security or {}),
         }
         if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:
             options["bootstrap_timeout_ms"] = int(timeout_s * 1000)
@@ -881,9 +891,11 @@ class KafkaTopicAdmin:
         return out
 
 
-def describe_broker(bootstrap: str, *, timeout_s: float = 15.0) -> dict[str, ActualTopic]:
+def describe_broker(
+    bootstrap: str, *, timeout_s: float = 15.0, security: Mapping[str, Any] | None = None
+) -> dict[str, ActualTopic]:
     """Every topic on the broker at ``bootstrap`` (``host:port[,host:port]``), internal included."""
-    with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s) as admin:
+    with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s, security=security) as admin:
         return admin.describe()
 
 
@@ -981,9 +993,11 @@ def diff(
     *,
     app_id: str = DEFAULT_APP_ID,
     timeout_s: float = 15.0,
+    security: Mapping[str, Any] | None = None,
 ) -> ApplyReport:
-    """Compare the broker with ``spec``; change nothing."""
-    with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s) as admin:
+    """Compare the broker with ``spec``; change nothing. ``security``: the admin client's SASL
+    and TLS settings (:func:`petition_hub.security.kafka_python_options`)."""
+    with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s, security=security) as admin:
         return diff_with(
             spec,
             admin,
@@ -1001,13 +1015,14 @@ def apply(
     *,
     app_id: str = DEFAULT_APP_ID,
     timeout_s: float = 15.0,
+    security: Mapping[str, Any] | None = None,
 ) -> ApplyReport:
     """Make the broker have every topic of ``spec``: create missing ones (with their configs), add
     partitions where the broker supports it. Idempotent. Never shrinks, never alters configs or
     replication, and deletes topics that are not in ``spec`` only with ``delete_unexpected=True``
     (faust's and Kafka's internal topics never). ``replication_factor_cap=1`` for a single-node
-    broker such as the embedded one."""
-    with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s) as admin:
+    broker such as the embedded one. ``security``: as for :func:`diff`."""
+    with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s, security=security) as admin:
         return apply_with(
             spec,
             admin,
@@ -1196,6 +1211,7 @@ def _run(
     app_id: str,
     timeout_s: float,
     replication_factor_cap: int | None,
+    security: Mapping[str, Any] | None,
 ) -> tuple[str, int]:
     cap = replication_factor_cap
     if embedded:  # Tansu: one node, whatever the file says
@@ -1203,10 +1219,18 @@ def _run(
     try:
         spec = load_topics(topics_file)
         if dry_run:
-            report = diff(spec, bootstrap, cap, app_id=app_id, timeout_s=timeout_s)
+            report = diff(
+                spec, bootstrap, cap, app_id=app_id, timeout_s=timeout_s, security=security
+            )
         else:
             report = apply(
-                spec, bootstrap, cap, delete_unexpected, app_id=app_id, timeout_s=timeout_s
+                spec,
+                bootstrap,
+                cap,
+                delete_unexpected,
+                app_id=app_id,
+                timeout_s=timeout_s,
+                security=security,
             )
     except (TopicsFileError, TopicsBrokerError) as exc:
         return f"error: {exc}", 2
@@ -1222,11 +1246,14 @@ def run_apply(
     app_id: str = DEFAULT_APP_ID,
     timeout_s: float = 15.0,
     replication_factor_cap: int | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> tuple[str, int]:
     """``petition-hub topics apply``: (report text, exit code). Exit 0: the broker matches
     topics.yaml; 1: drift remains that needs an operator (or something failed); 2: invalid
     topics.yaml or unreachable broker. ``embedded`` caps the replication factor at 1;
-    ``replication_factor_cap`` caps it on other brokers (a single-node Kafka: 1)."""
+    ``replication_factor_cap`` caps it on other brokers (a single-node Kafka: 1). ``security``:
+    the admin client's SASL and TLS settings
+    (:func:`petition_hub.security.kafka_python_options`)."""
     return _run(
         settings_like_bootstrap,
         embedded,
@@ -1236,6 +1263,7 @@ def run_apply(
         app_id,
         timeout_s,
         replication_factor_cap,
+        security,
     )
 
 
@@ -1247,10 +1275,11 @@ def run_diff(
     app_id: str = DEFAULT_APP_ID,
     timeout_s: float = 15.0,
     replication_factor_cap: int | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> tuple[str, int]:
     """``petition-hub topics diff``: (report text, exit code). Exit 0: no drift (unexpected topics
     are listed but do not count); 1: drift or missing topics; 2: invalid topics.yaml or unreachable
-    broker. Pass the same cap as to :func:`run_apply`."""
+    broker. Pass the same cap and ``security`` as to :func:`run_apply`."""
     return _run(
         settings_like_bootstrap,
         embedded,
@@ -1260,6 +1289,7 @@ def run_diff(
         app_id,
         timeout_s,
         replication_factor_cap,
+        security,
     )
 
 

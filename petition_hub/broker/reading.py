@@ -11,13 +11,22 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 
-def read_all(bootstrap: str, topic: str, poll_ms: int = 500) -> Iterator[ConsumerRecord]:
+def read_all(
+    bootstrap: str,
+    topic: str,
+    poll_ms: int = 500,
+    *,
+    options: Mapping[str, Any] | None = None,
+) -> Iterator[ConsumerRecord]:
     """Every record of ``topic`` from the beginning to its end at the time of reading.
 
     The end is the high watermark each Fetch response reports, which is right on every broker
-    (ListOffsets is not, on Tansu: see :mod:`petition_hub.broker.offsets`).
+    (ListOffsets is not, on Tansu: see :mod:`petition_hub.broker.offsets`). ``options``: the
+    client's security settings (SASL, TLS: :func:`petition_hub.security.kafka_python_options`).
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **(options or {})
+    )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:

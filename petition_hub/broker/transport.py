@@ -28,7 +28,10 @@ class ConsumerThread(stock.AIOKafkaConsumerThread):
         if self.consumer.in_transaction:  # last stable offsets, not from ListOffsets
             return reported
         bootstrap = ",".join(f"{u.host}:{u.port or 9092}" for u in self.transport.url)
-        return await fetched_end_offsets(bootstrap, dict(reported))
+        # the correcting consumer logs in as faust's own (broker_credentials: SASL, TLS)
+        conf = self.app.conf
+        auth = stock.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
+        return await fetched_end_offsets(bootstrap, dict(reported), options=auth)
 
 
 class Consumer(stock.Consumer):
