@@ -119,6 +119,7 @@ from .routing import (
     rejection,
     routed_topic,
     status_repartition,
+    undecodable_reason,
 )
 
 log = structlog.get_logger(__name__)
@@ -327,7 +328,7 @@ class LifecycleProcessor:
             return self._dispatch(src, state, part)
         except Exception as exc:  # a bug must not skip the event: keep it, with why
             log.exception("lifecycle raised", source=src.ref)
-            return self._reject(src, None, "internal", f"lifecycle raised {exc!r}"[:300])
+            return self._reject(src, None, "internal", f"lifecycle raised {type(exc).__name__}")
 
     def tick(self, partition: int, state: PartitionState) -> Sequence[Output]:
         """Fire what is due: ladder steps, ends of evaluation windows, parked events' expiry."""
@@ -505,7 +506,7 @@ class LifecycleProcessor:
         try:
             pid, event = self._event_of(src, source)
         except Exception as exc:  # not a record we can read: keep it, with why
-            return self._reject(src, None, f"undecodable_{source}", repr(exc)[:300])
+            return self._reject(src, None, f"undecodable_{source}", undecodable_reason(exc))
         if event is None:
             return []
         entry = part.entries.get(pid)
@@ -1156,7 +1157,7 @@ class EvaluationRekeyer:
             return [self._dead(src, exc.reason_code.value, type(exc).__name__, exc.message)]
         except Exception as exc:  # a connector bug: keep the message, say so
             log.exception("evaluation connector raised", source=src.ref)
-            return [self._dead(src, "internal", type(exc).__name__, repr(exc)[:500])]
+            return [self._dead(src, "internal", type(exc).__name__, "the connector raised (a bug)")]
         record = evaluation_to_avro(evaluation)
         ref = evaluation.petition_ref
         if ref and _HUB_ID.fullmatch(ref):

@@ -5,7 +5,9 @@ Two batch stages:
 ``unit-status``: the units' ``dept.<CODE>.status`` / ``county.<DIV>.status`` topics (3
 partitions each) re-keyed by petition id into ``<app>-unit-status-repartition`` (co-partitioned
 with ``hub.petitions``), each record stamped with its unit (from the topic: a unit writes only
-its own topic). Undecodable events go to ``hub.rejects``.
+its own topic). Undecodable events go to ``hub.rejects``, and so do events whose Kafka key is not
+their ``petitionId`` (``key_mismatch``: the key decides the partition, so such an event would
+reach a partition that does not hold its petition).
 
 ``routing``, over three co-partitioned topics keyed by hub petition id:
 
@@ -48,6 +50,7 @@ from petition_hub.clock import clock_from
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Petition, PetitionerKind, petition_from_avro
+from petition_hub.domain.privacy import Personal, text_masker
 from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
 from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
 from petition_hub.domain.rules import load_rules_from_dir as _load_dir
@@ -188,13 +191,20 @@ def unit_record(
     routed_at: datetime,
     cal: WorkingCalendar | None = None,
 ) -> dict[str, Any]:
-    """The ``UnitPetition.v2`` record of ``decision`` (``role`` is set per recipient)."""
+    """The ``UnitPetition.v2`` record of ``decision`` (``role`` is set per recipient).
+
+    When the petitioner's identity is withheld (``identityWithheld``), the contact fields are
+    empty and every free text (title, content, attachment names, the explanation) has the
+    petitioner's name, phone, ID number and openid masked, and any phone- or ID-shaped number
+    (:mod:`petition_hub.domain.privacy`); the enterprise's name and credit code are not masked.
+    """
     rec = decision.record
     loc = decision.location
     visible = decision.contact_visible
     who = petition.petitioner
     due = deadlines(petition, routed_at, cal)
     enterprise = petition.enterprise if not decision.identity_withheld else None
+    mask = _unmasked if visible else text_masker(Personal.of(petition))
     return {
         "petitionId": petition.petition_id,
         "revision": petition.revision,
@@ -207,8 +217,8 @@ def unit_record(
         "routedAt": routed_at,
         "petitionType": rec.petition_type,
         "urgency": petition.urgency.name,
-        "title": petition.title,
-        "content": petition.content,
+        "title": None if petition.title is None else mask(petition.title),
+        "content": mask(petition.content),
         "locationKind": loc.kind if loc else "unknown",
         "locationCode": loc.code if loc else None,
         "locationName": loc.name if loc else None,
@@ -218,7 +228,10 @@ def unit_record(
         "contactPhone": who.phone if visible else None,
         "identityWithheld": not visible,
         "sensitive": decision.sensitive,
-        "attachments": [{"name": a.name, "url": a.url} for a in petition.attachments],
+        "attachments": [
+            {"name": None if a.name is None else mask(a.name), "url": a.url}
+            for a in petition.attachments
+        ],
         "signForDeadline": due.sign_for if role != "TRIAGE" else None,
         "resolveDeadline": due.resolve,
         "provincialDeadline": petition.provincial_deadline,
@@ -234,8 +247,12 @@ def unit_record(
         "locationSource": loc.source if loc else None,
         "excludedUnits": list(rec.excluded),
         "reason": decision.reason,
-        "explanation": rec.explain(),
+        "explanation": mask(rec.explain()),
     }
+
+
+def _unmasked(text: str) -> str:
+    return text
 
 
 def transfer_record(petition: Petition, decision: RoutingDecision, city: str) -> dict[str, Any]:
@@ -285,6 +302,15 @@ UNIT_HEADER: Final = "hub-unit"
 
 
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
+
+
+def undecodable_reason(exc: Exception) -> str:
+    """What to say of a record that does not decode: the error's class and, for the wire format's
+    own errors (which never quote a field's value), its reason; never the text of an arbitrary
+    exception, which may quote personal data."""
+    if isinstance(exc, schemas.WireFormatError):
+        return f"{type(exc).__name__}: {exc.reason}"
+    return f"{type(exc).__name__} (the record does not fit its schema)"
 
 
 def status_repartition(app_id: str) -> str:
@@ -338,9 +364,24 @@ class StatusRekeyer:
             if sid != schemas.schema_id(UNIT_STATUS_V1):
                 raise ValueError(f"schema id {sid} is not a unit status event")
         except Exception as exc:
-            return [rejection(src, None, "undecodable_status", repr(exc)[:300], self.clock())]
+            return [
+                rejection(src, None, "undecodable_status", undecodable_reason(exc), self.clock())
+            ]
+        pid = str(event["petitionId"])
+        if src.key != pid.encode():
+            # neither value in the message: a unit's key may be anything (say, a phone number)
+            what = "has no key" if src.key is None else "is keyed by something else"
+            return [
+                rejection(
+                    src,
+                    pid,
+                    "key_mismatch",
+                    f"the event {what}: a unit status event must be keyed by its petitionId",
+                    self.clock(),
+                )
+            ]
         headers = [(UNIT_HEADER, _unit_of_topic(src.topic).encode())]
-        return [Output(self.target, str(event["petitionId"]).encode(), src.value, headers)]
+        return [Output(self.target, pid.encode(), src.value, headers)]
 
 
 def rejection(
@@ -394,7 +435,7 @@ class RoutingProcessor:
             return self.on_petition(src, state)
         except Exception as exc:  # a bug must not skip the event: keep it, with why
             log.exception("routing raised", source=src.ref)
-            return [self.reject(src, None, "internal", f"routing raised {exc!r}"[:300])]
+            return [self.reject(src, None, "internal", f"routing raised {type(exc).__name__}")]
 
     @staticmethod
     def _remember(
@@ -422,7 +463,7 @@ class RoutingProcessor:
             _, body = schemas.decode(src.value or b"")
             petition = petition_from_avro(body)
         except Exception as exc:  # hub.petitions is ours: a record that does not decode is a bug
-            return [self.reject(src, None, "undecodable_petition", repr(exc)[:300])]
+            return [self.reject(src, None, "undecodable_petition", undecodable_reason(exc))]
         pid = petition.petition_id.encode()
         seen = state.get(pid)
         known = json.loads(seen) if seen is not None else None
@@ -478,7 +519,7 @@ class RoutingProcessor:
         try:
             _, d = schemas.decode(src.value or b"")
         except Exception as exc:
-            return [self.reject(src, None, "undecodable_decision", repr(exc)[:300])]
+            return [self.reject(src, None, "undecodable_decision", undecodable_reason(exc))]
         pid = str(d.get("petitionId", ""))
         if d.get("kind") != "TRIAGE_ROUTE":
             return []  # extension decisions are the lifecycle's

@@ -15,6 +15,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
 from . import metrics
 from .deadletter import SourceRecord
+from .security import aiokafka_options, faust_credentials
 from .settings import Settings
 from .stage import Output, Stage
 
@@ -29,22 +30,24 @@ TANSU_HEARTBEAT_INTERVAL = 0.4
 
 
 #: The hub's own consumer groups (the stages) on Tansu: a longer session than faust's, so that
-#: heartbeats hold on a loaded host (a join then takes about 3 s instead of 1 s); a stage stops
-#: producing once half of it passes without a heartbeat (petition_hub.stage, the lease).
-TANSU_STAGE_SESSION_TIMEOUT = 6.0
+#: heartbeats hold on a loaded host (a join then takes about 2 s instead of 1 s: Tansu completes
+#: a join after half the session); a stage stops producing once half of it passes without a
+#: heartbeat (petition_hub.stage, the lease).
+TANSU_STAGE_SESSION_TIMEOUT = 4.0
 
 
 def stage_session(settings: Settings) -> tuple[float, float]:
     """(session timeout, heartbeat interval) in seconds for the hub's own consumer groups:
     several heartbeats within half a session (the stage's lease)."""
     if settings.embedded:
-        return TANSU_STAGE_SESSION_TIMEOUT, 1.0
+        return TANSU_STAGE_SESSION_TIMEOUT, 0.5
     return 10.0, 1.0
 
 
 def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
     """What every batch stage of the worker shares: the broker, its kind, the group session
-    timing, and the worker's event loop."""
+    timing, the worker's event loop, and how its Kafka clients log in (SASL, TLS: the same
+    principal as faust's own clients, :mod:`petition_hub.security`)."""
     session, heartbeat = stage_session(settings)
     return {
         "bootstrap": settings.bootstrap_servers(),
@@ -52,6 +55,7 @@ def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
         "session_timeout": session,
         "heartbeat_interval": heartbeat,
         "loop": app.loop,
+        "client_options": aiokafka_options(settings),
         "dead_letter": stage_dead_letter(settings),
     }
 
@@ -173,6 +177,10 @@ def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
         "datadir": str(settings.data_dir / "faust"),
         "table_cleanup_interval": 30.0,
     }
+    # the worker's own consumer, producer and topic creation log in as the stages do
+    credentials = faust_credentials(settings)
+    if credentials is not None:
+        conf["broker_credentials"] = credentials
     if broker_url.startswith("tansu://"):
         conf["broker_session_timeout"] = TANSU_SESSION_TIMEOUT
         conf["broker_heartbeat_interval"] = TANSU_HEARTBEAT_INTERVAL

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -22,10 +22,21 @@ if TYPE_CHECKING:
 
 
 def _settings() -> Settings:
+    from .security import check
+
     try:
-        return get_settings()
+        settings = get_settings()
+        check(settings)  # the Kafka login (SASL, TLS): a bad combination is refused in one line
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise click.ClickException(f"invalid HUB_* setting: {exc}") from exc
+    return settings
+
+
+def _kafka(settings: Settings) -> dict[str, Any]:
+    """The tools' kafka-python login (SASL, TLS): the same principal as the workers."""
+    from .security import kafka_python_options
+
+    return kafka_python_options(settings)
 
 
 @click.group()
@@ -49,8 +60,7 @@ def dev(demo_rate: float, no_demo: bool) -> None:
 @main.command()
 def worker() -> NoReturn:
     """A stream worker against HUB_BROKER (start more to scale out)."""
-    from .app import create_app
-    from .runner import run_worker
+    from .crypto import cipher_for
 
     settings = _settings()
     if settings.broker is None:
@@ -58,6 +68,14 @@ def worker() -> NoReturn:
             "HUB_BROKER is not set: point it at Kafka (kafka://host:9092), "
             "or run `petition-hub dev` for the embedded broker"
         )
+    try:  # fail closed, on any broker: dead letters sealed with a made-up key nobody could read
+        cipher_for(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    from .app import create_app
+    from .runner import run_worker
+
     logs.configure(settings.log_level, settings.log_json)
     run_worker(create_app(settings), settings)
 
@@ -91,6 +109,7 @@ def topics_apply(delete_unexpected: bool) -> None:
         delete_unexpected,
         app_id=settings.app_id,
         replication_factor_cap=settings.topics_replication_factor_cap,
+        security=_kafka(settings),
     )
     click.echo(text)
     sys.exit(code)
@@ -108,6 +127,7 @@ def topics_diff() -> None:
         settings.topics_file,
         app_id=settings.app_id,
         replication_factor_cap=settings.topics_replication_factor_cap,
+        security=_kafka(settings),
     )
     click.echo(text)
     sys.exit(code)
@@ -177,15 +197,16 @@ def _dlq_context() -> tuple[str, PiiCipher]:
 @click.option("--reason", help="only this reason code (e.g. bad_json)")
 @click.option("--connector", help="only this channel (hotline, miniprogram, province)")
 def dlq_list(reason: str | None, connector: str | None) -> None:
-    """Every dead letter, oldest first: id, time, channel, reason, size, message."""
+    """Every dead letter, oldest first: id, time, channel, reason, size, message (or why it
+    cannot be read: a wrong or rotated-out key, or a record that is not a dead letter)."""
     from .dlq import entries, format_list
 
     bootstrap, cipher = _dlq_context()
     items = [
         e
-        for e in entries(bootstrap, cipher)
-        if (reason is None or e.letter.reason == reason)
-        and (connector is None or e.letter.connector == connector)
+        for e in entries(bootstrap, cipher, options=_kafka(_settings()))
+        if (reason is None or e.reason == reason)
+        and (connector is None or e.connector == connector)
     ]
     click.echo(format_list(items))
 
@@ -194,13 +215,15 @@ def dlq_list(reason: str | None, connector: str | None) -> None:
 @click.argument("dead_letter_id")
 def dlq_show(dead_letter_id: str) -> None:
     """One dead letter: metadata, redrives, and the original with personal data masked."""
-    from .dlq import entries, format_show
+    from .dlq import entries, find, format_show
 
     bootstrap, cipher = _dlq_context()
-    found = [e for e in entries(bootstrap, cipher) if e.letter.id == dead_letter_id]
-    if not found:
+    found = find(entries(bootstrap, cipher, options=_kafka(_settings())), dead_letter_id)
+    if found is None:
         raise click.ClickException(f"no dead letter {dead_letter_id}")
-    click.echo(format_show(found[0]))
+    if found.letter is None:  # one line on stderr, exit 1: a wrong key, or not a dead letter
+        raise click.ClickException(format_show(found))
+    click.echo(format_show(found))
 
 
 @dlq.command("redrive")
@@ -222,7 +245,11 @@ def dlq_redrive(
     include_redriven: bool,
     dry_run: bool,
 ) -> None:
-    """Send selected dead letters again (by id, or all of one --reason); records each redrive."""
+    """Send selected dead letters again (by id, or all of one --reason); records each redrive.
+
+    Those that cannot be read, or whose whole original (of a truncated letter) is not on its
+    source topic any more, are reported and left; the exit status is 1 when any was not redriven.
+    """
     from .dlq import entries, redrive
 
     if not dead_letter_ids and reason is None:
@@ -231,17 +258,21 @@ def dlq_redrive(
     wanted = set(dead_letter_ids)
     selected = [
         e
-        for e in entries(bootstrap, cipher)
-        if (e.letter.id in wanted or (reason is not None and e.letter.reason == reason))
-        and (include_redriven or not e.redrives or e.letter.id in wanted)
+        for e in entries(bootstrap, cipher, options=_kafka(_settings()))
+        if (e.id in wanted or e.position in wanted or (reason is not None and e.reason == reason))
+        and (include_redriven or not e.redrives or e.id in wanted or e.position in wanted)
     ]
-    missing = wanted - {e.letter.id for e in selected}
+    missing = wanted - {e.id for e in selected} - {e.position for e in selected}
     if missing:
         raise click.ClickException(f"no dead letter {', '.join(sorted(missing))}")
-    for result in redrive(bootstrap, selected, via, dry_run=dry_run):
+    results = redrive(bootstrap, selected, via, dry_run=dry_run, options=_kafka(_settings()))
+    for result in results:
         click.echo(f"{result.id}: {result.outcome}")
     if not selected:
         click.echo("nothing to redrive")
+    left = sum(not r.redriven for r in results)
+    if left:
+        raise click.ClickException(f"{left} of {len(results)} dead letters not redriven")
 
 
 @main.command()
@@ -323,7 +354,7 @@ def rules_dry_run(candidate: Path, limit: int, as_json: bool) -> None:
         new = load_rules_at(candidate)
     except RulesError as exc:
         raise click.ClickException("\n".join(exc.errors)) from exc
-    petitions = recent_petitions(settings.bootstrap_servers(), limit)
+    petitions = recent_petitions(settings.bootstrap_servers(), limit, options=_kafka(settings))
     click.echo(dry_run_report(petitions, current, new, settings.city, as_json))
 
 
@@ -480,7 +511,7 @@ def report(period: str, csv_path: Path | None, as_json: bool) -> None:
     if settings.broker is None:
         raise click.ClickException("HUB_BROKER is not set: which broker holds hub.lifecycle?")
     name = unit_namer(_rules_in_force(settings))
-    events = read_events(settings.bootstrap_servers())
+    events = read_events(settings.bootstrap_servers(), _kafka(settings))
     if events.skipped:
         click.echo(f"warning: {events.skipped} records skipped (not decodable)", err=True)
     rows = compute(events.lifecycle, events.sla, month)

@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     api_tokens: SecretStr | None = Field(
         default=None,
         description="Bearer tokens (comma-separated) for the worker's HTTP endpoints other than "
-        "/health and /metrics; unset means those endpoints answer 401 to everyone.",
+        "/health, /metrics and the read-only schema registry's; unset means those endpoints "
+        "answer 401 to everyone.",
     )
     max_message_bytes: int = Field(
         default=1_048_588,

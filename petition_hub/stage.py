@@ -228,15 +228,36 @@ class _Lease:
             self.rebalance_since = time.monotonic()
         return True
 
-    def check(self) -> None:
-        """Raise :class:`LeaseLost` unless this worker may still own its partitions."""
+    def fresh(self) -> bool:
+        """The fast path: a heartbeat recent enough, and no rebalance outlasting its share."""
         now = time.monotonic()
-        if now - self.beat > self.session * LEASE_SHARE:
-            raise LeaseLost(f"no heartbeat for {now - self.beat:.1f}s")
         if self.rebalancing():
             assert self.rebalance_since is not None
             if now - self.rebalance_since > self.rebalance * LEASE_SHARE:
-                raise LeaseLost(f"rebalance under way for {now - self.rebalance_since:.1f}s")
+                return False
+        return now - self.beat <= self.session * LEASE_SHARE
+
+    async def check(self) -> None:
+        """Raise :class:`LeaseLost` unless this worker may still own its partitions. When the
+        last heartbeat is old (the loop was busy: a long restore, a loaded host) it asks the
+        group coordinator at once, with a heartbeat of its own: an accepted one proves that the
+        group still counts this member, so nobody else can own its partitions yet."""
+        if self.fresh():
+            return
+        now = time.monotonic()
+        if self.rebalance_since is not None and (
+            now - self.rebalance_since > self.rebalance * LEASE_SHARE
+        ):
+            raise LeaseLost(f"rebalance under way for {now - self.rebalance_since:.1f}s")
+        stale = now - self.beat
+        try:
+            member = self._coordinator is not None and await asyncio.wait_for(
+                self._coordinator._do_heartbeat(), self.session * LEASE_SHARE
+            )
+        except Exception:  # no answer in time (or an error) is no proof of membership
+            member = False
+        if not member:
+            raise LeaseLost(f"no heartbeat for {stale:.1f}s, and the group does not confirm it")
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -594,7 +615,7 @@ class Stage(Service):
         busy = False
         outputs: list[asyncio.Future[Any]] = []
         for partition, state in list(self.states.items()):
-            self.lease.check()
+            await self.lease.check()
             for out in tick(partition, state):
                 busy = True
                 fut = await self._emit(out, partition)
@@ -602,7 +623,7 @@ class Stage(Service):
                     outputs.append(fut)
             await asyncio.sleep(0)
         await self._settle(outputs)
-        self.lease.check()
+        await self.lease.check()
         self._record_marks()
         if time.monotonic() - self._marks_at > MARKS_REFRESH:
             await self._refresh_marks()
@@ -615,7 +636,7 @@ class Stage(Service):
         """The lease ran out: forget every partition (its state is restored from the changelog if
         it comes back) and go back to the committed offsets. Outputs already written stand: a new
         owner reads them back past its marks, and an exactly-once stage does not repeat them."""
-        assert self.consumer is not None
+        assert self.consumer is not None and self.producer is not None
         held = sorted(self.states)
         dropped = self._drop_queued(why)
         forget = getattr(self.processor, "revoked", None)
@@ -625,6 +646,10 @@ class Stage(Service):
             if forget is not None:
                 forget(p)
         self._sent.clear()
+        # what already left for the broker lands (or fails) before this worker may restore
+        # anything again: a read-back must never be overtaken by the worker's own outputs
+        with contextlib.suppress(Exception):
+            await self.producer.flush()
         if held or dropped:
             self._fenced.inc()
             log.warning(
@@ -754,13 +779,15 @@ class Stage(Service):
         n = 0
         stopped = False
         for tp, records in batch.items():
-            if stopped:
-                break
+            if stopped:  # not started: read again, by whoever owns it after the rebalance
+                with contextlib.suppress(IllegalStateError):
+                    self.consumer.seek(tp, records[0].offset)
+                continue
             state = self.states.get(tp.partition)
             if state is None:
                 if tp not in self.consumer.assignment():
                     continue  # revoked while the batch was fetched: its new owner reads it
-                self.lease.check()  # a worker left behind must not write state either
+                await self.lease.check()  # a worker left behind must not write state either
                 # aiokafka may hand out records of a new partition before the assignment
                 # listener ran: restore first, never skip (the position has moved past them)
                 await self.restore([tp.partition])
@@ -772,7 +799,7 @@ class Stage(Service):
                     # committed), so the group is not kept waiting; the rest is read again
                     stopped = True
                     break
-                self.lease.check()
+                await self.lease.check()
                 src = SourceRecord(
                     tp.topic,
                     tp.partition,
@@ -807,11 +834,11 @@ class Stage(Service):
         # outputs first, then the state that records them, then the input offsets: a crash
         # between any two steps repeats work (at-least-once), never skips it
         await self._settle(futures, origin)
-        self.lease.check()
+        await self.lease.check()
         self._record_marks()
         held = {tp.partition for tp in offsets}
         await self._settle([f for p in held for f in await self._flush_state(p, self.states[p])])
-        self.lease.check()
+        await self.lease.check()
         if offsets:
             try:
                 await self.consumer.commit(offsets)

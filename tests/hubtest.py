@@ -16,11 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from cryptography.fernet import Fernet
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from petition_hub.broker.embedded import free_port
+from petition_hub.crypto import PiiCipher
 
 Header = tuple[str, bytes]
+
+#: The dead-letter key (HUB_PII_KEY) of this test session: every WorkerProcess and hub_cli gets it.
+TEST_PII_KEY = Fernet.generate_key().decode()
+
+
+def pii_cipher() -> PiiCipher:
+    """The cipher of ``TEST_PII_KEY``: what the tests' workers seal dead letters with."""
+    return PiiCipher(TEST_PII_KEY)
 
 
 @dataclass
@@ -104,10 +114,19 @@ def read_topic(
         consumer.close()
 
 
-def http_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
-    """GET ``url``; (status, parsed JSON or text)."""
+#: The bearer token every WorkerProcess accepts (HUB_API_TOKENS), and http_json sends.
+TEST_API_TOKEN = "hub-test-token"
+
+
+def http_json(
+    url: str, timeout: float = 2.0, token: str | None = TEST_API_TOKEN
+) -> tuple[int, Any]:
+    """GET ``url`` (with ``Authorization: Bearer <token>`` unless None); (status, parsed JSON or
+    text)."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             body = resp.read().decode()
             status = resp.status
     except urllib.error.HTTPError as err:
@@ -141,6 +160,8 @@ class WorkerProcess:
             "HUB_METRICS_PORT": str(self.port),
             "HUB_DATA_DIR": str(self.data_dir),
             "HUB_LOG_LEVEL": "INFO",
+            "HUB_PII_KEY": TEST_PII_KEY,
+            "HUB_API_TOKENS": TEST_API_TOKEN,
             **self.env_extra,
         }
         self.log_path = self.data_dir / f"worker-{self.port}.log"
@@ -245,7 +266,12 @@ def app_command(script: str) -> tuple[str, ...]:
 
 def hub_cli(broker_url: str, data_dir: Path, *args: str, check: bool = True) -> str:
     """Run ``petition-hub ARGS`` against ``broker_url``; its standard output."""
-    env = {**os.environ, "HUB_BROKER": broker_url, "HUB_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "HUB_BROKER": broker_url,
+        "HUB_DATA_DIR": str(data_dir),
+        "HUB_PII_KEY": TEST_PII_KEY,
+    }
     result = subprocess.run(
         [sys.executable, "-m", "petition_hub", *args],
         env=env,

@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from hubtest import Record, WorkerProcess, metric_sum, produce, read_topic, wait_until
+from hubtest import (
+    Record,
+    WorkerProcess,
+    metric_sum,
+    pii_cipher,
+    produce,
+    read_topic,
+    wait_until,
+)
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
@@ -38,7 +46,7 @@ def _send(bootstrap: str, items: Sequence[CorpusItem]) -> None:
 
 
 def _cipher(worker: WorkerProcess) -> PiiCipher:
-    return PiiCipher((worker.data_dir / "dev-pii.key").read_text())
+    return pii_cipher()  # the key hubtest gives every worker (HUB_PII_KEY)
 
 
 def _personal_values(items: Sequence[CorpusItem]) -> set[str]:
