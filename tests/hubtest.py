@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -321,3 +321,17 @@ def court_dispatch(dispatch_id: str, received: datetime) -> bytes:
             "confidential": False,
         },
     )
+
+
+def strings_of(node: Any) -> Iterator[str]:
+    """Every text in a decoded record (nested dicts and lists; bytes decoded), for leak scans."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, bytes):
+        yield node.decode(errors="replace")
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from strings_of(v)
+    elif isinstance(node, list | tuple):
+        for v in node:
+            yield from strings_of(v)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,7 @@ from hubtest import (
     metric_sum,
     produce,
     read_topic,
+    strings_of,
     wait_until,
 )
 from petition_hub import schemas
@@ -241,19 +242,6 @@ def _found(text: str) -> list[str]:
     return [v for v in PLANTED if v in text or v.translate(_FOLD) in folded]
 
 
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, bytes):
-        yield node.decode(errors="replace")
-    elif isinstance(node, dict):
-        for v in node.values():
-            yield from _strings(v)
-    elif isinstance(node, list | tuple):
-        for v in node:
-            yield from _strings(v)
-
-
 def _headers(record: Record) -> str:
     return " ".join(f"{k}={(v or b'').decode(errors='replace')}" for k, v in record.headers)
 
@@ -352,15 +340,15 @@ def test_no_personal_data_outside_its_envelope(
             _, view = schemas.decode(r.value)
             if view.get("identityWithheld") is True:
                 unit_views += 1
-                check(f"{r.topic} record of {view['petitionId']}", "\n".join(_strings(view)))
-            elif view.get("identityWithheld") is False and _found("\n".join(_strings(view))):
+                check(f"{r.topic} record of {view['petitionId']}", "\n".join(strings_of(view)))
+            elif view.get("identityWithheld") is False and _found("\n".join(strings_of(view))):
                 shown += 1
     assert unit_views >= len(withheld & to_units)
     assert shown >= 1  # a unit allowed to see the petitioner does see the planted values
     for d in letters:
-        check(f"dead letter {d['id']}", "\n".join(_strings({**d, "sealed": None})))
+        check(f"dead letter {d['id']}", "\n".join(strings_of({**d, "sealed": None})))
     for rj in all_rejects:
-        check(f"rejection of {rj['sourceTopic']}", "\n".join(_strings({**rj, "original": None})))
+        check(f"rejection of {rj['sourceTopic']}", "\n".join(strings_of({**rj, "original": None})))
     for i, line in enumerate(worker.log().splitlines()):
         check(f"worker log line {i + 1}", line)
     check("/metrics", worker.metrics())

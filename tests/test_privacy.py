@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from hubtest import strings_of
 from petition_hub import schemas
 from petition_hub.agents.routing import UNIT_PETITION, unit_record
 from petition_hub.connectors import DecodeError, hotline, miniprogram, province
@@ -146,20 +146,9 @@ def test_personal_of_a_petition() -> None:
 PLANTED = (NAME4, NAME3, MOBILE, LANDLINE, "2987654", ID_NUMBER, OPENID)
 
 
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for v in node.values():
-            yield from _strings(v)
-    elif isinstance(node, list | tuple):
-        for v in node:
-            yield from _strings(v)
-
-
 def _leaks(record: dict[str, Any], planted: tuple[str, ...] = PLANTED) -> list[str]:
     # an enterprise's name is not personal, even with a person's name in it
-    text = "\n".join(_strings(record)).replace(ENTERPRISE, "")
+    text = "\n".join(strings_of(record)).replace(ENTERPRISE, "")
     return [p for p in planted if p in text or full_width(p) in text]
 
 
@@ -392,7 +381,7 @@ def test_every_broken_corpus_message_says_which_field_not_what_it_held() -> None
         if item.key:
             values.append(item.key.decode(errors="replace"))
         with contextlib.suppress(ValueError):
-            values += list(_strings(json.loads(item.value)))
+            values += list(strings_of(json.loads(item.value)))
         quoted = [v for v in values if len(v) >= 3 and v in message]
         assert not quoted, (item, message, quoted)
 
