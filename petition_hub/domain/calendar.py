@@ -479,10 +479,6 @@ class WorkingCalendar:
         """Years with official data (``chinesecalendar`` or a transcribed notice), ascending."""
         return tuple(sorted(self._years))
 
-    def available_years(self) -> tuple[int, ...]:
-        """Years that can be asked about with official data (provisional years aside)."""
-        return self.official_years()
-
     def missing_years(self, first: int, last: int | None = None) -> tuple[int, ...]:
         """Years in ``first..last`` (inclusive; default just ``first``) without official data in
         ``chinesecalendar``: provisional, unavailable, and those served by a notice in the
