@@ -9,12 +9,13 @@ its own topic). Undecodable events go to ``hub.rejects``, and so do events whose
 their ``petitionId`` (``key_mismatch``: the key decides the partition, so such an event would
 reach a partition that does not hold its petition).
 
-``routing``, over three co-partitioned topics keyed by hub petition id:
+``routing``, over four co-partitioned topics keyed by hub petition id:
 
 - Consumes: ``hub.petitions`` (Avro ``Petition.v1``), ``office.decisions`` (Avro
-  ``OfficeDecision.v1``: the joint-meeting office's triage routes) and the re-keyed unit status
-  events (a RETURNED within the unit's sign-for window re-routes the petition without that unit,
-  or sends it to triage; the original receipt time is kept).
+  ``OfficeDecision.v1``: the joint-meeting office's triage routes), ``hub.lifecycle`` (returns
+  and closures), ``hub.privacy`` (erasure requests) and the re-keyed unit status events (a
+  RETURNED within the unit's sign-for window re-routes the petition without that unit, or sends
+  it to triage; the original receipt time is kept).
 - Emits, per petition revision, with the decision record (rules version, theme, keywords, rule,
   location source):
   ``dept.<CODE>.petitions`` / ``county.<DIV>.petitions`` (Avro ``UnitPetition.v1``, one record
@@ -25,7 +26,12 @@ reach a partition that does not hold its petition).
   Every decision also goes, for the petition's lifecycle, to the hub-internal ``<app>-routed``
   (Avro ``Routed.v1``, co-partitioned, no personal data).
 - Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
-  returned it; the petition itself (to route it again on a return or a triage decision).
+  returned it, where the revision is on hub.petitions, when the petition closed; the petition
+  itself until it closes (to route it again on a return or a triage decision).
+- Personal data's end (:mod:`petition_hub.erasure`): from ``hub.privacy`` an operator's erasure
+  request (the petition kept here is redacted at once); on a tick, the closed petitions whose
+  retention (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out. For each it orders the eraser
+  (``erasure_due`` on ``hub.privacy``, with the revision's partition and offset).
 
 The rules are data (``HUB_RULES``: a rules file or directory; default the packaged reference
 data); a changed file is picked up within seconds, without a restart, and its version is stamped
@@ -35,9 +41,10 @@ previous version stays in force.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -49,8 +56,13 @@ from petition_hub.app import stage_options
 from petition_hub.clock import clock_from
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
-from petition_hub.domain.petition import Petition, PetitionerKind, petition_from_avro
-from petition_hub.domain.privacy import Personal, text_masker
+from petition_hub.domain.petition import (
+    Petition,
+    PetitionerKind,
+    petition_from_avro,
+    petition_to_avro,
+)
+from petition_hub.domain.privacy import Personal, redact, text_masker
 from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
 from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
 from petition_hub.domain.rules import load_rules_from_dir as _load_dir
@@ -61,6 +73,7 @@ from petition_hub.domain.sla import (
     resolve_clock,
     sign_for_clock,
 )
+from petition_hub.erasure import DUE, PRIVACY, REQUESTED, kind_of, privacy_event
 from petition_hub.live import LiveFile, live_calendar
 from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
@@ -419,12 +432,17 @@ class RoutingProcessor:
         routed: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         calendar: Callable[[], WorkingCalendar] = default_calendar,
+        retention: timedelta = timedelta(days=3 * 365),
     ) -> None:
         self.rules = rules
         self.city = city
         self.routed = routed
         self.clock = clock
         self.calendar = calendar
+        self.retention = retention
+        #: per partition: (when personal data is due for erasure, petition id), a heap; derived
+        #: from the state (closed, not yet erased), rebuilt on restore
+        self._erase_due: dict[int, list[tuple[float, str]]] = {}
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
@@ -432,6 +450,8 @@ class RoutingProcessor:
                 return self.on_decision(src, state)
             if src.topic == LIFECYCLE:
                 return self.on_lifecycle(src, state)
+            if src.topic == PRIVACY:
+                return self.on_privacy(src, state)
             return self.on_petition(src, state)
         except Exception as exc:  # a bug must not skip the event: keep it, with why
             log.exception("routing raised", source=src.ref)
@@ -445,8 +465,16 @@ class RoutingProcessor:
         routed_at: datetime,
         excluded: list[str],
         avro: bytes,
+        offset: int | None,
     ) -> None:
+        """Keep the decision, and the petition (to route it again). ``offset``: where on
+        hub.petitions this revision is (None: the one kept before), for its erasure."""
         pid = petition.petition_id.encode()
+        kept: dict[str, Any] = {"off": offset}
+        if offset is None:  # the same revision routed again: what is known of it stays
+            seen = state.get(pid)
+            old = json.loads(seen) if seen is not None else {}
+            kept = {k: old[k] for k in ("off", "closed", "erased") if k in old}
         state[pid] = json.dumps(
             {
                 "rev": petition.revision,
@@ -454,6 +482,7 @@ class RoutingProcessor:
                 "units": [u.key for u in decision.units],
                 "routed_at": routed_at.isoformat(),
                 "excluded": excluded,
+                **kept,
             }
         ).encode()
         state[b"p:" + pid] = avro
@@ -472,7 +501,7 @@ class RoutingProcessor:
         excluded = list(known["excluded"]) if known else []
         decision = route(petition, self.rules.current(), self.city, frozenset(excluded))
         now = self.clock()
-        self._remember(state, petition, decision, now, excluded, src.value or b"")
+        self._remember(state, petition, decision, now, excluded, src.value or b"", src.offset)
         if src.timestamp_ms:
             metrics.ROUTING_LATENCY.observe(max(now.timestamp() - src.timestamp_ms / 1000, 0.0))
         return self.emit(petition, decision, now)
@@ -544,20 +573,20 @@ class RoutingProcessor:
         except ValueError as exc:
             return [self.reject(src, pid, "unknown_unit", str(exc))]
         now = self.clock()
-        self._remember(state, petition, decision, now, list(known["excluded"]), avro)
+        self._remember(state, petition, decision, now, list(known["excluded"]), avro, None)
         return self.emit(petition, decision, now)
 
     def on_lifecycle(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         """From ``hub.lifecycle``: a unit's accepted return (route again without it) or a closed
-        petition (its record is no longer needed here). Other lifecycle records are skipped
-        without decoding (header ``hub-kind``)."""
+        petition (the petition is no longer needed here; its personal data's retention starts).
+        Other lifecycle records are skipped without decoding (header ``hub-kind``)."""
         kind = (dict(src.headers).get(LIFECYCLE_KIND_HEADER) or b"").decode()
         if kind not in ("routing_requested", "closed"):
             return []
         record = schemas.decode(src.value or b"")[1]
         pid = str(record["petitionId"])
         if kind == "closed":
-            state.pop(b"p:" + pid.encode(), None)
+            self.closed(src.partition, state, pid, record["at"])
             return []
         seen = state.get(pid.encode())
         avro = state.get(b"p:" + pid.encode())
@@ -571,8 +600,103 @@ class RoutingProcessor:
         excluded = [*known["excluded"], unit]
         decision = route(petition, self.rules.current(), self.city, frozenset(excluded))
         now = self.clock()
-        self._remember(state, petition, decision, now, excluded, avro)
+        self._remember(state, petition, decision, now, excluded, avro, None)
         return self.emit(petition, decision, now)
+
+    def closed(self, partition: int, state: PartitionState, pid: str, at: datetime) -> None:
+        """A petition closed at ``at``: drop it, schedule the erasure of its personal data."""
+        state.pop(b"p:" + pid.encode(), None)
+        seen = state.get(pid.encode())
+        if seen is None:
+            return
+        known = json.loads(seen)
+        if known.get("erased") and known.get("closed"):
+            return  # a replay of the closure, or erased at a request since
+        known["closed"] = at.isoformat()
+        state[pid.encode()] = json.dumps(known).encode()
+        if not known.get("erased"):
+            self._schedule(partition, pid, at + self.retention)
+
+    def _schedule(self, partition: int, pid: str, due: datetime) -> None:
+        heapq.heappush(self._erase_due.setdefault(partition, []), (due.timestamp(), pid))
+
+    def restored(self, partition: int, state: PartitionState) -> None:
+        """Rebuild the partition's erasure schedule from its state."""
+        self._erase_due[partition] = []
+        for key, value in state.items():
+            if key.startswith((b"p:", b"\x00")):
+                continue
+            known = json.loads(value)
+            if known.get("closed") and not known.get("erased"):
+                closed = datetime.fromisoformat(known["closed"])
+                self._schedule(partition, key.decode(), closed + self.retention)
+
+    def revoked(self, partition: int) -> None:
+        """The partition went to another worker: so does its schedule."""
+        self._erase_due.pop(partition, None)
+
+    def tick(self, partition: int, state: PartitionState) -> Sequence[Output]:
+        """Order the erasure of every closed petition whose retention has run out (at most
+        500 a call: the stage calls again at once while there are outputs)."""
+        due = self._erase_due.get(partition)
+        now = self.clock().timestamp()
+        out: list[Output] = []
+        while due and due[0][0] <= now and len(out) < 500:
+            _, pid = heapq.heappop(due)
+            seen = state.get(pid.encode())
+            known = json.loads(seen) if seen is not None else None
+            if known is None or known.get("erased") or not known.get("closed"):
+                continue  # reopened with a new revision, or erased at a request since
+            known["erased"] = True
+            state[pid.encode()] = json.dumps(known).encode()
+            closed = datetime.fromisoformat(known["closed"])
+            key, value, headers = privacy_event(
+                pid,
+                DUE,
+                "RETENTION",
+                self.clock(),
+                closed_at=closed,
+                partition=partition,
+                offset=known.get("off"),
+            )
+            out.append(Output(PRIVACY, key, value, headers, event_id=f"{pid}@due:retention"))
+        return out
+
+    def on_privacy(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        """From ``hub.privacy``: an operator's erasure request. The petition routing keeps (an
+        open one) is replaced by its redacted copy at once; the eraser is ordered to write the
+        redacted revision to hub.petitions. Orders and outcomes are skipped (header)."""
+        if kind_of(src.headers) != REQUESTED:
+            return []
+        try:
+            request = schemas.decode(src.value or b"")[1]
+        except Exception as exc:
+            return [self.reject(src, None, "undecodable_request", undecodable_reason(exc))]
+        pid = str(request["petitionId"])
+        seen = state.get(pid.encode())
+        if seen is None:
+            return [self.reject(src, pid, "unknown_petition", f"no petition {pid}")]
+        known = json.loads(seen)
+        avro = state.get(b"p:" + pid.encode())
+        if avro is not None:
+            petition = redact(petition_from_avro(schemas.decode(avro)[1])).petition
+            state[b"p:" + pid.encode()] = schemas.encode(
+                schemas.PETITION_V1, petition_to_avro(petition)
+            )
+        known["erased"] = True
+        state[pid.encode()] = json.dumps(known).encode()
+        key, value, headers = privacy_event(
+            pid,
+            DUE,
+            "REQUEST",
+            self.clock(),
+            reference=request["reference"],
+            requested_by=request["requestedBy"],
+            closed_at=datetime.fromisoformat(known["closed"]) if known.get("closed") else None,
+            partition=src.partition,
+            offset=known.get("off"),
+        )
+        return [Output(PRIVACY, key, value, headers, event_id=f"{pid}@due:{src.ref}")]
 
     def reject(self, src: SourceRecord, pid: str | None, reason: str, message: str) -> Output:
         """An event the hub does not apply, with why, on ``hub.rejects``."""
@@ -598,7 +722,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         ),
         Stage(
             name="routing",
-            sources=(PETITIONS, DECISIONS, LIFECYCLE),
+            sources=(PETITIONS, DECISIONS, LIFECYCLE, PRIVACY),
             partitions=spec[PETITIONS].partitions,
             processor=RoutingProcessor(
                 LiveRules(settings.rules),
@@ -606,6 +730,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
                 routed,
                 clock_from(settings.clock_file),
                 live_calendar(settings.calendar_file).current,
+                timedelta(days=settings.retention_after_closure_days),
             ),
             group=f"{settings.app_id}-routing",
             creates={routed: spec[PETITIONS].partitions},

@@ -37,7 +37,7 @@ from enum import StrEnum
 from itertools import groupby
 from pathlib import Path
 
-from .topics import HUB_TOPICS, INPUT_TOPICS, TopicsFile, expected_unit_topics
+from .topics import FIXED_TOPICS, INPUT_TOPICS, TopicsFile, expected_unit_topics
 
 __all__ = [
     "HUB_PRINCIPAL",
@@ -195,7 +195,7 @@ def _hub_acls(topic_names: Sequence[str], app_id: str) -> list[AclBinding]:
         if match is not None:
             data = Operation.WRITE if match.group(3) == "petitions" else Operation.READ
             out += _grant(hub, [data, *admin], name)
-        elif name in INPUT_TOPICS or name in HUB_TOPICS:
+        elif name in FIXED_TOPICS:
             out += _grant(hub, [Operation.READ, Operation.WRITE, *admin], name)
         else:
             raise AclError(

@@ -5,22 +5,25 @@ The factory is the only place that knows how the broker kind changes faust's con
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from mode import Service
 
 from . import metrics
+from .clock import clock_from
 from .deadletter import SourceRecord
 from .security import aiokafka_options, faust_credentials
 from .settings import Settings
-from .stage import Output, Stage
+from .stage import Output
 
 if TYPE_CHECKING:
     from .domain.calendar import WorkingCalendar
+    from .erasure import Eraser
 
 #: On Tansu a new group's join completes only after about half the session timeout (6 s -> 3 s,
 #: faust's default 60 s -> 30 s per start). A short session timeout makes joins take about a
@@ -85,8 +88,9 @@ def stage_dead_letter(settings: Settings) -> Callable[[SourceRecord, str, str], 
     return dead_letter
 
 
-def attach_stages(app: faust.App, stages: list[Stage]) -> None:
-    """Start ``stages`` with the worker (after faust's own start-up) and stop them with it."""
+def attach_stages(app: faust.App, stages: Sequence[Service]) -> None:
+    """Start ``stages`` (and the other services of the data path, such as the eraser) with the
+    worker (after faust's own start-up) and stop them with it."""
 
     async def start_stages() -> None:
         for stage in stages:
@@ -188,6 +192,21 @@ def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
     return conf
 
 
+def eraser(app: faust.App, settings: Settings) -> Eraser:
+    """The worker's eraser of personal data (:mod:`petition_hub.erasure`)."""
+    from .erasure import Eraser
+
+    return Eraser(
+        bootstrap=settings.bootstrap_servers(),
+        group=f"{settings.app_id}-eraser",
+        tansu=settings.embedded,
+        clock=clock_from(settings.clock_file),
+        session=stage_session(settings),
+        client_options=aiokafka_options(settings),
+        loop=app.loop,
+    )
+
+
 def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
     """Build the hub's faust app with all agents registered.
 
@@ -204,6 +223,6 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
     from .agents import register
 
     stages = register(app, settings)
-    attach_stages(app, stages)
+    attach_stages(app, [*stages, eraser(app, settings)])
     web.register(app, stages, settings.topics_file, settings)
     return app

@@ -275,6 +275,49 @@ def dlq_redrive(
         raise click.ClickException(f"{left} of {len(results)} dead letters not redriven")
 
 
+@main.group()
+def privacy() -> None:
+    """Personal data: erase a petition's at the petitioner's request."""
+
+
+@privacy.command("erase")
+@click.argument("petition_id")
+@click.option(
+    "--reference",
+    required=True,
+    help="the request's own reference (a ticket number; never personal data): recorded",
+)
+@click.option("--by", "requested_by", help="who asks (your operator account): recorded")
+@click.option("--wait", default=60.0, show_default=True, help="seconds to wait for the outcome")
+def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wait: float) -> None:
+    """Erase PETITION_ID's personal data now: a redacted revision replaces it on hub.petitions
+    (compaction then drops the old ones), and hub.privacy records the erasure (its reference and
+    the names of the erased fields, never their values). Exit status 1 unless it is done."""
+    from .erasure import request_erasure
+
+    settings = _settings()
+    if settings.broker is None:
+        raise click.ClickException("HUB_BROKER is not set: which hub should erase it?")
+    result = request_erasure(
+        settings.bootstrap_servers(),
+        petition_id,
+        reference,
+        requested_by,
+        wait=wait,
+        options=_kafka(settings),
+    )
+    if result.outcome == "erased":
+        fields = ", ".join(result.fields) or "none held personal data"
+        click.echo(f"{petition_id}: personal data erased ({fields})")
+        return
+    if result.outcome == "refused":
+        raise click.ClickException(f"{petition_id}: refused: {result.reason}")
+    raise click.ClickException(
+        f"{petition_id}: requested, but no outcome within {wait:g}s (is a worker running?); "
+        "the request stays on hub.privacy and is carried out when one reads it"
+    )
+
+
 @main.command()
 @click.option("--quick", is_flag=True, help="a small run (seconds), e.g. for CI")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write JSON here")

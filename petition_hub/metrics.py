@@ -63,6 +63,13 @@ CONSUMER_LAG = Gauge(
     ["stage", "topic"],
     registry=REGISTRY,
 )
+ERASURES = Counter(
+    "petition_hub_erasures_total",
+    "Erasures of a petition's personal data the eraser carried out (outcome erased) or found "
+    "nothing to erase for (not_found), by reason (retention, request).",
+    ["reason", "outcome"],
+    registry=REGISTRY,
+)
 ROUTING_LATENCY = Histogram(
     "petition_hub_routing_latency_seconds",
     "Time from a petition's intake (its hub.petitions record) to its routing records being sent.",

@@ -105,8 +105,11 @@ HUB_TOPICS: tuple[str, ...] = (
     "province.transfers",
 )
 
-#: Every topic of interface.md that does not depend on the reference data.
-FIXED_TOPICS: tuple[str, ...] = INPUT_TOPICS + HUB_TOPICS
+#: The hub's own topics that came after interface.md (issue 11: the record of erasures).
+LATER_HUB_TOPICS: tuple[str, ...] = ("hub.privacy",)
+
+#: Every topic that does not depend on the reference data.
+FIXED_TOPICS: tuple[str, ...] = INPUT_TOPICS + HUB_TOPICS + LATER_HUB_TOPICS
 
 #: Topics keyed by petition id that the hub's agents join with each other and with the petition
 #: tables: they must have the same partition count (co-partitioning).
@@ -117,6 +120,7 @@ CO_PARTITIONED_TOPICS: tuple[str, ...] = (
     "hub.rejects",
     "hub.triage",
     "office.decisions",
+    "hub.privacy",
 )
 
 #: Topic-level configs of Apache Kafka 3.x/4.x (a typo in topics.yaml is an error, not a surprise

@@ -78,6 +78,7 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.SlaEvent.v2": 1020,
     "cn.gov.pds.hub.LifecycleEvent.v2": 1021,
     "cn.gov.pds.hub.DeadLetter.v2": 1022,
+    "cn.gov.pds.hub.PrivacyEvent.v1": 1023,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

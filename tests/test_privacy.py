@@ -24,14 +24,16 @@ from petition_hub import schemas
 from petition_hub.agents.routing import UNIT_PETITION, unit_record
 from petition_hub.connectors import DecodeError, hotline, miniprogram, province
 from petition_hub.corpus import load_samples
-from petition_hub.domain.petition import Petition
+from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import (
     ID_NUMBER_MASK,
     NAME_MASK,
     OPENID_MASK,
     PHONE_MASK,
+    REDACTED_FLAG,
     Personal,
     mask_text,
+    redact,
     text_masker,
 )
 from petition_hub.domain.routing import route
@@ -445,3 +447,29 @@ def test_pydantic_input_values_are_withheld_in_tracebacks() -> None:
     scrubbed = scrub_exception_text(text)
     assert NAME4 not in scrubbed and "12345" not in scrubbed
     assert "input_value=[withheld]" in scrubbed
+
+
+@pytest.mark.parametrize(
+    "petition",
+    [_dispatch(confidential=False), _appeal(authorize=True)],
+    ids=["province", "miniprogram"],
+)
+def test_a_redacted_revision_keeps_nothing_personal_and_what_reports_need(
+    petition: Petition,
+) -> None:
+    """Erasure (retention after closure, a petitioner's request): the personal fields go, the
+    texts are masked, the map point and file addresses go; ids, times, type, region and the
+    enterprise stay; the revision is flagged; a second redaction changes nothing."""
+    done = redact(petition)
+    record = petition_to_avro(done.petition)
+    schemas.encode(schemas.PETITION_V1, record)  # still a valid hub.petitions record
+    assert _leaks(record) == []
+    assert all(a["url"] == "" for a in record["attachments"])
+    assert record["location"] is None and REDACTED_FLAG in record["flags"]
+    kept = ("petition_id", "channel", "channel_ref", "revision", "received_at", "petition_type")
+    assert {k: record[k] for k in kept} == {k: petition_to_avro(petition)[k] for k in kept}
+    assert done.petition.enterprise == petition.enterprise
+    assert {"petitioner.phone", "content", "attachments"} <= set(done.fields)
+    again = redact(petition_from_avro(record))
+    assert again.petition == done.petition
+    assert not set(again.fields) & {"petitioner.phone", "petitioner.name", "content"}

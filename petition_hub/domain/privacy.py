@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from .petition import Petition
+from .petition import Petition, Petitioner
 from .validation import is_valid_uscc
 
 __all__ = [
@@ -37,8 +37,11 @@ __all__ = [
     "NAME_MASK",
     "OPENID_MASK",
     "PHONE_MASK",
+    "REDACTED_FLAG",
     "Personal",
+    "Redaction",
     "mask_text",
+    "redact",
     "text_masker",
 ]
 
@@ -239,3 +242,65 @@ def text_masker(personal: Personal) -> Callable[[str], str]:
 def mask_text(text: str, personal: Personal | None = None) -> str:
     """``text`` with ``personal``'s values and phone- or ID-shaped numbers masked."""
     return text_masker(personal or Personal())(text)
+
+
+#: The flag of a petition revision whose personal data the hub has erased.
+REDACTED_FLAG: Final = "personal_data_erased"
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """A petition with its personal data erased, and which fields held some (names, never
+    values: what an erasure record may say)."""
+
+    petition: Petition
+    fields: tuple[str, ...]
+
+
+def redact(petition: Petition) -> Redaction:
+    """``petition`` without personal data (retention after closure, or the petitioner's
+    request): the petitioner's name, contact name, phone, ID number and openid are removed; the
+    free texts (title, content, the operator's note, attachment names) are masked as for a unit
+    that may not learn who petitions (:func:`text_masker`); the map point (where a person may
+    live) and the attachments' addresses (files the channel keeps, which may show a person) are
+    removed. The enterprise's name and credit code stay (public facts); so do the petition's
+    ids, times, type, region and routing facts, which reports need. The result carries
+    :data:`REDACTED_FLAG`; redacting it again changes nothing."""
+    mask = text_masker(Personal.of(petition))
+    who = petition.petitioner
+    erased = [
+        f"petitioner.{name}"
+        for name in ("name", "contact_name", "phone", "id_number", "openid")
+        if getattr(who, name)
+    ]
+    title = None if petition.title is None else mask(petition.title)
+    content = mask(petition.content)
+    note = None if petition.operator_note is None else mask(petition.operator_note)
+    attachments = tuple(
+        a.model_copy(update={"name": None if a.name is None else mask(a.name), "url": ""})
+        for a in petition.attachments
+    )
+    for name, before, after in (
+        ("title", petition.title, title),
+        ("content", petition.content, content),
+        ("operator_note", petition.operator_note, note),
+    ):
+        if before != after:
+            erased.append(name)
+    if petition.location is not None:
+        erased.append("location")
+    before_after = zip(petition.attachments, attachments, strict=True)
+    if any(a.url or a.name != b.name for a, b in before_after):
+        erased.append("attachments")
+    redacted = petition.model_copy(
+        update={
+            "petitioner": Petitioner(kind=who.kind),
+            "title": title,
+            "content": content,
+            "operator_note": note,
+            "location": None,
+            "attachments": attachments,
+            "flags": tuple(sorted({*petition.flags, REDACTED_FLAG})),
+        }
+    )
+    return Redaction(redacted, tuple(erased))

@@ -1,0 +1,317 @@
+"""Personal data has an end: erasure after retention, or at a petitioner's request.
+
+``hub.petitions`` is compacted: the latest record of a petition id is what stays. Erasing a
+petition's personal data is writing a redacted revision (:func:`petition_hub.domain.privacy.redact`)
+under the same key; once compaction has run (``min.compaction.lag.ms``: a day), the earlier
+revisions with the data are gone from the broker. The routing stage's changelog, the other
+compacted topic holding a petition, drops the petition at closure and holds the redacted copy
+after an erasure request. The topics with a time retention (unit topics, dead letters, rejects,
+evaluation requests) expire with it.
+
+Three kinds of record on ``hub.privacy`` (key: petition id, Avro ``PrivacyEvent.v1``, header
+``hub-kind``), none of them with a value of the data:
+
+- ``erasure_requested``: an operator's ``petition-hub privacy erase PETITION_ID`` (reason
+  ``REQUEST``, with the request's reference);
+- ``erasure_due``: the routing stage's order, at a request or when a closed petition's retention
+  (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out, with where the latest revision of the
+  petition is on ``hub.petitions`` (routing knows it: it read it);
+- ``erased``: the :class:`Eraser`'s record that the redacted revision is written, with the names
+  of the fields that held personal data.
+
+The eraser is at least once, which is exactly enough here: erasing twice writes the same redacted
+revision again (compaction keeps one) and the same ``erased`` record, with the same event id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KafkaTP
+from mode import Service
+
+from . import metrics, schemas
+from .broker.offsets import end_offsets
+from .domain.petition import petition_from_avro, petition_to_avro
+from .domain.privacy import redact
+from .stage import EVENT_ID_HEADER
+
+log = structlog.get_logger(__name__)
+
+PRIVACY: Final = "hub.privacy"
+PETITIONS: Final = "hub.petitions"
+REJECTS: Final = "hub.rejects"
+PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
+#: Header naming a hub.privacy record's kind (readers skip the others without decoding).
+KIND_HEADER: Final = "hub-kind"
+REQUESTED: Final = "erasure_requested"
+DUE: Final = "erasure_due"
+ERASED: Final = "erased"
+#: Header of a redacted revision on hub.petitions.
+REDACTED_HEADER: Final = ("hub-kind", b"redacted")
+
+
+def kind_of(headers: Mapping[str, bytes | None] | Any) -> str:
+    """The ``hub-kind`` of a hub.privacy record's headers (``""`` when it has none)."""
+    value = dict(headers).get(KIND_HEADER)
+    return value.decode() if isinstance(value, bytes) else ""
+
+
+def privacy_event(
+    pid: str,
+    kind: str,
+    reason: str,
+    at: datetime,
+    *,
+    reference: str | None = None,
+    requested_by: str | None = None,
+    closed_at: datetime | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    revision: int | None = None,
+    fields: tuple[str, ...] = (),
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of a hub.privacy record (``kind``: :data:`REQUESTED`,
+    :data:`DUE` or :data:`ERASED`; ``reason``: ``RETENTION`` or ``REQUEST``)."""
+    value = schemas.encode(
+        PRIVACY_EVENT_V1,
+        {
+            "petitionId": pid,
+            "kind": kind.upper(),
+            "reason": reason,
+            "at": at,
+            "reference": reference,
+            "requestedBy": requested_by,
+            "closedAt": closed_at,
+            "petitionPartition": partition,
+            "petitionOffset": offset,
+            "revision": revision,
+            "fields": list(fields),
+        },
+    )
+    return pid.encode(), value, [(KIND_HEADER, kind.encode())]
+
+
+class Eraser(Service):
+    """Writes the redacted revisions the routing stage orders.
+
+    - Consumes: ``hub.privacy`` (consumer group ``<app>-eraser``), the ``erasure_due`` records
+      (the others are skipped by their header).
+    - Reads: ``hub.petitions`` at the ordered partition and offset (the latest revision of the
+      petition as routing last read it; when compaction has removed it since, the newest record
+      of the petition after it).
+    - Emits: the redacted revision to ``hub.petitions`` (same key and revision, flag
+      ``personal_data_erased``, header ``hub-kind: redacted``: routing does not route it again)
+      and ``erased`` to ``hub.privacy`` (event id ``<pid>@erased:<reason>:<offset>``).
+    - Keeps: nothing but its committed offsets. At least once: an order read again after a crash
+      is carried out again, with the same outputs.
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group: str,
+        tansu: bool,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        session: tuple[float, float] = (10.0, 1.0),
+        client_options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.session = session  # (session timeout, heartbeat interval), as the stages
+        self.bootstrap = bootstrap
+        self.group = group
+        self.tansu = tansu
+        self.clock = clock
+        self.client_options = dict(client_options or {})
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            client_id=f"{self.group}-producer",
+            **self.client_options,
+        )
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            PRIVACY,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=f"{self.group}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(self.session[0] * 1000),
+            heartbeat_interval_ms=int(self.session[1] * 1000),
+            **self.client_options,
+        )
+        await self.consumer.start()
+        self.add_future(self._run())
+
+    async def on_stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def _run(self) -> None:
+        assert self.consumer is not None and self.producer is not None
+        while not self.should_stop:
+            batch = await self.consumer.getmany(timeout_ms=1000, max_records=100)
+            if not batch:
+                continue
+            for records in batch.values():
+                for rec in records:
+                    if kind_of(rec.headers) == DUE:
+                        await self.carry_out(rec.value or b"")
+            await self.producer.flush()
+            await self.consumer.commit()
+
+    async def carry_out(self, value: bytes) -> None:
+        """Carry out one ``erasure_due`` order (its Avro value)."""
+        assert self.producer is not None
+        order = schemas.decode(value)[1]
+        pid = str(order["petitionId"])
+        reason = str(order["reason"])
+        found = await self._latest(pid, order["petitionPartition"], order["petitionOffset"])
+        if found is None:
+            # nothing of it at or after the coordinates: retention or a topic reset removed it
+            metrics.ERASURES.labels(reason.lower(), "not_found").inc()
+            log.warning("nothing to erase", petition_id=pid, reason=reason)
+            return
+        offset, avro = found
+        petition = petition_from_avro(schemas.decode(avro)[1])
+        done = redact(petition)
+        event_id = f"{pid}@erased:{reason}:{offset}".encode()
+        headers = [REDACTED_HEADER, (EVENT_ID_HEADER, event_id)]
+        await self.producer.send(
+            PETITIONS,
+            key=pid.encode(),
+            value=schemas.encode(schemas.PETITION_V1, petition_to_avro(done.petition)),
+            headers=headers,
+        )
+        key, record, kind = privacy_event(
+            pid,
+            ERASED,
+            reason,
+            self.clock(),
+            reference=order["reference"],
+            requested_by=order["requestedBy"],
+            closed_at=order["closedAt"],
+            revision=petition.revision,
+            fields=done.fields,
+        )
+        await self.producer.send(
+            PRIVACY, key=key, value=record, headers=[*kind, (EVENT_ID_HEADER, event_id)]
+        )
+        metrics.ERASURES.labels(reason.lower(), "erased").inc()
+        log.info("personal data erased", petition_id=pid, reason=reason, fields=len(done.fields))
+
+    async def _latest(
+        self, pid: str, partition: int | None, offset: int | None
+    ) -> tuple[int, bytes] | None:
+        """The offset and value of the petition's record at ``offset``, or of its newest record
+        after it (None when there is none)."""
+        if partition is None or offset is None:
+            return None
+        tp = TopicPartition(PETITIONS, partition)
+        end = (await end_offsets(self.bootstrap, [tp], self.tansu, self.client_options))[tp]
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            **self.client_options,
+        )
+        await reader.start()
+        key = pid.encode()
+        newest: tuple[int, bytes] | None = None
+        try:
+            reader.assign([tp])
+            reader.seek(tp, offset)
+            deadline = time.monotonic() + 60.0
+            while await reader.position(tp) < end:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not read {tp.topic}:{partition} to {end}")
+                batch = await reader.getmany(tp, timeout_ms=1000, max_records=1000)
+                for rec in batch.get(tp, ()):
+                    if rec.key != key or rec.value is None:
+                        continue
+                    newest = (rec.offset, rec.value)
+                    if rec.offset == offset:
+                        return newest  # the one routing read: nothing newer was routed
+        finally:
+            await reader.stop()
+        return newest
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureOutcome:
+    """What became of an erasure request: ``erased`` (with the fields that held personal data),
+    ``refused`` (with the hub's reason) or ``pending`` (no answer within the wait)."""
+
+    outcome: str
+    fields: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+def request_erasure(
+    bootstrap: str,
+    pid: str,
+    reference: str,
+    requested_by: str | None,
+    *,
+    wait: float = 60.0,
+    options: Mapping[str, Any] | None = None,
+) -> ErasureOutcome:
+    """Ask the hub to erase ``pid``'s personal data now (``erasure_requested`` on hub.privacy)
+    and wait up to ``wait`` seconds for the outcome: the ``erased`` record on hub.privacy, or
+    the refusal on hub.rejects (an unknown petition id)."""
+    answers = [PRIVACY, REJECTS]
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **(options or {})
+    )
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **(options or {}))
+    try:
+        tps = [
+            KafkaTP(topic, p)
+            for topic in answers
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(tps)
+        consumer.seek_to_end(*tps)  # on Tansu a little before the end: the timestamp filters
+        for tp in tps:
+            consumer.position(tp)
+        sent_ms = int(time.time() * 1000) - 1000
+        key, value, headers = privacy_event(
+            pid,
+            REQUESTED,
+            "REQUEST",
+            datetime.now(UTC),
+            reference=reference,
+            requested_by=requested_by,
+        )
+        producer.send(PRIVACY, key=key, value=value, headers=headers).get(timeout=30)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for rec in records:
+                    if rec.key != key or rec.timestamp < sent_ms:
+                        continue
+                    body = schemas.decode(rec.value or b"")[1]
+                    if rec.topic == PRIVACY and kind_of(rec.headers) == ERASED:
+                        return ErasureOutcome("erased", tuple(body["fields"]))
+                    if rec.topic == REJECTS and body.get("sourceTopic") == PRIVACY:
+                        return ErasureOutcome("refused", reason=str(body["message"]))
+        return ErasureOutcome("pending")
+    finally:
+        producer.close()
+        consumer.close()
