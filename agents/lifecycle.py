@@ -101,6 +101,7 @@ from petition_hub.domain.petition import (
 )
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import SHANGHAI, ClockKind, deadline, provisional
+from petition_hub.domain.validation import TimeOutOfRange, check_times
 from petition_hub.live import live_calendar
 from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
@@ -253,6 +254,10 @@ class _Partition:
     scheduled: dict[str, float] = field(default_factory=dict)
     parked: dict[str, float] = field(default_factory=dict)  # pid -> when first parked (monotonic)
     dirty: set[str] = field(default_factory=set)  # changed since the last state flush
+
+
+#: The time field of each input, as its schema names it (for a refusal's reason).
+_TIME_FIELD: Final = {"unit": "at", "office": "decidedAt", "evaluation": "evaluatedAt"}
 
 
 class LifecycleProcessor:
@@ -509,6 +514,10 @@ class LifecycleProcessor:
             return self._reject(src, None, f"undecodable_{source}", undecodable_reason(exc))
         if event is None:
             return []
+        try:  # a time no clock could have read (a year 9999, a 1970) is refused, not applied
+            check_times(self.clock(), received={_TIME_FIELD[source]: event.at})
+        except TimeOutOfRange as exc:
+            return self._reject(src, pid, "bad_value", exc.message)
         entry = part.entries.get(pid)
         if entry is None:
             return self._park(src, state, part, pid, "unknown")

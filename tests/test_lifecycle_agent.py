@@ -143,9 +143,26 @@ def test_an_event_from_the_future_does_not_fire_steps_early() -> None:
     clock = Clock(T)
     p, state = _processor(clock)
     p(_routed(T), state)
-    out = p(_status("RETURNED", T + timedelta(days=30), 0), state)
-    assert _kinds(out, SLA) == []  # no warning, urging, overdue of a month ahead
-    assert [schemas.decode(o.value or b"")[1]["reason"] for o in out] == ["return_window_passed"]
+    out = p(_status("SIGNED_FOR", T + timedelta(hours=23), 0), state)
+    # a unit's clock almost a day ahead: the sign-for steps due in between are not fired
+    assert not {"warning", "urging", "overdue"} & set(_kinds(out, SLA)), _kinds(out, SLA)
+    assert _kinds(out, LIFECYCLE) == ["signed_for"]
+
+
+def test_a_time_outside_the_window_is_refused_and_applies_nothing() -> None:
+    """Before 2000, or more than a day after the hub's clock: refused with the field's name, the
+    time and the clock; the petition's state unchanged (issue 11)."""
+    p, state = _processor(Clock(T))
+    p(_routed(T), state)
+    for offset, at in enumerate(
+        (datetime(9999, 12, 31, 23, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC))
+    ):
+        out = p(_status("SIGNED_FOR", at, offset), state)
+        assert [o.topic for o in out] == ["hub.rejects"], out
+        rejection = schemas.decode(out[0].value or b"")[1]
+        assert rejection["reason"] == "bad_value" and "at" in rejection["message"], rejection
+    # nothing was applied: signing for is still possible, once
+    assert _kinds(p(_status("SIGNED_FOR", T, 9), state), LIFECYCLE) == ["signed_for"]
 
 
 def test_a_step_in_a_provisional_year_fires_and_says_so() -> None:
@@ -332,6 +349,7 @@ def test_a_satisfied_rating_counts_when_its_window_closes() -> None:
             "revision": 0,
         },
     )
+    clock.now = replied + timedelta(days=1)
     rated_before = metrics.RATED.labels("dept.TAX")._value.get()
     satisfied_before = metrics.SATISFIED.labels("dept.TAX")._value.get()
     out = p(SourceRecord("app-evaluations-repartition", 0, 0, PID.encode(), rating), state)
