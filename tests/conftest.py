@@ -65,3 +65,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="the reliability suite's full-length parameters (docs/reliability.md)",
     )
+    parser.addoption(
+        "--load-seconds",
+        type=int,
+        default=None,
+        help="how long the reliability suite's load test offers petitions (default: 1800 with "
+        "--reliability-full, else 15)",
+    )

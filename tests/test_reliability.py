@@ -418,11 +418,13 @@ def test_load_lag_bounded_memory_flat(
     start_worker: Callable[..., WorkerProcess],
     full: bool,
     figures: dict[str, Any],
+    request: pytest.FixtureRequest,
 ) -> None:
     """A steady 50 petitions/s: far above twice a province's peak (a province takes about 2
     million petitions a year; its busiest hour, at a tenth of a busy day's three times the
     average, is under 1/s), so the margin covers a replay or a catch-up too."""
-    rate, duration = 50, (30 * 60 if full else 15)
+    chosen = request.config.getoption("--load-seconds")
+    rate, duration = 50, (chosen or (30 * 60 if full else 15))
     items = [
         i for i in _mixed(rate * duration * 2, seed=101, broken_every=0) if i.expected == "petition"
     ][: rate * duration]
@@ -458,6 +460,7 @@ def test_load_lag_bounded_memory_flat(
         rss_kb_end=warm[-1],
         rss_kb_per_petition=round((warm[-1] - warm[0]) / max(len(items) * 3 // 4, 1), 2),
         rss_slope_ratio=round(second / first, 2),
+        rss_mb_every_30s=[round(r / 1024) for r in rss[::30]],
     )
     assert max(lags) <= rate * 30, f"lag reached {max(lags)} (30 s of input)"
     assert second <= 2 * first or warm[-1] - warm[0] < 50_000, (
