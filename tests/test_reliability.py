@@ -41,7 +41,13 @@ from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.corpus import CorpusItem, generate
 
-pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.reliability]
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.slow,
+    pytest.mark.reliability,
+    # one at a time: the rebalance test saturates the CPU on purpose, the load test measures
+    pytest.mark.xdist_group("reliability"),
+]
 
 BATCH = 2000  # the most one crash can repeat on hub.petitions (Stage's batch size)
 

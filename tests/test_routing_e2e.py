@@ -21,7 +21,15 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from hubtest import Record, WorkerProcess, metric_sum, produce, read_topic, wait_until
+from hubtest import (
+    Record,
+    WorkerProcess,
+    metric_sum,
+    produce,
+    read_topic,
+    set_clock,
+    wait_until,
+)
 from petition_hub import schemas
 from petition_hub.agents.routing import LiveRules
 from petition_hub.broker.embedded import EmbeddedBroker
@@ -227,7 +235,7 @@ def _leads(bootstrap: str, pid: str, count: int) -> list[str]:
 
 
 def test_a_unit_returns_a_petition_and_it_is_routed_without_it(
-    hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
+    hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
     sample = load_samples()["miniprogram-v2-enterprise.json"]
     petition = PETITION_DECODERS[sample.topic](sample.key, sample.value, sample.headers)
@@ -236,12 +244,13 @@ def test_a_unit_returns_a_petition_and_it_is_routed_without_it(
     assert first_lead is not None
     second = route(petition, default_rules(), exclude=frozenset([first_lead.key]))
     assert second.kind == "units" and second.lead is not None  # the case this test is about
-    start_worker(hub_topics)
+    clock = tmp_path / "clock"
+    now = set_clock(clock, datetime.now(UTC))
+    start_worker(hub_topics, HUB_CLOCK_FILE=str(clock))
     produce(hub_topics.bootstrap, sample.topic, [(sample.key, sample.value, sample.headers)])
     first = wait_until(lambda: _leads(hub_topics.bootstrap, pid, 1), 60, what="first routing")
     assert first == [first_lead.topic]
 
-    now = datetime.now(UTC)
     produce(
         hub_topics.bootstrap,
         f"{first_lead.key}.status",
@@ -263,10 +272,11 @@ def test_a_unit_returns_a_petition_and_it_is_routed_without_it(
         f"{first_lead.key}.status",
         [(pid.encode(), _status(pid, "RETURNED", now), ())],
     )
+    late = set_clock(clock, now + timedelta(days=30))  # a month later, by the hub's clock too
     produce(
         hub_topics.bootstrap,
         f"{second.lead.key}.status",
-        [(pid.encode(), _status(pid, "RETURNED", now + timedelta(days=30)), ())],
+        [(pid.encode(), _status(pid, "RETURNED", late), ())],
     )
     rejects = read_topic(hub_topics.bootstrap, "hub.rejects", min_count=2, timeout=60)
     reasons = sorted(schemas.decode(r.value or b"")[1]["reason"] for r in rejects)
