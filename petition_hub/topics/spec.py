@@ -281,6 +281,25 @@ def load_topics(path: Path | str) -> TopicsFile:
 
 
 def _parse(text: str, path: Path) -> TopicsFile:
+    root, data = _read_yaml(text, path)
+    _check_top_level(root, data, path)
+    defaults_node = child(root, "defaults")
+    assert defaults_node is not None
+    try:
+        defaults = TopicDefaults.model_validate(data["defaults"])
+    except ValidationError as exc:
+        line, what = _explain(exc, defaults_node)
+        raise TopicsFileError(path, line, f"defaults: {what}") from exc
+    topics_node = child(root, "topics")
+    assert topics_node is not None
+    if not isinstance(topics_node, yaml.SequenceNode) or not isinstance(data["topics"], list):
+        raise TopicsFileError(path, line_of(topics_node), "`topics:` must be a list of topics")
+    specs, lines = _parse_topics(topics_node, data["topics"], defaults, path)
+    return TopicsFile(defaults=defaults, topics=tuple(specs), path=path, lines=lines)
+
+
+def _read_yaml(text: str, path: Path) -> tuple[yaml.Node, Any]:
+    """The document's root node (for line numbers) and its data; YAML errors name the line."""
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
@@ -300,7 +319,11 @@ def _parse(text: str, path: Path) -> TopicsFile:
         raise TopicsFileError(path, None, f"YAML: {exc}") from exc
     finally:
         loader.dispose()
+    return root, data
 
+
+def _check_top_level(root: yaml.Node, data: Any, path: Path) -> None:
+    """Raise unless the document is a mapping of exactly ``defaults:`` and ``topics:``."""
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise TopicsFileError(
             path, line_of(root), "expected a mapping with `defaults:` and `topics:`"
@@ -316,46 +339,18 @@ def _parse(text: str, path: Path) -> TopicsFile:
         if key not in data:
             raise TopicsFileError(path, 1, f"missing top-level `{key}:`")
 
-    defaults_node = child(root, "defaults")
-    assert defaults_node is not None
-    try:
-        defaults = TopicDefaults.model_validate(data["defaults"])
-    except ValidationError as exc:
-        line, what = _explain(exc, defaults_node)
-        raise TopicsFileError(path, line, f"defaults: {what}") from exc
 
-    topics_node = child(root, "topics")
-    assert topics_node is not None
-    if not isinstance(topics_node, yaml.SequenceNode) or not isinstance(data["topics"], list):
-        raise TopicsFileError(path, line_of(topics_node), "`topics:` must be a list of topics")
-
+def _parse_topics(
+    topics_node: yaml.SequenceNode, items: list[Any], defaults: TopicDefaults, path: Path
+) -> tuple[list[TopicSpec], dict[str, int]]:
+    """The entries of ``topics:`` with the defaults applied, and the line of each; refuses
+    duplicate names and names Kafka would confuse ('.' and '_')."""
     specs: list[TopicSpec] = []
     lines: dict[str, int] = {}
     seen_normalised: dict[str, str] = {}
-    for item_node, item in zip(topics_node.value, data["topics"], strict=True):
+    for item_node, item in zip(topics_node.value, items, strict=True):
         line = line_of(item_node)
-        name = item.get("name") if isinstance(item, dict) else None
-        label = f"topic {name!r}" if isinstance(name, str) else "topic entry"
-        if not isinstance(item, dict):
-            raise TopicsFileError(
-                path, line, f"{label}: expected a mapping (name, description, partitions, ...)"
-            )
-        try:
-            entry = _TopicEntry.model_validate(item)
-        except ValidationError as exc:
-            err_line, what = _explain(exc, item_node)
-            raise TopicsFileError(path, err_line, f"{label}: {what}") from exc
-        try:
-            spec = TopicSpec(
-                name=entry.name,
-                partitions=entry.partitions or defaults.partitions,
-                replication_factor=entry.replication_factor or defaults.replication_factor,
-                config={**defaults.config, **entry.config},
-                description=entry.description,
-            )
-        except ValidationError as exc:
-            err_line, what = _explain(exc, item_node)
-            raise TopicsFileError(path, err_line, f"{label}: {what}") from exc
+        spec = _topic_spec(item_node, item, defaults, path)
         if spec.name in lines:
             raise TopicsFileError(
                 path,
@@ -374,7 +369,34 @@ def _parse(text: str, path: Path) -> TopicsFile:
         seen_normalised[normalised] = spec.name
         lines[spec.name] = line
         specs.append(spec)
-    return TopicsFile(defaults=defaults, topics=tuple(specs), path=path, lines=lines)
+    return specs, lines
+
+
+def _topic_spec(item_node: yaml.Node, item: Any, defaults: TopicDefaults, path: Path) -> TopicSpec:
+    """One entry of ``topics:``, validated, with the defaults applied."""
+    line = line_of(item_node)
+    name = item.get("name") if isinstance(item, dict) else None
+    label = f"topic {name!r}" if isinstance(name, str) else "topic entry"
+    if not isinstance(item, dict):
+        raise TopicsFileError(
+            path, line, f"{label}: expected a mapping (name, description, partitions, ...)"
+        )
+    try:
+        entry = _TopicEntry.model_validate(item)
+    except ValidationError as exc:
+        err_line, what = _explain(exc, item_node)
+        raise TopicsFileError(path, err_line, f"{label}: {what}") from exc
+    try:
+        return TopicSpec(
+            name=entry.name,
+            partitions=entry.partitions or defaults.partitions,
+            replication_factor=entry.replication_factor or defaults.replication_factor,
+            config={**defaults.config, **entry.config},
+            description=entry.description,
+        )
+    except ValidationError as exc:
+        err_line, what = _explain(exc, item_node)
+        raise TopicsFileError(path, err_line, f"{label}: {what}") from exc
 
 
 def _explain(exc: ValidationError, node: yaml.Node) -> tuple[int, str]:
