@@ -8,7 +8,7 @@ it; any error names the file and the line of the offending entry (:class:`Topics
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from petition_hub.domain.yamlpos import child, line_of, locate
+
+from .names import CO_PARTITIONED_TOPICS, is_unit_topic
 
 #: Topic-level configs of Apache Kafka 3.x/4.x (a typo in topics.yaml is an error, not a surprise
 #: at create time).
@@ -270,7 +272,9 @@ def load_topics(path: Path | str) -> TopicsFile:
     """Read and validate topics.yaml.
 
     Raises :class:`TopicsFileError` (``<file>:<line>: <what>``) on any problem: unreadable file,
-    YAML syntax, duplicate keys, unknown keys, wrong types or values, illegal or duplicate names.
+    YAML syntax, duplicate keys, unknown keys, wrong types or values, illegal or duplicate names,
+    and partition counts the hub's agents cannot work with (co-partitioned topics that differ, a
+    unit topic whose count does not divide theirs).
     """
     path = Path(path)
     try:
@@ -295,6 +299,7 @@ def _parse(text: str, path: Path) -> TopicsFile:
     if not isinstance(topics_node, yaml.SequenceNode) or not isinstance(data["topics"], list):
         raise TopicsFileError(path, line_of(topics_node), "`topics:` must be a list of topics")
     specs, lines = _parse_topics(topics_node, data["topics"], defaults, path)
+    _check_partitioning(specs, lines, path)
     return TopicsFile(defaults=defaults, topics=tuple(specs), path=path, lines=lines)
 
 
@@ -397,6 +402,47 @@ def _topic_spec(item_node: yaml.Node, item: Any, defaults: TopicDefaults, path: 
     except ValidationError as exc:
         err_line, what = _explain(exc, item_node)
         raise TopicsFileError(path, err_line, f"{label}: {what}") from exc
+
+
+def _check_partitioning(specs: Sequence[TopicSpec], lines: Mapping[str, int], path: Path) -> None:
+    """Refuse partition counts the hub's agents cannot work with.
+
+    The co-partitioned topics (:data:`.names.CO_PARTITIONED_TOPICS`) are joined by petition id
+    with each other and with the petition tables: partition ``p`` of each holds the same
+    petitions, so they need one partition count ``N``. A unit topic's count ``n`` must divide
+    ``N``: the lifecycle stage writes partition ``p mod n`` of a unit's topic for co-partitioned
+    partition ``p`` (:mod:`petition_hub.stage`, exactly-once outputs), and only when ``n``
+    divides ``N`` is ``hash(key) mod N mod n`` the ``hash(key) mod n`` of Kafka's keyed
+    partitioner, which routing's writes to the same topic use; otherwise one petition's records
+    would split over two partitions of the unit's topic, out of order. The rule is applied to
+    every unit topic (``dept.*``, ``county.*``), its ``.status`` topic too, so that a unit's two
+    topics are sized by one rule.
+    """
+    joined = [spec for spec in specs if spec.name in CO_PARTITIONED_TOPICS]
+    if not joined:
+        return  # a file of other topics (tests, a unit's excerpt): nothing to relate
+    first = joined[0]
+    where = f"{first.name!r} (line {lines[first.name]})"
+    for spec in joined[1:]:
+        if spec.partitions != first.partitions:
+            raise TopicsFileError(
+                path,
+                lines[spec.name],
+                f"topic {spec.name!r}: {spec.partitions} partitions, but {where} has "
+                f"{first.partitions}: the co-partitioned topics "
+                f"({', '.join(CO_PARTITIONED_TOPICS)}) are joined by petition id and must have "
+                "one partition count",
+            )
+    for spec in specs:
+        if is_unit_topic(spec.name) and first.partitions % spec.partitions != 0:
+            raise TopicsFileError(
+                path,
+                lines[spec.name],
+                f"topic {spec.name!r}: {spec.partitions} partitions do not divide "
+                f"{first.partitions}, the partition count of the co-partitioned topics ({where}): "
+                "the lifecycle stage writes a unit's topics from co-partitioned partitions, "
+                "so a unit topic's count must divide theirs",
+            )
 
 
 def _explain(exc: ValidationError, node: yaml.Node) -> tuple[int, str]:
