@@ -2,7 +2,9 @@
 
 ``topics.yaml`` (repository root, ``HUB_TOPICS_FILE``) declares every topic of the hub's interface
 with its partitions, replication factor and topic configs. :func:`load_topics` reads and validates
-it; any error names the file and the line of the offending entry (:class:`TopicsFileError`).
+it, down to the partitioning the hub's agents depend on (the co-partitioned topics share a count,
+unit topics' counts divide it); any error names the file and the line of the offending entry
+(:class:`TopicsFileError`).
 """
 
 from __future__ import annotations
