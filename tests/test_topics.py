@@ -313,6 +313,90 @@ def test_yaml_anchors_and_numbers_are_fine(tmp_path: Path) -> None:
     assert loaded.topics[-1].partitions == 3
 
 
+# The partitioning the hub depends on: one count for the co-partitioned topics, unit topics' counts
+# dividing it.
+
+JOINED = """\
+defaults:
+  partitions: 12
+  replication_factor: 1
+  config: {cleanup.policy: delete, retention.ms: "1000"}
+topics:
+  - {name: hub.petitions, description: petitions}
+  - {name: hub.lifecycle, description: lifecycle}
+  - {name: dept.TAX.petitions, description: to the unit, partitions: 3}
+  - {name: county.410402.status, description: from the unit, partitions: 3}
+  - {name: a.events, description: not joined, partitions: 5}
+"""
+
+
+def _joined(old: str, new: str) -> str:
+    assert old in JOINED
+    return JOINED.replace(old, new, 1)
+
+
+def test_partitioning_as_the_hub_needs_it_loads(tmp_path: Path) -> None:
+    loaded = load_topics(_write(tmp_path, JOINED))
+    assert [t.partitions for t in loaded.topics] == [12, 12, 3, 3, 5]
+    for count in ("1", "2", "4", "6", "12"):  # every divisor of 12 will do
+        text = _joined("to the unit, partitions: 3", f"to the unit, partitions: {count}")
+        assert load_topics(_write(tmp_path, text)).topics[2].partitions == int(count)
+
+
+def test_co_partitioned_topics_with_another_count_are_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, _joined("description: lifecycle}", "description: x, partitions: 6}"))
+    with pytest.raises(TopicsFileError) as caught:
+        load_topics(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:7: topic 'hub.lifecycle': 6 partitions, "), message
+    assert "but 'hub.petitions' (line 6) has 12" in message, message
+    assert "co-partitioned" in message and "one partition count" in message, message
+    assert caught.value.line == 7
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "name", "count"),
+    [
+        ("to the unit, partitions: 3", "to the unit, partitions: 5", 8, "dept.TAX.petitions", 5),
+        (
+            "from the unit, partitions: 3",
+            "from the unit, partitions: 24",
+            9,
+            "county.410402.status",
+            24,
+        ),
+    ],
+    ids=["dept-petitions", "county-status"],
+)
+def test_unit_topic_count_that_does_not_divide_is_an_error(
+    tmp_path: Path, old: str, new: str, line: int, name: str, count: int
+) -> None:
+    path = _write(tmp_path, _joined(old, new))
+    with pytest.raises(TopicsFileError) as caught:
+        load_topics(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: topic {name!r}: {count} partitions do not "), message
+    assert "divide 12, the partition count of the co-partitioned topics" in message, message
+    assert "'hub.petitions' (line 6)" in message, message
+
+
+def test_unit_topics_without_co_partitioned_topics_are_not_related(tmp_path: Path) -> None:
+    text = "\n".join(line for line in JOINED.splitlines() if "hub." not in line) + "\n"
+    text = text.replace("partitions: 3", "partitions: 5")
+    assert [t.partitions for t in load_topics(_write(tmp_path, text)).topics] == [5, 5, 5]
+
+
+def test_the_repository_file_with_one_co_partitioned_topic_changed_is_refused(
+    tmp_path: Path,
+) -> None:
+    text = TOPICS_YAML.read_text(encoding="utf-8")
+    old = "  - name: hub.sla\n"
+    assert text.count(old) == 1
+    path = _write(tmp_path, text.replace(old, old + "    partitions: 24\n"))
+    with pytest.raises(TopicsFileError, match=r"topic 'hub\.sla': 24 partitions, but 'hub\.pet"):
+        load_topics(path)
+
+
 # --------------------------------------------------------------------------------------------------
 # plan()
 # --------------------------------------------------------------------------------------------------
