@@ -363,3 +363,48 @@ def _on_rated(ctx: _Ctx, ev: Rated) -> Result:
         )
     )
     return ctx.accepted()
+
+
+Handled = (
+    Routed
+    | TriageRequested
+    | TriageRouted
+    | SignedFor
+    | InProgress
+    | MaterialRequested
+    | MaterialReceived
+    | ExtensionRequested
+    | Replied
+    | Returned
+    | ExtensionDecided
+    | Rated
+)
+"""The events that have a handler: all but :class:`~.events.Received` (which opens a petition)
+and :class:`~.events.Tick` (which only catches up)."""
+
+
+def handle(ctx: _Ctx, event: Handled) -> Result:
+    """Hand ``event`` to its handler."""
+    if isinstance(event, Routed):
+        return _on_routed(ctx, event)
+    if isinstance(event, TriageRequested):
+        return _on_triage_requested(ctx, event)
+    if isinstance(event, TriageRouted):
+        return _on_triage_routed(ctx, event)
+    if isinstance(event, SignedFor):
+        return _on_signed_for(ctx, event)
+    if isinstance(event, InProgress):
+        return _on_in_progress(ctx, event)
+    if isinstance(event, MaterialRequested):
+        return _on_material_requested(ctx, event)
+    if isinstance(event, MaterialReceived):
+        return _on_material_received(ctx, event)
+    if isinstance(event, ExtensionRequested):
+        return _on_extension_requested(ctx, event)
+    if isinstance(event, Replied):
+        return _on_replied(ctx, event)
+    if isinstance(event, Returned):
+        return _on_returned(ctx, event)
+    if isinstance(event, ExtensionDecided):
+        return _on_extension_decided(ctx, event)
+    return _on_rated(ctx, event)

@@ -29,38 +29,15 @@ from petition_hub.domain.calendar import WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle.catchup import _catch_up
 from petition_hub.domain.lifecycle.context import _Ctx
 from petition_hub.domain.lifecycle.effects import SlaSignalKind, StateChanged
-from petition_hub.domain.lifecycle.events import (
-    Event,
-    ExtensionDecided,
-    ExtensionRequested,
-    InProgress,
-    MaterialReceived,
-    MaterialRequested,
-    Received,
-    Replied,
-    Returned,
-    Routed,
-    SignedFor,
-    Tick,
-    TriageRequested,
-    TriageRouted,
-    _UnitEvent,
+from petition_hub.domain.lifecycle.events import Event, Received, Tick, _UnitEvent
+from petition_hub.domain.lifecycle.handlers import handle
+from petition_hub.domain.lifecycle.results import (
+    Accepted,
+    Rejection,
+    RejectReason,
+    Result,
+    _reject,
 )
-from petition_hub.domain.lifecycle.handlers import (
-    _on_extension_decided,
-    _on_extension_requested,
-    _on_in_progress,
-    _on_material_received,
-    _on_material_requested,
-    _on_rated,
-    _on_replied,
-    _on_returned,
-    _on_routed,
-    _on_signed_for,
-    _on_triage_requested,
-    _on_triage_routed,
-)
-from petition_hub.domain.lifecycle.results import Accepted, RejectReason, Result, _reject
 from petition_hub.domain.lifecycle.states import LifecycleState, PetitionState
 from petition_hub.domain.sla import SlaPolicy, default_policy, resolve_clock
 
@@ -102,38 +79,23 @@ def apply(
     if ctx.s.state is LifecycleState.CLOSED:
         how = ctx.s.closure.value if ctx.s.closure is not None else "closed"
         return _reject(RejectReason.PETITION_CLOSED, f"the petition is closed ({how})")
-    if isinstance(event, _UnitEvent):
-        if event.unit not in ctx.s.handlers:
-            return _reject(
-                RejectReason.NOT_A_HANDLER, f"{event.unit} is not a handler of this petition"
-            )
-        if event.unit != ctx.s.lead_unit:
-            return _reject(
-                RejectReason.NOT_THE_LEAD, f"{event.unit} co-handles; {ctx.s.lead_unit} leads"
-            )
-    if isinstance(event, Routed):
-        return _on_routed(ctx, event)
-    if isinstance(event, TriageRequested):
-        return _on_triage_requested(ctx, event)
-    if isinstance(event, TriageRouted):
-        return _on_triage_routed(ctx, event)
-    if isinstance(event, SignedFor):
-        return _on_signed_for(ctx, event)
-    if isinstance(event, InProgress):
-        return _on_in_progress(ctx, event)
-    if isinstance(event, MaterialRequested):
-        return _on_material_requested(ctx, event)
-    if isinstance(event, MaterialReceived):
-        return _on_material_received(ctx, event)
-    if isinstance(event, ExtensionRequested):
-        return _on_extension_requested(ctx, event)
-    if isinstance(event, Replied):
-        return _on_replied(ctx, event)
-    if isinstance(event, Returned):
-        return _on_returned(ctx, event)
-    if isinstance(event, ExtensionDecided):
-        return _on_extension_decided(ctx, event)
-    return _on_rated(ctx, event)
+    if isinstance(event, _UnitEvent) and (refused := _check_sender(ctx, event)) is not None:
+        return refused
+    return handle(ctx, event)
+
+
+def _check_sender(ctx: _Ctx, event: _UnitEvent) -> Rejection | None:
+    """Only the lead unit changes the lifecycle: a co-handler gets ``not_the_lead``, any other
+    unit ``not_a_handler``."""
+    if event.unit not in ctx.s.handlers:
+        return _reject(
+            RejectReason.NOT_A_HANDLER, f"{event.unit} is not a handler of this petition"
+        )
+    if event.unit != ctx.s.lead_unit:
+        return _reject(
+            RejectReason.NOT_THE_LEAD, f"{event.unit} co-handles; {ctx.s.lead_unit} leads"
+        )
+    return None
 
 
 def _start(ev: Received, policy: SlaPolicy, cal: WorkingCalendar) -> Accepted:
