@@ -183,6 +183,64 @@ def _explain_clock(
     )
 
 
+def _explain_pauses(
+    res: ClockState, pauses: Sequence[tuple[datetime, datetime]], cal: WorkingCalendar
+) -> tuple[ClockState, list[ExplainedPause]]:
+    """The resolve clock with the material pauses ``(start, end)`` applied, in time order, and
+    what each took."""
+    explained: list[ExplainedPause] = []
+    sp = _Space(res, cal)
+    unit = None if res.limit.is_hours else sp.unit
+    for start, end in sorted(pauses, key=lambda p: p[0]):
+        if _utc(end) < _utc(start):
+            raise ClockError(f"pause ends before it starts: {start.isoformat()}")
+        res = resume(pause(res, start, "material", cal=cal), end)
+        span = max(sp.w(_utc(end)), 0) - max(sp.w(_utc(start)), 0)
+        explained.append(
+            ExplainedPause(
+                start=ExplainedTime.of(start),
+                end=ExplainedTime.of(end),
+                working_time=_span_text(span, unit),
+            )
+        )
+    return res, explained
+
+
+def _receipt_notes(
+    local: datetime, clocks: tuple[ClockState, ...], policy: SlaPolicy, cal: WorkingCalendar
+) -> list[str]:
+    """What a working-day clock makes of the receipt time (``local``, Beijing time)."""
+    notes: list[str] = []
+    if not all(clock.limit.is_hours for clock in clocks):
+        if not cal.is_working_day(local.date()):
+            notes.append("received on a non-working day: day 1 is the first working day after it")
+        elif local.time() >= policy.working_time.deadline:
+            notes.append(
+                "received after the deadline hour: the receipt day is not counted in any case, "
+                "so day 1 is the next working day"
+            )
+    return notes
+
+
+def _calendar_years(
+    touched: set[int], cal: WorkingCalendar, notes: list[str]
+) -> dict[int, YearStatus]:
+    """The status of every year from the first to the last one touched, with a note for each
+    year that is not plain official data."""
+    years: dict[int, YearStatus] = {}
+    for y in range(min(touched), max(touched) + 1):
+        years[y] = cal.year_status(y)
+        if years[y] is YearStatus.PROVISIONAL:
+            notes.append(
+                f"{y}: no official calendar yet: PROVISIONAL, counted on the law's statutory "
+                f"holidays with 补假 and no 调休; times marked PROVISIONAL may move when the "
+                f"State Council's notice is imported (petition-hub calendar import)"
+            )
+        elif years[y] is YearStatus.NOTICE:
+            notes.append(f"{y}: official calendar transcribed in the override file")
+    return years
+
+
 def explain(
     received_at: datetime,
     petition_type: PetitionType,
@@ -195,53 +253,21 @@ def explain(
 ) -> SlaExplanation:
     """Deadlines and ladder of a petition received at ``received_at`` (routed at once), with the
     given material pauses ``(start, end)`` of the resolve clock. Raises :class:`ClockError` for a
-    pause that does not fit (overlapping, after the deadline) and
-    :class:`CalendarUnavailable` when a deadline falls in a year without calendar
-    data (a later step there only ends the ladder early, with a note)."""
+    pause that does not fit (overlapping, after the deadline) and :class:`CalendarUnavailable`
+    when a deadline falls in a year without calendar data (a later step there only ends the
+    ladder early, with a note)."""
     pol = policy or default_policy()
     c = cal or default_calendar()
     received_at = _utc(received_at)
     sign = sign_for_clock(received_at, urgency, policy=pol, cal=c)
     res = resolve_clock(received_at, petition_type, urgency, province_deadline, policy=pol, cal=c)
-    explained_pauses: list[ExplainedPause] = []
-    sp = _Space(res, c)
-    unit = None if res.limit.is_hours else sp.unit
-    for start, end in sorted(pauses, key=lambda p: p[0]):
-        if _utc(end) < _utc(start):
-            raise ClockError(f"pause ends before it starts: {start.isoformat()}")
-        res = resume(pause(res, start, "material", cal=c), end)
-        span = max(sp.w(_utc(end)), 0) - max(sp.w(_utc(start)), 0)
-        explained_pauses.append(
-            ExplainedPause(
-                start=ExplainedTime.of(start),
-                end=ExplainedTime.of(end),
-                working_time=_span_text(span, unit),
-            )
-        )
-    notes: list[str] = []
+    res, explained_pauses = _explain_pauses(res, pauses, c)
     local = received_at.astimezone(SHANGHAI)
-    if not res.limit.is_hours or not sign.limit.is_hours:
-        if not c.is_working_day(local.date()):
-            notes.append("received on a non-working day: day 1 is the first working day after it")
-        elif local.time() >= pol.working_time.deadline:
-            notes.append(
-                "received after the deadline hour: the receipt day is not counted in any case, "
-                "so day 1 is the next working day"
-            )
+    notes = _receipt_notes(local, (res, sign), pol, c)
     touched = {local.year}
     sign_for = _explain_clock(sign, c, notes, touched)
     resolve = _explain_clock(res, c, notes, touched)
-    years: dict[int, YearStatus] = {}
-    for y in range(min(touched), max(touched) + 1):
-        years[y] = c.year_status(y)
-        if years[y] is YearStatus.PROVISIONAL:
-            notes.append(
-                f"{y}: no official calendar yet: PROVISIONAL, counted on the law's statutory "
-                f"holidays with 补假 and no 调休; times marked PROVISIONAL may move when the "
-                f"State Council's notice is imported (petition-hub calendar import)"
-            )
-        elif years[y] is YearStatus.NOTICE:
-            notes.append(f"{y}: official calendar transcribed in the override file")
+    years = _calendar_years(touched, c, notes)
     return SlaExplanation(
         received_at=ExplainedTime.of(received_at),
         petition_type=petition_type,
