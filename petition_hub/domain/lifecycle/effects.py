@@ -1,0 +1,143 @@
+"""The effects :func:`~.machine.apply` asks to publish: state changes (``hub.lifecycle``), clock
+events (``hub.sla``), evaluation invitations, extension requests and answers, routing requests
+and urgings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from petition_hub.domain.lifecycle.states import Closure, LifecycleState
+from petition_hub.domain.petition import Channel
+from petition_hub.domain.sla import ClockKind
+
+__all__ = [
+    "Effect",
+    "EvaluationInvited",
+    "ExtensionAnswered",
+    "ExtensionForwarded",
+    "RoutingRequested",
+    "SlaSignal",
+    "SlaSignalKind",
+    "StateChanged",
+    "UnitUrged",
+]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class SlaSignalKind(StrEnum):
+    STARTED = "started"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    EXTENDED = "extended"
+    WARNING = "warning"
+    URGING = "urging"
+    OVERDUE = "overdue"
+    LISTED_SUPERVISION = "listed_supervision"
+    MET = "met"
+    """Stopped in time (signed for / replied by the deadline)."""
+    MISSED = "missed"
+    """Stopped after the deadline."""
+    CANCELLED = "cancelled"
+    """A sign-for clock ended by a return."""
+    DEADLINE_CHANGED = "deadline_changed"
+    """The calendar changed under a running clock (the official year replaced the provisional
+    one): its deadline or a pending ladder time moved."""
+
+
+class _Effect(BaseModel):
+    model_config = _FROZEN
+
+    petition_id: str
+    at: datetime
+
+
+class StateChanged(_Effect):
+    """``hub.lifecycle``: a state change, in order per petition."""
+
+    kind: Literal["state_changed"] = "state_changed"
+    from_state: LifecycleState | None
+    to_state: LifecycleState
+    cause: str
+    """The event kind that caused it (``evaluation_window_elapsed`` for the timer)."""
+    unit: str | None = None
+    closure: Closure | None = None
+
+
+class SlaSignal(_Effect):
+    """``hub.sla``: a clock event. ``at`` is when it happened on the clock (a ladder step's
+    scheduled time), ``round`` 0 for the first handling and 1.. after reopening."""
+
+    kind: Literal["sla"] = "sla"
+    clock: ClockKind
+    signal: SlaSignalKind
+    round: int = 0
+    deadline: datetime | None = None
+    unit: str | None = None
+    provisional: bool = False
+    """``deadline`` was counted on a provisional year."""
+    previous_deadline: datetime | None = None
+    """For ``deadline_changed``: the deadline announced before."""
+    calendar: str = ""
+    """For ``deadline_changed``: the digest of the calendar the new times come from."""
+
+
+class EvaluationInvited(_Effect):
+    """To ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests``."""
+
+    kind: Literal["evaluation_invited"] = "evaluation_invited"
+    channel: Channel
+    due: datetime
+    round: int = 0
+
+
+class ExtensionForwarded(_Effect):
+    """An extension request for the office to decide."""
+
+    kind: Literal["extension_forwarded"] = "extension_forwarded"
+    unit: str
+    days: int
+    reason: str
+
+
+class ExtensionAnswered(_Effect):
+    """The office's decision, for the unit."""
+
+    kind: Literal["extension_answered"] = "extension_answered"
+    unit: str | None
+    approved: bool
+    days: int | None
+    deadline: datetime | None
+    provisional: bool = False
+
+
+class RoutingRequested(_Effect):
+    """A returned petition goes back to routing, without the units that returned it."""
+
+    kind: Literal["routing_requested"] = "routing_requested"
+    exclude_units: tuple[str, ...]
+    reason: str
+
+
+class UnitUrged(_Effect):
+    """The unit is urged (催办) on a reopen."""
+
+    kind: Literal["unit_urged"] = "unit_urged"
+    unit: str | None
+    reason: str
+
+
+Effect = Annotated[
+    StateChanged
+    | SlaSignal
+    | EvaluationInvited
+    | ExtensionForwarded
+    | ExtensionAnswered
+    | RoutingRequested
+    | UnitUrged,
+    Field(discriminator="kind"),
+]

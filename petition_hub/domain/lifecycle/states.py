@@ -1,0 +1,109 @@
+"""What the hub keeps per petition: :class:`PetitionState`, its lifecycle state, extension status
+and closure, and :class:`ClockPlan`, what was announced of a running clock."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from petition_hub.domain.petition import Channel, PetitionType, Satisfaction, Urgency
+from petition_hub.domain.sla import ClockKind, ClockState, LadderStep
+
+__all__ = ["ClockPlan", "Closure", "ExtensionStatus", "LifecycleState", "PetitionState"]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class LifecycleState(StrEnum):
+    RECEIVED = "received"
+    TRIAGE = "triage"
+    ROUTED = "routed"
+    RETURNED = "returned"
+    SIGNED_FOR = "signed_for"
+    IN_PROGRESS = "in_progress"
+    WAITING_MATERIAL = "waiting_material"
+    EXTENDED = "extended"
+    REPLIED = "replied"
+    EVALUATED = "evaluated"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+
+
+class ExtensionStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class Closure(StrEnum):
+    """How a closed petition ended."""
+
+    RATED = "rated"
+    """满意 or 基本满意 (``PetitionState.rating`` says which)."""
+    DISSATISFIED = "dissatisfied"
+    """不满意 after the reopen was used up."""
+    UNRATED = "unrated"
+    """No rating within the evaluation window (not counted as satisfied)."""
+
+
+class ClockPlan(BaseModel):
+    """What was announced of a running clock: its deadline and the ladder steps still pending,
+    with the calendar they were counted on. Compared with a recomputation when the calendar
+    changes: a difference is a ``deadline_changed``."""
+
+    model_config = _FROZEN
+
+    clock: ClockKind
+    deadline: AwareDatetime | None
+    steps: tuple[tuple[LadderStep, AwareDatetime], ...] = ()
+    """Pending (not fired) steps as far as the calendar reaches, in order."""
+    provisional: bool = False
+    """The deadline or a pending step was counted on a provisional year."""
+
+
+class PetitionState(BaseModel):
+    """What the hub keeps per petition (a table row keyed by petition id)."""
+
+    model_config = _FROZEN
+
+    petition_id: str
+    channel: Channel
+    petition_type: PetitionType | None = None
+    urgency: Urgency = Urgency.NORMAL
+    received_at: AwareDatetime
+    provincial_deadline: AwareDatetime | None = None
+    state: LifecycleState
+    lead_unit: str | None = None
+    co_units: tuple[str, ...] = ()
+    returned_by: tuple[str, ...] = ()
+    sign_for: ClockState | None = None
+    sign_for_fired: tuple[LadderStep, ...] = ()
+    resolve: ClockState
+    resolve_fired: tuple[LadderStep, ...] = ()
+    resume_to: LifecycleState | None = None
+    """While waiting for material: the state the material's arrival returns to."""
+    extension: ExtensionStatus = ExtensionStatus.NONE
+    extension_requests: int = 0
+    extension_days_requested: int | None = None
+    reopens: int = 0
+    round: int = 0
+    rating: Satisfaction | None = None
+    rating_revision: int | None = None
+    evaluation_due: AwareDatetime | None = None
+    closure: Closure | None = None
+    updated_at: AwareDatetime
+    plans: tuple[ClockPlan, ...] = ()
+    """The running clocks as last announced (sign for first)."""
+    calendar: str = ""
+    """Digest of the working-day calendar ``plans`` were counted on."""
+
+    @property
+    def provisional(self) -> bool:
+        """A running clock's announced times were counted on a provisional year."""
+        return any(p.provisional for p in self.plans)
+
+    @property
+    def handlers(self) -> tuple[str, ...]:
+        return () if self.lead_unit is None else (self.lead_unit, *self.co_units)
