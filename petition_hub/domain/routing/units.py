@@ -30,13 +30,30 @@ class _Plan:
 
 
 def _plan(ctx: _Ctx, theme: Theme, a: TextAnalysis, loc: Location) -> _Plan:
-    rules, steps = ctx.rules, ctx.steps
+    """The units of ``theme`` for this petition, before the accused and the excluded are
+    removed (module docs of :mod:`petition_hub.domain.routing`, 4)."""
+    lead_code, co_codes, sensitive, rule = _sub_routes(ctx, theme, a)
+    county = loc.code if loc.kind == "county" and loc.code else None
+    issuer: UnitRef | None = None
+    if theme.issuer_first:
+        issuer = _issuer(ctx, a, county)
+        if issuer is not None:
+            rule = f"{theme.id} issuer_first: the issuing unit {issuer.key} is named"
+    city_lead = _city_lead_of(theme, lead_code)
+    lead, level_rule = _level_lead(ctx, theme, lead_code, city_lead, issuer, county, loc)
+    co = _co_handlers(ctx, theme, co_codes, lead, county)
+    return _Plan(theme, lead, co, sensitive, rule, level_rule, city_lead)
+
+
+def _sub_routes(ctx: _Ctx, theme: Theme, a: TextAnalysis) -> tuple[str, list[str], bool, str]:
+    """The theme's lead code, co-handler codes and sensitivity after its sub-routes, and the
+    rule of the sub-route that chose the lead ("" when none did)."""
     lead_code = theme.lead
     co_codes = list(theme.co)
     sensitive = theme.sensitive
     rule = ""
     lead_from_sub = False
-    for i, sub in enumerate(rules.sub_routes[theme.id], 1):
+    for i, sub in enumerate(ctx.rules.sub_routes[theme.id], 1):
         fired = a.present(sub.when_any)
         if not fired:
             continue
@@ -52,20 +69,27 @@ def _plan(ctx: _Ctx, theme: Theme, a: TextAnalysis, loc: Location) -> _Plan:
         if sub.sensitive is not None:
             sensitive = sub.sensitive
             what.append(f"sensitive={sub.sensitive}")
-        steps.append("; ".join(what))
-    county = loc.code if loc.kind == "county" and loc.code else None
-    issuer: UnitRef | None = None
-    if theme.issuer_first:
-        issuer = _issuer(ctx, a, county)
-        if issuer is not None:
-            rule = f"{theme.id} issuer_first: the issuing unit {issuer.key} is named"
+        ctx.steps.append("; ".join(what))
+    return lead_code, co_codes, sensitive, rule
 
-    def city_lead_of(code: str) -> UnitRef | None:
-        if code == COUNTY:
-            return UnitRef("dept", theme.fallback_lead) if theme.fallback_lead else None
-        return UnitRef("dept", code)
 
-    city_lead = city_lead_of(lead_code)
+def _city_lead_of(theme: Theme, code: str) -> UnitRef | None:
+    """The city unit of a lead code (``COUNTY``: the theme's ``fallback_lead``, if any)."""
+    if code == COUNTY:
+        return UnitRef("dept", theme.fallback_lead) if theme.fallback_lead else None
+    return UnitRef("dept", code)
+
+
+def _level_lead(
+    ctx: _Ctx,
+    theme: Theme,
+    lead_code: str,
+    city_lead: UnitRef | None,
+    issuer: UnitRef | None,
+    county: str | None,
+    loc: Location,
+) -> tuple[UnitRef | None, str]:
+    """The lead by the theme's level (or the issuer), and the rule that says why."""
     lead: UnitRef | None
     if issuer is not None:
         lead, level_rule = issuer, "issuer_first: the issuing unit interprets (谁发布、谁解读)"
@@ -76,7 +100,7 @@ def _plan(ctx: _Ctx, theme: Theme, a: TextAnalysis, loc: Location) -> _Plan:
             lead = city_lead
         level_rule = "level city: the city unit whatever the county"
     elif county is not None:
-        dept = rules.department_by_code.get(lead_code)
+        dept = ctx.rules.department_by_code.get(lead_code)
         if lead_code != COUNTY and dept is not None and dept.vertical:
             lead = city_lead
             level_rule = f"level local, but {lead_code} is vertical: the city unit"
@@ -90,7 +114,15 @@ def _plan(ctx: _Ctx, theme: Theme, a: TextAnalysis, loc: Location) -> _Plan:
             if lead_code == COUNTY
             else "level local, no county: the city lead"
         )
+    return lead, level_rule
 
+
+def _co_handlers(
+    ctx: _Ctx, theme: Theme, co_codes: list[str], lead: UnitRef | None, county: str | None
+) -> list[UnitRef]:
+    """The co-handling units of ``co_codes``: at county level a non-vertical one is the county's
+    own counterpart department, reached through the county topic (so no unit of its own)."""
+    rules, steps = ctx.rules, ctx.steps
     co: list[UnitRef] = []
     counterparts: list[str] = []
     for c in co_codes:
@@ -115,7 +147,7 @@ def _plan(ctx: _Ctx, theme: Theme, a: TextAnalysis, loc: Location) -> _Plan:
             "co " + ", ".join(counterparts) + ": the county's own counterpart departments, "
             "through the county topic"
         )
-    return _Plan(theme, lead, co, sensitive, rule, level_rule, city_lead)
+    return co
 
 
 def _issuer(ctx: _Ctx, a: TextAnalysis, county: str | None) -> UnitRef | None:
