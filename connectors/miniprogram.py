@@ -34,12 +34,7 @@ from .base import (
     Reason,
     check_key,
     check_size,
-    check_text_limits,
-    checked_id_number,
-    checked_phone,
-    checked_uscc,
     decode_text,
-    evaluation_fields,
     key_text,
     load_object,
     never_raises_other,
@@ -47,12 +42,19 @@ from .base import (
     opt_list,
     opt_obj,
     opt_str,
-    parse_iso,
-    region_code,
     req_int,
     req_obj,
     req_str,
     wrong_type,
+)
+from .values import (
+    check_text_limits,
+    checked_id_number,
+    checked_phone,
+    checked_uscc,
+    evaluation_fields,
+    parse_iso,
+    region_code,
 )
 
 __all__ = [
