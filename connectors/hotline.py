@@ -32,21 +32,23 @@ from .base import (
     Reason,
     check_key,
     check_size,
-    check_text_limits,
-    checked_phone,
     decode_text,
-    enterprise_of,
-    evaluation_fields,
     key_text,
     load_object,
     never_raises_other,
     opt_list,
     opt_str,
-    parse_local,
-    region_code,
     req_int,
     req_str,
     wrong_type,
+)
+from .values import (
+    check_text_limits,
+    checked_phone,
+    enterprise_of,
+    evaluation_fields,
+    parse_local,
+    region_code,
 )
 
 __all__ = ["CATEGORIES", "EVALUATION_TOPIC", "TIME_FIELDS", "TOPIC", "decode", "decode_evaluation"]

@@ -34,12 +34,7 @@ from .base import (
     Reason,
     check_key,
     check_size,
-    check_text_limits,
-    checked_id_number,
-    checked_phone,
-    checked_uscc,
     decode_text,
-    evaluation_fields,
     key_text,
     load_object,
     never_raises_other,
@@ -47,12 +42,19 @@ from .base import (
     opt_list,
     opt_obj,
     opt_str,
-    parse_iso,
-    region_code,
     req_int,
     req_obj,
     req_str,
     wrong_type,
+)
+from .values import (
+    check_text_limits,
+    checked_id_number,
+    checked_phone,
+    checked_uscc,
+    evaluation_fields,
+    parse_iso,
+    region_code,
 )
 
 __all__ = [
@@ -116,6 +118,38 @@ def decode(
     check_text_limits(content, title, limits, "content", "title")
 
     flags: list[str] = []
+    petition_type, channel_category, code, region_name = _type_and_region(obj, version, flags)
+    petitioner, enterprise = _parties(obj, flags)
+
+    check_key(key_str, appeal_id, "appealId")
+    return Petition.trusted(
+        channel=Channel.MINIPROGRAM,
+        channel_ref=appeal_id,
+        revision=0,
+        received_at=received_at,
+        petition_type=petition_type,
+        channel_category=channel_category,
+        urgency=Urgency.NORMAL,
+        title=title,
+        content=content,
+        region_code=region_code(code, flags),
+        region_name=region_name,
+        location=_location(obj, flags),
+        attachments=_attachments(obj),
+        enterprise=enterprise,
+        petitioner=petitioner,
+        confidential=False,
+        disclosure_authorized=opt_bool(obj, "authorizeDisclosure"),
+        flags=tuple(flags),
+    )
+
+
+def _type_and_region(
+    obj: Obj, version: int, flags: list[str]
+) -> tuple[PetitionType | None, str | None, str | None, str | None]:
+    """The hub type, the channel's category, the division code and the region name: v2's
+    ``category`` and ``region{code,name}``, v1's ``type`` (a hub type's Chinese name) and
+    ``regionCode``."""
     if version == 2:
         petition_type, channel_category = _category_v2(obj, flags)
         region = opt_obj(obj, "region")
@@ -130,7 +164,12 @@ def decode(
                 flags.append(Flag.CATEGORY_UNKNOWN)
         code = opt_str(obj, "regionCode")
         region_name = None
+    return petition_type, channel_category, code, region_name
 
+
+def _parties(obj: Obj, flags: list[str]) -> tuple[Petitioner, Enterprise | None]:
+    """The petitioner (``account``) and the enterprise (``enterprise``, else the account's
+    ``uscc``); a credit code that differs between the two is flagged ``uscc_mismatch``."""
     account = req_obj(obj, "account")
     kind_text = req_str(account, "type", "account")
     kind = _ACCOUNT_KINDS.get(kind_text)
@@ -166,28 +205,7 @@ def decode(
         id_number=checked_id_number(id_number, flags),
         openid=opt_str(obj, "openid"),
     )
-
-    check_key(key_str, appeal_id, "appealId")
-    return Petition.trusted(
-        channel=Channel.MINIPROGRAM,
-        channel_ref=appeal_id,
-        revision=0,
-        received_at=received_at,
-        petition_type=petition_type,
-        channel_category=channel_category,
-        urgency=Urgency.NORMAL,
-        title=title,
-        content=content,
-        region_code=region_code(code, flags),
-        region_name=region_name,
-        location=_location(obj, flags),
-        attachments=_attachments(obj),
-        enterprise=enterprise,
-        petitioner=petitioner,
-        confidential=False,
-        disclosure_authorized=opt_bool(obj, "authorizeDisclosure"),
-        flags=tuple(flags),
-    )
+    return petitioner, enterprise
 
 
 def _category_v2(obj: Obj, flags: list[str]) -> tuple[PetitionType | None, str | None]:

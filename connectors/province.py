@@ -36,15 +36,17 @@ from .base import (
     Reason,
     check_key,
     check_size,
+    key_text,
+    never_raises_other,
+    opt_str,
+    req_str,
+)
+from .values import (
     check_text_limits,
     checked_id_number,
     checked_phone,
     enterprise_of,
-    key_text,
-    never_raises_other,
-    opt_str,
     region_code,
-    req_str,
 )
 
 __all__ = ["CATEGORIES", "SCHEMA_IDS", "TIME_FIELDS", "TOPIC", "decode", "decode_record"]

@@ -386,66 +386,86 @@ def redrive(
     )
     try:
         for entry in selected:
-            d = entry.letter
-            if d is None:
-                results.append(
-                    RedriveResult(entry.id, via, f"not redriven: {entry.problem}", False)
-                )
-                continue
-            src = d.source
-            whole = ""
-            if d.truncated:
-                found, why = whole_original(bootstrap, d, options)
-                if found is None:
-                    results.append(RedriveResult(d.id, via, f"not redriven: {why}", False))
-                    continue
-                src, whole = found, f" (whole original: {why})"
-            if via == "source":
-                target, key, value = src.topic, src.key, src.value
-                headers = [(k, v) for k, v in src.headers if k != REDRIVE_HEADER and v is not None]
-                headers.append((REDRIVE_HEADER, d.id.encode()))
-                outcome = f"resent to {src.topic}"
-            else:
-                decode = PETITION_DECODERS.get(src.topic)
-                if decode is None:
-                    results.append(RedriveResult(d.id, via, f"no connector for {src.topic}", False))
-                    continue
-                try:
-                    petition = decode(src.key, src.value, src.headers)
-                except DecodeError as exc:
-                    results.append(
-                        RedriveResult(d.id, via, f"still refused: {exc.reason_code}", False)
-                    )
-                    continue
-                try:  # the same time window as intake's, against now
-                    check_petition_times(petition, datetime.now(UTC), TIME_FIELDS.get(src.topic))
-                except TimeOutOfRange as exc:
-                    results.append(RedriveResult(d.id, via, f"still refused: {exc.message}", False))
-                    continue
-                target, key, headers = PETITIONS_TOPIC, petition.petition_id.encode(), []
-                value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
-                outcome = f"petition {petition.petition_id} to {PETITIONS_TOPIC}"
-            if producer is not None:
-                producer.send(target, key=key, value=value, headers=headers).get(timeout=30)
-                marker = {
-                    "deadLetterId": d.id,
-                    "redrivenAt": datetime.now(UTC),
-                    "via": via,
-                    "target": target,
-                    "outcome": outcome,
-                }
-                producer.send(
-                    DEADLETTER_TOPIC,
-                    key=d.source.key,
-                    value=schemas.encode(REDRIVE_V1, marker),
-                    headers=[(REDRIVE_HEADER, d.id.encode())],
-                ).get(timeout=30)
-            results.append(
-                RedriveResult(
-                    d.id, via, (outcome if not dry_run else f"would be {outcome}") + whole
-                )
-            )
+            results.append(_redrive_one(bootstrap, entry, via, producer, options))
     finally:
         if producer is not None:
             producer.close()
     return results
+
+
+@dataclass(frozen=True)
+class _Send:
+    """What a redrive sends: a record for ``target``, and what to say it did."""
+
+    target: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    outcome: str
+
+
+def _redrive_one(
+    bootstrap: str,
+    entry: Entry,
+    via: str,
+    producer: KafkaProducer | None,
+    options: Mapping[str, Any] | None,
+) -> RedriveResult:
+    """Redrive one dead letter (``producer`` None: a dry run, nothing sent)."""
+    d = entry.letter
+    if d is None:
+        return RedriveResult(entry.id, via, f"not redriven: {entry.problem}", False)
+    src = d.source
+    whole = ""
+    if d.truncated:
+        found, why = whole_original(bootstrap, d, options)
+        if found is None:
+            return RedriveResult(d.id, via, f"not redriven: {why}", False)
+        src, whole = found, f" (whole original: {why})"
+    send = _to_source(d, src) if via == "source" else _through_connector(d, src, via)
+    if isinstance(send, RedriveResult):
+        return send
+    if producer is not None:
+        sent = producer.send(send.target, key=send.key, value=send.value, headers=send.headers)
+        sent.get(timeout=30)
+        marker = {
+            "deadLetterId": d.id,
+            "redrivenAt": datetime.now(UTC),
+            "via": via,
+            "target": send.target,
+            "outcome": send.outcome,
+        }
+        producer.send(
+            DEADLETTER_TOPIC,
+            key=d.source.key,
+            value=schemas.encode(REDRIVE_V1, marker),
+            headers=[(REDRIVE_HEADER, d.id.encode())],
+        ).get(timeout=30)
+    outcome = send.outcome if producer is not None else f"would be {send.outcome}"
+    return RedriveResult(d.id, via, outcome + whole)
+
+
+def _to_source(d: DeadLetter, src: SourceRecord) -> _Send:
+    """The original, byte for byte, back to its source topic, marked as a redrive of ``d``."""
+    headers = [(k, v) for k, v in src.headers if k != REDRIVE_HEADER and v is not None]
+    headers.append((REDRIVE_HEADER, d.id.encode()))
+    return _Send(src.topic, src.key, src.value, headers, f"resent to {src.topic}")
+
+
+def _through_connector(d: DeadLetter, src: SourceRecord, via: str) -> _Send | RedriveResult:
+    """The petition the current connector makes of the original, for ``hub.petitions``; or the
+    result of a redrive that sends nothing (no connector, or refused again)."""
+    decode = PETITION_DECODERS.get(src.topic)
+    if decode is None:
+        return RedriveResult(d.id, via, f"no connector for {src.topic}", False)
+    try:
+        petition = decode(src.key, src.value, src.headers)
+    except DecodeError as exc:
+        return RedriveResult(d.id, via, f"still refused: {exc.reason_code}", False)
+    try:  # the same time window as intake's, against now
+        check_petition_times(petition, datetime.now(UTC), TIME_FIELDS.get(src.topic))
+    except TimeOutOfRange as exc:
+        return RedriveResult(d.id, via, f"still refused: {exc.message}", False)
+    value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
+    outcome = f"petition {petition.petition_id} to {PETITIONS_TOPIC}"
+    return _Send(PETITIONS_TOPIC, petition.petition_id.encode(), value, [], outcome)

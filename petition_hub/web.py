@@ -157,8 +157,23 @@ def register(
             body, content_type = exposition()
             return self.bytes(body, content_type=content_type.split(";")[0])
 
-    def _missing(view: View, exc: registry.NotFound) -> Response:
-        return view.json({"error_code": exc.code, "message": exc.message}, status=404)
+    _register_registry(app, topic_names)
+    _register_lifecycle(app, stages)
+
+    @app.page("/health")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            state = readiness(app, stages)
+            return self.json(state, status=200 if state["ready"] else 503)
+
+
+def _missing(view: View, exc: registry.NotFound) -> Response:
+    """A Schema Registry 404: its error code and message, as a Confluent client reads them."""
+    return view.json({"error_code": exc.code, "message": exc.message}, status=404)
+
+
+def _register_registry(app: faust.App, topic_names: list[str]) -> None:
+    """The read-only Schema Registry endpoints (:mod:`.registry`), subjects of ``topic_names``."""
 
     @app.page("/schemas/ids/{schema_id}")
     class SchemaById(View):
@@ -194,6 +209,9 @@ def register(
             except registry.NotFound as exc:
                 return _missing(self, exc)
 
+
+def _register_lifecycle(app: faust.App, stages: Sequence[Stage]) -> None:
+    """A petition's state and history, and a unit's lists, from this worker's lifecycle stage."""
     from .agents.lifecycle import LifecycleProcessor
 
     lifecycle = next(
@@ -218,9 +236,3 @@ def register(
             if lifecycle is None:
                 return self.json({"error": "no lifecycle stage in this worker"}, status=404)
             return self.json(lifecycle.unit_lists(unit))
-
-    @app.page("/health")
-    class Health(View):
-        async def get(self, request: Request) -> Response:
-            state = readiness(app, stages)
-            return self.json(state, status=200 if state["ready"] else 503)

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from types import MappingProxyType
@@ -476,9 +476,7 @@ def parse_notice(text: str) -> ParsedNotice:
     year = _title_year(title_no, title)
 
     found: list[tuple[NoticeHoliday, tuple[str, ...]]] = []
-    off_on: dict[date, int] = {}
-    work_on: dict[date, int] = {}
-    festival_on: dict[str, int] = {}
+    claims = _Claims()
     expected = 1
     interrupted: tuple[int, str] | None = None  # the first unnumbered line after the list began
 
@@ -500,21 +498,43 @@ def parse_notice(text: str) -> ParsedNotice:
                 f"unnumbered line inside the numbered list (line {line_no} continues it)",
             )
         reader = _LineReader(line_no, raw, year)
-        number = reader.numbering()
-        if number != expected:
-            if number > expected:
-                missing = "、".join(_int_to_cn(k) for k in range(expected, number))
-                reason = (
-                    f"number {missing} missing: expected {_int_to_cn(expected)}、"
-                    f" but found {_int_to_cn(number)}、"
-                )
-            else:
-                reason = (
-                    f"number {_int_to_cn(number)}、 out of order: expected {_int_to_cn(expected)}、"
-                )
-            raise NoticeError(line_no, raw, reason)
+        _check_number(line_no, raw, reader.numbering(), expected)
         expected += 1
         holiday, names = reader.read()
+        claims.claim(line_no, raw, holiday, names)
+        found.append((holiday, names))
+
+    _check_every_festival(lines, found, claims.festival_on)
+    return ParsedNotice(year=year, title=title, holidays=tuple(h for h, _ in found))
+
+
+def _check_number(line_no: int, raw: str, number: int, expected: int) -> None:
+    """The numbered lines go 一、 二、 三、 … without a gap."""
+    if number != expected:
+        if number > expected:
+            missing = "、".join(_int_to_cn(k) for k in range(expected, number))
+            reason = (
+                f"number {missing} missing: expected {_int_to_cn(expected)}、"
+                f" but found {_int_to_cn(number)}、"
+            )
+        else:
+            reason = (
+                f"number {_int_to_cn(number)}、 out of order: expected {_int_to_cn(expected)}、"
+            )
+        raise NoticeError(line_no, raw, reason)
+
+
+@dataclass
+class _Claims:
+    """Which line has which festival, day off and make-up working day: each has one line."""
+
+    off_on: dict[date, int] = field(default_factory=dict)
+    work_on: dict[date, int] = field(default_factory=dict)
+    festival_on: dict[str, int] = field(default_factory=dict)
+
+    def claim(self, line_no: int, raw: str, holiday: NoticeHoliday, names: tuple[str, ...]) -> None:
+        """Record the line's festivals and days; :class:`NoticeError` when another line has one."""
+        off_on, work_on, festival_on = self.off_on, self.work_on, self.festival_on
         for name in names:
             if name in festival_on:
                 raise NoticeError(line_no, raw, f"{name} already has line {festival_on[name]}")
@@ -537,8 +557,14 @@ def parse_notice(text: str) -> ParsedNotice:
                     line_no, raw, f"make-up working day {day} is a day off on line {off_on[day]}"
                 )
             work_on[day] = line_no
-        found.append((holiday, names))
 
+
+def _check_every_festival(
+    lines: list[str],
+    found: list[tuple[NoticeHoliday, tuple[str, ...]]],
+    festival_on: Mapping[str, int],
+) -> None:
+    """:class:`NoticeError` for the first statutory festival that no line names."""
     for index, festival in enumerate(STATUTORY_FESTIVALS):
         if festival in festival_on:
             continue
@@ -560,5 +586,3 @@ def parse_notice(text: str) -> ParsedNotice:
             lines[at.line - 1].strip(),
             f"statutory festival {festival} is missing ({where})",
         )
-
-    return ParsedNotice(year=year, title=title, holidays=tuple(h for h, _ in found))
