@@ -50,7 +50,7 @@ def main() -> None:
 @click.option("--no-demo", is_flag=True, help="run without the demo stream")
 def dev(demo_rate: float, no_demo: bool) -> None:
     """The whole hub on one machine: embedded broker, topics, a worker, a demo stream."""
-    from .dev import run_dev
+    from .devtools.dev import run_dev
 
     settings = _settings()
     logs.configure("WARNING", settings.log_json)
@@ -323,7 +323,7 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write JSON here")
 def bench(quick: bool, json_path: Path | None) -> None:
     """The benchmark suite: the data path's speed as ratios to same-process baselines."""
-    from .bench import run_bench
+    from .devtools.bench import run_bench
 
     logs.configure("WARNING")
     sys.exit(run_bench(quick, json_path))

@@ -11,7 +11,7 @@ from typing import Any
 from . import schemas
 from .broker.reading import read_all
 from .connectors import PETITION_DECODERS
-from .corpus import load_samples
+from .devtools.corpus import load_samples
 from .domain.petition import (
     Channel,
     Petition,

@@ -13,7 +13,7 @@ from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.cli import main
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.corpus import load_samples
+from petition_hub.devtools.corpus import load_samples
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.settings import PROJECT_ROOT
 

@@ -1,6 +1,6 @@
-"""The generated corpus (tests/corpus.py) is deterministic, covers every kind, and the connectors
-make of each item exactly what the item says: a petition with the expected id, type and flags,
-or a dead letter with the expected reason."""
+"""The generated corpus (petition_hub/devtools/corpus) is deterministic, covers every kind, and
+the connectors make of each item exactly what the item says: a petition with the expected id,
+type and flags, or a dead letter with the expected reason."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from stdnum.cn import uscc
 
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.connectors.base import DecodeError
-from petition_hub.corpus import BROKEN_KINDS, CHANNELS, CorpusItem, by_kind, generate, generate_all
+from petition_hub.devtools.corpus import (
+    BROKEN_KINDS,
+    CHANNELS,
+    CorpusItem,
+    by_kind,
+    generate,
+    generate_all,
+)
 from petition_hub.domain.petition import Petition
 from petition_hub.domain.validation import MAX_MESSAGE_BYTES, is_valid_id_number
 

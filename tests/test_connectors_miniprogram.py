@@ -11,7 +11,7 @@ from stdnum.cn import ric
 
 from petition_hub.connectors import miniprogram
 from petition_hub.connectors.base import DecodeError, Reason
-from petition_hub.corpus import load_samples
+from petition_hub.devtools.corpus import load_samples
 from petition_hub.domain.petition import (
     Channel,
     GeoPoint,

@@ -10,7 +10,7 @@ import pytest
 from petition_hub import schemas
 from petition_hub.connectors import province
 from petition_hub.connectors.base import DecodeError, Reason
-from petition_hub.corpus import load_samples
+from petition_hub.devtools.corpus import load_samples
 from petition_hub.domain.petition import (
     Channel,
     PetitionerKind,

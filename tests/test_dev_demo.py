@@ -11,9 +11,9 @@ import pytest
 from petition_hub import schemas
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.corpus import load_samples
 from petition_hub.deadletter import SourceRecord
-from petition_hub.dev import demo_reaction
+from petition_hub.devtools.corpus import load_samples
+from petition_hub.devtools.dev import demo_reaction
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.stage import PartitionState
 

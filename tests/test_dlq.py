@@ -27,9 +27,9 @@ from hubtest import (
 from petition_hub import schemas
 from petition_hub.agents.intake import REDRIVE_HEADER
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.corpus import generate
 from petition_hub.crypto import PiiCipher
 from petition_hub.deadletter import TRUNCATED_BYTES, SourceRecord, seal, unseal
+from petition_hub.devtools.corpus import generate
 from petition_hub.dlq import REDRIVE_V1, UNDECRYPTABLE
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

@@ -26,8 +26,8 @@ from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, Intake
 from petition_hub.agents.routing import REJECTS, LiveRules, RoutingProcessor, StatusRekeyer
 from petition_hub.app import faust_settings
 from petition_hub.clock import FileClock
-from petition_hub.corpus import load_samples
 from petition_hub.deadletter import DeadLetter, SourceRecord, unseal
+from petition_hub.devtools.corpus import load_samples
 from petition_hub.domain.petition import petition_id_for
 from petition_hub.domain.validation import (
     DEADLINE_MAX_AHEAD,

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from petition_hub import schemas
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.connectors.base import DecodeError
-from petition_hub.corpus import generate_all
+from petition_hub.devtools.corpus import generate_all
 from petition_hub.domain.petition import (
     PERSONAL_FIELDS,
     Attachment,

@@ -23,7 +23,7 @@ from hubtest import strings_of
 from petition_hub import schemas
 from petition_hub.agents.routing import UNIT_PETITION, unit_record
 from petition_hub.connectors import DecodeError, hotline, miniprogram, province
-from petition_hub.corpus import load_samples
+from petition_hub.devtools.corpus import load_samples
 from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import (
     ID_NUMBER_MASK,
@@ -371,7 +371,7 @@ def test_every_broken_corpus_message_says_which_field_not_what_it_held() -> None
     """Over the whole generated corpus: no dead letter's reason repeats a string of the message
     (three characters or more) nor its key."""
     from petition_hub.connectors import PETITION_DECODERS
-    from petition_hub.corpus import generate_all
+    from petition_hub.devtools.corpus import generate_all
 
     for item in generate_all(200, seed=5, oversize_bytes=1024 * 1024 + 10):
         if item.expected != "deadletter" or item.value is None:

@@ -32,7 +32,7 @@ from hubtest import WorkerProcess, http_json, produce, set_clock, wait_until
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker, free_port
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.corpus import generate_all
+from petition_hub.devtools.corpus import generate_all
 from petition_hub.domain.petition import Petition
 from petition_hub.domain.routing import route
 from petition_hub.domain.rules import default_rules

@@ -39,7 +39,7 @@ import pytest
 from hubtest import WorkerProcess, metric_sum, produce, read_topic, wait_until
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.corpus import CorpusItem, generate
+from petition_hub.devtools.corpus import CorpusItem, generate
 
 pytestmark = [
     pytest.mark.broker,

@@ -712,7 +712,7 @@ def test_worker_and_tools_over_tls(
 
     from petition_hub.broker.reading import read_all
     from petition_hub.connectors import PETITION_DECODERS
-    from petition_hub.corpus import load_samples
+    from petition_hub.devtools.corpus import load_samples
     from petition_hub.topics import run_apply, run_diff
 
     port, terminator = tls_broker

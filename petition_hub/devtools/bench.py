@@ -38,18 +38,18 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.fernet import Fernet
 
-from . import metrics, schemas
-from .agents.intake import IntakeProcessor, channels
-from .agents.lifecycle import LifecycleProcessor, lifecycle_outputs, units_of
-from .agents.routing import LiveRules, RoutingProcessor
-from .broker.embedded import EmbeddedBroker
-from .corpus import CorpusItem, generate
-from .crypto import PiiCipher
-from .deadletter import SourceRecord
-from .domain.rules import default_rules
-from .settings import PROJECT_ROOT
-from .stage import PartitionState, Processor, Stage
-from .topics import load_topics, run_apply
+from petition_hub import metrics, schemas
+from petition_hub.agents.intake import IntakeProcessor, channels
+from petition_hub.agents.lifecycle import LifecycleProcessor, lifecycle_outputs, units_of
+from petition_hub.agents.routing import LiveRules, RoutingProcessor
+from petition_hub.broker.embedded import EmbeddedBroker
+from petition_hub.crypto import PiiCipher
+from petition_hub.deadletter import SourceRecord
+from petition_hub.devtools.corpus import CorpusItem, generate
+from petition_hub.domain.rules import default_rules
+from petition_hub.settings import PROJECT_ROOT
+from petition_hub.stage import PartitionState, Processor, Stage
+from petition_hub.topics import load_topics, run_apply
 
 TARGET_VS_CPU = 0.5
 TARGET_VS_COPY = 0.1
@@ -207,10 +207,10 @@ def _per_record_us(fn: Callable[[], object], n: int) -> float:
 
 
 def _core_costs(items: Sequence[CorpusItem]) -> tuple[float, float, float]:
-    from .connectors import PETITION_DECODERS
-    from .domain.routing import route
-    from .domain.rules import default_rules
-    from .domain.sla import deadline, resolve_clock
+    from petition_hub.connectors import PETITION_DECODERS
+    from petition_hub.domain.routing import route
+    from petition_hub.domain.rules import default_rules
+    from petition_hub.domain.sla import deadline, resolve_clock
 
     decode = PETITION_DECODERS[TOPIC]
     sample = list(items[:2000])
@@ -232,8 +232,8 @@ def _core_costs(items: Sequence[CorpusItem]) -> tuple[float, float, float]:
 
 def _petition_records(items: Sequence[CorpusItem]) -> list[SourceRecord]:
     """The ``hub.petitions`` records intake makes of ``items``."""
-    from .connectors import PETITION_DECODERS
-    from .domain.petition import petition_to_avro
+    from petition_hub.connectors import PETITION_DECODERS
+    from petition_hub.domain.petition import petition_to_avro
 
     decode = PETITION_DECODERS[TOPIC]
     out = []

@@ -1,0 +1,107 @@
+"""A deterministic corpus of upstream messages, valid and broken, for every intake channel.
+
+``generate(channel, n, seed)`` returns ``n`` :class:`CorpusItem` for one channel
+(``"hotline"``, ``"miniprogram"``, ``"province"``); ``generate_all(n_per_channel, seed)`` all three.
+The same arguments give the same bytes on every machine (seeded ``random.Random``, no clock).
+
+Valid messages are realistic: enterprise petitions built from templates (financing, tax, land,
+permits, arrears, utilities, labour, subsidies, suggestions, praise), counties and their typed
+variants from ``petition_hub/data/regions.yaml``, enterprises with valid unified social credit
+codes (check character computed with python-stdnum), valid phones and ID numbers; 12345 edits
+(same ``GDBH``, larger ``XGCS``) and repeat calls (``YGDBH``), GB18030 work orders with their
+``charset`` header, both mini-program schema versions and both provincial schema ids. A few valid
+messages carry a deliberately bad credit code or phone: they must be accepted, and flagged.
+
+Every ``broken_every``-th item is broken, cycling through the channel's broken kinds in order
+(:data:`BROKEN_KINDS`), so ``n >= broken_every * len(BROKEN_KINDS[channel])`` covers every kind.
+Each item says what the intake must do with it (``expected``: a petition or a dead letter with
+``expected_reason``) and, for a valid one, the petition id the hub must give it.
+
+Item keys and ids are unique within one call; two calls with different seeds may share ids.
+
+One module per channel (:mod:`.hotline`, :mod:`.miniprogram`, :mod:`.province`); :mod:`.common`
+holds the items and broken kinds, :mod:`.values` the realistic values (names, enterprises, codes,
+texts), :mod:`.samples` the contract's samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from . import hotline, miniprogram, province
+from .common import BROKEN_KINDS, CHANNELS, TOPICS, CorpusItem
+from .samples import SAMPLES_DIR, Sample, load_samples
+
+__all__ = [
+    "BROKEN_KINDS",
+    "CHANNELS",
+    "SAMPLES_DIR",
+    "TOPICS",
+    "CorpusItem",
+    "Sample",
+    "by_kind",
+    "generate",
+    "generate_all",
+    "load_samples",
+]
+
+
+#: The channels' generators: ``(n, seed, broken_every, oversize_bytes)`` -> items.
+_GENERATORS: Final = {
+    "hotline": hotline.generate,
+    "miniprogram": miniprogram.generate,
+    "province": province.generate,
+}
+
+
+def generate(
+    channel: str,
+    n: int,
+    seed: int = 0,
+    *,
+    broken_every: int = 7,
+    oversize_bytes: int = 5 * 1024 * 1024,
+) -> list[CorpusItem]:
+    """``n`` messages of ``channel`` (``hotline``, ``miniprogram`` or ``province``), in publishing
+    order (an edit comes after the work order it edits).
+
+    ``broken_every``: every so many items one is broken (0: none). ``oversize_bytes``: the size of
+    the ``oversize_payload`` items (a broker may refuse 5 MB messages; pass a value just over the
+    hub's 1 MiB limit if yours does).
+    """
+    try:
+        make = _GENERATORS[channel]
+    except KeyError:
+        raise ValueError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})") from None
+    return make(n, seed, broken_every, oversize_bytes)
+
+
+def generate_all(
+    n_per_channel: int,
+    seed: int = 0,
+    *,
+    broken_every: int = 7,
+    oversize_bytes: int = 5 * 1024 * 1024,
+) -> list[CorpusItem]:
+    """``generate`` for every channel, concatenated (hotline, mini-program, province)."""
+    items: list[CorpusItem] = []
+    for channel in CHANNELS:
+        items.extend(
+            generate(
+                channel,
+                n_per_channel,
+                seed,
+                broken_every=broken_every,
+                oversize_bytes=oversize_bytes,
+            )
+        )
+    return items
+
+
+def by_kind(items: Sequence[CorpusItem]) -> dict[str, list[CorpusItem]]:
+    """Items grouped by ``channel/kind`` (for tests and reports)."""
+    groups: dict[str, list[CorpusItem]] = {}
+    for item in items:
+        groups.setdefault(f"{item.channel}/{item.kind}", []).append(item)
+    return groups
