@@ -42,7 +42,6 @@ from __future__ import annotations
 import base64
 import heapq
 import json
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -54,9 +53,8 @@ import structlog
 
 from petition_hub import metrics, schemas
 from petition_hub.app import stage_options
-from petition_hub.clock import Clock, clock_from, system_clock
-from petition_hub.connectors import DecodeError, hotline, miniprogram
-from petition_hub.crypto import PiiCipher, cipher_for
+from petition_hub.clock import Clock, clock_from
+from petition_hub.crypto import cipher_for
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle import (
@@ -93,11 +91,9 @@ from petition_hub.domain.lifecycle import (
 )
 from petition_hub.domain.petition import (
     Channel,
-    Evaluation,
     PetitionType,
     Satisfaction,
     Urgency,
-    evaluation_to_avro,
 )
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import SHANGHAI, ClockKind, deadline, provisional
@@ -107,21 +103,10 @@ from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import TopicSpec, load_topics
 
-from .intake import dead_letter
-from .routing import (
-    DECISIONS,
-    FEEDBACK,
-    FEEDBACK_V1,
-    LIFECYCLE,
-    LIFECYCLE_KIND_HEADER,
-    REJECTS,
-    UNIT_HEADER,
-    load_rules_at,
-    rejection,
-    routed_topic,
-    status_repartition,
-    undecodable_reason,
-)
+from .rekeyers import UNIT_HEADER, evaluation_stages, evaluations_repartition, status_repartition
+from .routing import DECISIONS, LIFECYCLE, load_rules_at, routed_topic
+from .routing import KIND_HEADER as ROUTING_KIND_HEADER
+from .routing_records import FEEDBACK, FEEDBACK_V1, REJECTS, rejection, undecodable_reason
 
 log = structlog.get_logger(__name__)
 
@@ -134,13 +119,12 @@ EVALUATION_REQUESTS: Final = {
     Channel.HOTLINE: ("hotline12345.callback-requests", "GDBH"),
     Channel.PROVINCE: ("hotline12345.callback-requests", "GDBH"),
 }
-_HUB_ID: Final = re.compile(r"PH-[A-Z2-7]{20}")
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
 #: Header of ``hub.lifecycle`` records saying what they are without decoding them (routing
 #: reads only ``routing_requested`` and ``closed``).
-KIND_HEADER: Final = LIFECYCLE_KIND_HEADER
+KIND_HEADER: Final = ROUTING_KIND_HEADER
 #: How long a closed petition stays in the state (for the 已办 list and its history).
 CLOSED_RETENTION: Final = timedelta(days=400)
 #: How long an event waits when a year's calendar is missing, before it is tried again.
@@ -1138,53 +1122,6 @@ def _unparked(w: dict[str, Any]) -> SourceRecord:
     )
 
 
-EvaluationDecoder = Callable[[bytes | None, bytes | None, tuple[Any, ...]], Evaluation]
-
-
-class EvaluationRekeyer:
-    """A channel's ratings, decoded by its connector and re-keyed by hub petition id; what does
-    not decode is dead-lettered with the reason (kept whole, encrypted), as intake does."""
-
-    def __init__(
-        self,
-        connector: str,
-        decode: EvaluationDecoder,
-        cipher: PiiCipher,
-        target: str,
-        clock: Clock = system_clock,
-    ) -> None:
-        self.connector = connector
-        self.decode = decode
-        self.cipher = cipher
-        self.target = target
-        self.clock = clock
-
-    def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
-        try:
-            evaluation = self.decode(src.key, src.value, src.headers)
-        except DecodeError as exc:
-            return [self._dead(src, exc.reason_code.value, type(exc).__name__, exc.message)]
-        except Exception as exc:  # a connector bug: keep the message, say so
-            log.exception("evaluation connector raised", source=src.ref)
-            return [self._dead(src, "internal", type(exc).__name__, "the connector raised (a bug)")]
-        record = evaluation_to_avro(evaluation)
-        ref = evaluation.petition_ref
-        if ref and _HUB_ID.fullmatch(ref):
-            # the hub's own id, as it sent it in the request: how a provincial dispatch's 12345
-            # call-back (GDBH = the dispatch id) finds its petition
-            record["petition_id"] = ref
-        value = schemas.encode(schemas.EVALUATION_V1, record)
-        return [Output(self.target, str(record["petition_id"]).encode(), value)]
-
-    def _dead(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:
-        return dead_letter(src, self.connector, self.cipher, self.clock(), reason, error, message)
-
-
-def evaluations_repartition(app_id: str) -> str:
-    """The hub-internal topic of ratings re-keyed by petition id."""
-    return f"{app_id}-evaluations-repartition"
-
-
 def units_of(spec: Mapping[str, TopicSpec]) -> frozenset[str]:
     """The units' ``.petitions`` topics of topics.yaml."""
     return frozenset(
@@ -1206,7 +1143,7 @@ def lifecycle_outputs(spec: Mapping[str, TopicSpec]) -> dict[str, int]:
 
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
-    """The evaluations re-keying stage and the lifecycle stage."""
+    """The evaluations re-keying stages and the lifecycle stage."""
     spec = {t.name: t for t in load_topics(settings.topics_file).topics}
     partitions = spec[LIFECYCLE].partitions
     evaluations = evaluations_repartition(settings.app_id)
@@ -1214,26 +1151,9 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
     statuses = status_repartition(settings.app_id)
     common = stage_options(app, settings)
     cipher = cipher_for(settings)
-    channels = {
-        "miniprogram.evaluations": miniprogram.decode_evaluation,
-        "hotline12345.callbacks": hotline.decode_evaluation,
-    }
     unit_topics = units_of(spec)
     outputs = lifecycle_outputs(spec)
-    evaluation_stages = [
-        Stage(
-            name=f"evaluations-{topic.split('.')[0]}",
-            sources=(topic,),
-            partitions=spec[topic].partitions,
-            processor=EvaluationRekeyer(
-                f"{decode.__module__.rsplit('.', 1)[-1]}-evaluations", decode, cipher, evaluations
-            ),
-            group=f"{settings.app_id}-evaluations-{topic.split('.')[0]}",
-            creates={evaluations: partitions},
-            **common,
-        )
-        for topic, decode in channels.items()
-    ]
+    evaluation = evaluation_stages(settings, spec, partitions, common, cipher)
     processor = LifecycleProcessor(
         rules=load_rules_at(settings.rules),
         city=settings.city,
@@ -1255,4 +1175,4 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         outputs=outputs,
         **common,
     )
-    return [*evaluation_stages, lifecycle]
+    return [*evaluation, lifecycle]

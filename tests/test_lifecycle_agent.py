@@ -10,7 +10,7 @@ from typing import Any
 
 from petition_hub import metrics, schemas
 from petition_hub.agents.lifecycle import LIFECYCLE, SLA, LifecycleProcessor
-from petition_hub.agents.routing import UNIT_HEADER
+from petition_hub.agents.rekeyers import UNIT_HEADER
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarOverrides, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Channel, petition_id_for
