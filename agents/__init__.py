@@ -19,10 +19,11 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
     from petition_hub.topics import load_topics
 
     from . import intake, lifecycle, routing
+    from .lifecycle_records import units_of
 
     topics = {t.name: t for t in load_topics(settings.topics_file).topics}
     metrics.create_unit_series(
-        topic.removesuffix(".petitions") for topic in sorted(lifecycle.units_of(topics))
+        topic.removesuffix(".petitions") for topic in sorted(units_of(topics))
     )
     return (
         intake.register(app, settings)

@@ -60,15 +60,13 @@ from petition_hub.settings import Settings
 from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
 
+from .lifecycle_records import KIND_HEADER, LIFECYCLE
 from .rekeyers import status_stage
 from .routing_records import ROUTED_V1, deliveries, rejection, routed_record, undecodable_reason
 
 log = structlog.get_logger(__name__)
 
 PETITIONS: Final = "hub.petitions"
-LIFECYCLE: Final = "hub.lifecycle"
-#: Header of hub.lifecycle records naming their kind (see agents.lifecycle).
-KIND_HEADER: Final = "hub-kind"
 DECISIONS: Final = "office.decisions"
 OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
 

@@ -40,7 +40,8 @@ from cryptography.fernet import Fernet
 
 from . import metrics, schemas
 from .agents.intake import IntakeProcessor, channels
-from .agents.lifecycle import LifecycleProcessor, lifecycle_outputs, units_of
+from .agents.lifecycle import LifecycleProcessor
+from .agents.lifecycle_records import lifecycle_outputs, units_of
 from .agents.routing import LiveRules, RoutingProcessor
 from .broker.embedded import EmbeddedBroker
 from .corpus import CorpusItem, generate

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from petition_hub import metrics, schemas
-from petition_hub.agents.lifecycle import LIFECYCLE, SLA, LifecycleProcessor
+from petition_hub.agents.lifecycle import LifecycleProcessor
+from petition_hub.agents.lifecycle_records import LIFECYCLE, SLA
 from petition_hub.agents.rekeyers import UNIT_HEADER
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarOverrides, WorkingCalendar, default_calendar

@@ -107,13 +107,13 @@ def test_a_new_version_reads_the_one_before(old: str, new: str) -> None:
 
 
 def test_the_hub_writes_the_newest_versions() -> None:
-    from petition_hub.agents import lifecycle, routing_records
+    from petition_hub.agents import lifecycle_records, routing_records
 
     names = {
         routing_records.UNIT_PETITION,
-        lifecycle.SLA_V2,
-        lifecycle.LIFECYCLE_V2,
-        lifecycle.NOTICE_V2,
+        lifecycle_records.SLA_V2,
+        lifecycle_records.LIFECYCLE_V2,
+        lifecycle_records.NOTICE_V2,
     }
     for name in names:
         newest = max(
