@@ -7,7 +7,8 @@ Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`Lif
   ``routing_requested`` and ``closed`` without decoding the rest);
 - a clock event: ``hub.sla`` (``SlaEvent.v2``);
 - a ladder step, an extension answer, a reopening, a moved deadline: a notice to the unit on its
-  own ``.petitions`` topic (``UnitNotice.v2``; the texts are :mod:`.lifecycle_texts`');
+  own ``.petitions`` topic (``UnitNotice.v2``; the texts are :mod:`.lifecycle_texts`', the
+  ladder's with the numbers of the SLA policy the clock runs by);
 - an invitation to rate: ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests``
   (JSON, in the channel's own terms);
 - for a provincial dispatch, every state change and every move of its resolve deadline:
@@ -50,7 +51,13 @@ from petition_hub.domain.sla import ClockKind, deadline, provisional
 from petition_hub.stage import Output
 from petition_hub.topics import TopicSpec
 
-from .lifecycle_texts import LADDER_SIGNALS, deadline_changed_text, feedback_message, step_notice
+from .lifecycle_texts import (
+    LADDER_SIGNALS,
+    clock_rules,
+    deadline_changed_text,
+    feedback_message,
+    step_notice,
+)
 from .routing_records import FEEDBACK, REJECTS, feedback
 
 log = structlog.get_logger(__name__)
@@ -229,7 +236,7 @@ class LifecycleRecords:
         }
         out = [Output(SLA, r.key, schemas.encode(SLA_V2, record))]
         if effect.signal in LADDER_SIGNALS and unit:
-            message = step_notice(effect.signal, effect.clock)
+            message = step_notice(effect.signal, effect.clock, clock_rules(s, effect.clock))
         elif effect.signal is SlaSignalKind.DEADLINE_CHANGED and unit:
             message = deadline_changed_text(effect)
             if s.channel is Channel.PROVINCE and effect.clock is ClockKind.RESOLVE:
