@@ -1,8 +1,13 @@
 """Stream agents: thin I/O shells around the pure domain functions.
 
-Each module has ``register(app, settings)``, which declares its faust agents, tables and timers on
-the app and returns its batch stages (:mod:`petition_hub.stage`, for the high-volume data path).
-:func:`register` wires them all.
+The stage modules (:mod:`.intake`, :mod:`.routing`, :mod:`.lifecycle`) each have
+``register(app, settings)``, which declares its faust agents, tables and timers on the app and
+returns its batch stages (:mod:`petition_hub.stage`, for the high-volume data path); the docstring
+of each says what it consumes, emits and keeps. :func:`register` wires them all. Their parts:
+:mod:`.rekeyers` (the re-keying stages, registered by routing and the lifecycle),
+:mod:`.routing_records`; :mod:`.lifecycle_records`, :mod:`.lifecycle_texts`,
+:mod:`.lifecycle_events`, :mod:`.lifecycle_state`, :mod:`.lifecycle_metrics` and :mod:`.views`
+(the web endpoint's read model).
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
     from petition_hub.topics import load_topics
 
     from . import intake, lifecycle, routing
+    from .lifecycle_records import units_of
 
     topics = {t.name: t for t in load_topics(settings.topics_file).topics}
     metrics.create_unit_series(
-        topic.removesuffix(".petitions") for topic in sorted(lifecycle.units_of(topics))
+        topic.removesuffix(".petitions") for topic in sorted(units_of(topics))
     )
     return (
         intake.register(app, settings)

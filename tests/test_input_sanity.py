@@ -23,7 +23,9 @@ from hubtest import TEST_PII_KEY, court_dispatch, pii_cipher, set_clock
 from petition_hub import schemas
 from petition_hub.agents import intake
 from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, IntakeProcessor
-from petition_hub.agents.routing import REJECTS, LiveRules, RoutingProcessor, StatusRekeyer
+from petition_hub.agents.rekeyers import StatusRekeyer
+from petition_hub.agents.routing import LiveRules, RoutingProcessor
+from petition_hub.agents.routing_records import REJECTS
 from petition_hub.app import faust_settings
 from petition_hub.clock import FileClock
 from petition_hub.deadletter import DeadLetter, SourceRecord, unseal

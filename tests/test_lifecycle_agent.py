@@ -6,15 +6,32 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from petition_hub import metrics, schemas
-from petition_hub.agents.lifecycle import LIFECYCLE, SLA, LifecycleProcessor
-from petition_hub.agents.routing import UNIT_HEADER
+from petition_hub.agents.lifecycle import LifecycleProcessor
+from petition_hub.agents.lifecycle_records import LIFECYCLE, SLA
+from petition_hub.agents.lifecycle_state import Entry
+from petition_hub.agents.lifecycle_texts import step_notice
+from petition_hub.agents.rekeyers import UNIT_HEADER
+from petition_hub.data import data_path
 from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarOverrides, WorkingCalendar, default_calendar
-from petition_hub.domain.petition import Channel, petition_id_for
+from petition_hub.domain.lifecycle import (
+    Accepted,
+    PetitionState,
+    Received,
+    Routed,
+    SignedFor,
+    SlaSignalKind,
+    apply,
+)
+from petition_hub.domain.petition import Channel, PetitionType, petition_id_for
 from petition_hub.domain.rules import default_rules
+from petition_hub.domain.sla import ClockKind, SlaPolicy, default_policy, load_policy
 from petition_hub.stage import Output, PartitionState
 
 BJ = timezone(timedelta(hours=8))
@@ -362,3 +379,91 @@ def test_a_satisfied_rating_counts_when_its_window_closes() -> None:
     assert record["satisfaction"] == "BASICALLY_SATISFIED"  # the report counts it from here
     assert metrics.RATED.labels("dept.TAX")._value.get() == rated_before + 1
     assert metrics.SATISFIED.labels("dept.TAX")._value.get() == satisfied_before + 1
+
+
+#: The ladder's notices with the packaged policy (sla_policy.yaml: 50 %, 80 %, 5 working days),
+#: word for word as the units have read them.
+PACKAGED_NOTICES = {
+    (SlaSignalKind.WARNING, ClockKind.RESOLVE): "50% of the time to resolve has passed (预警)",
+    (SlaSignalKind.URGING, ClockKind.RESOLVE): (
+        "80% of the time to resolve has passed: urging (催办)"
+    ),
+    (SlaSignalKind.OVERDUE, ClockKind.RESOLVE): (
+        "the resolve deadline has passed: overdue, under supervision (逾期督办)"
+    ),
+    (SlaSignalKind.LISTED_SUPERVISION, ClockKind.RESOLVE): (
+        "5 working days past the resolve deadline: listed supervision (挂牌督办), reported to the "
+        "leading group"
+    ),
+    (SlaSignalKind.OVERDUE, ClockKind.SIGN_FOR): (
+        "the sign for deadline has passed: overdue, under supervision (逾期督办)"
+    ),
+}
+
+
+def _policy_file(tmp_path: Path, **ladder: int) -> SlaPolicy:
+    """The packaged policy file with ``ladder`` entries changed, loaded as the hub loads it."""
+    raw = yaml.safe_load(data_path("sla_policy.yaml").read_text(encoding="utf-8"))
+    raw["ladder"].update(ladder)
+    path = tmp_path / "sla_policy.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return load_policy(path)
+
+
+def test_the_ladder_notices_of_the_packaged_policy_read_as_before() -> None:
+    rules = default_policy().rules
+    for (signal, clock), text in PACKAGED_NOTICES.items():
+        assert step_notice(signal, clock, rules) == text
+
+
+def test_a_different_warning_percent_in_the_policy_changes_the_notice(tmp_path: Path) -> None:
+    rules = _policy_file(
+        tmp_path, warning_percent=40, listed_supervision_after_working_days=1
+    ).rules
+    warning = step_notice(SlaSignalKind.WARNING, ClockKind.RESOLVE, rules)
+    assert warning == "40% of the time to resolve has passed (预警)"
+    urging = step_notice(SlaSignalKind.URGING, ClockKind.RESOLVE, rules)
+    assert urging == PACKAGED_NOTICES[(SlaSignalKind.URGING, ClockKind.RESOLVE)]  # unchanged
+    listed = step_notice(SlaSignalKind.LISTED_SUPERVISION, ClockKind.RESOLVE, rules)
+    assert listed.startswith("1 working day past the resolve deadline: ")
+
+
+def _handled_under(policy: SlaPolicy) -> PetitionState:
+    """A petition received, routed and signed for at T, its clocks started under ``policy``."""
+    state: PetitionState | None = None
+    for event in (
+        Received(
+            petition_id=PID,
+            at=T,
+            channel=Channel.HOTLINE,
+            petition_type=PetitionType("政策咨询"),
+        ),
+        Routed(petition_id=PID, at=T, lead_unit="dept.TAX"),
+        SignedFor(petition_id=PID, at=T, unit="dept.TAX"),
+    ):
+        result = apply(state, event, policy=policy)
+        assert isinstance(result, Accepted), result
+        state = result.state
+    assert state is not None
+    return state
+
+
+def test_a_unit_reads_the_percent_its_clock_warns_at(tmp_path: Path) -> None:
+    """End to end: the warning notice of a clock started under a policy with warning_percent 40
+    says 40 %; one started under the packaged policy, 50 %."""
+    for policy, percent in (
+        (default_policy(), 50),
+        (_policy_file(tmp_path, warning_percent=40), 40),
+    ):
+        state = PartitionState()
+        state[PID.encode()] = Entry(state=_handled_under(policy), channel_ref="L-1").dump()
+        clock = Clock(T)
+        p, _ = _processor(clock, state=state)
+        clock.now = T + timedelta(days=5)  # past the deadline: every step up to overdue fires
+        notices = [
+            schemas.decode(o.value or b"")[1]
+            for o in p.tick(0, state)
+            if o.topic == "dept.TAX.petitions"
+        ]
+        (warning,) = [n for n in notices if n["kind"] == "warning"]
+        assert warning["message"] == f"{percent}% of the time to resolve has passed (预警)"

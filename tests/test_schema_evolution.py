@@ -107,9 +107,14 @@ def test_a_new_version_reads_the_one_before(old: str, new: str) -> None:
 
 
 def test_the_hub_writes_the_newest_versions() -> None:
-    from petition_hub.agents import lifecycle, routing
+    from petition_hub.agents import lifecycle_records, routing_records
 
-    names = {routing.UNIT_PETITION, lifecycle.SLA_V2, lifecycle.LIFECYCLE_V2, lifecycle.NOTICE_V2}
+    names = {
+        routing_records.UNIT_PETITION,
+        lifecycle_records.SLA_V2,
+        lifecycle_records.LIFECYCLE_V2,
+        lifecycle_records.NOTICE_V2,
+    }
     for name in names:
         newest = max(
             (n for n in schemas.SCHEMA_IDS if schemas.record_name(n) == schemas.record_name(name)),

@@ -40,7 +40,8 @@ from cryptography.fernet import Fernet
 
 from petition_hub import metrics, schemas
 from petition_hub.agents.intake import IntakeProcessor, channels
-from petition_hub.agents.lifecycle import LifecycleProcessor, lifecycle_outputs, units_of
+from petition_hub.agents.lifecycle import LifecycleProcessor
+from petition_hub.agents.lifecycle_records import lifecycle_outputs, units_of
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.crypto import PiiCipher

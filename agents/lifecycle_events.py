@@ -1,0 +1,115 @@
+"""The lifecycle's inputs, read as the domain events they mean.
+
+- ``Routed.v1`` (``<app>-routed``, routing's decisions): the events of a decision for the
+  petition's state (:func:`routed_events`): received, routed, sent to triage, routed by the
+  office out of triage.
+- ``UnitStatus.v1`` (re-keyed by ``unit-status``, header ``hub-unit``: the unit),
+  ``OfficeDecision.v1`` (``office.decisions``: extension answers) and ``Evaluation.v1`` (re-keyed
+  ratings): one event each (:func:`input_event`).
+
+What does not decode raises; the stage rejects it, with why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from petition_hub import schemas
+from petition_hub.deadletter import SourceRecord
+from petition_hub.domain.lifecycle import (
+    Event,
+    ExtensionDecided,
+    ExtensionRequested,
+    InProgress,
+    LifecycleState,
+    MaterialReceived,
+    MaterialRequested,
+    Rated,
+    Received,
+    Replied,
+    Returned,
+    Routed,
+    SignedFor,
+    TriageRequested,
+    TriageRouted,
+)
+from petition_hub.domain.petition import Channel, PetitionType, Satisfaction, Urgency
+
+from .rekeyers import UNIT_HEADER
+
+#: The time field of each input, as its schema names it (for a refusal's reason).
+TIME_FIELD: Final = {"unit": "at", "office": "decidedAt", "evaluation": "evaluatedAt"}
+
+
+def routed_events(rec: dict[str, Any], current: LifecycleState | None) -> list[Event]:
+    """The events a ``Routed.v1`` decision of this city means for a petition in ``current``
+    (None: not known here yet); none when it changes nothing (a later revision re-routed while a
+    unit handles it)."""
+    pid = str(rec["petitionId"])
+    kind = rec["kind"]
+    at: datetime = rec["routedAt"]
+    events: list[Event] = []
+    if current is None:
+        events.append(
+            Received(
+                petition_id=pid,
+                at=rec["receivedAt"],
+                channel=Channel[rec["channel"]],
+                petition_type=PetitionType(rec["petitionType"]) if rec["petitionType"] else None,
+                urgency=Urgency[rec["urgency"]],
+                provincial_deadline=rec["provincialDeadline"],
+            )
+        )
+    unrouted = (None, LifecycleState.RECEIVED, LifecycleState.RETURNED)
+    if kind == "UNITS":
+        lead, co = rec["lead"], tuple(rec["co"])
+        if current is LifecycleState.TRIAGE:
+            events.append(TriageRouted(petition_id=pid, at=at, lead_unit=lead, co_units=co))
+        elif current in unrouted:
+            events.append(Routed(petition_id=pid, at=at, lead_unit=lead, co_units=co))
+    elif kind == "TRIAGE" and current in unrouted:
+        events.append(TriageRequested(petition_id=pid, at=at, reason=rec.get("reason") or ""))
+    return events
+
+
+def input_event(src: SourceRecord, source: str) -> tuple[str, Event | None]:
+    """(petition id, the domain event) of a status (``source`` ``unit``), office decision
+    (``office``) or rating (``evaluation``) record; event None for records that are not the
+    lifecycle's (triage routes)."""
+    _, rec = schemas.decode(src.value or b"")
+    if source == "evaluation":  # the record, not the model: its id may be petitionRef's
+        pid = str(rec["petition_id"])
+        return pid, Rated(
+            petition_id=pid,
+            at=rec["evaluated_at"],
+            satisfaction=Satisfaction[rec["satisfaction"]],
+            revision=rec["revision"],
+        )
+    pid = str(rec["petitionId"])
+    if source == "office":
+        if rec["kind"] == "TRIAGE_ROUTE":
+            return pid, None
+        return pid, ExtensionDecided(
+            petition_id=pid,
+            at=rec["decidedAt"],
+            approved=rec["kind"] == "EXTENSION_APPROVED",
+            days=rec.get("extensionDays"),
+            note=rec.get("note") or "",
+        )
+    unit = (dict(src.headers).get(UNIT_HEADER) or b"").decode()
+    at, kind, note = rec["at"], rec["kind"], rec.get("note") or ""
+    common: dict[str, Any] = {"petition_id": pid, "at": at, "unit": unit}
+    if kind == "SIGNED_FOR":
+        return pid, SignedFor(**common)
+    if kind == "IN_PROGRESS":
+        return pid, InProgress(**common)
+    if kind == "MATERIAL_REQUESTED":
+        return pid, MaterialRequested(**common, reason=note)
+    if kind == "MATERIAL_RECEIVED":
+        return pid, MaterialReceived(**common)
+    if kind == "EXTENSION_REQUESTED":
+        return pid, ExtensionRequested(**common, days=rec.get("extensionDays") or 0, reason=note)
+    if kind == "REPLIED":
+        return pid, Replied(**common, text=rec.get("replyText") or "")
+    return pid, Returned(**common, reason=note)

@@ -1,0 +1,191 @@
+"""Re-keyers: the units' status events and the petitioners' ratings, keyed by hub petition id.
+
+The lifecycle (and routing, for returns) keep their state per petition, partitioned by petition
+id; the units and the channels key their records otherwise. Each re-keyer is a batch stage that
+writes the record again to a hub-internal topic co-partitioned with ``hub.petitions``. Neither
+keeps any state.
+
+:class:`StatusRekeyer` (stage ``unit-status``, registered by :mod:`.routing`):
+
+- Consumes: the units' ``dept.<CODE>.status`` / ``county.<DIV>.status`` topics (Avro
+  ``UnitStatus.v1``, key: the petition id).
+- Emits: ``<app>-unit-status-repartition`` (the value unchanged, key: its ``petitionId``, header
+  ``hub-unit``: the unit, from the topic: a unit writes only its own topic); ``hub.rejects`` for
+  an undecodable event and for one whose Kafka key is not its ``petitionId`` (``key_mismatch``:
+  the key decides the partition, so such an event would reach a partition that does not hold its
+  petition).
+
+:class:`EvaluationRekeyer` (stages ``evaluations-<channel>``, registered by :mod:`.lifecycle`):
+
+- Consumes: ``miniprogram.evaluations`` (key ``appealId``) and ``hotline12345.callbacks`` (key
+  ``GDBH``), JSON in the channels' own terms.
+- Emits: ``<app>-evaluations-repartition`` (Avro ``Evaluation.v1``, key: the hub petition id,
+  the channel's reference's or, for a provincial dispatch's call-back, the ``petitionRef`` the hub
+  sent); ``hub.deadletter`` for what the connector cannot decode, with the reason (the original
+  kept whole, encrypted), like intake's dead letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import structlog
+
+from petition_hub import schemas
+from petition_hub.clock import Clock, system_clock
+from petition_hub.connectors import DecodeError, EvaluationDecoder, hotline, miniprogram
+from petition_hub.crypto import PiiCipher
+from petition_hub.deadletter import SourceRecord
+from petition_hub.domain.petition import evaluation_to_avro
+from petition_hub.settings import Settings
+from petition_hub.stage import Output, PartitionState, Stage
+from petition_hub.topics import TopicSpec
+
+from .intake import dead_letter
+from .routing_records import rejection, undecodable_reason
+
+log = structlog.get_logger(__name__)
+
+UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
+#: Header of a re-keyed status event: the unit it came from (``dept.HUD``).
+UNIT_HEADER: Final = "hub-unit"
+#: The rating topics, with their connectors' decoders (in the order of their stages).
+EVALUATION_TOPICS: Final[Mapping[str, EvaluationDecoder]] = {
+    "miniprogram.evaluations": miniprogram.decode_evaluation,
+    "hotline12345.callbacks": hotline.decode_evaluation,
+}
+_HUB_ID: Final = re.compile(r"PH-[A-Z2-7]{20}")
+
+
+def status_repartition(app_id: str) -> str:
+    """The hub-internal topic of unit status events re-keyed by petition id."""
+    return f"{app_id}-unit-status-repartition"
+
+
+def evaluations_repartition(app_id: str) -> str:
+    """The hub-internal topic of ratings re-keyed by petition id."""
+    return f"{app_id}-evaluations-repartition"
+
+
+def _unit_of_topic(topic: str) -> str:
+    """``dept.HUD.status`` -> ``dept.HUD``."""
+    return topic.rsplit(".", 1)[0]
+
+
+class StatusRekeyer:
+    """Unit status events, re-keyed by petition id and stamped with the unit they came from."""
+
+    def __init__(self, target: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.target = target
+        self.clock = clock
+
+    def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        try:
+            sid, event = schemas.decode(src.value or b"")
+            if sid != schemas.schema_id(UNIT_STATUS_V1):
+                raise ValueError(f"schema id {sid} is not a unit status event")
+        except Exception as exc:
+            return [
+                rejection(src, None, "undecodable_status", undecodable_reason(exc), self.clock())
+            ]
+        pid = str(event["petitionId"])
+        if src.key != pid.encode():
+            # neither value in the message: a unit's key may be anything (say, a phone number)
+            what = "has no key" if src.key is None else "is keyed by something else"
+            return [
+                rejection(
+                    src,
+                    pid,
+                    "key_mismatch",
+                    f"the event {what}: a unit status event must be keyed by its petitionId",
+                    self.clock(),
+                )
+            ]
+        headers = [(UNIT_HEADER, _unit_of_topic(src.topic).encode())]
+        return [Output(self.target, pid.encode(), src.value, headers)]
+
+
+class EvaluationRekeyer:
+    """A channel's ratings, decoded by its connector and re-keyed by hub petition id; what does
+    not decode is dead-lettered with the reason (kept whole, encrypted), as intake does."""
+
+    def __init__(
+        self,
+        connector: str,
+        decode: EvaluationDecoder,
+        cipher: PiiCipher,
+        target: str,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.connector = connector
+        self.decode = decode
+        self.cipher = cipher
+        self.target = target
+        self.clock = clock
+
+    def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        try:
+            evaluation = self.decode(src.key, src.value, src.headers)
+        except DecodeError as exc:
+            return [self._dead(src, exc.reason_code.value, type(exc).__name__, exc.message)]
+        except Exception as exc:  # a connector bug: keep the message, say so
+            log.exception("evaluation connector raised", source=src.ref)
+            return [self._dead(src, "internal", type(exc).__name__, "the connector raised (a bug)")]
+        record = evaluation_to_avro(evaluation)
+        ref = evaluation.petition_ref
+        if ref and _HUB_ID.fullmatch(ref):
+            # the hub's own id, as it sent it in the request: how a provincial dispatch's 12345
+            # call-back (GDBH = the dispatch id) finds its petition
+            record["petition_id"] = ref
+        value = schemas.encode(schemas.EVALUATION_V1, record)
+        return [Output(self.target, str(record["petition_id"]).encode(), value)]
+
+    def _dead(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:
+        return dead_letter(src, self.connector, self.cipher, self.clock(), reason, error, message)
+
+
+def status_stage(
+    settings: Settings, spec: Mapping[str, TopicSpec], partitions: int, common: dict[str, Any]
+) -> Stage:
+    """The ``unit-status`` stage over every ``.status`` topic of ``spec``, into a repartition
+    topic of ``partitions`` (those of ``hub.petitions``)."""
+    status_topics = sorted(t for t in spec if t.endswith(".status"))
+    repartition = status_repartition(settings.app_id)
+    return Stage(
+        name="unit-status",
+        sources=status_topics,
+        partitions=spec[status_topics[0]].partitions,
+        processor=StatusRekeyer(repartition),
+        group=f"{settings.app_id}-unit-status",
+        creates={repartition: partitions},
+        **common,
+    )
+
+
+def evaluation_stages(
+    settings: Settings,
+    spec: Mapping[str, TopicSpec],
+    partitions: int,
+    common: dict[str, Any],
+    cipher: PiiCipher,
+) -> list[Stage]:
+    """One ``evaluations-<channel>`` stage per rating topic, into a repartition topic of
+    ``partitions`` (those of the lifecycle's topics)."""
+    evaluations = evaluations_repartition(settings.app_id)
+    return [
+        Stage(
+            name=f"evaluations-{topic.split('.')[0]}",
+            sources=(topic,),
+            partitions=spec[topic].partitions,
+            processor=EvaluationRekeyer(
+                f"{decode.__module__.rsplit('.', 1)[-1]}-evaluations", decode, cipher, evaluations
+            ),
+            group=f"{settings.app_id}-evaluations-{topic.split('.')[0]}",
+            creates={evaluations: partitions},
+            **common,
+        )
+        for topic, decode in EVALUATION_TOPICS.items()
+    ]
