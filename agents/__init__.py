@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import faust
 
+from petition_hub import metrics
 from petition_hub.settings import Settings
 from petition_hub.stage import Stage
+from petition_hub.topics import load_topics
+
+from . import intake, lifecycle, routing
+from .lifecycle_records import units_of
 
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """Declare every agent of the hub on ``app``; the batch stages to run beside them."""
-    from petition_hub import metrics
-    from petition_hub.topics import load_topics
-
-    from . import intake, lifecycle, routing
-    from .lifecycle_records import units_of
-
     topics = {t.name: t for t in load_topics(settings.topics_file).topics}
     metrics.create_unit_series(
         topic.removesuffix(".petitions") for topic in sorted(units_of(topics))
