@@ -24,15 +24,16 @@ The version stamped on every decision is the explicit ``version:`` of the files 
 one, else ``sha256:`` and the first 12 hex digits of the SHA-256 of the files' bytes;
 :attr:`RuleSet.digest` is always the content hash.
 
-The package, one module per concern (importers use the package; the names below are all here):
+One module per concern; importers use the package, which re-exports the names they need:
 
 - :mod:`.model`: :class:`RuleSet` and the types of its entries;
 - :mod:`.matcher`: :func:`normalize_text` and the compiled keyword :class:`Matcher` (one scan of
   the text with a first-character index over every word any rule looks for, about 20-40 µs for a
   200-character petition, see ``tests/test_classify.py``);
 - :mod:`.load`: loading files and directories; :mod:`.source`: the files as read, the error type
-  and the checking helpers;
-- :mod:`.build`: building the rule set from the sections.
+  and the checking helpers every section uses;
+- :mod:`.build`: building the rule set: one module per section checks it (:mod:`.departments`,
+  :mod:`.regions`, :mod:`.matching`, :mod:`.themes`), then :mod:`.compiled` derives the lookups.
 """
 
 from __future__ import annotations
