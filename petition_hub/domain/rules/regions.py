@@ -1,0 +1,135 @@
+"""The ``regions`` section (``regions.yaml``): the province, the home city, its county-level units
+(with the names an operator may type) and the other Henan cities, with the name lookups that
+locating a petition uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from petition_hub.domain.rules.matcher import normalize_text
+from petition_hub.domain.rules.model import CityEntry, CountyUnit, HenanCity
+from petition_hub.domain.rules.source import Source, entry_list, validate
+
+__all__ = ["Regions", "regions_section"]
+
+
+@dataclass(frozen=True, slots=True)
+class Regions:
+    """The validated ``regions`` section and its compiled name lookups (names normalised)."""
+
+    province: CityEntry | None
+    city: CityEntry | None
+    counties: list[CountyUnit]
+    henan: list[HenanCity]
+    county_by_code: dict[str, CountyUnit]
+    county_names: dict[str, str]
+    """Every full name and alias of a county unit → its code."""
+    county_short: dict[str, str]
+    henan_by_code: dict[str, HenanCity]
+    other_city_names: dict[str, str]
+    """Names and aliases of the other Henan cities → city code."""
+    home_names: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Counties:
+    by_code: dict[str, CountyUnit]
+    names: dict[str, str]
+    short: dict[str, str]
+
+
+def regions_section(src: Source, errors: list[str]) -> Regions:
+    """The regions of ``src``; problems go to ``errors``."""
+    province = validate(CityEntry, src.doc.get("province"), f"{src.name}: province", errors)
+    city = validate(CityEntry, src.doc.get("city"), f"{src.name}: city", errors)
+    counties: list[CountyUnit] = []
+    for i, entry in enumerate(entry_list(src, "county_units", errors)):
+        where = f"{src.name}: county unit {entry.get('code') or entry.get('name') or i + 1}"
+        unit = validate(CountyUnit, entry, where, errors)
+        if unit is not None:
+            counties.append(unit)
+    henan: list[HenanCity] = []
+    for i, entry in enumerate(entry_list(src, "henan_cities", errors)):
+        where = f"{src.name}: Henan city {entry.get('code') or entry.get('name') or i + 1}"
+        hc = validate(HenanCity, entry, where, errors)
+        if hc is not None:
+            henan.append(hc)
+    c = _county_lookups(src, counties, city, errors)
+    henan_by_code, other_city_names = _henan_lookups(src, henan, province, city, c.names, errors)
+    if city is not None and city.code not in henan_by_code:
+        errors.append(f"{src.name}: city {city.code}: not listed in henan_cities")
+    home_names = frozenset(
+        normalize_text(n) for n in ((city.name, *city.aliases, *city.short_forms) if city else ())
+    )
+    return Regions(
+        province=province,
+        city=city,
+        counties=counties,
+        henan=henan,
+        county_by_code=c.by_code,
+        county_names=c.names,
+        county_short=c.short,
+        henan_by_code=henan_by_code,
+        other_city_names=other_city_names,
+        home_names=home_names,
+    )
+
+
+def _county_lookups(
+    src: Source, counties: list[CountyUnit], city: CityEntry | None, errors: list[str]
+) -> _Counties:
+    by_code: dict[str, CountyUnit] = {}
+    names: dict[str, str] = {}
+    short: dict[str, str] = {}
+    for unit in counties:
+        where = f"{src.name}: county unit {unit.code} {unit.name}"
+        if unit.code in by_code:
+            errors.append(f"{where}: code defined twice")
+        by_code[unit.code] = unit
+        if city is not None and unit.code[:4] != city.code[:4]:
+            errors.append(f"{where}: code is not inside the city {city.code}")
+        for n in {unit.name, unit.full_name, unit.handler, *unit.aliases}:
+            key = normalize_text(n)
+            other = names.get(key)
+            if other is not None and other != unit.code:
+                errors.append(f"{where}: name {n!r} also names county unit {other}")
+            names[key] = unit.code
+        for n in unit.short_forms:
+            key = normalize_text(n)
+            other = short.get(key) or (names.get(key) if names.get(key) != unit.code else None)
+            if other is not None and other != unit.code:
+                errors.append(f"{where}: short form {n!r} also names county unit {other}")
+            short[key] = unit.code
+    return _Counties(by_code, names, short)
+
+
+def _henan_lookups(
+    src: Source,
+    henan: list[HenanCity],
+    province: CityEntry | None,
+    city: CityEntry | None,
+    county_names: dict[str, str],
+    errors: list[str],
+) -> tuple[dict[str, HenanCity], dict[str, str]]:
+    by_code: dict[str, HenanCity] = {}
+    other_city_names: dict[str, str] = {}
+    for hc in henan:
+        where = f"{src.name}: Henan city {hc.code} {hc.name}"
+        if hc.code in by_code:
+            errors.append(f"{where}: code defined twice")
+        by_code[hc.code] = hc
+        if province is not None and hc.code[:2] != province.code[:2]:
+            errors.append(f"{where}: code is not inside the province {province.code}")
+        if city is not None and hc.code == city.code:
+            if not hc.home:
+                errors.append(f"{where}: the home city should say home: true")
+            continue
+        if hc.home:
+            errors.append(f"{where}: home: true but the city is {city.code if city else '?'}")
+        # A name shared with a county unit or another city would locate a petition twice.
+        for n in {hc.name, *hc.aliases}:
+            key = normalize_text(n)
+            if key in county_names or key in other_city_names:
+                errors.append(f"{where}: name {n!r} is used twice in regions.yaml")
+            other_city_names[key] = hc.code
+    return by_code, other_city_names
