@@ -1,7 +1,7 @@
 """Stream agents: thin I/O shells around the pure domain functions.
 
 Each module has ``register(app, settings)``, which declares its faust agents, tables and timers on
-the app and returns its batch stages (:mod:`petition_hub.stage`, for the high-volume data path).
+the app and returns its batch stages (:mod:`petition_hub.runtime`, for the high-volume data path).
 :func:`register` wires them all.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import faust
 
+from petition_hub.runtime.stage import Stage
 from petition_hub.settings import Settings
-from petition_hub.stage import Stage
 
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:

@@ -32,7 +32,7 @@ goes to ``hub.deadletter`` with the reason, like intake's dead letters.
   an index of the next due time per petition (a heap per partition, rebuilt on restore), so a
   tick looks only at what is due.
 
-Timers fire once: the stage is exactly-once for its outputs (:mod:`petition_hub.stage`): every
+Timers fire once: the stage is exactly-once for its outputs (:mod:`petition_hub.runtime`): every
 output has a stable event id (ladder steps: petition, clock, clock start and step; events: the
 source record), so a crash or rebalance neither repeats nor loses a step.
 """
@@ -57,7 +57,6 @@ from petition_hub.app import stage_options
 from petition_hub.clock import Clock, clock_from, system_clock
 from petition_hub.connectors import DecodeError, hotline, miniprogram
 from petition_hub.crypto import PiiCipher, cipher_for
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle import (
     Accepted,
@@ -103,8 +102,10 @@ from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import SHANGHAI, ClockKind, deadline, provisional
 from petition_hub.domain.validation import TimeOutOfRange, check_times
 from petition_hub.live import live_calendar
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import TopicSpec, load_topics
 
 from .intake import dead_letter

@@ -54,7 +54,6 @@ import structlog
 from petition_hub import metrics, schemas
 from petition_hub.app import stage_options
 from petition_hub.clock import clock_from
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import (
     Petition,
@@ -75,8 +74,10 @@ from petition_hub.domain.sla import (
 )
 from petition_hub.erasure import DUE, PRIVACY, REQUESTED, kind_of, privacy_event
 from petition_hub.live import LiveFile, live_calendar
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
 
 log = structlog.get_logger(__name__)

@@ -5,7 +5,7 @@ fresh embedded broker, with the same pre-loaded 12345 work orders, it measures:
 
 - ``copy``: a bare aiokafka consume → produce loop (no decoding): what Kafka I/O alone allows;
 - ``cpu``: the intake processor on the same records with no Kafka at all: what the work costs;
-- ``intake``: the hub's intake stage (:mod:`petition_hub.stage`), consume → decode → dedup →
+- ``intake``: the hub's intake stage (:mod:`petition_hub.runtime`), consume → decode → dedup →
   encode → produce → commit;
 - ``routing``: the routing stage over the petitions intake wrote, against the routing processor
   alone (classify, locate, route, deadlines, encode for every recipient);
@@ -45,17 +45,19 @@ from .agents.routing import LiveRules, RoutingProcessor
 from .broker.embedded import EmbeddedBroker
 from .corpus import CorpusItem, generate
 from .crypto import PiiCipher
-from .deadletter import SourceRecord
 from .domain.rules import default_rules
+from .runtime.processor import Processor
+from .runtime.records import SourceRecord
+from .runtime.stage import Stage
+from .runtime.state import PartitionState
 from .settings import PROJECT_ROOT
-from .stage import PartitionState, Processor, Stage
 from .topics import load_topics, run_apply
 
 TARGET_VS_CPU = 0.5
 TARGET_VS_COPY = 0.1
 TOPIC = "hotline12345.workorders"
 ROUTED = "bench.routed"
-#: Records per batch, as a stage takes them (petition_hub.stage.Stage.batch_size).
+#: Records per batch, as a stage takes them (petition_hub.runtime.stage.Stage.batch_size).
 BATCH = 2000
 #: The hub's clocks in the benchmark: fixed, so its deadlines never need a year without calendar
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -11,11 +11,11 @@ from typing import Any
 from petition_hub import metrics, schemas
 from petition_hub.agents.lifecycle import LIFECYCLE, SLA, LifecycleProcessor
 from petition_hub.agents.routing import UNIT_HEADER
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarOverrides, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Channel, petition_id_for
 from petition_hub.domain.rules import default_rules
-from petition_hub.stage import Output, PartitionState
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.state import PartitionState
 
 BJ = timezone(timedelta(hours=8))
 ROUTED = "app-routed"
