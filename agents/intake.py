@@ -40,6 +40,7 @@ from petition_hub.deadletter import TRUNCATED_BYTES, seal, size_of
 from petition_hub.domain.intake import Admission, admit
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
+from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
@@ -71,7 +72,7 @@ def channels() -> list[Channel]:
     ]
 
 
-class IntakeProcessor:
+class IntakeProcessor(Processor):
     """One channel's intake, record by record: decode, dedup, and say what to emit."""
 
     def __init__(

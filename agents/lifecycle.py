@@ -102,6 +102,7 @@ from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import SHANGHAI, ClockKind, deadline, provisional
 from petition_hub.domain.validation import TimeOutOfRange, check_times
 from petition_hub.live import live_calendar
+from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
@@ -261,7 +262,7 @@ class _Partition:
 _TIME_FIELD: Final = {"unit": "at", "office": "decidedAt", "evaluation": "evaluatedAt"}
 
 
-class LifecycleProcessor:
+class LifecycleProcessor(Processor):
     """Applies routing decisions, unit status events, office decisions, ratings and the timer to
     each petition's lifecycle; says what to emit."""
 
@@ -1142,7 +1143,7 @@ def _unparked(w: dict[str, Any]) -> SourceRecord:
 EvaluationDecoder = Callable[[bytes | None, bytes | None, tuple[Any, ...]], Evaluation]
 
 
-class EvaluationRekeyer:
+class EvaluationRekeyer(Processor):
     """A channel's ratings, decoded by its connector and re-keyed by hub petition id; what does
     not decode is dead-lettered with the reason (kept whole, encrypted), as intake does."""
 

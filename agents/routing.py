@@ -74,6 +74,7 @@ from petition_hub.domain.sla import (
 )
 from petition_hub.erasure import DUE, PRIVACY, REQUESTED, kind_of, privacy_event
 from petition_hub.live import LiveFile, live_calendar
+from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
@@ -365,7 +366,7 @@ def _unit_of_topic(topic: str) -> str:
     return topic.rsplit(".", 1)[0]
 
 
-class StatusRekeyer:
+class StatusRekeyer(Processor):
     """Unit status events, re-keyed by petition id and stamped with the unit they came from."""
 
     def __init__(self, target: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
@@ -423,7 +424,7 @@ def rejection(
     return Output(REJECTS, src.key, schemas.encode(REJECTION_V1, record), event_id=event_id)
 
 
-class RoutingProcessor:
+class RoutingProcessor(Processor):
     """Route each new petition revision; apply the office's triage decisions and units' returns."""
 
     def __init__(

@@ -143,12 +143,11 @@ def _cpu_rate(sources: Sequence[SourceRecord], make: Callable[[], Processor]) ->
     rate = 0.0
     for _ in range(2):
         processor, state = make(), PartitionState()
-        flushing = getattr(processor, "flushing", None)
         t0 = time.perf_counter()
         for k, src in enumerate(sources, 1):
             processor(src, state)
-            if flushing is not None and (k % BATCH == 0 or k == len(sources)):
-                flushing(0, state)  # as the stage does before each state write
+            if k % BATCH == 0 or k == len(sources):
+                processor.flushing(0, state)  # as the stage does before each state write
         rate = len(sources) / (time.perf_counter() - t0)
     return rate
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,8 @@ from .admin import ensure_topics
 from .delivery import DeadLetterer, Delivery
 from .lease import Lease, LeaseLost
 from .marks import MARKS_KEY, Marks
-from .processor import Processor
-from .records import Output, SourceRecord
+from .processor import ProcessFn, Processor, as_processor
+from .records import SourceRecord
 from .recovery import read_changelog
 from .state import PartitionState
 
@@ -80,7 +80,7 @@ class Stage(Service):
         name: str,
         sources: Sequence[str],
         partitions: int,
-        processor: Processor,
+        processor: Processor | ProcessFn,
         bootstrap: str,
         group: str,
         tansu: bool,
@@ -99,7 +99,8 @@ class Stage(Service):
         self.stage_name = name
         self.sources = tuple(sources)
         self.partitions = partitions
-        self.processor = processor
+        #: a plain ``process`` callable becomes a processor without hooks
+        self.processor = as_processor(processor)
         self.bootstrap = bootstrap
         self.group = group
         self.tansu = tansu
@@ -166,7 +167,7 @@ class Stage(Service):
         self.lease.watch(self.consumer)
         self.add_future(self._run())
         self.add_future(self._lag_reporter())
-        if hasattr(self.processor, "tick"):
+        if self.processor.ticks:
             self.add_future(self._ticker())
 
     async def on_stop(self) -> None:
@@ -190,10 +191,8 @@ class Stage(Service):
             tansu=self.tansu,
             options=self.client_options,
         )
-        restored = getattr(self.processor, "restored", None)
-        if restored is not None:
-            for p, state in states.items():
-                restored(p, state)
+        for p, state in states.items():
+            self.processor.restored(p, state)
         self.states.update(states)
         if self.marks is not None:
             await self._reconcile(partitions)
@@ -229,9 +228,7 @@ class Stage(Service):
         self.states.pop(partition, None)
         if self.marks is not None:
             self.marks.forget(partition)
-        forget = getattr(self.processor, "revoked", None)
-        if forget is not None:
-            forget(partition)
+        self.processor.revoked(partition)
 
     async def _run(self) -> None:
         assert self.consumer is not None
@@ -248,7 +245,6 @@ class Stage(Service):
             self._report_lag()
 
     async def _ticker(self) -> None:
-        tick = self.processor.tick  # type: ignore[attr-defined]
         busy = False
         while not self.should_stop and not self._closing:
             # a tick does a bounded slice of work (the processor's budget); while there was work,
@@ -259,17 +255,17 @@ class Stage(Service):
                 if self._closing:
                     return
                 try:
-                    busy = await self._tick(tick)
+                    busy = await self._tick()
                 except LeaseLost as exc:
                     await self._fence(str(exc))
 
-    async def _tick(self, tick: Callable[[int, PartitionState], Sequence[Output]]) -> bool:
+    async def _tick(self) -> bool:
         """One round of the processor's timers over the held partitions; True when it did work."""
         busy = False
         outputs: list[asyncio.Future[Any]] = []
         for partition, state in list(self.states.items()):
             await self.lease.check()
-            for out in tick(partition, state):
+            for out in self.processor.tick(partition, state):
                 busy = True
                 fut = await self.delivery.emit(out, partition)
                 if fut is not None:
@@ -318,9 +314,7 @@ class Stage(Service):
     ) -> list[asyncio.Future[Any]]:
         """Send the state changes of ``partition`` to the changelog (same partition number)."""
         assert self.producer is not None
-        flushing = getattr(self.processor, "flushing", None)
-        if flushing is not None:
-            flushing(partition, state)
+        self.processor.flushing(partition, state)
         # the marks last: when they are on the broker, so is the state they vouch for
         marks = state.dirty.pop(MARKS_KEY, False)
         futures = [
