@@ -35,7 +35,7 @@ Together with processors that skip input records their state already holds (a pa
 flush), a crash repeats no output and loses none.
 
 The parts: :mod:`.records` (what a stage reads and writes), :mod:`.state` (the state of a
-partition), :mod:`.processor` (the work and its hooks),
+partition, and namespaces over its keys), :mod:`.processor` (the work and its hooks),
 :mod:`.stage` (the service, its loop and its commit order), :mod:`.lease` (fencing),
 :mod:`.recovery` (restoring state), :mod:`.marks` (exactly-once outputs), :mod:`.delivery`
 (acknowledgements and dead letters), :mod:`.clients` and :mod:`.admin` (Kafka clients and the
