@@ -2,7 +2,7 @@
 
 The stage modules (:mod:`.intake`, :mod:`.routing`, :mod:`.lifecycle`) each have
 ``register(app, settings)``, which declares its faust agents, tables and timers on the app and
-returns its batch stages (:mod:`petition_hub.stage`, for the high-volume data path); the docstring
+returns its batch stages (:mod:`petition_hub.runtime`, for the high-volume data path); the docstring
 of each says what it consumes, emits and keeps. :func:`register` wires them all. Their parts:
 :mod:`.rekeyers` (the re-keying stages, registered by routing and the lifecycle),
 :mod:`.routing_records`; :mod:`.lifecycle_records`, :mod:`.lifecycle_texts`,
@@ -15,8 +15,8 @@ from __future__ import annotations
 import faust
 
 from petition_hub import metrics
+from petition_hub.runtime.stage import Stage
 from petition_hub.settings import Settings
-from petition_hub.stage import Stage
 from petition_hub.topics import load_topics
 
 from . import intake, lifecycle, routing

@@ -1,6 +1,6 @@
 """Intake: the three channel topics in, canonical petitions or dead letters out.
 
-One batch stage (:class:`petition_hub.stage.Stage`) per channel topic
+One batch stage (:class:`petition_hub.runtime.stage.Stage`) per channel topic
 (``hotline12345.workorders``, ``miniprogram.appeals``, ``province.dispatch``), each running
 :class:`IntakeProcessor` around the channel's pure connector.
 
@@ -36,12 +36,15 @@ from petition_hub.app import stage_options
 from petition_hub.clock import clock_from
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError, Decoder, Reason
 from petition_hub.crypto import PiiCipher, cipher_for
-from petition_hub.deadletter import TRUNCATED_BYTES, SourceRecord, seal, size_of
+from petition_hub.deadletter import TRUNCATED_BYTES, seal, size_of
 from petition_hub.domain.intake import Admission, admit
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
+from petition_hub.runtime.processor import Processor
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
 
 log = structlog.get_logger(__name__)
@@ -69,7 +72,7 @@ def channels() -> list[Channel]:
     ]
 
 
-class IntakeProcessor:
+class IntakeProcessor(Processor):
     """One channel's intake, record by record: decode, dedup, and say what to emit."""
 
     def __init__(

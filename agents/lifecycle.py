@@ -28,7 +28,7 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
   stored: an index of the next due time per petition (rebuilt on restore), so a tick looks only
   at what is due.
 
-Timers fire once: the stage is exactly-once for its outputs (:mod:`petition_hub.stage`): every
+Timers fire once: the stage is exactly-once for its outputs (:mod:`petition_hub.runtime`): every
 output has a stable event id (ladder steps: petition, clock, clock start and step; events: the
 source record), so a crash or rebalance neither repeats nor loses a step.
 """
@@ -48,7 +48,6 @@ from petition_hub import metrics, schemas
 from petition_hub.app import stage_options
 from petition_hub.clock import Clock, clock_from
 from petition_hub.crypto import cipher_for
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle import (
     Accepted,
@@ -67,8 +66,11 @@ from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind
 from petition_hub.domain.validation import TimeOutOfRange, check_times
 from petition_hub.live import live_calendar
+from petition_hub.runtime.processor import Processor
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
 
 from . import lifecycle_metrics, views
@@ -93,7 +95,7 @@ TICK_BUDGET: Final = 0.02
 GAUGES_EVERY: Final = 5.0
 
 
-class LifecycleProcessor:
+class LifecycleProcessor(Processor):
     """Applies routing decisions, unit status events, office decisions, ratings and the timer to
     each petition's lifecycle; says what to emit."""
 

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from petition_hub import schemas
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.lifecycle import (
     Event,
     ExtensionDecided,
@@ -35,6 +34,7 @@ from petition_hub.domain.lifecycle import (
     TriageRouted,
 )
 from petition_hub.domain.petition import Channel, PetitionType, Satisfaction, Urgency
+from petition_hub.runtime.records import SourceRecord
 
 from .rekeyers import UNIT_HEADER
 

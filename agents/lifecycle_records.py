@@ -48,7 +48,7 @@ from petition_hub.domain.lifecycle import (
 from petition_hub.domain.petition import Channel, Satisfaction
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
-from petition_hub.stage import Output
+from petition_hub.runtime.records import Output
 from petition_hub.topics import TopicSpec
 
 from .lifecycle_texts import (

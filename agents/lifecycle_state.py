@@ -1,6 +1,6 @@
 """What the lifecycle stage keeps, per partition of its changelog, and its in-memory view of it.
 
-The stage's state (:class:`petition_hub.stage.PartitionState`, one changelog per partition) holds:
+The stage's state (:class:`petition_hub.runtime.state.PartitionState`, one changelog per partition) holds:
 
 - ``<petition id>`` -> :class:`Entry` as JSON (``{"s": state, "ref": channel reference, "seen":
   {topic: last offset applied}, "h": history}``): the petition's lifecycle state
@@ -32,10 +32,10 @@ import structlog
 
 from petition_hub import metrics
 from petition_hub.clock import Clock
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
 from petition_hub.domain.lifecycle import LifecycleState, PetitionState, next_wakeup
-from petition_hub.stage import PartitionState
+from petition_hub.runtime.records import SourceRecord
+from petition_hub.runtime.state import PartitionState
 
 log = structlog.get_logger(__name__)
 

@@ -38,10 +38,12 @@ from petition_hub import schemas
 from petition_hub.clock import Clock, system_clock
 from petition_hub.connectors import DecodeError, EvaluationDecoder, hotline, miniprogram
 from petition_hub.crypto import PiiCipher
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.petition import evaluation_to_avro
+from petition_hub.runtime.processor import Processor
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import TopicSpec
 
 from .intake import dead_letter
@@ -75,7 +77,7 @@ def _unit_of_topic(topic: str) -> str:
     return topic.rsplit(".", 1)[0]
 
 
-class StatusRekeyer:
+class StatusRekeyer(Processor):
     """Unit status events, re-keyed by petition id and stamped with the unit they came from."""
 
     def __init__(self, target: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
@@ -108,7 +110,7 @@ class StatusRekeyer:
         return [Output(self.target, pid.encode(), src.value, headers)]
 
 
-class EvaluationRekeyer:
+class EvaluationRekeyer(Processor):
     """A channel's ratings, decoded by its connector and re-keyed by hub petition id; what does
     not decode is dead-lettered with the reason (kept whole, encrypted), as intake does."""
 

@@ -47,7 +47,6 @@ import structlog
 from petition_hub import metrics, schemas
 from petition_hub.app import stage_options
 from petition_hub.clock import clock_from
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import redact
@@ -56,8 +55,11 @@ from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_r
 from petition_hub.domain.rules import load_rules_from_dir as _load_dir
 from petition_hub.erasure import DUE, PRIVACY, REQUESTED, kind_of, privacy_event
 from petition_hub.live import LiveFile, live_calendar
+from petition_hub.runtime.processor import Processor
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.stage import Output, PartitionState, Stage
 from petition_hub.topics import load_topics
 
 from .lifecycle_records import KIND_HEADER, LIFECYCLE
@@ -110,7 +112,7 @@ def routed_topic(app_id: str) -> str:
     return f"{app_id}-routed"
 
 
-class RoutingProcessor:
+class RoutingProcessor(Processor):
     """Route each new petition revision; apply the office's triage decisions and units' returns."""
 
     def __init__(

@@ -26,7 +26,6 @@ from typing import Any, Final, NamedTuple
 import structlog
 
 from petition_hub import metrics, schemas
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Petition, PetitionerKind, Satisfaction
 from petition_hub.domain.privacy import Personal, text_masker
@@ -38,7 +37,7 @@ from petition_hub.domain.sla import (
     resolve_clock,
     sign_for_clock,
 )
-from petition_hub.stage import Output
+from petition_hub.runtime.records import Output, SourceRecord
 
 log = structlog.get_logger(__name__)
 

@@ -16,10 +16,9 @@ from mode import Service
 
 from . import metrics
 from .clock import clock_from
-from .deadletter import SourceRecord
+from .runtime.records import Output, SourceRecord
 from .security import aiokafka_options, faust_credentials
 from .settings import Settings
-from .stage import Output
 
 if TYPE_CHECKING:
     from .domain.calendar import WorkingCalendar
@@ -35,7 +34,7 @@ TANSU_HEARTBEAT_INTERVAL = 0.4
 #: The hub's own consumer groups (the stages) on Tansu: a longer session than faust's, so that
 #: heartbeats hold on a loaded host (a join then takes about 2 s instead of 1 s: Tansu completes
 #: a join after half the session); a stage stops producing once half of it passes without a
-#: heartbeat (petition_hub.stage, the lease).
+#: heartbeat (petition_hub.runtime.lease).
 TANSU_STAGE_SESSION_TIMEOUT = 4.0
 
 

@@ -21,31 +21,12 @@ import fastavro
 
 from . import schemas
 from .crypto import PiiCipher
+from .runtime.records import SourceRecord
 
 DEADLETTER: Final = "cn.gov.pds.hub.DeadLetter.v2"
 _ORIGINAL_V1: Final = "cn.gov.pds.hub.Original.v1"
 #: How much of an original over the size limit a dead letter keeps (the rest stays on its topic).
 TRUNCATED_BYTES: Final = 64 * 1024
-
-Header = tuple[str, bytes | None]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    """A record as it was read from a source topic."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[Header, ...] = ()
-    timestamp_ms: int | None = None
-
-    @property
-    def ref(self) -> str:
-        """Where it was read: ``topic:partition:offset`` (the dead letter's id)."""
-        return f"{self.topic}:{self.partition}:{self.offset}"
 
 
 @dataclass(frozen=True, slots=True)

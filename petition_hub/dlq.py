@@ -32,10 +32,11 @@ from .agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
 from .broker.reading import read_all
 from .connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
 from .crypto import InvalidToken, PiiCipher
-from .deadletter import DeadLetter, SourceRecord, unseal
+from .deadletter import DeadLetter, unseal
 from .domain.petition import petition_to_avro
 from .domain.validation import TimeOutOfRange, check_petition_times
 from .logs import scrub_text
+from .runtime.records import SourceRecord
 
 REDRIVE_V1: Final = "cn.gov.pds.hub.DeadLetterRedrive.v1"
 

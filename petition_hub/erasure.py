@@ -41,7 +41,7 @@ from . import metrics, schemas
 from .broker.offsets import end_offsets
 from .domain.petition import petition_from_avro, petition_to_avro
 from .domain.privacy import redact
-from .stage import EVENT_ID_HEADER
+from .runtime.records import EVENT_ID_HEADER
 
 log = structlog.get_logger(__name__)
 

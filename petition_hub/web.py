@@ -35,8 +35,8 @@ from pydantic import SecretStr
 
 from . import registry
 from .metrics import exposition
+from .runtime.stage import Stage
 from .settings import Settings, get_settings
-from .stage import Stage
 from .topics import load_topics
 
 log = structlog.get_logger(__name__)

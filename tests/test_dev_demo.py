@@ -11,11 +11,11 @@ import pytest
 from petition_hub import schemas
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.deadletter import SourceRecord
 from petition_hub.devtools.corpus import load_samples
 from petition_hub.devtools.dev import demo_reaction
 from petition_hub.domain.petition import petition_to_avro
-from petition_hub.stage import PartitionState
+from petition_hub.runtime.records import SourceRecord
+from petition_hub.runtime.state import PartitionState
 
 NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
 

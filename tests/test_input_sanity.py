@@ -28,7 +28,7 @@ from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.agents.routing_records import REJECTS
 from petition_hub.app import faust_settings
 from petition_hub.clock import FileClock
-from petition_hub.deadletter import DeadLetter, SourceRecord, unseal
+from petition_hub.deadletter import DeadLetter, unseal
 from petition_hub.devtools.corpus import load_samples
 from petition_hub.domain.petition import petition_id_for
 from petition_hub.domain.validation import (
@@ -38,8 +38,9 @@ from petition_hub.domain.validation import (
     TimeOutOfRange,
     check_times,
 )
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.stage import Output, PartitionState
 
 #: The hub's clock in these tests.
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)

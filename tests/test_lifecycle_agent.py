@@ -18,7 +18,6 @@ from petition_hub.agents.lifecycle_state import Entry
 from petition_hub.agents.lifecycle_texts import step_notice
 from petition_hub.agents.rekeyers import UNIT_HEADER
 from petition_hub.data import data_path
-from petition_hub.deadletter import SourceRecord
 from petition_hub.domain.calendar import CalendarOverrides, WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle import (
     Accepted,
@@ -32,7 +31,8 @@ from petition_hub.domain.lifecycle import (
 from petition_hub.domain.petition import Channel, PetitionType, petition_id_for
 from petition_hub.domain.rules import default_rules
 from petition_hub.domain.sla import ClockKind, SlaPolicy, default_policy, load_policy
-from petition_hub.stage import Output, PartitionState
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.state import PartitionState
 
 BJ = timezone(timedelta(hours=8))
 ROUTED = "app-routed"

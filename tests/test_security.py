@@ -353,7 +353,7 @@ def test_create_app_gives_the_worker_credentials() -> None:
 
 
 def test_the_stages_get_the_same_login() -> None:
-    from petition_hub.stage import Stage
+    from petition_hub.runtime.stage import Stage
 
     s = sasl()
     app = faust.App(f"security-test-{uuid.uuid4().hex[:6]}", **faust_settings(s, BROKER))

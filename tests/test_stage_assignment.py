@@ -8,7 +8,7 @@ import pytest
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
-from petition_hub.stage import ASSIGNORS
+from petition_hub.runtime.clients import ASSIGNORS
 
 SOURCES = ("hub.petitions", "office.decisions", "hub.lifecycle")
 

@@ -18,7 +18,7 @@ import pytest
 from hubtest import WorkerProcess, metric_sum, produce, read_topic, wait_until
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.devtools.corpus import CorpusItem, generate
-from petition_hub.stage import Stage
+from petition_hub.runtime.stage import Stage
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

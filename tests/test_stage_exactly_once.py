@@ -17,8 +17,9 @@ from aiokafka import AIOKafkaProducer
 
 from hubtest import read_topic
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.deadletter import SourceRecord
-from petition_hub.stage import EVENT_ID_HEADER, Output, PartitionState, Stage
+from petition_hub.runtime.records import EVENT_ID_HEADER, Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 
 pytestmark = [pytest.mark.broker]
 

@@ -5,7 +5,7 @@ fresh embedded broker, with the same pre-loaded 12345 work orders, it measures:
 
 - ``copy``: a bare aiokafka consume → produce loop (no decoding): what Kafka I/O alone allows;
 - ``cpu``: the intake processor on the same records with no Kafka at all: what the work costs;
-- ``intake``: the hub's intake stage (:mod:`petition_hub.stage`), consume → decode → dedup →
+- ``intake``: the hub's intake stage (:mod:`petition_hub.runtime`), consume → decode → dedup →
   encode → produce → commit;
 - ``routing``: the routing stage over the petitions intake wrote, against the routing processor
   alone (classify, locate, route, deadlines, encode for every recipient);
@@ -45,18 +45,20 @@ from petition_hub.agents.lifecycle_records import lifecycle_outputs, units_of
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.crypto import PiiCipher
-from petition_hub.deadletter import SourceRecord
 from petition_hub.devtools.corpus import CorpusItem, generate
 from petition_hub.domain.rules import default_rules
+from petition_hub.runtime.processor import Processor
+from petition_hub.runtime.records import SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import PROJECT_ROOT
-from petition_hub.stage import PartitionState, Processor, Stage
 from petition_hub.topics import load_topics, run_apply
 
 TARGET_VS_CPU = 0.5
 TARGET_VS_COPY = 0.1
 TOPIC = "hotline12345.workorders"
 ROUTED = "bench.routed"
-#: Records per batch, as a stage takes them (petition_hub.stage.Stage.batch_size).
+#: Records per batch, as a stage takes them (petition_hub.runtime.stage.Stage.batch_size).
 BATCH = 2000
 #: The hub's clocks in the benchmark: fixed, so its deadlines never need a year without calendar
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -142,12 +144,11 @@ def _cpu_rate(sources: Sequence[SourceRecord], make: Callable[[], Processor]) ->
     rate = 0.0
     for _ in range(2):
         processor, state = make(), PartitionState()
-        flushing = getattr(processor, "flushing", None)
         t0 = time.perf_counter()
         for k, src in enumerate(sources, 1):
             processor(src, state)
-            if flushing is not None and (k % BATCH == 0 or k == len(sources)):
-                flushing(0, state)  # as the stage does before each state write
+            if k % BATCH == 0 or k == len(sources):
+                processor.flushing(0, state)  # as the stage does before each state write
         rate = len(sources) / (time.perf_counter() - t0)
     return rate
 

@@ -413,7 +413,7 @@ def _check_partitioning(specs: Sequence[TopicSpec], lines: Mapping[str, int], pa
     with each other and with the petition tables: partition ``p`` of each holds the same
     petitions, so they need one partition count ``N``. A unit topic's count ``n`` must divide
     ``N``: the lifecycle stage writes partition ``p mod n`` of a unit's topic for co-partitioned
-    partition ``p`` (:mod:`petition_hub.stage`, exactly-once outputs), and only when ``n``
+    partition ``p`` (:mod:`petition_hub.runtime`, exactly-once outputs), and only when ``n``
     divides ``N`` is ``hash(key) mod N mod n`` the ``hash(key) mod n`` of Kafka's keyed
     partitioner, which routing's writes to the same topic use; otherwise one petition's records
     would split over two partitions of the unit's topic, out of order. The rule is applied to
