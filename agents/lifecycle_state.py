@@ -1,6 +1,7 @@
 """What the lifecycle stage keeps, per partition of its changelog, and its in-memory view of it.
 
-The stage's state (:class:`petition_hub.runtime.state.PartitionState`, one changelog per partition) holds:
+The stage's state (:class:`petition_hub.runtime.state.PartitionState`, one changelog per
+partition) holds:
 
 - ``<petition id>`` -> :class:`Entry` as JSON (``{"s": state, "ref": channel reference, "seen":
   {topic: last offset applied}, "h": history}``): the petition's lifecycle state

@@ -27,9 +27,7 @@ LAYERS: dict[str, list[Path]] = {
     "connectors": [ROOT / "connectors"],
     "schemas": [ROOT / "schemas"],
     "agents": [ROOT / "agents"],
-    "runtime": [
-        p for p in (PACKAGE / "runtime", PACKAGE / "stage.py", PACKAGE / "broker") if p.exists()
-    ],
+    "runtime": [p for p in (PACKAGE / "runtime", PACKAGE / "broker") if p.exists()],
 }
 #: The operator tools and the developer tools: nothing the worker runs may need them.
 OPS = ("cli", "rules_cli", "dlq", "report", "acls", "calendar_ops", "ops")
