@@ -49,8 +49,9 @@ def test_only_a_processor_with_timers_ticks() -> None:
 
 def test_processors_of_the_hub_subclass_processor() -> None:
     from petition_hub.agents.intake import IntakeProcessor
-    from petition_hub.agents.lifecycle import EvaluationRekeyer, LifecycleProcessor
-    from petition_hub.agents.routing import RoutingProcessor, StatusRekeyer
+    from petition_hub.agents.lifecycle import LifecycleProcessor
+    from petition_hub.agents.rekeyers import EvaluationRekeyer, StatusRekeyer
+    from petition_hub.agents.routing import RoutingProcessor
 
     for cls in (IntakeProcessor, StatusRekeyer, EvaluationRekeyer):
         assert issubclass(cls, Processor) and cls.tick is Processor.tick
