@@ -95,3 +95,27 @@ def test_a_namespace_round_trips_through_the_changelog(values: dict[str, int]) -
     assert dict(KNOWN.items(again)) == values
     assert {n: int(v) for n, v in PETITIONS.items(again)} == values
     assert {k: v for k, v in again.items()} == {k: v for k, v in state.items()}
+
+
+def test_marks_skip_an_output_the_broker_refused() -> None:
+    """An output refused for the record's own sake (its source became a dead letter) wrote
+    nothing: the marks count the others, and recording them does not raise (it used to end the
+    stage's loop)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from petition_hub.runtime.marks import Marks, read_marks
+
+    async def run() -> PartitionState:
+        marks = Marks("test", {"hub.sla": 12}, "127.0.0.1:1", {})
+        written: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        written.set_result(SimpleNamespace(topic="hub.sla", partition=3, offset=41))
+        refused: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        refused.set_exception(ValueError("MessageSizeTooLarge"))
+        marks.track(3, written)
+        marks.track(3, refused)
+        state = PartitionState()
+        marks.record({3: state})
+        return state
+
+    assert read_marks(asyncio.run(run())) == {TopicPartition("hub.sla", 3): 42}

@@ -101,6 +101,8 @@ class Marks:
                 continue
             ends: dict[TopicPartition, int] = {}
             for fut in futures:
+                if fut.exception() is not None:
+                    continue  # refused: nothing written (its source became a dead letter)
                 md = fut.result()
                 tp = TopicPartition(md.topic, md.partition)
                 ends[tp] = max(ends.get(tp, 0), md.offset + 1)
