@@ -45,12 +45,12 @@ from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
-from petition_hub.topics import load_topics
+from petition_hub.topics import load_topics, names
 
 log = structlog.get_logger(__name__)
 
-PETITIONS_TOPIC = "hub.petitions"
-DEADLETTER_TOPIC = "hub.deadletter"
+PETITIONS_TOPIC = names.PETITIONS
+DEADLETTER_TOPIC = names.DEADLETTER
 #: Header a redriven record carries: the id of the dead letter it was redriven from.
 REDRIVE_HEADER = "hub-redrive-of"
 

@@ -72,10 +72,11 @@ from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
 from petition_hub.topics import load_topics
+from petition_hub.topics.names import DECISIONS, LIFECYCLE
 
 from . import lifecycle_metrics, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
-from .lifecycle_records import LIFECYCLE, LifecycleRecords, lifecycle_outputs, units_of
+from .lifecycle_records import LifecycleRecords, lifecycle_outputs, units_of
 from .lifecycle_state import (
     CALENDAR_RETRY,
     CLOSED_RETENTION,
@@ -84,7 +85,7 @@ from .lifecycle_state import (
     calendar_missing,
 )
 from .rekeyers import evaluation_stages, evaluations_repartition, status_repartition
-from .routing import DECISIONS, load_rules_at, routed_topic
+from .routing import load_rules_at, routed_topic
 from .routing_records import rejection, undecodable_reason
 
 log = structlog.get_logger(__name__)

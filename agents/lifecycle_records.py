@@ -49,7 +49,8 @@ from petition_hub.domain.petition import Channel, Satisfaction
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
 from petition_hub.runtime.records import Output
-from petition_hub.topics import TopicSpec
+from petition_hub.topics import TopicSpec, names
+from petition_hub.topics.names import LIFECYCLE, REJECTS, SLA
 
 from .lifecycle_texts import (
     LADDER_SIGNALS,
@@ -58,15 +59,13 @@ from .lifecycle_texts import (
     feedback_message,
     step_notice,
 )
-from .routing_records import FEEDBACK, REJECTS, feedback
+from .routing_records import FEEDBACK, feedback
 
 log = structlog.get_logger(__name__)
 
-LIFECYCLE: Final = "hub.lifecycle"
 #: Header of ``hub.lifecycle`` records saying what they are without decoding them (routing
 #: reads only ``routing_requested`` and ``closed``).
 KIND_HEADER: Final = "hub-kind"
-SLA: Final = "hub.sla"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
@@ -74,9 +73,9 @@ NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
 #: reference. The provincial contract has no rating channel: the city's 12345 calls the
 #: petitioner back (GDBH = the dispatch id; the result comes back with petitionRef = hub id).
 EVALUATION_REQUESTS: Final = {
-    Channel.MINIPROGRAM: ("miniprogram.evaluation-requests", "appealId"),
-    Channel.HOTLINE: ("hotline12345.callback-requests", "GDBH"),
-    Channel.PROVINCE: ("hotline12345.callback-requests", "GDBH"),
+    Channel.MINIPROGRAM: (names.MINIPROGRAM_EVALUATION_REQUESTS, "appealId"),
+    Channel.HOTLINE: (names.HOTLINE_CALLBACK_REQUESTS, "GDBH"),
+    Channel.PROVINCE: (names.HOTLINE_CALLBACK_REQUESTS, "GDBH"),
 }
 _FEEDBACK_STATUS: Final = {
     LifecycleState.RECEIVED: "RECEIVED",

@@ -53,7 +53,7 @@ from petition_hub.domain.privacy import redact
 from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
 from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
 from petition_hub.domain.rules import load_rules_from_dir as _load_dir
-from petition_hub.erasure import DUE, PRIVACY, REQUESTED, kind_of, privacy_event
+from petition_hub.erasure import DUE, REQUESTED, kind_of, privacy_event
 from petition_hub.live import LiveFile, live_calendar
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
@@ -61,15 +61,14 @@ from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
 from petition_hub.topics import load_topics
+from petition_hub.topics.names import DECISIONS, LIFECYCLE, PETITIONS, PRIVACY
 
-from .lifecycle_records import KIND_HEADER, LIFECYCLE
+from .lifecycle_records import KIND_HEADER
 from .rekeyers import status_stage
 from .routing_records import ROUTED_V1, deliveries, rejection, routed_record, undecodable_reason
 
 log = structlog.get_logger(__name__)
 
-PETITIONS: Final = "hub.petitions"
-DECISIONS: Final = "office.decisions"
 OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
 
 

@@ -38,13 +38,13 @@ from petition_hub.domain.sla import (
     sign_for_clock,
 )
 from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.topics import names
+from petition_hub.topics.names import REJECTS, TRIAGE
 
 log = structlog.get_logger(__name__)
 
-TRIAGE: Final = "hub.triage"
-REJECTS: Final = "hub.rejects"
-TRANSFERS: Final = "province.transfers"
-FEEDBACK: Final = "province.feedback"
+TRANSFERS: Final = names.PROVINCE_TRANSFERS
+FEEDBACK: Final = names.PROVINCE_FEEDBACK
 UNIT_PETITION: Final = "cn.gov.pds.hub.UnitPetition.v2"
 REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
 TRANSFER_V1: Final = "cn.gov.ha.petition.Transfer.v1"

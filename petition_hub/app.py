@@ -19,6 +19,7 @@ from .clock import clock_from
 from .runtime.records import Output, SourceRecord
 from .security import aiokafka_options, faust_credentials
 from .settings import Settings
+from .topics import names
 
 if TYPE_CHECKING:
     from .domain.calendar import WorkingCalendar
@@ -82,7 +83,7 @@ def stage_dead_letter(settings: Settings) -> Callable[[SourceRecord, str, str], 
             datetime.now(UTC),
             truncate=size_of(src) > settings.max_message_bytes,
         )
-        return Output("hub.deadletter", key, value, headers)
+        return Output(names.DEADLETTER, key, value, headers)
 
     return dead_letter
 

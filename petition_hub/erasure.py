@@ -42,12 +42,10 @@ from .broker.offsets import end_offsets
 from .domain.petition import petition_from_avro, petition_to_avro
 from .domain.privacy import redact
 from .runtime.records import EVENT_ID_HEADER
+from .topics.names import PETITIONS, PRIVACY, REJECTS
 
 log = structlog.get_logger(__name__)
 
-PRIVACY: Final = "hub.privacy"
-PETITIONS: Final = "hub.petitions"
-REJECTS: Final = "hub.rejects"
 PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
 #: Header naming a hub.privacy record's kind (readers skip the others without decoding).
 KIND_HEADER: Final = "hub-kind"

@@ -41,6 +41,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from .domain.rules import RuleSet
+from .topics import names
 
 __all__ = [
     "LIFECYCLE_TOPIC",
@@ -59,8 +60,8 @@ __all__ = [
     "write_csv",
 ]
 
-LIFECYCLE_TOPIC: Final = "hub.lifecycle"
-SLA_TOPIC: Final = "hub.sla"
+LIFECYCLE_TOPIC: Final = names.LIFECYCLE
+SLA_TOPIC: Final = names.SLA
 LIFECYCLE_RECORD: Final = "cn.gov.pds.hub.LifecycleEvent"
 SLA_RECORD: Final = "cn.gov.pds.hub.SlaEvent"
 #: The joint-meeting office's calendar: months begin at midnight Beijing time.

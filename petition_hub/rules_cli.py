@@ -22,6 +22,7 @@ from .domain.petition import (
 )
 from .domain.routing import RoutingDecision, dry_run, route
 from .domain.rules import RuleSet
+from .topics import names
 
 
 def petition_from_sample(path: Path) -> Petition:
@@ -86,7 +87,7 @@ def recent_petitions(
     """The latest revision of the last ``limit`` petitions on ``hub.petitions`` (``options``: the
     client's SASL and TLS settings, :func:`petition_hub.security.kafka_python_options`)."""
     latest: dict[str, Petition] = {}
-    for record in read_all(bootstrap, "hub.petitions", options=options):
+    for record in read_all(bootstrap, names.PETITIONS, options=options):
         if not record.value:
             continue
         p = petition_from_avro(schemas.decode(record.value)[1])

@@ -25,7 +25,6 @@ from petition_hub.agents import intake
 from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, IntakeProcessor
 from petition_hub.agents.rekeyers import StatusRekeyer
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
-from petition_hub.agents.routing_records import REJECTS
 from petition_hub.app import faust_settings
 from petition_hub.clock import FileClock
 from petition_hub.deadletter import DeadLetter, unseal
@@ -41,6 +40,7 @@ from petition_hub.domain.validation import (
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
+from petition_hub.topics.names import REJECTS
 
 #: The hub's clock in these tests.
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)

@@ -8,35 +8,58 @@ or Kafka rather than to ``topics.yaml``. Which units exist is the reference data
 
 from __future__ import annotations
 
+from typing import Final
+
 #: The faust app id; faust's own topics start with it (``petition-hub-<table>-changelog``).
 DEFAULT_APP_ID = "petition-hub"
 
+# --- the channels' topics (their owners' names; the connectors read them) ---
+HOTLINE_WORKORDERS: Final = "hotline12345.workorders"
+HOTLINE_CALLBACKS: Final = "hotline12345.callbacks"
+MINIPROGRAM_APPEALS: Final = "miniprogram.appeals"
+MINIPROGRAM_EVALUATIONS: Final = "miniprogram.evaluations"
+PROVINCE_DISPATCH: Final = "province.dispatch"
+
+# --- the hub's own ---
+PETITIONS: Final = "hub.petitions"
+LIFECYCLE: Final = "hub.lifecycle"
+SLA: Final = "hub.sla"
+TRIAGE: Final = "hub.triage"
+DECISIONS: Final = "office.decisions"
+DEADLETTER: Final = "hub.deadletter"
+REJECTS: Final = "hub.rejects"
+PRIVACY: Final = "hub.privacy"
+MINIPROGRAM_EVALUATION_REQUESTS: Final = "miniprogram.evaluation-requests"
+HOTLINE_CALLBACK_REQUESTS: Final = "hotline12345.callback-requests"
+PROVINCE_FEEDBACK: Final = "province.feedback"
+PROVINCE_TRANSFERS: Final = "province.transfers"
+
 #: Inputs owned by the upstream systems (interface.md).
 INPUT_TOPICS: tuple[str, ...] = (
-    "hotline12345.workorders",
-    "hotline12345.callbacks",
-    "miniprogram.appeals",
-    "miniprogram.evaluations",
-    "province.dispatch",
+    HOTLINE_WORKORDERS,
+    HOTLINE_CALLBACKS,
+    MINIPROGRAM_APPEALS,
+    MINIPROGRAM_EVALUATIONS,
+    PROVINCE_DISPATCH,
 )
 
 #: The hub's own topics (interface.md).
 HUB_TOPICS: tuple[str, ...] = (
-    "hub.petitions",
-    "hub.lifecycle",
-    "hub.sla",
-    "hub.triage",
-    "office.decisions",
-    "hub.deadletter",
-    "hub.rejects",
-    "miniprogram.evaluation-requests",
-    "hotline12345.callback-requests",
-    "province.feedback",
-    "province.transfers",
+    PETITIONS,
+    LIFECYCLE,
+    SLA,
+    TRIAGE,
+    DECISIONS,
+    DEADLETTER,
+    REJECTS,
+    MINIPROGRAM_EVALUATION_REQUESTS,
+    HOTLINE_CALLBACK_REQUESTS,
+    PROVINCE_FEEDBACK,
+    PROVINCE_TRANSFERS,
 )
 
 #: The hub's own topics that came after interface.md (issue 11: the record of erasures).
-LATER_HUB_TOPICS: tuple[str, ...] = ("hub.privacy",)
+LATER_HUB_TOPICS: tuple[str, ...] = (PRIVACY,)
 
 #: Every topic that does not depend on the reference data.
 FIXED_TOPICS: tuple[str, ...] = INPUT_TOPICS + HUB_TOPICS + LATER_HUB_TOPICS
