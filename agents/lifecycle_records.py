@@ -48,7 +48,7 @@ from petition_hub.domain.lifecycle import (
 from petition_hub.domain.petition import Channel, Satisfaction
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
-from petition_hub.runtime.records import Output
+from petition_hub.runtime.records import KIND_HEADER, Output
 from petition_hub.topics import TopicSpec, names
 from petition_hub.topics.names import LIFECYCLE, REJECTS, SLA
 
@@ -63,9 +63,6 @@ from .routing_records import FEEDBACK, feedback
 
 log = structlog.get_logger(__name__)
 
-#: Header of ``hub.lifecycle`` records saying what they are without decoding them (routing
-#: reads only ``routing_requested`` and ``closed``).
-KIND_HEADER: Final = "hub-kind"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"

@@ -53,17 +53,16 @@ from petition_hub.domain.privacy import redact
 from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
 from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
 from petition_hub.domain.rules import load_rules_from_dir as _load_dir
-from petition_hub.erasure import DUE, REQUESTED, kind_of, privacy_event
+from petition_hub.erasure import DUE, REQUESTED, privacy_event
 from petition_hub.live import LiveFile, live_calendar
 from petition_hub.runtime.processor import Processor
-from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.records import Output, SourceRecord, kind_of
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
 from petition_hub.settings import Settings
 from petition_hub.topics import load_topics
 from petition_hub.topics.names import DECISIONS, LIFECYCLE, PETITIONS, PRIVACY
 
-from .lifecycle_records import KIND_HEADER
 from .rekeyers import status_stage
 from .routing_records import ROUTED_V1, deliveries, rejection, routed_record, undecodable_reason
 
@@ -240,7 +239,7 @@ class RoutingProcessor(Processor):
         """From ``hub.lifecycle``: a unit's accepted return (route again without it) or a closed
         petition (the petition is no longer needed here; its personal data's retention starts).
         Other lifecycle records are skipped without decoding (header ``hub-kind``)."""
-        kind = (dict(src.headers).get(KIND_HEADER) or b"").decode()
+        kind = kind_of(src.headers)
         if kind not in ("routing_requested", "closed"):
             return []
         record = schemas.decode(src.value or b"")[1]

@@ -41,25 +41,17 @@ from . import metrics, schemas
 from .broker.offsets import end_offsets
 from .domain.petition import petition_from_avro, petition_to_avro
 from .domain.privacy import redact
-from .runtime.records import EVENT_ID_HEADER
+from .runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
 from .topics.names import PETITIONS, PRIVACY, REJECTS
 
 log = structlog.get_logger(__name__)
 
 PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
-#: Header naming a hub.privacy record's kind (readers skip the others without decoding).
-KIND_HEADER: Final = "hub-kind"
 REQUESTED: Final = "erasure_requested"
 DUE: Final = "erasure_due"
 ERASED: Final = "erased"
 #: Header of a redacted revision on hub.petitions.
-REDACTED_HEADER: Final = ("hub-kind", b"redacted")
-
-
-def kind_of(headers: Mapping[str, bytes | None] | Any) -> str:
-    """The ``hub-kind`` of a hub.privacy record's headers (``""`` when it has none)."""
-    value = dict(headers).get(KIND_HEADER)
-    return value.decode() if isinstance(value, bytes) else ""
+REDACTED_HEADER: Final = (KIND_HEADER, b"redacted")
 
 
 def privacy_event(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 #: A header as read from a source topic (Kafka allows a header without a value).
@@ -12,6 +12,15 @@ OutputHeader = tuple[str, bytes]
 
 #: Header carrying an output's ``event_id``.
 EVENT_ID_HEADER = "hub-event-id"
+#: Header naming what a hub record is (``closed``, ``erasure_due``, ``redacted``...), so a reader
+#: skips the kinds it does not want without decoding them.
+KIND_HEADER = "hub-kind"
+
+
+def kind_of(headers: Iterable[tuple[str, bytes | None]]) -> str:
+    """The ``hub-kind`` of a record's headers (``""`` when it has none)."""
+    value = dict(headers).get(KIND_HEADER)
+    return value.decode() if isinstance(value, bytes) else ""
 
 
 @dataclass(frozen=True, slots=True)
