@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import faust
 
-from petition_hub import metrics
 from petition_hub.runtime.stage import Stage
-from petition_hub.settings import Settings
+from petition_hub.service import metrics
+from petition_hub.service.settings import Settings
 from petition_hub.topics import load_topics
 
 from . import intake, lifecycle, routing

@@ -31,20 +31,21 @@ from datetime import UTC, datetime
 import faust
 import structlog
 
-from petition_hub import metrics, schemas
-from petition_hub.app import stage_options
-from petition_hub.clock import clock_from
+from petition_hub import schemas
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError, Decoder, Reason
-from petition_hub.crypto import PiiCipher, cipher_for
-from petition_hub.deadletter import TRUNCATED_BYTES, seal, size_of
 from petition_hub.domain.intake import Admission, admit
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
+from petition_hub.runtime.deadletter import TRUNCATED_BYTES, seal, size_of
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
-from petition_hub.settings import Settings
+from petition_hub.service import metrics
+from petition_hub.service.app import stage_options
+from petition_hub.service.clock import clock_from
+from petition_hub.service.crypto import PiiCipher, cipher_for
+from petition_hub.service.settings import Settings
 from petition_hub.topics import load_topics, names
 
 log = structlog.get_logger(__name__)

@@ -44,10 +44,7 @@ from typing import Any, Final
 import faust
 import structlog
 
-from petition_hub import metrics, schemas
-from petition_hub.app import stage_options
-from petition_hub.clock import Clock, clock_from
-from petition_hub.crypto import cipher_for
+from petition_hub import schemas
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle import (
     Accepted,
@@ -65,12 +62,16 @@ from petition_hub.domain.lifecycle import (
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind
 from petition_hub.domain.validation import TimeOutOfRange, check_times
-from petition_hub.live import live_calendar
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
-from petition_hub.settings import Settings
+from petition_hub.service import metrics
+from petition_hub.service.app import stage_options
+from petition_hub.service.clock import Clock, clock_from
+from petition_hub.service.crypto import cipher_for
+from petition_hub.service.live import live_calendar
+from petition_hub.service.settings import Settings
 from petition_hub.topics import load_topics
 from petition_hub.topics.names import DECISIONS, LIFECYCLE
 

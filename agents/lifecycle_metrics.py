@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from petition_hub import metrics
 from petition_hub.domain.lifecycle import (
     Effect,
     LifecycleState,
@@ -24,6 +23,7 @@ from petition_hub.domain.lifecycle import (
 )
 from petition_hub.domain.petition import Satisfaction
 from petition_hub.domain.sla import ClockKind
+from petition_hub.service import metrics
 
 from .lifecycle_records import final_rating
 from .lifecycle_state import PartitionView

@@ -31,12 +31,12 @@ from typing import Any, Final
 
 import structlog
 
-from petition_hub import metrics
-from petition_hub.clock import Clock
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
 from petition_hub.domain.lifecycle import LifecycleState, PetitionState, next_wakeup
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.runtime.state import PartitionState
+from petition_hub.service import metrics
+from petition_hub.service.clock import Clock
 
 log = structlog.get_logger(__name__)
 

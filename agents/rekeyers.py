@@ -35,15 +35,15 @@ from typing import Any, Final
 import structlog
 
 from petition_hub import schemas
-from petition_hub.clock import Clock, system_clock
 from petition_hub.connectors import DecodeError, EvaluationDecoder, hotline, miniprogram
-from petition_hub.crypto import PiiCipher
 from petition_hub.domain.petition import evaluation_to_avro
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
-from petition_hub.settings import Settings
+from petition_hub.service.clock import Clock, system_clock
+from petition_hub.service.crypto import PiiCipher
+from petition_hub.service.settings import Settings
 from petition_hub.topics import TopicSpec
 
 from .intake import dead_letter

@@ -21,7 +21,8 @@ keyed by hub petition id:
 - Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
   returned it, where the revision is on hub.petitions, when the petition closed; the petition
   itself until it closes (to route it again on a return or a triage decision).
-- Personal data's end (:mod:`petition_hub.erasure`): from ``hub.privacy`` an operator's erasure
+- Personal data's end (:mod:`petition_hub.service.erasure`): from ``hub.privacy`` an operator's
+  erasure
   request (the petition kept here is redacted at once); on a tick, the closed petitions whose
   retention (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out. For each it orders the eraser
   (``erasure_due`` on ``hub.privacy``, with the revision's partition and offset).
@@ -44,22 +45,23 @@ from typing import Any, Final
 import faust
 import structlog
 
-from petition_hub import metrics, schemas
-from petition_hub.app import stage_options
-from petition_hub.clock import clock_from
+from petition_hub import schemas
 from petition_hub.domain.calendar import WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import redact
 from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
 from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
 from petition_hub.domain.rules import load_rules_from_dir as _load_dir
-from petition_hub.erasure import DUE, REQUESTED, privacy_event
-from petition_hub.live import LiveFile, live_calendar
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord, kind_of
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
-from petition_hub.settings import Settings
+from petition_hub.service import metrics
+from petition_hub.service.app import stage_options
+from petition_hub.service.clock import clock_from
+from petition_hub.service.erasure import DUE, REQUESTED, privacy_event
+from petition_hub.service.live import LiveFile, live_calendar
+from petition_hub.service.settings import Settings
 from petition_hub.topics import load_topics
 from petition_hub.topics.names import DECISIONS, LIFECYCLE, PETITIONS, PRIVACY
 

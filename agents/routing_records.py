@@ -25,7 +25,7 @@ from typing import Any, Final, NamedTuple
 
 import structlog
 
-from petition_hub import metrics, schemas
+from petition_hub import schemas
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
 from petition_hub.domain.petition import Petition, PetitionerKind, Satisfaction
 from petition_hub.domain.privacy import Personal, text_masker
@@ -38,6 +38,7 @@ from petition_hub.domain.sla import (
     sign_for_clock,
 )
 from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.service import metrics
 from petition_hub.topics import names
 from petition_hub.topics.names import REJECTS, TRIAGE
 

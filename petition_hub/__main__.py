@@ -1,5 +1,5 @@
 """``python -m petition_hub`` is ``petition-hub``."""
 
-from .cli import main
+from petition_hub.ops.cli import main
 
 main()

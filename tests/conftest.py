@@ -30,7 +30,7 @@ def fresh_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 @pytest.fixture
 def hub_topics(fresh_broker: EmbeddedBroker) -> EmbeddedBroker:
     """``fresh_broker`` with every topic of topics.yaml created."""
-    from petition_hub.settings import PROJECT_ROOT
+    from petition_hub.service.settings import PROJECT_ROOT
     from petition_hub.topics import run_apply
 
     text, code = run_apply(fresh_broker.bootstrap, True, PROJECT_ROOT / "topics.yaml", False)

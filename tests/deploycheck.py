@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from petition_hub import metrics
+from petition_hub.service import metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -60,7 +60,7 @@ def promql_metric_names(expr: str) -> set[str]:
 def exported_names() -> set[str]:
     """Every series name a worker exports: the hub's metrics and faust's sensors, with the
     suffixes Prometheus sees (``_total``, ``_bucket``/``_count``/``_sum``)."""
-    from petition_hub.app import faust_metrics
+    from petition_hub.service.app import faust_metrics
 
     faust_metrics()  # registered once per process, as create_app does
     names: set[str] = set()

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from petition_hub.broker.embedded import free_port
-from petition_hub.crypto import PiiCipher
+from petition_hub.service.crypto import PiiCipher
 
 Header = tuple[str, bytes]
 

@@ -1,4 +1,5 @@
-"""Kafka ACLs (petition_hub.acls, `petition-hub topics acls`): each unit reads its own .petitions
+"""Kafka ACLs (petition_hub.ops.acls, `petition-hub topics acls`): each unit reads its own
+.petitions
 and writes its own .status, nothing else; the hub and the channels get what they use."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from petition_hub.acls import (
+from petition_hub.data import data_path
+from petition_hub.ops.acls import (
     HUB_PRINCIPAL,
     SCHEMA_REGISTRY_PRINCIPAL,
     AclBinding,
@@ -25,9 +27,8 @@ from petition_hub.acls import (
     generate,
     unit_principal,
 )
-from petition_hub.cli import main
-from petition_hub.data import data_path
-from petition_hub.settings import PROJECT_ROOT
+from petition_hub.ops.cli import main
+from petition_hub.service.settings import PROJECT_ROOT
 from petition_hub.topics import FIXED_TOPICS, expected_unit_topics, load_topics
 
 TOPICS_FILE = PROJECT_ROOT / "topics.yaml"

@@ -15,8 +15,8 @@ import pytest
 
 from hubtest import WorkerProcess, app_command, pii_cipher, produce, read_topic
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.deadletter import unseal
 from petition_hub.devtools.corpus import generate
+from petition_hub.runtime.deadletter import unseal
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

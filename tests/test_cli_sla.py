@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from petition_hub.cli import main
+from petition_hub.ops.cli import main
 
 
 def test_explain_over_national_day_2026() -> None:

@@ -25,9 +25,6 @@ from petition_hub.agents import intake
 from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, IntakeProcessor
 from petition_hub.agents.rekeyers import StatusRekeyer
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
-from petition_hub.app import faust_settings
-from petition_hub.clock import FileClock
-from petition_hub.deadletter import DeadLetter, unseal
 from petition_hub.devtools.corpus import load_samples
 from petition_hub.domain.petition import petition_id_for
 from petition_hub.domain.validation import (
@@ -37,9 +34,12 @@ from petition_hub.domain.validation import (
     TimeOutOfRange,
     check_times,
 )
+from petition_hub.runtime.deadletter import DeadLetter, unseal
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.state import PartitionState
-from petition_hub.settings import Settings
+from petition_hub.service.app import faust_settings
+from petition_hub.service.clock import FileClock
+from petition_hub.service.settings import Settings
 from petition_hub.topics.names import REJECTS
 
 #: The hub's clock in these tests.

@@ -26,11 +26,11 @@ from hubtest import (
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.crypto import PiiCipher
-from petition_hub.deadletter import TRUNCATED_BYTES, unseal
 from petition_hub.devtools.corpus import CorpusItem, generate_all, load_samples
 from petition_hub.domain.petition import petition_from_avro
-from petition_hub.settings import Settings
+from petition_hub.runtime.deadletter import TRUNCATED_BYTES, unseal
+from petition_hub.service.crypto import PiiCipher
+from petition_hub.service.settings import Settings
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ import pytest
 
 from hubtest import produce, read_topic
 from petition_hub.broker.embedded import EmbeddedBroker, free_port
-from petition_hub.crypto import DEV_KEY_FILE, PiiCipher
+from petition_hub.service.crypto import DEV_KEY_FILE, PiiCipher
 
 pytestmark = [pytest.mark.broker]
 

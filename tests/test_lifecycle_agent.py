@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from petition_hub import metrics, schemas
+from petition_hub import schemas
 from petition_hub.agents.lifecycle import LifecycleProcessor
 from petition_hub.agents.lifecycle_state import Entry
 from petition_hub.agents.lifecycle_texts import step_notice
@@ -32,6 +32,7 @@ from petition_hub.domain.rules import default_rules
 from petition_hub.domain.sla import ClockKind, SlaPolicy, default_policy, load_policy
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.state import PartitionState
+from petition_hub.service import metrics
 from petition_hub.topics.names import LIFECYCLE, SLA
 
 BJ = timezone(timedelta(hours=8))

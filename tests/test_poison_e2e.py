@@ -20,7 +20,7 @@ import pytest
 from hubtest import WorkerProcess, metric_sum, pii_cipher, produce, read_topic, wait_until
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.data import data_path
-from petition_hub.deadletter import TRUNCATED_BYTES, unseal
+from petition_hub.runtime.deadletter import TRUNCATED_BYTES, unseal
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.reliability]
 

@@ -392,7 +392,7 @@ def test_every_broken_corpus_message_says_which_field_not_what_it_held() -> None
 
 
 def test_a_traceback_is_scrubbed_like_any_log_value() -> None:
-    from petition_hub.logs import render_exception, scrub_pii
+    from petition_hub.service.logs import render_exception, scrub_pii
 
     try:
         raise ValueError(f"{NAME4!r} (type str) do not match; phone {MOBILE}, id {ID_NUMBER}")
@@ -406,7 +406,7 @@ def test_a_traceback_is_scrubbed_like_any_log_value() -> None:
 
 
 def test_foreign_exception_info_is_scrubbed_too() -> None:
-    from petition_hub.logs import render_exception
+    from petition_hub.service.logs import render_exception
 
     try:
         raise KeyError(NAME3)
@@ -420,13 +420,13 @@ def test_foreign_exception_info_is_scrubbed_too() -> None:
     [MOBILE, "139 0375 1234", "139-0375-1234", "+86 13903751234", full_width(MOBILE), LANDLINE],
 )
 def test_log_scrubbing_finds_phones_as_people_write_them(text: str) -> None:
-    from petition_hub.logs import scrub_text
+    from petition_hub.service.logs import scrub_text
 
     assert scrub_text(f"电话{text}。") == "电话[phone]。"
 
 
 def test_log_scrubbing_leaves_the_hubs_own_numbers() -> None:
-    from petition_hub.logs import scrub_text
+    from petition_hub.service.logs import scrub_text
 
     line = (
         "2026-12-02T07:49:50.123456Z dead letter source=hotline12345.workorders:5:13903 "
@@ -436,7 +436,7 @@ def test_log_scrubbing_leaves_the_hubs_own_numbers() -> None:
 
 
 def test_pydantic_input_values_are_withheld_in_tracebacks() -> None:
-    from petition_hub.logs import scrub_exception_text
+    from petition_hub.service.logs import scrub_exception_text
 
     text = (
         "pydantic_core.ValidationError: 1 validation error for Petition\n"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from petition_hub.settings import PROJECT_ROOT
+from petition_hub.service.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 

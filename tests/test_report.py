@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from petition_hub.cli import main
 from petition_hub.domain.rules import default_rules
-from petition_hub.report import (
+from petition_hub.ops.cli import main
+from petition_hub.ops.report import (
     Period,
     UnitRow,
     compute,
@@ -322,7 +322,7 @@ def test_json_output() -> None:
 
 
 def test_cli_refuses_a_bad_period_and_a_missing_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    from petition_hub.settings import get_settings
+    from petition_hub.service.settings import get_settings
 
     monkeypatch.delenv("HUB_BROKER", raising=False)
     get_settings.cache_clear()

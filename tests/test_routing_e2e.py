@@ -38,7 +38,7 @@ from petition_hub.devtools.corpus import generate_all, load_samples
 from petition_hub.domain.petition import Petition
 from petition_hub.domain.routing import route
 from petition_hub.domain.rules import default_rules
-from petition_hub.settings import PROJECT_ROOT
+from petition_hub.service.settings import PROJECT_ROOT
 from petition_hub.topics import load_topics
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

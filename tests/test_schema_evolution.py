@@ -21,7 +21,7 @@ import pytest
 from fastavro.utils import generate_many
 
 from petition_hub import schemas
-from petition_hub.settings import PROJECT_ROOT
+from petition_hub.service.settings import PROJECT_ROOT
 
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
 

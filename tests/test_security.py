@@ -1,7 +1,8 @@
 """The hub logs in like any other client (issue 11): SASL and TLS for every Kafka client it makes.
 
 Unit tests (no broker): every client kind gets the options from one place
-(:mod:`petition_hub.security`): aiokafka clients are really constructed with them, kafka-python's
+(:mod:`petition_hub.service.security`): aiokafka clients are really constructed with them,
+kafka-python's
 and confluent-kafka's configurations are built (and accepted), the worker's faust app gets
 ``broker_credentials`` and faust hands them to its own consumer and producer; bad combinations are
 refused with one line; the password is in no repr and no log line.
@@ -40,10 +41,10 @@ from click.testing import CliRunner
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from hubtest import TEST_PII_KEY, WorkerProcess
-from petition_hub import security
-from petition_hub.app import faust_settings, stage_options
 from petition_hub.broker.embedded import _die_with_parent, free_port, tansu_binary
-from petition_hub.security import (
+from petition_hub.service import security
+from petition_hub.service.app import faust_settings, stage_options
+from petition_hub.service.security import (
     Redacted,
     SecurityConfigError,
     aiokafka_options,
@@ -52,7 +53,7 @@ from petition_hub.security import (
     faust_credentials,
     kafka_python_options,
 )
-from petition_hub.settings import PROJECT_ROOT, Settings
+from petition_hub.service.settings import PROJECT_ROOT, Settings
 
 PASSWORD = "s3cret-Pa55word-never-logged"
 BROKER = "kafka://127.0.0.1:9"
@@ -345,7 +346,7 @@ def test_the_worker_gets_broker_credentials_and_faust_passes_them_on() -> None:
 
 
 def test_create_app_gives_the_worker_credentials() -> None:
-    from petition_hub.app import create_app
+    from petition_hub.service.app import create_app
 
     app = create_app(sasl("SASL_PLAINTEXT", "PLAIN", broker="tansu://127.0.0.1:9"))
     assert isinstance(app.conf.broker_credentials, faust.SASLCredentials)
@@ -402,8 +403,8 @@ def test_topics_admin_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_read_all_and_report_log_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    from petition_hub import report
     from petition_hub.broker import reading
+    from petition_hub.ops import report
 
     class NoPartitions:
         calls: ClassVar[list[dict[str, Any]]] = []
@@ -509,8 +510,8 @@ def test_bad_files_are_refused_with_one_line(pki: dict[str, Path], tmp_path: Pat
 
 
 def test_the_cli_refuses_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from petition_hub import cli
-    from petition_hub.settings import get_settings
+    from petition_hub.ops import cli
+    from petition_hub.service.settings import get_settings
 
     monkeypatch.setenv("HUB_BROKER", "kafka://127.0.0.1:9")
     monkeypatch.setenv("HUB_SECURITY_PROTOCOL", "SASL_SSL")

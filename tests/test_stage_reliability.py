@@ -19,11 +19,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from hubtest import read_topic
-from petition_hub import metrics
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.runtime.records import EVENT_ID_HEADER, Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
+from petition_hub.service import metrics
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
 

@@ -2,7 +2,7 @@
 
 The ``*_deviation_present`` tests are canaries: they assert that the broker still misbehaves. When a
 fixed Tansu arrives they fail, which says: drop the workaround (petition_hub.broker.offsets and the
-short session timeout in petition_hub.app) and these tests.
+short session timeout in petition_hub.service.app) and these tests.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from petition_hub.app import TANSU_HEARTBEAT_INTERVAL, TANSU_SESSION_TIMEOUT
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.broker.offsets import end_offsets, fetched_end_offsets
+from petition_hub.service.app import TANSU_HEARTBEAT_INTERVAL, TANSU_SESSION_TIMEOUT
 
 pytestmark = pytest.mark.broker
 
@@ -98,7 +98,8 @@ async def test_group_join_deviation_present(fresh_broker: EmbeddedBroker) -> Non
     took = await _join_seconds(fresh_broker.bootstrap, "g-slow", 6000, 2000)
     assert took >= 2.5, (
         f"a new group joined in {took:.1f}s with a 6 s session timeout (3 s while the bug lasts): "
-        "if fast, the broker is fixed; drop the short Tansu session timeout in petition_hub.app"
+        "if fast, the broker is fixed; drop the short Tansu session timeout in "
+        "petition_hub.service.app"
     )
 
 

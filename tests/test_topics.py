@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from petition_hub.data import data_path
-from petition_hub.settings import PROJECT_ROOT
+from petition_hub.service.settings import PROJECT_ROOT
 from petition_hub.topics import (
     CO_PARTITIONED_TOPICS,
     FIXED_TOPICS,

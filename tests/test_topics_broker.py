@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.settings import PROJECT_ROOT
+from petition_hub.service.settings import PROJECT_ROOT
 from petition_hub.topics import (
     ActualTopic,
     ApplyReport,

@@ -19,11 +19,11 @@ import pytest
 from pydantic import SecretStr
 
 from hubtest import TEST_API_TOKEN, WorkerProcess, court_dispatch, http_json, produce, wait_until
-from petition_hub.app import faust_settings
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.domain.petition import Channel, petition_id_for
-from petition_hub.settings import Settings
-from petition_hub.web import OPEN_PATHS, api_tokens, bearer_ok
+from petition_hub.service.app import faust_settings
+from petition_hub.service.settings import Settings
+from petition_hub.service.web import OPEN_PATHS, api_tokens, bearer_ok
 
 DISPATCH = "HA-20260601-000077"
 PID = petition_id_for(Channel.PROVINCE, DISPATCH)

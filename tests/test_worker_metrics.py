@@ -9,13 +9,6 @@ from faust.sensors.prometheus import PrometheusMonitor
 from prometheus_client.parser import text_string_to_metric_families
 
 from hubtest import TEST_PII_KEY
-from petition_hub import metrics
-from petition_hub.app import (
-    FAUST_METRICS_PREFIX,
-    create_app,
-    next_year_calendar_known,
-    update_calendar_gauge,
-)
 from petition_hub.domain.calendar import (
     OFFICIAL_YEARS,
     CalendarOverrides,
@@ -23,7 +16,14 @@ from petition_hub.domain.calendar import (
     YearOverride,
     YearStatus,
 )
-from petition_hub.settings import Settings
+from petition_hub.service import metrics
+from petition_hub.service.app import (
+    FAUST_METRICS_PREFIX,
+    create_app,
+    next_year_calendar_known,
+    update_calendar_gauge,
+)
+from petition_hub.service.settings import Settings
 
 
 def _names() -> set[str]:

@@ -22,7 +22,8 @@ def read_all(
 
     The end is the high watermark each Fetch response reports, which is right on every broker
     (ListOffsets is not, on Tansu: see :mod:`petition_hub.broker.offsets`). ``options``: the
-    client's security settings (SASL, TLS: :func:`petition_hub.security.kafka_python_options`).
+    client's security settings (SASL, TLS:
+    :func:`petition_hub.service.security.kafka_python_options`).
     """
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, **(options or {})

@@ -6,7 +6,7 @@ Selected by ``HUB_BROKER=tansu://host:port`` (entry point ``faust.transports: ta
 Faust reads a table's changelog up to the end offsets this returns on recovery; with Tansu's own
 answer it stops early and silently loses table state (see :mod:`.offsets`). The other deviation,
 the slow group join, is handled by configuration (a short session timeout, see
-:func:`petition_hub.app.faust_settings`).
+:func:`petition_hub.service.app.faust_settings`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from faust.transport.drivers import aiokafka as stock
 from faust.types import TP
 
-from .offsets import fetched_end_offsets
+from petition_hub.broker.offsets import fetched_end_offsets
 
 
 class ConsumerThread(stock.AIOKafkaConsumerThread):

@@ -38,20 +38,21 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.fernet import Fernet
 
-from petition_hub import metrics, schemas
+from petition_hub import schemas
 from petition_hub.agents.intake import IntakeProcessor, channels
 from petition_hub.agents.lifecycle import LifecycleProcessor
 from petition_hub.agents.lifecycle_records import lifecycle_outputs, units_of
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.crypto import PiiCipher
 from petition_hub.devtools.corpus import CorpusItem, generate
 from petition_hub.domain.rules import default_rules
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
-from petition_hub.settings import PROJECT_ROOT
+from petition_hub.service import metrics
+from petition_hub.service.crypto import PiiCipher
+from petition_hub.service.settings import PROJECT_ROOT
 from petition_hub.topics import load_topics, run_apply
 
 TARGET_VS_CPU = 0.5

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from .petition import Petition, Petitioner
-from .validation import is_valid_uscc
+from petition_hub.domain.petition import Petition, Petitioner
+from petition_hub.domain.validation import is_valid_uscc
 
 __all__ = [
     "ID_NUMBER_MASK",

@@ -26,7 +26,7 @@ from stdnum.cn import ric, uscc
 from petition_hub.data import data_path
 
 if TYPE_CHECKING:
-    from .petition import Petition
+    from petition_hub.domain.petition import Petition
 
 __all__ = [
     "DEADLINE_MAX_AHEAD",

@@ -23,9 +23,9 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from .lease import LeaseLost
-from .marks import Marks
-from .records import EVENT_ID_HEADER, Output, SourceRecord
+from petition_hub.runtime.lease import LeaseLost
+from petition_hub.runtime.marks import Marks
+from petition_hub.runtime.records import EVENT_ID_HEADER, Output, SourceRecord
 
 # the stage's logger, under its name from before the move into petition_hub.runtime
 log = structlog.get_logger("petition_hub.stage")

@@ -18,9 +18,9 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from ..broker.offsets import end_offsets
-from ..broker.reading import event_ids_since
-from .state import PartitionState
+from petition_hub.broker.offsets import end_offsets
+from petition_hub.broker.reading import event_ids_since
+from petition_hub.runtime.state import PartitionState
 
 #: State key of the output marks (exactly-once stages); processors skip keys starting with NUL.
 MARKS_KEY = b"\x00stage:marks"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
-from .records import Output, SourceRecord
-from .state import PartitionState
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.state import PartitionState
 
 #: ``process(record, state) -> outputs``: a processor without hooks, as a plain callable.
 ProcessFn = Callable[[SourceRecord, PartitionState], Sequence[Output]]

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from ..broker.offsets import end_offsets
-from . import clients
-from .state import PartitionState
+from petition_hub.broker.offsets import end_offsets
+from petition_hub.runtime import clients
+from petition_hub.runtime.state import PartitionState
 
 
 async def read_changelog(

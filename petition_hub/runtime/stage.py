@@ -15,16 +15,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
-from .. import metrics
-from . import clients
-from .admin import ensure_topics
-from .delivery import DeadLetterer, Delivery
-from .lease import Lease, LeaseLost
-from .marks import MARKS_KEY, Marks
-from .processor import ProcessFn, Processor, as_processor
-from .records import SourceRecord
-from .recovery import read_changelog
-from .state import PartitionState
+from petition_hub.runtime import clients
+from petition_hub.runtime.admin import ensure_topics
+from petition_hub.runtime.delivery import DeadLetterer, Delivery
+from petition_hub.runtime.lease import Lease, LeaseLost
+from petition_hub.runtime.marks import MARKS_KEY, Marks
+from petition_hub.runtime.processor import ProcessFn, Processor, as_processor
+from petition_hub.runtime.records import SourceRecord
+from petition_hub.runtime.recovery import read_changelog
+from petition_hub.runtime.state import PartitionState
+from petition_hub.service import metrics
 
 # the stage's logger, under its name from before the move into petition_hub.runtime
 log = structlog.get_logger("petition_hub.stage")

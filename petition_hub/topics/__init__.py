@@ -29,9 +29,14 @@ Importers use this package (``from petition_hub.topics import load_topics``), no
 
 from __future__ import annotations
 
-from .admin import KafkaTopicAdmin, TopicAdmin, TopicsBrokerError, describe_broker
-from .commands import run_apply, run_diff
-from .names import (
+from petition_hub.topics.admin import (
+    KafkaTopicAdmin,
+    TopicAdmin,
+    TopicsBrokerError,
+    describe_broker,
+)
+from petition_hub.topics.commands import run_apply, run_diff
+from petition_hub.topics.names import (
     CO_PARTITIONED_TOPICS,
     DEFAULT_APP_ID,
     FIXED_TOPICS,
@@ -47,10 +52,10 @@ from .names import (
 
 # `plan` is the function from here on, not the module of the same name: import the module's other
 # names from this package, or with `from petition_hub.topics.plan import ...`.
-from .plan import ActualTopic, Change, ChangeKind, ConfigDelta, plan
-from .reconcile import apply, apply_with, diff, diff_with
-from .report import ApplyReport, ChangeResult, Outcome, format_report
-from .spec import (
+from petition_hub.topics.plan import ActualTopic, Change, ChangeKind, ConfigDelta, plan
+from petition_hub.topics.reconcile import apply, apply_with, diff, diff_with
+from petition_hub.topics.report import ApplyReport, ChangeResult, Outcome, format_report
+from petition_hub.topics.spec import (
     KNOWN_TOPIC_CONFIGS,
     REQUIRED_TOPIC_CONFIGS,
     ConfigMap,
@@ -60,7 +65,7 @@ from .spec import (
     TopicSpec,
     load_topics,
 )
-from .units import expected_unit_topics, render_unit_topics
+from petition_hub.topics.units import expected_unit_topics, render_unit_topics
 
 __all__ = [
     "CO_PARTITIONED_TOPICS",

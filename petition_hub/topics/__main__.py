@@ -2,7 +2,6 @@
 topics.yaml entries to paste (maintainers, when departments.yaml or regions.yaml change)."""
 
 from petition_hub.data import data_path
-
-from .units import render_unit_topics
+from petition_hub.topics.units import render_unit_topics
 
 print(render_unit_topics(data_path("departments.yaml"), data_path("regions.yaml")), end="")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .plan import ActualTopic
-from .spec import TopicSpec
+from petition_hub.topics.plan import ActualTopic
+from petition_hub.topics.spec import TopicSpec
 
 #: Why partitions could not be added on a broker without CreatePartitions (Tansu).
 NO_CREATE_PARTITIONS = "the broker does not support adding partitions (CreatePartitions)"
@@ -51,7 +51,7 @@ class KafkaTopicAdmin:
     """:class:`TopicAdmin` over kafka-python's ``KafkaAdminClient`` (kafka-python 3.x API).
 
     ``security``: the client's SASL and TLS settings
-    (:func:`petition_hub.security.kafka_python_options`; none: PLAINTEXT)."""
+    (:func:`petition_hub.service.security.kafka_python_options`; none: PLAINTEXT)."""
 
     def __init__(
         self,

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .admin import TopicsBrokerError
-from .names import DEFAULT_APP_ID
-from .reconcile import apply, diff
-from .report import format_report
-from .spec import TopicsFileError, load_topics
+from petition_hub.topics.admin import TopicsBrokerError
+from petition_hub.topics.names import DEFAULT_APP_ID
+from petition_hub.topics.reconcile import apply, diff
+from petition_hub.topics.report import format_report
+from petition_hub.topics.spec import TopicsFileError, load_topics
 
 
 def _run(
@@ -64,7 +64,7 @@ def run_apply(
     topics.yaml or unreachable broker. ``embedded`` caps the replication factor at 1;
     ``replication_factor_cap`` caps it on other brokers (a single-node Kafka: 1). ``security``:
     the admin client's SASL and TLS settings
-    (:func:`petition_hub.security.kafka_python_options`)."""
+    (:func:`petition_hub.service.security.kafka_python_options`)."""
     return _run(
         settings_like_bootstrap,
         embedded,

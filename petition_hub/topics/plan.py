@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .names import DEFAULT_APP_ID, is_internal_topic
-from .spec import INTEGER_CONFIGS, TopicsFile, TopicSpec, norm_policy
+from petition_hub.topics.names import DEFAULT_APP_ID, is_internal_topic
+from petition_hub.topics.spec import INTEGER_CONFIGS, TopicsFile, TopicSpec, norm_policy
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .admin import NO_CREATE_PARTITIONS, KafkaTopicAdmin, TopicAdmin
-from .names import DEFAULT_APP_ID
-from .plan import ChangeKind, plan, unknown_configs
-from .report import ApplyReport, ChangeResult, Outcome
-from .spec import TopicsFile
+from petition_hub.topics.admin import NO_CREATE_PARTITIONS, KafkaTopicAdmin, TopicAdmin
+from petition_hub.topics.names import DEFAULT_APP_ID
+from petition_hub.topics.plan import ChangeKind, plan, unknown_configs
+from petition_hub.topics.report import ApplyReport, ChangeResult, Outcome
+from petition_hub.topics.spec import TopicsFile
 
 
 def diff_with(
@@ -55,7 +55,7 @@ def diff(
     security: Mapping[str, Any] | None = None,
 ) -> ApplyReport:
     """Compare the broker with ``spec``; change nothing. ``security``: the admin client's SASL
-    and TLS settings (:func:`petition_hub.security.kafka_python_options`)."""
+    and TLS settings (:func:`petition_hub.service.security.kafka_python_options`)."""
     with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s, security=security) as admin:
         return diff_with(
             spec,

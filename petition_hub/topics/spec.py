@@ -27,8 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from petition_hub.domain.yamlpos import child, line_of, locate
-
-from .names import CO_PARTITIONED_TOPICS, is_unit_topic
+from petition_hub.topics.names import CO_PARTITIONED_TOPICS, is_unit_topic
 
 #: Topic-level configs of Apache Kafka 3.x/4.x (a typo in topics.yaml is an error, not a surprise
 #: at create time).

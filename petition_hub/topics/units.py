@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .names import UNIT_TOPIC_SUFFIXES, unit_topic
+from petition_hub.topics.names import UNIT_TOPIC_SUFFIXES, unit_topic
 
 
 @dataclass(frozen=True)

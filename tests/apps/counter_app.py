@@ -10,10 +10,10 @@ from __future__ import annotations
 import faust
 from faust.web import Request, Response, View
 
-from petition_hub import logs, web
-from petition_hub.app import TANSU_HEARTBEAT_INTERVAL, TANSU_SESSION_TIMEOUT, faust_settings
-from petition_hub.runner import run_worker
-from petition_hub.settings import Settings
+from petition_hub.service import logs, web
+from petition_hub.service.app import TANSU_HEARTBEAT_INTERVAL, TANSU_SESSION_TIMEOUT, faust_settings
+from petition_hub.service.runner import run_worker
+from petition_hub.service.settings import Settings
 
 settings = Settings()
 assert settings.broker is not None

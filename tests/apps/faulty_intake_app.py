@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 import faust
 
-from petition_hub import logs, web
 from petition_hub.agents import intake
-from petition_hub.app import attach_stages, faust_settings
 from petition_hub.connectors import hotline
 from petition_hub.domain.petition import Petition
-from petition_hub.runner import run_worker
-from petition_hub.settings import Settings
+from petition_hub.service import logs, web
+from petition_hub.service.app import attach_stages, faust_settings
+from petition_hub.service.runner import run_worker
+from petition_hub.service.settings import Settings
 
 
 def buggy_decode(

@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from . import hotline, miniprogram, province
-from .common import BROKEN_KINDS, CHANNELS, TOPICS, CorpusItem
-from .samples import SAMPLES_DIR, Sample, load_samples
+from petition_hub.devtools.corpus import hotline, miniprogram, province
+from petition_hub.devtools.corpus.common import BROKEN_KINDS, CHANNELS, TOPICS, CorpusItem
+from petition_hub.devtools.corpus.samples import SAMPLES_DIR, Sample, load_samples
 
 __all__ = [
     "BROKEN_KINDS",

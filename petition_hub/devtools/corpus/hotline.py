@@ -11,8 +11,15 @@ from typing import Any, Final
 
 from stdnum.cn import uscc
 
-from .common import CorpusItem, broken_kind, dead_item, json_bytes, oversize_text, valid_item
-from .values import Gen
+from petition_hub.devtools.corpus.common import (
+    CorpusItem,
+    broken_kind,
+    dead_item,
+    json_bytes,
+    oversize_text,
+    valid_item,
+)
+from petition_hub.devtools.corpus.values import Gen
 
 _HOTLINE_TYPES: Final = {
     "咨询": "政策咨询",

@@ -9,8 +9,15 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
-from .common import CorpusItem, broken_kind, dead_item, json_bytes, oversize_text, valid_item
-from .values import Gen
+from petition_hub.devtools.corpus.common import (
+    CorpusItem,
+    broken_kind,
+    dead_item,
+    json_bytes,
+    oversize_text,
+    valid_item,
+)
+from petition_hub.devtools.corpus.values import Gen
 
 _CST: Final = timezone(timedelta(hours=8))
 _MP_TYPES: Final = {

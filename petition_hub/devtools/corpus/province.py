@@ -11,9 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from petition_hub import schemas
-
-from .common import CorpusItem, broken_kind, dead_item, oversize_text, valid_item
-from .values import OTHER_HENAN, OUTSIDE_HENAN, Gen
+from petition_hub.devtools.corpus.common import (
+    CorpusItem,
+    broken_kind,
+    dead_item,
+    oversize_text,
+    valid_item,
+)
+from petition_hub.devtools.corpus.values import OTHER_HENAN, OUTSIDE_HENAN, Gen
 
 _PROVINCE_TYPES: Final = {
     "POLICY_CONSULTATION": "政策咨询",

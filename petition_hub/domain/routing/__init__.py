@@ -42,11 +42,9 @@ from collections.abc import Iterable
 from petition_hub.domain.classify import analyse_text, classify, petition_text
 from petition_hub.domain.location import locate
 from petition_hub.domain.petition import Channel, Petition
-from petition_hub.domain.rules import COUNTY, RuleSet
-
-from .decision import _Ctx, _decision, _error_decision, _special
-from .dryrun import DryRun, RouteChange
-from .model import (
+from petition_hub.domain.routing.decision import _Ctx, _decision, _error_decision, _special
+from petition_hub.domain.routing.dryrun import DryRun, RouteChange
+from petition_hub.domain.routing.model import (
     PROVINCE_FEEDBACK_TOPIC,
     PROVINCE_TRANSFERS_TOPIC,
     TRIAGE_TOPIC,
@@ -60,7 +58,8 @@ from .model import (
     unit_names,  # noqa: F401  (public before the split, though nothing in the hub calls it)
     unit_topic,
 )
-from .units import _finish, _plan
+from petition_hub.domain.routing.units import _finish, _plan
+from petition_hub.domain.rules import COUNTY, RuleSet
 
 # The package's modules: model (units, topics, the decision and its record), decision (building a
 # decision), units (a theme's units), dryrun (a candidate rules version). The pipeline itself stays

@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from petition_hub.domain.classify import Classification, TextAnalysis
 from petition_hub.domain.location import Location
 from petition_hub.domain.petition import Petition
-from petition_hub.domain.rules import RuleSet, Theme
-
-from .model import (
+from petition_hub.domain.routing.model import (
     PROVINCE_FEEDBACK_TOPIC,
     PROVINCE_TRANSFERS_TOPIC,
     TRIAGE_TOPIC,
@@ -20,6 +18,7 @@ from .model import (
     RoutingDecision,
     UnitRef,
 )
+from petition_hub.domain.rules import RuleSet, Theme
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import RoutingDecision
+from petition_hub.domain.routing.model import RoutingDecision
 
 
 @dataclass(frozen=True)

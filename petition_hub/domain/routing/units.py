@@ -8,10 +8,9 @@ from typing import Final
 
 from petition_hub.domain.classify import TextAnalysis, unit_mentions
 from petition_hub.domain.location import Location
+from petition_hub.domain.routing.decision import _Ctx, _decision
+from petition_hub.domain.routing.model import RoutingDecision, UnitRef
 from petition_hub.domain.rules import COUNTY, Theme, normalize_text
-
-from .decision import _Ctx, _decision
-from .model import RoutingDecision, UnitRef
 
 _OVERSIGHT_ROLES: Final = frozenset({"supervision", "coordination"})
 

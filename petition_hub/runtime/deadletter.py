@@ -19,9 +19,9 @@ from typing import Any, Final
 
 import fastavro
 
-from . import schemas
-from .crypto import PiiCipher
-from .runtime.records import SourceRecord
+from petition_hub import schemas
+from petition_hub.runtime.records import SourceRecord
+from petition_hub.service.crypto import PiiCipher
 
 DEADLETTER: Final = "cn.gov.pds.hub.DeadLetter.v2"
 _ORIGINAL_V1: Final = "cn.gov.pds.hub.Original.v1"
@@ -119,7 +119,8 @@ def seal(
 
 
 def unseal(key: bytes | None, value: bytes, cipher: PiiCipher) -> DeadLetter:
-    """Open a ``hub.deadletter`` record; raises :class:`petition_hub.crypto.InvalidToken` for a
+    """Open a ``hub.deadletter`` record; raises
+    :class:`petition_hub.service.crypto.InvalidToken` for a
     wrong key and :class:`petition_hub.schemas.WireFormatError` for a record that is not one."""
     sid, record = schemas.decode(value)
     if schemas.record_name(sid) != "cn.gov.pds.hub.DeadLetter":

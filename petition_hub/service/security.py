@@ -7,7 +7,7 @@ each client library wants, so the workers and the tools all log in as the same p
 - :func:`aiokafka_options`: keyword arguments for every aiokafka client (the stages' consumers,
   producers and admin, :mod:`petition_hub.broker.offsets`, :func:`.broker.reading.event_ids_since`);
 - :func:`faust_credentials`: faust's ``broker_credentials`` (the worker's own consumer, producer and
-  topic creation; :func:`petition_hub.app.faust_settings`);
+  topic creation; :func:`petition_hub.service.app.faust_settings`);
 - :func:`kafka_python_options`: keyword arguments for kafka-python (``topics apply/diff``,
   :func:`.broker.reading.read_all` for ``report``, ``dlq`` and ``rules dry-run``);
 - :func:`confluent_config`: a confluent-kafka (librdkafka) configuration, for tools on that client.
@@ -31,7 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .settings import Settings
+from petition_hub.service.settings import Settings
 
 if TYPE_CHECKING:
     from faust.types.auth import CredentialsT

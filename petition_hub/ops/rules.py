@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import schemas
-from .broker.reading import read_all
-from .connectors import PETITION_DECODERS
-from .devtools.corpus import load_samples
-from .domain.petition import (
+from petition_hub import schemas
+from petition_hub.broker.reading import read_all
+from petition_hub.connectors import PETITION_DECODERS
+from petition_hub.devtools.corpus import load_samples
+from petition_hub.domain.petition import (
     Channel,
     Petition,
     Petitioner,
@@ -20,9 +20,9 @@ from .domain.petition import (
     PetitionType,
     petition_from_avro,
 )
-from .domain.routing import RoutingDecision, dry_run, route
-from .domain.rules import RuleSet
-from .topics import names
+from petition_hub.domain.routing import RoutingDecision, dry_run, route
+from petition_hub.domain.rules import RuleSet
+from petition_hub.topics import names
 
 
 def petition_from_sample(path: Path) -> Petition:
@@ -57,7 +57,7 @@ def petition_from_text(
     petition_type: str | None = None,
 ) -> Petition:
     """A petition made of what an operator typed (12345 channel, no personal data)."""
-    from .domain.petition import Enterprise
+    from petition_hub.domain.petition import Enterprise
 
     return Petition(
         channel=Channel.HOTLINE,
@@ -85,7 +85,7 @@ def recent_petitions(
     bootstrap: str, limit: int, options: Mapping[str, Any] | None = None
 ) -> list[Petition]:
     """The latest revision of the last ``limit`` petitions on ``hub.petitions`` (``options``: the
-    client's SASL and TLS settings, :func:`petition_hub.security.kafka_python_options`)."""
+    client's SASL and TLS settings, :func:`petition_hub.service.security.kafka_python_options`)."""
     latest: dict[str, Petition] = {}
     for record in read_all(bootstrap, names.PETITIONS, options=options):
         if not record.value:

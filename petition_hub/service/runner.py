@@ -6,11 +6,11 @@ from typing import NoReturn
 
 import faust
 
-from .settings import Settings
+from petition_hub.service.settings import Settings
 
 
 def worker_for(app: faust.App, settings: Settings) -> faust.Worker:
-    """A faust worker that leaves logging to :mod:`petition_hub.logs`."""
+    """A faust worker that leaves logging to :mod:`petition_hub.service.logs`."""
     return faust.Worker(
         app,
         loglevel=settings.log_level,

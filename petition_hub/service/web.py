@@ -1,6 +1,6 @@
 """The worker's HTTP endpoints, on faust's web server (port HUB_METRICS_PORT).
 
-- ``/metrics``: Prometheus exposition of :mod:`petition_hub.metrics`.
+- ``/metrics``: Prometheus exposition of :mod:`petition_hub.service.metrics`.
 - ``/health``: ``{"ready": bool, ...}``; ready once every batch stage holds restored
   partitions, faust is not rebalancing and has recovered its tables. 200 when ready, else 503.
 - ``/petitions/{petition_id}``: a petition's lifecycle state and full history (routing decisions,
@@ -33,11 +33,11 @@ from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from pydantic import SecretStr
 
-from . import registry
-from .metrics import exposition
-from .runtime.stage import Stage
-from .settings import Settings, get_settings
-from .topics import load_topics
+from petition_hub.runtime.stage import Stage
+from petition_hub.service import registry
+from petition_hub.service.metrics import exposition
+from petition_hub.service.settings import Settings, get_settings
+from petition_hub.topics import load_topics
 
 log = structlog.get_logger(__name__)
 
@@ -212,7 +212,7 @@ def _register_registry(app: faust.App, topic_names: list[str]) -> None:
 
 def _register_lifecycle(app: faust.App, stages: Sequence[Stage]) -> None:
     """A petition's state and history, and a unit's lists, from this worker's lifecycle stage."""
-    from .agents.lifecycle import LifecycleProcessor
+    from petition_hub.agents.lifecycle import LifecycleProcessor
 
     lifecycle = next(
         (s.processor for s in stages if isinstance(s.processor, LifecycleProcessor)), None

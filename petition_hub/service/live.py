@@ -15,9 +15,9 @@ from typing import Generic, TypeVar
 
 import structlog
 
-from petition_hub import metrics
 from petition_hub.data import data_path
 from petition_hub.domain.calendar import CalendarConfigError, WorkingCalendar
+from petition_hub.service import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -27,16 +27,16 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from . import schemas
-from .agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
-from .broker.reading import read_all
-from .connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
-from .crypto import InvalidToken, PiiCipher
-from .deadletter import DeadLetter, unseal
-from .domain.petition import petition_to_avro
-from .domain.validation import TimeOutOfRange, check_petition_times
-from .logs import scrub_text
-from .runtime.records import SourceRecord
+from petition_hub import schemas
+from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
+from petition_hub.broker.reading import read_all
+from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
+from petition_hub.domain.petition import petition_to_avro
+from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
+from petition_hub.runtime.deadletter import DeadLetter, unseal
+from petition_hub.runtime.records import SourceRecord
+from petition_hub.service.crypto import InvalidToken, PiiCipher
+from petition_hub.service.logs import scrub_text
 
 REDRIVE_V1: Final = "cn.gov.pds.hub.DeadLetterRedrive.v1"
 

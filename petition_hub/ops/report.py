@@ -3,7 +3,8 @@
 The source of truth is the event log: ``hub.lifecycle`` (``LifecycleEvent``) and ``hub.sla``
 (``SlaEvent``, any version), read whole. Delivery is at-least-once, so events are counted once per
 ``eventId``. The definitions are those of the Prometheus recording rules (see
-:mod:`petition_hub.metrics`); a period is a calendar month in Asia/Shanghai, ``[start, end)``,
+:mod:`petition_hub.service.metrics`); a period is a calendar month in Asia/Shanghai,
+``[start, end)``,
 and an event belongs to it by its ``at``:
 
 - received (受理): ``state_changed`` to ``routed``, for ``leadUnit`` (else ``unit``);
@@ -40,8 +41,8 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from .domain.rules import RuleSet
-from .topics import names
+from petition_hub.domain.rules import RuleSet
+from petition_hub.topics import names
 
 __all__ = [
     "LIFECYCLE_TOPIC",
@@ -428,9 +429,10 @@ class Events:
 
 def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Events:
     """``hub.lifecycle`` and ``hub.sla`` whole, to their high watermarks, decoded. ``options``:
-    the client's SASL and TLS settings (:func:`petition_hub.security.kafka_python_options`)."""
-    from . import schemas
-    from .broker.reading import read_all
+    the client's SASL and TLS settings
+    (:func:`petition_hub.service.security.kafka_python_options`)."""
+    from petition_hub import schemas
+    from petition_hub.broker.reading import read_all
 
     events = Events()
     for topic, name, sink in (

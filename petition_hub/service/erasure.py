@@ -37,12 +37,13 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTP
 from mode import Service
 
-from . import metrics, schemas
-from .broker.offsets import end_offsets
-from .domain.petition import petition_from_avro, petition_to_avro
-from .domain.privacy import redact
-from .runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
-from .topics.names import PETITIONS, PRIVACY, REJECTS
+from petition_hub import schemas
+from petition_hub.broker.offsets import end_offsets
+from petition_hub.domain.petition import petition_from_avro, petition_to_avro
+from petition_hub.domain.privacy import redact
+from petition_hub.runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
+from petition_hub.service import metrics
+from petition_hub.topics.names import PETITIONS, PRIVACY, REJECTS
 
 log = structlog.get_logger(__name__)
 

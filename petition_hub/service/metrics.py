@@ -209,7 +209,7 @@ LIFECYCLE_EVENTS = Counter(
 
 # --- deployment (issue 6): whether next year's working-day calendar is known, for the alert
 # "next year's calendar missing by 1 December" (deploy/prometheus/rules/alerts.yml). Set at start
-# and hourly by the worker (petition_hub.app), from petition_hub.domain.calendar.
+# and hourly by the worker (petition_hub.service.app), from petition_hub.domain.calendar.
 CALENDAR_NEXT_YEAR = Gauge(
     "petition_hub_calendar_next_year_available",
     "1 when next year's official working-day calendar is known (chinesecalendar, or its notice "

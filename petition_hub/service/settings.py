@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     clock_file: Path | None = Field(
         default=None,
         description="Tests and demos only: a file with the time the hub's clocks read "
-        "(petition_hub.clock); unset means the system clock.",
+        "(petition_hub.service.clock); unset means the system clock.",
     )
     lifecycle_park_seconds: float = Field(
         default=60.0,

@@ -17,7 +17,7 @@ from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from .settings import Settings
+from petition_hub.service.settings import Settings
 
 __all__ = ["DEV_KEY_FILE", "InvalidToken", "MissingKeyError", "PiiCipher", "cipher_for"]
 

@@ -14,16 +14,16 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from mode import Service
 
-from . import metrics
-from .clock import clock_from
-from .runtime.records import Output, SourceRecord
-from .security import aiokafka_options, faust_credentials
-from .settings import Settings
-from .topics import names
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.service import metrics
+from petition_hub.service.clock import clock_from
+from petition_hub.service.security import aiokafka_options, faust_credentials
+from petition_hub.service.settings import Settings
+from petition_hub.topics import names
 
 if TYPE_CHECKING:
-    from .domain.calendar import WorkingCalendar
-    from .erasure import Eraser
+    from petition_hub.domain.calendar import WorkingCalendar
+    from petition_hub.service.erasure import Eraser
 
 #: On Tansu a new group's join completes only after about half the session timeout (6 s -> 3 s,
 #: faust's default 60 s -> 30 s per start). A short session timeout makes joins take about a
@@ -50,7 +50,7 @@ def stage_session(settings: Settings) -> tuple[float, float]:
 def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
     """What every batch stage of the worker shares: the broker, its kind, the group session
     timing, the worker's event loop, and how its Kafka clients log in (SASL, TLS: the same
-    principal as faust's own clients, :mod:`petition_hub.security`)."""
+    principal as faust's own clients, :mod:`petition_hub.service.security`)."""
     session, heartbeat = stage_session(settings)
     return {
         "bootstrap": settings.bootstrap_servers(),
@@ -66,8 +66,8 @@ def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
 def stage_dead_letter(settings: Settings) -> Callable[[SourceRecord, str, str], Output]:
     """How a stage turns a record whose own output cannot be written into a dead letter: sealed
     with the PII key, truncated when it is over the size limit (so the letter can be written)."""
-    from .crypto import cipher_for
-    from .deadletter import seal, size_of
+    from petition_hub.runtime.deadletter import seal, size_of
+    from petition_hub.service.crypto import cipher_for
 
     cipher = cipher_for(settings)
 
@@ -109,7 +109,8 @@ CALENDAR_CHECK_INTERVAL = 60.0
 
 @lru_cache(maxsize=1)
 def faust_metrics() -> FaustMetrics:
-    """faust's sensor metrics in :data:`petition_hub.metrics.REGISTRY` (created once per process:
+    """faust's sensor metrics in :data:`petition_hub.service.metrics.REGISTRY`
+    (created once per process:
     a registry refuses a second metric of the same name, and ``dev`` may build several apps)."""
     return FaustMetrics.create(metrics.REGISTRY, FAUST_METRICS_PREFIX)
 
@@ -126,8 +127,8 @@ def next_year_calendar_known(
     working-day calendar in ``calendar`` (default: the packaged one): ``chinesecalendar``'s, or
     its notice transcribed in the override file. A provisional year (the law's statutory days,
     no 调休) is not known."""
-    from .domain.calendar import default_calendar
-    from .domain.sla import SHANGHAI
+    from petition_hub.domain.calendar import default_calendar
+    from petition_hub.domain.sla import SHANGHAI
 
     day = today or datetime.now(SHANGHAI).date()
     return (calendar or default_calendar()).year_status(day.year + 1).is_official
@@ -145,7 +146,7 @@ def update_calendar_gauge(
 def attach_calendar_check(app: faust.App, settings: Settings) -> None:
     """Set the next-year calendar gauge when the worker starts, then every hour (from the
     calendar of ``HUB_CALENDAR_FILE``, which the stages keep current)."""
-    from .live import live_calendar
+    from petition_hub.service.live import live_calendar
 
     async def check_calendar() -> None:
         update_calendar_gauge(calendar=live_calendar(settings.calendar_file).current())
@@ -193,8 +194,8 @@ def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
 
 
 def eraser(app: faust.App, settings: Settings) -> Eraser:
-    """The worker's eraser of personal data (:mod:`petition_hub.erasure`)."""
-    from .erasure import Eraser
+    """The worker's eraser of personal data (:mod:`petition_hub.service.erasure`)."""
+    from petition_hub.service.erasure import Eraser
 
     return Eraser(
         bootstrap=settings.bootstrap_servers(),
@@ -219,8 +220,8 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
     attach_monitor(app)
     attach_calendar_check(app, settings)
     # imported here: agents import the domain, and `import petition_hub` should stay cheap
-    from . import web
-    from .agents import register
+    from petition_hub.agents import register
+    from petition_hub.service import web
 
     stages = register(app, settings)
     attach_stages(app, [*stages, eraser(app, settings)])

@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import logs
-from .settings import Settings, get_settings
+from petition_hub.service import logs
+from petition_hub.service.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from .crypto import PiiCipher
-    from .domain.calendar import WorkingCalendar
-    from .domain.rules import RuleSet
+    from petition_hub.domain.calendar import WorkingCalendar
+    from petition_hub.domain.rules import RuleSet
+    from petition_hub.service.crypto import PiiCipher
 
 
 def _settings() -> Settings:
-    from .security import check
+    from petition_hub.service.security import check
 
     try:
         settings = get_settings()
@@ -34,7 +34,7 @@ def _settings() -> Settings:
 
 def _kafka(settings: Settings) -> dict[str, Any]:
     """The tools' kafka-python login (SASL, TLS): the same principal as the workers."""
-    from .security import kafka_python_options
+    from petition_hub.service.security import kafka_python_options
 
     return kafka_python_options(settings)
 
@@ -50,7 +50,7 @@ def main() -> None:
 @click.option("--no-demo", is_flag=True, help="run without the demo stream")
 def dev(demo_rate: float, no_demo: bool) -> None:
     """The whole hub on one machine: embedded broker, topics, a worker, a demo stream."""
-    from .devtools.dev import run_dev
+    from petition_hub.devtools.dev import run_dev
 
     settings = _settings()
     logs.configure("WARNING", settings.log_json)
@@ -60,7 +60,7 @@ def dev(demo_rate: float, no_demo: bool) -> None:
 @main.command()
 def worker() -> NoReturn:
     """A stream worker against HUB_BROKER (start more to scale out)."""
-    from .crypto import cipher_for
+    from petition_hub.service.crypto import cipher_for
 
     settings = _settings()
     if settings.broker is None:
@@ -73,8 +73,8 @@ def worker() -> NoReturn:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    from .app import create_app
-    from .runner import run_worker
+    from petition_hub.service.app import create_app
+    from petition_hub.service.runner import run_worker
 
     logs.configure(settings.log_level, settings.log_json)
     run_worker(create_app(settings), settings)
@@ -99,7 +99,7 @@ def _topics_broker(settings: Settings) -> str:
 )
 def topics_apply(delete_unexpected: bool) -> None:
     """Create what is missing, grow partitions, report drift. Deletes nothing unless asked."""
-    from .topics import run_apply
+    from petition_hub.topics import run_apply
 
     settings = _settings()
     text, code = run_apply(
@@ -118,7 +118,7 @@ def topics_apply(delete_unexpected: bool) -> None:
 @topics.command("diff")
 def topics_diff() -> None:
     """Report how the broker differs from topics.yaml (exit 1 on drift); change nothing."""
-    from .topics import run_diff
+    from petition_hub.topics import run_diff
 
     settings = _settings()
     text, code = run_diff(
@@ -156,9 +156,9 @@ def topics_diff() -> None:
 )
 def topics_acls(output_format: str, bootstrap_server: str, command_config: str) -> None:
     """Kafka ACLs from topics.yaml and the reference units: each unit only its own topics."""
-    from .acls import AclError, format_json, format_kafka_acls, generate
-    from .data import data_path
-    from .topics import TopicsFileError, load_topics
+    from petition_hub.data import data_path
+    from petition_hub.ops.acls import AclError, format_json, format_kafka_acls, generate
+    from petition_hub.topics import TopicsFileError, load_topics
 
     settings = _settings()
     try:
@@ -182,7 +182,7 @@ def dlq() -> None:
 
 
 def _dlq_context() -> tuple[str, PiiCipher]:
-    from .crypto import cipher_for
+    from petition_hub.service.crypto import cipher_for
 
     settings = _settings()
     if settings.broker is None:
@@ -199,7 +199,7 @@ def _dlq_context() -> tuple[str, PiiCipher]:
 def dlq_list(reason: str | None, connector: str | None) -> None:
     """Every dead letter, oldest first: id, time, channel, reason, size, message (or why it
     cannot be read: a wrong or rotated-out key, or a record that is not a dead letter)."""
-    from .dlq import entries, format_list
+    from petition_hub.ops.dlq import entries, format_list
 
     bootstrap, cipher = _dlq_context()
     items = [
@@ -215,7 +215,7 @@ def dlq_list(reason: str | None, connector: str | None) -> None:
 @click.argument("dead_letter_id")
 def dlq_show(dead_letter_id: str) -> None:
     """One dead letter: metadata, redrives, and the original with personal data masked."""
-    from .dlq import entries, find, format_show
+    from petition_hub.ops.dlq import entries, find, format_show
 
     bootstrap, cipher = _dlq_context()
     found = find(entries(bootstrap, cipher, options=_kafka(_settings())), dead_letter_id)
@@ -250,7 +250,7 @@ def dlq_redrive(
     Those that cannot be read, or whose whole original (of a truncated letter) is not on its
     source topic any more, are reported and left; the exit status is 1 when any was not redriven.
     """
-    from .dlq import entries, redrive
+    from petition_hub.ops.dlq import entries, redrive
 
     if not dead_letter_ids and reason is None:
         raise click.ClickException("name dead letter ids, or --reason")
@@ -293,7 +293,7 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
     """Erase PETITION_ID's personal data now: a redacted revision replaces it on hub.petitions
     (compaction then drops the old ones), and hub.privacy records the erasure (its reference and
     the names of the erased fields, never their values). Exit status 1 unless it is done."""
-    from .erasure import request_erasure
+    from petition_hub.service.erasure import request_erasure
 
     settings = _settings()
     if settings.broker is None:
@@ -323,7 +323,7 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write JSON here")
 def bench(quick: bool, json_path: Path | None) -> None:
     """The benchmark suite: the data path's speed as ratios to same-process baselines."""
-    from .devtools.bench import run_bench
+    from petition_hub.devtools.bench import run_bench
 
     logs.configure("WARNING")
     sys.exit(run_bench(quick, json_path))
@@ -335,8 +335,8 @@ def rules() -> None:
 
 
 def _rules_in_force(settings: Settings) -> RuleSet:
-    from .agents.routing import load_rules_at
-    from .domain.rules import RulesError
+    from petition_hub.agents.routing import load_rules_at
+    from petition_hub.domain.rules import RulesError
 
     try:
         return load_rules_at(settings.rules)
@@ -366,7 +366,7 @@ def rules_explain(
     as_json: bool,
 ) -> None:
     """The routing decision for a petition text and location (or a sample file), with why."""
-    from .rules_cli import explain, petition_from_sample, petition_from_text
+    from petition_hub.ops.rules import explain, petition_from_sample, petition_from_text
 
     settings = _settings()
     if (text is None) == (sample is None):
@@ -385,9 +385,9 @@ def rules_explain(
 @click.option("--json", "as_json", is_flag=True)
 def rules_dry_run(candidate: Path, limit: int, as_json: bool) -> None:
     """What CANDIDATE (a rules file or directory) would route differently over recent petitions."""
-    from .agents.routing import load_rules_at
-    from .domain.rules import RulesError
-    from .rules_cli import dry_run_report, recent_petitions
+    from petition_hub.agents.routing import load_rules_at
+    from petition_hub.domain.rules import RulesError
+    from petition_hub.ops.rules import dry_run_report, recent_petitions
 
     settings = _settings()
     if settings.broker is None:
@@ -435,9 +435,9 @@ def sla_explain(
     """The sign-for and resolve deadlines and every ladder step, from the workers' own functions."""
     import json
 
-    from .domain.calendar import CalendarUnavailable
-    from .domain.petition import PetitionType, Urgency
-    from .domain.sla import ClockError, explain
+    from petition_hub.domain.calendar import CalendarUnavailable
+    from petition_hub.domain.petition import PetitionType, Urgency
+    from petition_hub.domain.sla import ClockError, explain
 
     urgencies = {"一般": Urgency.NORMAL, "紧急": Urgency.URGENT, "特急": Urgency.VERY_URGENT}
     try:
@@ -473,8 +473,8 @@ def calendar() -> None:
 
 
 def _calendar_in_force(settings: Settings) -> tuple[Path, WorkingCalendar]:
-    from .domain.calendar import CalendarConfigError, WorkingCalendar
-    from .live import calendar_file
+    from petition_hub.domain.calendar import CalendarConfigError, WorkingCalendar
+    from petition_hub.service.live import calendar_file
 
     path = calendar_file(settings.calendar_file)
     try:
@@ -491,9 +491,14 @@ def calendar_status(metrics_url: str | None, as_json: bool) -> None:
     how many open clocks a worker runs on a provisional year."""
     import json
 
-    from .calendar_ops import format_status, open_provisional_clocks, status_json, status_rows
-    from .clock import clock_from
-    from .domain.sla import SHANGHAI
+    from petition_hub.domain.sla import SHANGHAI
+    from petition_hub.ops.calendar import (
+        format_status,
+        open_provisional_clocks,
+        status_json,
+        status_rows,
+    )
+    from petition_hub.service.clock import clock_from
 
     settings = _settings()
     path, cal = _calendar_in_force(settings)
@@ -514,8 +519,8 @@ def calendar_import(notice_file: Path, write: bool) -> None:
     """Read the text of the State Council's notice (国务院办公厅关于YYYY年部分节假日安排的通知),
     print the year it understood day by day, and with --write add it to the override file. A
     notice that cannot be read fully is refused with the line it could not read."""
-    from .calendar_ops import ImportError_, format_review, write_notice
-    from .domain.notice import NoticeError, parse_notice
+    from petition_hub.domain.notice import NoticeError, parse_notice
+    from petition_hub.ops.calendar import ImportError_, format_review, write_notice
 
     settings = _settings()
     path, cal = _calendar_in_force(settings)
@@ -543,8 +548,15 @@ def calendar_import(notice_file: Path, write: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of the table")
 def report(period: str, csv_path: Path | None, as_json: bool) -> None:
     """Each unit's rates for a month (the public 通报), from hub.lifecycle and hub.sla."""
-    from .report import Period, compute, format_json, format_text, read_events, unit_namer
-    from .report import write_csv as write_report_csv
+    from petition_hub.ops.report import (
+        Period,
+        compute,
+        format_json,
+        format_text,
+        read_events,
+        unit_namer,
+    )
+    from petition_hub.ops.report import write_csv as write_report_csv
 
     try:
         month = Period.parse(period)

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import fastavro
 
-from . import schemas
+from petition_hub import schemas
 
 #: Topic (or topic pattern) -> its value schemas, oldest first.
 _SUBJECT_SCHEMAS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (

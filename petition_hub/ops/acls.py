@@ -37,7 +37,7 @@ from enum import StrEnum
 from itertools import groupby
 from pathlib import Path
 
-from .topics import FIXED_TOPICS, INPUT_TOPICS, TopicsFile, expected_unit_topics
+from petition_hub.topics import FIXED_TOPICS, INPUT_TOPICS, TopicsFile, expected_unit_topics
 
 __all__ = [
     "HUB_PRINCIPAL",
@@ -200,7 +200,7 @@ def _hub_acls(topic_names: Sequence[str], app_id: str) -> list[AclBinding]:
         else:
             raise AclError(
                 f"topics.yaml declares {name!r}: neither a channel's, the hub's nor a unit's "
-                f"topic (interface.md); say who may use it in petition_hub/acls.py"
+                f"topic (interface.md); say who may use it in petition_hub/ops/acls.py"
             )
     internal = [Operation.READ, Operation.WRITE, *admin]
     out += _grant(hub, internal, f"{app_id}-", ResourceType.TOPIC, PatternType.PREFIXED)
