@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root when the hub runs from a checkout (``pip install -e .``).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: URL schemes of HUB_BROKER: ``kafka`` is Apache Kafka (stock faust driver); ``tansu`` is a
 #: Tansu broker, driven with the workarounds in :mod:`petition_hub.broker.transport`.
