@@ -15,6 +15,7 @@ __all__ = [
     "Event",
     "ExtensionDecided",
     "ExtensionRequested",
+    "Handled",
     "InProgress",
     "MaterialReceived",
     "MaterialRequested",
@@ -160,9 +161,8 @@ class Tick(_Event):
     kind: Literal["tick"] = "tick"
 
 
-Event = Annotated[
-    Received
-    | Routed
+Handled = (
+    Routed
     | TriageRequested
     | TriageRouted
     | SignedFor
@@ -174,7 +174,10 @@ Event = Annotated[
     | Returned
     | ExtensionDecided
     | Rated
-    | Tick,
-    Field(discriminator="kind"),
-]
+)
+"""The events that have a handler: all but :class:`Received` (which opens a petition)
+and :class:`Tick` (which only catches up)."""
+
+
+Event = Annotated[Received | Handled | Tick, Field(discriminator="kind")]
 """Any input of :func:`apply` (a discriminated union on ``kind``, for decoding)."""

@@ -20,8 +20,9 @@ Rules worth knowing:
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Final
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from petition_hub.domain.calendar import CalendarUnavailable
 from petition_hub.domain.lifecycle.context import _Ctx
@@ -36,6 +37,7 @@ from petition_hub.domain.lifecycle.effects import (
 from petition_hub.domain.lifecycle.events import (
     ExtensionDecided,
     ExtensionRequested,
+    Handled,
     InProgress,
     MaterialReceived,
     MaterialRequested,
@@ -52,6 +54,7 @@ from petition_hub.domain.lifecycle.states import Closure, ExtensionStatus, Lifec
 from petition_hub.domain.petition import Satisfaction
 from petition_hub.domain.sla import (
     ClockError,
+    ClockState,
     deadline,
     extend,
     known_deadline,
@@ -74,6 +77,8 @@ _HANDLING: Final = frozenset(
         LifecycleState.REOPENED,
     }
 )
+#: Where the unit's extension request, the office's answer and the unit's reply may come.
+_HANDLING_OR_WAITING: Final = _HANDLING | {LifecycleState.WAITING_MATERIAL}
 _BEFORE_SIGN_FOR: Final = frozenset(
     {
         LifecycleState.RECEIVED,
@@ -125,15 +130,29 @@ def _on_triage_routed(ctx: _Ctx, ev: TriageRouted) -> Result:
     return _route(ctx, ev.lead_unit, ev.co_units, ev.kind)
 
 
+def _met_or_missed(ctx: _Ctx, stopped: ClockState, unit: str) -> None:
+    """Announce whether the clock ``unit`` stopped was met."""
+    ctx.sla(
+        stopped, SlaSignalKind.MET if met(stopped, cal=ctx.cal) else SlaSignalKind.MISSED, unit=unit
+    )
+
+
+def _no_earlier_than_known(end: Callable[[], datetime | None]) -> datetime | None:
+    """``end()``, or where the calendar of its year is missing, the start of that year (the
+    deadline is no earlier than that)."""
+    try:
+        return end()
+    except CalendarUnavailable as exc:
+        return year_start(exc.year)
+
+
 def _stop_sign_for(ctx: _Ctx, unit: str) -> None:
     clock = ctx.s.sign_for
     if clock is None or clock.stopped_at is not None:
         return
     stopped = stop(clock, ctx.at, cal=ctx.cal)
     ctx.update(sign_for=stopped)
-    ctx.sla(
-        stopped, SlaSignalKind.MET if met(stopped, cal=ctx.cal) else SlaSignalKind.MISSED, unit=unit
-    )
+    _met_or_missed(ctx, stopped, unit)
 
 
 def _on_signed_for(ctx: _Ctx, ev: SignedFor) -> Result:
@@ -162,10 +181,7 @@ def _on_material_requested(ctx: _Ctx, ev: MaterialRequested) -> Result:
     clock = ctx.s.resolve
     ctx.move(LifecycleState.WAITING_MATERIAL, ev.kind, unit=ev.unit)
     ctx.update(resume_to=back)
-    try:
-        end = own_deadline(clock, cal=ctx.cal)
-    except CalendarUnavailable as exc:
-        end = year_start(exc.year)  # it is no earlier than that
+    end = _no_earlier_than_known(lambda: own_deadline(clock, cal=ctx.cal))
     if end is not None and ctx.at < end:
         paused = pause(clock, ctx.at, ev.reason, cal=ctx.cal)
         ctx.update(resolve=paused)
@@ -198,7 +214,7 @@ def _on_extension_requested(ctx: _Ctx, ev: ExtensionRequested) -> Result:
             f"{s.extension_requests} extension request(s) made, "
             f"{ctx.policy.extension.max_requests} allowed",
         )
-    if s.state not in _HANDLING and s.state is not LifecycleState.WAITING_MATERIAL:
+    if s.state not in _HANDLING_OR_WAITING:
         return _wrong_state(ctx, ev.kind)
     if s.resolve.limit.working_days is None:
         return _reject(RejectReason.EXTENSION_NOT_APPLICABLE, "the resolve clock counts hours")
@@ -224,21 +240,11 @@ def _on_extension_decided(ctx: _Ctx, ev: ExtensionDecided) -> Result:
     s = ctx.s
     if s.extension is not ExtensionStatus.PENDING:
         return _reject(RejectReason.NO_EXTENSION_PENDING, "no extension request is pending")
-    if s.state not in _HANDLING and s.state is not LifecycleState.WAITING_MATERIAL:
+    if s.state not in _HANDLING_OR_WAITING:
         return _wrong_state(ctx, ev.kind)
     if not ev.approved:
         ctx.update(extension=ExtensionStatus.REFUSED)
-        ctx.effects.append(
-            ExtensionAnswered(
-                petition_id=s.petition_id,
-                at=ctx.at,
-                unit=s.lead_unit,
-                approved=False,
-                days=None,
-                deadline=(due := known_deadline(s.resolve, cal=ctx.cal)),
-                provisional=provisional(s.resolve, due, cal=ctx.cal),
-            )
-        )
+        _answer_extension(ctx, None, s.resolve)
         return ctx.accepted()
     days = ev.days if ev.days is not None else (s.extension_days_requested or 0)
     try:
@@ -251,25 +257,32 @@ def _on_extension_decided(ctx: _Ctx, ev: ExtensionDecided) -> Result:
     else:
         ctx.move(LifecycleState.EXTENDED, ev.kind, unit=s.lead_unit)
     ctx.sla(extended, SlaSignalKind.EXTENDED)
+    _answer_extension(ctx, days, extended)
+    return ctx.accepted()
+
+
+def _answer_extension(ctx: _Ctx, days: int | None, resolve: ClockState) -> None:
+    """Tell the lead unit the office's answer: approved for ``days`` (None: refused), with the
+    deadline of the ``resolve`` clock it leaves."""
+    due = known_deadline(resolve, cal=ctx.cal)
     ctx.effects.append(
         ExtensionAnswered(
-            petition_id=s.petition_id,
+            petition_id=ctx.s.petition_id,
             at=ctx.at,
-            unit=s.lead_unit,
-            approved=True,
+            unit=ctx.s.lead_unit,
+            approved=days is not None,
             days=days,
-            deadline=(due := known_deadline(extended, cal=ctx.cal)),
-            provisional=provisional(extended, due, cal=ctx.cal),
+            deadline=due,
+            provisional=provisional(resolve, due, cal=ctx.cal),
         )
     )
-    return ctx.accepted()
 
 
 def _on_replied(ctx: _Ctx, ev: Replied) -> Result:
     s = ctx.s
     if s.state in _BEFORE_SIGN_FOR:
         return _reject(RejectReason.REPLY_BEFORE_SIGN_FOR, f"reply in state {s.state.value}")
-    if s.state not in _HANDLING and s.state is not LifecycleState.WAITING_MATERIAL:
+    if s.state not in _HANDLING_OR_WAITING:
         return _wrong_state(ctx, ev.kind)
     if not ev.text.strip():
         return _reject(RejectReason.EMPTY_REPLY, "the reply has no text")
@@ -279,11 +292,7 @@ def _on_replied(ctx: _Ctx, ev: Replied) -> Result:
     sent = ctx.at if ctx.now is None else max(ctx.at, ctx.now)
     due = sent + timedelta(days=ctx.policy.evaluation.window_days)
     ctx.update(resolve=stopped, resume_to=None, evaluation_due=due)
-    ctx.sla(
-        stopped,
-        SlaSignalKind.MET if met(stopped, cal=ctx.cal) else SlaSignalKind.MISSED,
-        unit=ev.unit,
-    )
+    _met_or_missed(ctx, stopped, ev.unit)
     ctx.move(LifecycleState.REPLIED, ev.kind, unit=ev.unit)
     ctx.effects.append(
         EvaluationInvited(
@@ -298,10 +307,7 @@ def _on_returned(ctx: _Ctx, ev: Returned) -> Result:
     if s.state not in (LifecycleState.ROUTED, LifecycleState.SIGNED_FOR):
         return _wrong_state(ctx, ev.kind)
     clock = s.sign_for
-    try:
-        end = None if clock is None else deadline(clock, cal=ctx.cal)
-    except CalendarUnavailable as exc:
-        end = year_start(exc.year)  # it is no earlier than that
+    end = None if clock is None else _no_earlier_than_known(lambda: deadline(clock, cal=ctx.cal))
     if end is None or ctx.at > end:
         return _reject(
             RejectReason.RETURN_WINDOW_PASSED,
@@ -365,46 +371,23 @@ def _on_rated(ctx: _Ctx, ev: Rated) -> Result:
     return ctx.accepted()
 
 
-Handled = (
-    Routed
-    | TriageRequested
-    | TriageRouted
-    | SignedFor
-    | InProgress
-    | MaterialRequested
-    | MaterialReceived
-    | ExtensionRequested
-    | Replied
-    | Returned
-    | ExtensionDecided
-    | Rated
-)
-"""The events that have a handler: all but :class:`~.events.Received` (which opens a petition)
-and :class:`~.events.Tick` (which only catches up)."""
+#: Each event kind's handler (the event's class → its handler, which takes that class).
+_HANDLERS: Final[Mapping[type[Handled], Callable[[_Ctx, Any], Result]]] = {
+    Routed: _on_routed,
+    TriageRequested: _on_triage_requested,
+    TriageRouted: _on_triage_routed,
+    SignedFor: _on_signed_for,
+    InProgress: _on_in_progress,
+    MaterialRequested: _on_material_requested,
+    MaterialReceived: _on_material_received,
+    ExtensionRequested: _on_extension_requested,
+    Replied: _on_replied,
+    Returned: _on_returned,
+    ExtensionDecided: _on_extension_decided,
+    Rated: _on_rated,
+}
 
 
 def handle(ctx: _Ctx, event: Handled) -> Result:
     """Hand ``event`` to its handler."""
-    if isinstance(event, Routed):
-        return _on_routed(ctx, event)
-    if isinstance(event, TriageRequested):
-        return _on_triage_requested(ctx, event)
-    if isinstance(event, TriageRouted):
-        return _on_triage_routed(ctx, event)
-    if isinstance(event, SignedFor):
-        return _on_signed_for(ctx, event)
-    if isinstance(event, InProgress):
-        return _on_in_progress(ctx, event)
-    if isinstance(event, MaterialRequested):
-        return _on_material_requested(ctx, event)
-    if isinstance(event, MaterialReceived):
-        return _on_material_received(ctx, event)
-    if isinstance(event, ExtensionRequested):
-        return _on_extension_requested(ctx, event)
-    if isinstance(event, Replied):
-        return _on_replied(ctx, event)
-    if isinstance(event, Returned):
-        return _on_returned(ctx, event)
-    if isinstance(event, ExtensionDecided):
-        return _on_extension_decided(ctx, event)
-    return _on_rated(ctx, event)
+    return _HANDLERS[type(event)](ctx, event)

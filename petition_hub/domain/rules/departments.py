@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from petition_hub.domain.rules.matcher import normalize_text
 from petition_hub.domain.rules.model import COUNTY, Department, EscalationStep
-from petition_hub.domain.rules.source import Source, dupes, entry_list, label, validate
+from petition_hub.domain.rules.source import Source, dupes, label, validated_entries
 
 __all__ = ["Departments", "check_unit", "departments_section"]
 
@@ -24,12 +24,12 @@ class Departments:
 
 def departments_section(src: Source, errors: list[str]) -> Departments:
     """The departments and escalation steps of ``src``; problems go to ``errors``."""
-    departments: list[Department] = []
-    for i, entry in enumerate(entry_list(src, "departments", errors)):
-        where = f"{src.name}: {label(entry, i, 'department', 'code')}"
-        dept = validate(Department, entry, where, errors)
-        if dept is not None:
-            departments.append(dept)
+    departments = [
+        dept
+        for _, dept in validated_entries(
+            src, "departments", Department, lambda e, i: label(e, i, "department", "code"), errors
+        )
+    ]
     by_code: dict[str, Department] = {}
     for dept in departments:
         if dept.code in by_code:
@@ -73,16 +73,19 @@ def _check_names(
 def _escalation(
     src: Source, by_code: Mapping[str, Department], errors: list[str]
 ) -> list[EscalationStep]:
-    escalation: list[EscalationStep] = []
-    for i, entry in enumerate(entry_list(src, "escalation", errors, required=False)):
-        where = f"{src.name}: escalation step {entry.get('step', i + 1)}"
-        step = validate(EscalationStep, entry, where, errors)
-        if step is not None:
-            escalation.append(step)
-            for u in step.units:
-                if u not in by_code:
-                    errors.append(f"{where}: unit {u!r} is not a department code")
-    return escalation
+    steps = validated_entries(
+        src,
+        "escalation",
+        EscalationStep,
+        lambda e, i: f"escalation step {e.get('step', i + 1)}",
+        errors,
+        required=False,
+    )
+    for where, step in steps:
+        for u in step.units:
+            if u not in by_code:
+                errors.append(f"{where}: unit {u!r} is not a department code")
+    return [step for _, step in steps]
 
 
 def check_unit(

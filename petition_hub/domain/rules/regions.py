@@ -4,11 +4,13 @@ locating a petition uses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from petition_hub.domain.rules.matcher import normalize_text
 from petition_hub.domain.rules.model import CityEntry, CountyUnit, HenanCity
-from petition_hub.domain.rules.source import Source, entry_list, validate
+from petition_hub.domain.rules.source import Source, validate, validated_entries
 
 __all__ = ["Regions", "regions_section"]
 
@@ -38,22 +40,25 @@ class _Counties:
     short: dict[str, str]
 
 
+def _named(what: str) -> Callable[[Mapping[str, Any], int], str]:
+    """How errors name a county unit or a city entry: by code, else name, else position."""
+    return lambda entry, i: f"{what} {entry.get('code') or entry.get('name') or i + 1}"
+
+
 def regions_section(src: Source, errors: list[str]) -> Regions:
     """The regions of ``src``; problems go to ``errors``."""
     province = validate(CityEntry, src.doc.get("province"), f"{src.name}: province", errors)
     city = validate(CityEntry, src.doc.get("city"), f"{src.name}: city", errors)
-    counties: list[CountyUnit] = []
-    for i, entry in enumerate(entry_list(src, "county_units", errors)):
-        where = f"{src.name}: county unit {entry.get('code') or entry.get('name') or i + 1}"
-        unit = validate(CountyUnit, entry, where, errors)
-        if unit is not None:
-            counties.append(unit)
-    henan: list[HenanCity] = []
-    for i, entry in enumerate(entry_list(src, "henan_cities", errors)):
-        where = f"{src.name}: Henan city {entry.get('code') or entry.get('name') or i + 1}"
-        hc = validate(HenanCity, entry, where, errors)
-        if hc is not None:
-            henan.append(hc)
+    counties = [
+        unit
+        for _, unit in validated_entries(
+            src, "county_units", CountyUnit, _named("county unit"), errors
+        )
+    ]
+    henan = [
+        hc
+        for _, hc in validated_entries(src, "henan_cities", HenanCity, _named("Henan city"), errors)
+    ]
     c = _county_lookups(src, counties, city, errors)
     henan_by_code, other_city_names = _henan_lookups(src, henan, province, city, c.names, errors)
     if city is not None and city.code not in henan_by_code:

@@ -9,7 +9,7 @@ code``), and the whole list is raised at the end as one :class:`RulesError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -23,6 +23,7 @@ __all__ = [
     "entry_list",
     "label",
     "validate",
+    "validated_entries",
     "version_of",
 ]
 
@@ -88,6 +89,27 @@ def validate(model: type[_M], data: Any, where: str, errors: list[str]) -> _M | 
     except ValidationError as exc:
         errors.extend(f"{where}: {m}" for m in _fmt_validation(exc))
         return None
+
+
+def validated_entries(
+    src: Source,
+    key: str,
+    model: type[_M],
+    name: Callable[[Mapping[str, Any], int], str],
+    errors: list[str],
+    *,
+    required: bool = True,
+) -> list[tuple[str, _M]]:
+    """The entries listed under ``key`` of ``src`` that validate as ``model``, in file order, each
+    with how errors name it (``src.name`` and ``name(entry, index)``); the problems of the others
+    go to ``errors``."""
+    out: list[tuple[str, _M]] = []
+    for i, entry in enumerate(entry_list(src, key, errors, required=required)):
+        where = f"{src.name}: {name(entry, i)}"
+        item = validate(model, entry, where, errors)
+        if item is not None:
+            out.append((where, item))
+    return out
 
 
 def label(entry: Mapping[str, Any], i: int, what: str, key: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from petition_hub.domain.rules.departments import check_unit
 from petition_hub.domain.rules.matcher import normalize_text
 from petition_hub.domain.rules.model import COUNTY, Department, Theme, TypeHint
-from petition_hub.domain.rules.source import Source, dupes, entry_list, label, validate
+from petition_hub.domain.rules.source import Source, dupes, label, validated_entries
 
 __all__ = ["Themes", "themes_section"]
 
@@ -30,12 +30,12 @@ def themes_section(
 ) -> Themes:
     """The themes of ``src``, their units checked against ``dept_by_code``; problems go to
     ``errors``."""
-    themes: list[Theme] = []
-    for i, entry in enumerate(entry_list(src, "themes", errors)):
-        where = f"{src.name}: {label(entry, i, 'theme', 'id')}"
-        theme = validate(Theme, entry, where, errors)
-        if theme is not None:
-            themes.append(theme)
+    themes = [
+        theme
+        for _, theme in validated_entries(
+            src, "themes", Theme, lambda e, i: label(e, i, "theme", "id"), errors
+        )
+    ]
     by_id: dict[str, Theme] = {}
     for theme in themes:
         where = f"{src.name}: theme {theme.id}"
@@ -47,12 +47,17 @@ def themes_section(
         _check_triage(theme, where, errors)
     priority = _priority(src, by_id, errors)
     fallback = _fallback(src, by_id, priority, errors)
-    hints: list[TypeHint] = []
-    for i, entry in enumerate(entry_list(src, "petition_type_hints", errors, required=False)):
-        where = f"{src.name}: petition_type_hints[{i}] ({entry.get('type', '?')})"
-        hint = validate(TypeHint, entry, where, errors)
-        if hint is not None:
-            hints.append(hint)
+    hints = [
+        hint
+        for _, hint in validated_entries(
+            src,
+            "petition_type_hints",
+            TypeHint,
+            lambda e, i: f"petition_type_hints[{i}] ({e.get('type', '?')})",
+            errors,
+            required=False,
+        )
+    ]
     return Themes(themes, by_id, priority, fallback, hints)
 
 
