@@ -6,6 +6,7 @@ Each command is a thin shell: it reads settings, calls one function of the packa
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -91,6 +92,23 @@ def _topics_broker(settings: Settings) -> str:
     return settings.bootstrap_servers()
 
 
+def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
+    """Print what ``run`` (apply or diff) reports of the broker against topics.yaml; exit with
+    its code. ``flags``: what the command adds after the topics file."""
+    settings = _settings()
+    text, code = run(
+        _topics_broker(settings),
+        settings.embedded,
+        settings.topics_file,
+        *flags,
+        app_id=settings.app_id,
+        replication_factor_cap=settings.topics_replication_factor_cap,
+        security=_kafka(settings),
+    )
+    click.echo(text)
+    sys.exit(code)
+
+
 @topics.command("apply")
 @click.option(
     "--delete-unexpected",
@@ -101,18 +119,7 @@ def topics_apply(delete_unexpected: bool) -> None:
     """Create what is missing, grow partitions, report drift. Deletes nothing unless asked."""
     from petition_hub.topics import run_apply
 
-    settings = _settings()
-    text, code = run_apply(
-        _topics_broker(settings),
-        settings.embedded,
-        settings.topics_file,
-        delete_unexpected,
-        app_id=settings.app_id,
-        replication_factor_cap=settings.topics_replication_factor_cap,
-        security=_kafka(settings),
-    )
-    click.echo(text)
-    sys.exit(code)
+    _reconcile(run_apply, delete_unexpected)
 
 
 @topics.command("diff")
@@ -120,17 +127,7 @@ def topics_diff() -> None:
     """Report how the broker differs from topics.yaml (exit 1 on drift); change nothing."""
     from petition_hub.topics import run_diff
 
-    settings = _settings()
-    text, code = run_diff(
-        _topics_broker(settings),
-        settings.embedded,
-        settings.topics_file,
-        app_id=settings.app_id,
-        replication_factor_cap=settings.topics_replication_factor_cap,
-        security=_kafka(settings),
-    )
-    click.echo(text)
-    sys.exit(code)
+    _reconcile(run_diff)
 
 
 @topics.command("acls")

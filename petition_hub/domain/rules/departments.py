@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from petition_hub.domain.rules.matcher import normalize_text
 from petition_hub.domain.rules.model import COUNTY, Department, EscalationStep
-from petition_hub.domain.rules.source import Source, dupes, label, validated_entries
+from petition_hub.domain.rules.source import Source, add_unique, dupes, label, validated_entries
 
 __all__ = ["Departments", "check_unit", "departments_section"]
 
@@ -32,9 +32,7 @@ def departments_section(src: Source, errors: list[str]) -> Departments:
     ]
     by_code: dict[str, Department] = {}
     for dept in departments:
-        if dept.code in by_code:
-            errors.append(f"{src.name}: department {dept.code}: code defined twice")
-        by_code[dept.code] = dept
+        add_unique(by_code, dept.code, dept, f"{src.name}: department {dept.code}", "code", errors)
     if COUNTY not in by_code:
         errors.append(f"{src.name}: the placeholder department {COUNTY} is missing")
     _check_names(src, departments, by_code, errors)

@@ -10,7 +10,7 @@ from typing import Any
 
 from petition_hub.domain.rules.matcher import normalize_text
 from petition_hub.domain.rules.model import CityEntry, CountyUnit, HenanCity
-from petition_hub.domain.rules.source import Source, validate, validated_entries
+from petition_hub.domain.rules.source import Source, add_unique, validate, validated_entries
 
 __all__ = ["Regions", "regions_section"]
 
@@ -88,9 +88,7 @@ def _county_lookups(
     short: dict[str, str] = {}
     for unit in counties:
         where = f"{src.name}: county unit {unit.code} {unit.name}"
-        if unit.code in by_code:
-            errors.append(f"{where}: code defined twice")
-        by_code[unit.code] = unit
+        add_unique(by_code, unit.code, unit, where, "code", errors)
         if city is not None and unit.code[:4] != city.code[:4]:
             errors.append(f"{where}: code is not inside the city {city.code}")
         for n in {unit.name, unit.full_name, unit.handler, *unit.aliases}:
@@ -120,9 +118,7 @@ def _henan_lookups(
     other_city_names: dict[str, str] = {}
     for hc in henan:
         where = f"{src.name}: Henan city {hc.code} {hc.name}"
-        if hc.code in by_code:
-            errors.append(f"{where}: code defined twice")
-        by_code[hc.code] = hc
+        add_unique(by_code, hc.code, hc, where, "code", errors)
         if province is not None and hc.code[:2] != province.code[:2]:
             errors.append(f"{where}: code is not inside the province {province.code}")
         if city is not None and hc.code == city.code:

@@ -19,6 +19,7 @@ __all__ = [
     "SECTIONS",
     "RulesError",
     "Source",
+    "add_unique",
     "dupes",
     "entry_list",
     "label",
@@ -31,6 +32,7 @@ __all__ = [
 SECTIONS: Final = ("themes", "departments", "regions", "matching")
 
 _M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
 
 
 class RulesError(ValueError):
@@ -110,6 +112,16 @@ def validated_entries(
         if item is not None:
             out.append((where, item))
     return out
+
+
+def add_unique(
+    by_key: dict[str, _T], key: str, item: _T, where: str, what: str, errors: list[str]
+) -> None:
+    """File ``item`` under ``key``; a key already filed is an error (``what`` defined twice, the
+    later entry wins)."""
+    if key in by_key:
+        errors.append(f"{where}: {what} defined twice")
+    by_key[key] = item
 
 
 def label(entry: Mapping[str, Any], i: int, what: str, key: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from petition_hub.domain.rules.departments import check_unit
 from petition_hub.domain.rules.matcher import normalize_text
 from petition_hub.domain.rules.model import COUNTY, Department, Theme, TypeHint
-from petition_hub.domain.rules.source import Source, dupes, label, validated_entries
+from petition_hub.domain.rules.source import Source, add_unique, dupes, label, validated_entries
 
 __all__ = ["Themes", "themes_section"]
 
@@ -39,9 +39,7 @@ def themes_section(
     by_id: dict[str, Theme] = {}
     for theme in themes:
         where = f"{src.name}: theme {theme.id}"
-        if theme.id in by_id:
-            errors.append(f"{where}: id defined twice")
-        by_id[theme.id] = theme
+        add_unique(by_id, theme.id, theme, where, "id", errors)
         _check_keywords(theme, where, errors)
         _check_units(theme, where, dept_by_code, errors)
         _check_triage(theme, where, errors)
