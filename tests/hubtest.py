@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -210,16 +210,7 @@ class WorkerProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         """Stop the worker (SIGTERM: graceful; SIGKILL: a crash). Returns the exit code."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        return proc.returncode
+        return None if proc is None else stop_process(proc, sig, timeout)
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2, what: str = "") -> Any:
@@ -264,6 +255,37 @@ def app_command(script: str) -> tuple[str, ...]:
     return (sys.executable, str(Path(__file__).parent / "apps" / script))
 
 
+def run_hub(
+    *args: str, env: Mapping[str, str], timeout: float = 120, cwd: str | Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``petition-hub ARGS`` (``python -m petition_hub``) in ``env``: its exit status, standard
+    output and standard error, as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "petition_hub", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def stop_process(
+    proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 30.0
+) -> int | None:
+    """Send ``sig`` to ``proc`` if it still runs and wait up to ``timeout`` seconds for it to end;
+    kill it if it does not. Returns its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
+
+
 def hub_cli(broker_url: str, data_dir: Path, *args: str, check: bool = True) -> str:
     """Run ``petition-hub ARGS`` against ``broker_url``; its standard output."""
     env = {
@@ -272,14 +294,7 @@ def hub_cli(broker_url: str, data_dir: Path, *args: str, check: bool = True) -> 
         "HUB_DATA_DIR": str(data_dir),
         "HUB_PII_KEY": TEST_PII_KEY,
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "petition_hub", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_hub(*args, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"petition-hub {' '.join(args)} failed:\n{result.stderr}")
     return result.stdout
@@ -293,34 +308,71 @@ def set_clock(path: Path, when: datetime) -> datetime:
     return when
 
 
-def court_dispatch(dispatch_id: str, received: datetime) -> bytes:
+def court_dispatch(
+    dispatch_id: str, received: datetime, person: Mapping[str, str] | None = None
+) -> bytes:
     """A provincial dispatch (``Dispatch.v1``) of an enterprise's enforcement case, which the
-    hub routes to the intermediate court (dept.COURT) with the public security bureau."""
+    hub routes to the intermediate court (dept.COURT) with the public security bureau. With
+    ``person`` (``name``, ``id``, ``phone``): a private person's case instead, their data in the
+    text too."""
     from petition_hub import schemas
 
+    if person is None:
+        petitioner: dict[str, Any] = {
+            "kind": "ENTERPRISE",
+            "name": "平顶山市新城环保建材有限公司",
+            "uscc": "91410411MA0055210F",
+            "idNumber": None,
+            "contactName": "孙总",
+            "phone": "13700375555",
+        }
+        subject = "合同纠纷执行难"
+        content = (
+            "我公司与外地某企业的货款纠纷已胜诉，判决生效半年仍未执行到位，"
+            "申请法院强制执行进展缓慢，请求协调。"
+        )
+    else:
+        name, id_number, phone = person["name"], person["id"], person["phone"]
+        petitioner = {
+            "kind": "INDIVIDUAL",
+            "name": name,
+            "uscc": None,
+            "idNumber": id_number,
+            "contactName": None,
+            "phone": phone,
+        }
+        subject = f"{name}的合同纠纷执行难"
+        content = (
+            f"我是{name}，身份证{id_number}，与外地某企业的货款纠纷已胜诉，"
+            f"判决生效半年仍未执行到位，申请法院强制执行进展缓慢，请求协调。电话{phone}。"
+        )
     return schemas.encode(
         "cn.gov.ha.petition.Dispatch.v1",
         {
             "dispatchId": dispatch_id,
             "originChannel": "PROVINCE_WEB",
             "receivedAt": received,
-            "petitioner": {
-                "kind": "ENTERPRISE",
-                "name": "平顶山市新城环保建材有限公司",
-                "uscc": "91410411MA0055210F",
-                "idNumber": None,
-                "contactName": "孙总",
-                "phone": "13700375555",
-            },
+            "petitioner": petitioner,
             "category": "LEGAL_RIGHTS",
-            "subject": "合同纠纷执行难",
-            "content": "我公司与外地某企业的货款纠纷已胜诉，判决生效半年仍未执行到位，"
-            "申请法院强制执行进展缓慢，请求协调。",
+            "subject": subject,
+            "content": content,
             "regionCode": "410411",
             "targetCity": "410400",
             "confidential": False,
         },
     )
+
+
+def sample_with(value: bytes, **changes: Any) -> dict[str, Any]:
+    """A JSON sample (its value bytes) as a dict, with ``changes`` (a value of ``...`` deletes the
+    field)."""
+    obj: dict[str, Any] = json.loads(value)
+    for k, v in changes.items():
+        if v is ...:
+            obj.pop(k, None)
+        else:
+            obj[k] = v
+    return obj
 
 
 def strings_of(node: Any) -> Iterator[str]:

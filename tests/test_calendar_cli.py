@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from hubtest import run_hub
 
 NOTICES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "calendar-notices"
 BASELINE = Path(__file__).parent / "data" / "sla_explain_2026-11-02.json"
@@ -36,15 +37,7 @@ FICTIONAL_2027 = """国务院办公厅关于2027年部分节假日安排的通�
 
 def hub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``petition-hub ARGS`` from another folder, as an operator would run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "petition_hub", *args],
-        env={**os.environ, "HUB_METRICS_PORT": "1", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-        check=False,
-    )
+    return run_hub(*args, env={**os.environ, "HUB_METRICS_PORT": "1", **(env or {})}, cwd="/")
 
 
 def explain_json(received: str, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hubtest import sample_with
 from petition_hub.connectors import hotline
 from petition_hub.connectors.base import DecodeError, Reason
 from petition_hub.devtools.corpus import load_samples
@@ -29,13 +30,7 @@ REPEAT = SAMPLES["hotline-repeat-confidential.json"]
 
 def order(**changes: Any) -> dict[str, Any]:
     """The financing sample as a dict, with ``changes`` (a value of ``...`` deletes the field)."""
-    obj = json.loads(FINANCING.value)
-    for k, v in changes.items():
-        if v is ...:
-            obj.pop(k, None)
-        else:
-            obj[k] = v
-    return obj
+    return sample_with(FINANCING.value, **changes)
 
 
 def encode(obj: Any) -> bytes:

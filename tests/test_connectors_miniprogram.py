@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from stdnum.cn import ric
 
+from hubtest import sample_with
 from petition_hub.connectors import miniprogram
 from petition_hub.connectors.base import DecodeError, Reason
 from petition_hub.devtools.corpus import load_samples
@@ -29,13 +30,7 @@ V1 = SAMPLES["miniprogram-v1-individual.json"]
 
 def appeal(sample: Any = V2, **changes: Any) -> dict[str, Any]:
     """A sample as a dict with ``changes`` (``...`` deletes a field)."""
-    obj: dict[str, Any] = json.loads(sample.value)
-    for k, v in changes.items():
-        if v is ...:
-            obj.pop(k, None)
-        else:
-            obj[k] = v
-    return obj
+    return sample_with(sample.value, **changes)
 
 
 def encode(obj: Any) -> bytes:

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hubtest import (
     pii_cipher,
     produce,
     read_topic,
+    run_hub,
     wait_until,
 )
 from petition_hub import schemas
@@ -111,14 +111,7 @@ HOTLINE = "hotline12345.workorders"
 def _dlq(broker: EmbeddedBroker, *args: str) -> subprocess.CompletedProcess[str]:
     """``petition-hub dlq ARGS`` with the tests' key: its exit status, stdout and stderr."""
     env = {**os.environ, "HUB_BROKER": broker.url, "HUB_PII_KEY": TEST_PII_KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "petition_hub", "dlq", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_hub("dlq", *args, env=env)
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str:

@@ -12,8 +12,6 @@ only, and an unknown petition id is refused with its reason.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,10 +22,12 @@ import pytest
 from hubtest import (
     TEST_PII_KEY,
     WorkerProcess,
+    court_dispatch,
     hub_cli,
     metric_sum,
     produce,
     read_topic,
+    run_hub,
     set_clock,
     strings_of,
     wait_until,
@@ -40,33 +40,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 BJ = timezone(timedelta(hours=8))
 LEAD = "dept.COURT"
-
-
-def _dispatch(dispatch_id: str, received: datetime, who: dict[str, str]) -> bytes:
-    """A private person's enforcement case (routed to dept.COURT), their data in the text too."""
-    return schemas.encode(
-        "cn.gov.ha.petition.Dispatch.v1",
-        {
-            "dispatchId": dispatch_id,
-            "originChannel": "PROVINCE_WEB",
-            "receivedAt": received,
-            "petitioner": {
-                "kind": "INDIVIDUAL",
-                "name": who["name"],
-                "uscc": None,
-                "idNumber": who["id"],
-                "contactName": None,
-                "phone": who["phone"],
-            },
-            "category": "LEGAL_RIGHTS",
-            "subject": f"{who['name']}的合同纠纷执行难",
-            "content": f"我是{who['name']}，身份证{who['id']}，与外地某企业的货款纠纷已胜诉，"
-            f"判决生效半年仍未执行到位，申请法院强制执行进展缓慢，请求协调。电话{who['phone']}。",
-            "regionCode": "410411",
-            "targetCity": "410400",
-            "confidential": False,
-        },
-    )
 
 
 ASKS = {"name": "欧阳明月", "id": "410402198807150021", "phone": "13903751234"}
@@ -96,8 +69,8 @@ def test_erasure_at_request_and_after_retention(
         hub_topics.bootstrap,
         "province.dispatch",
         [
-            (b"HA-20260601-000101", _dispatch("HA-20260601-000101", received, ASKS), ()),
-            (b"HA-20260601-000102", _dispatch("HA-20260601-000102", received, CLOSES), ()),
+            (b"HA-20260601-000101", court_dispatch("HA-20260601-000101", received, ASKS), ()),
+            (b"HA-20260601-000102", court_dispatch("HA-20260601-000102", received, CLOSES), ()),
         ],
     )
     wait_until(
@@ -119,12 +92,14 @@ def test_erasure_at_request_and_after_retention(
     assert f"{asks}: personal data erased" in out, out
     for field in ("petitioner.name", "petitioner.phone", "petitioner.id_number", "content"):
         assert field in out, f"{field} not among the erased fields: {out}"
-    refused = subprocess.run(
-        [sys.executable, "-m", "petition_hub", "privacy", "erase", "no-such-petition",
-         "--reference", "GD-2026-0043"],
+    refused = run_hub(
+        "privacy",
+        "erase",
+        "no-such-petition",
+        "--reference",
+        "GD-2026-0043",
         env={**os.environ, "HUB_BROKER": hub_topics.url, "HUB_PII_KEY": TEST_PII_KEY},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    )
     assert refused.returncode == 1, f"exit {refused.returncode}: {refused.stderr}"
     assert "no-such-petition: refused: no petition no-such-petition" in refused.stderr, (
         refused.stderr

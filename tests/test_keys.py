@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hubtest import produce, read_topic
+from hubtest import produce, read_topic, run_hub, stop_process
 from petition_hub.broker.embedded import EmbeddedBroker, free_port
 from petition_hub.service.crypto import DEV_KEY_FILE, PiiCipher
 
@@ -28,14 +28,7 @@ def _env(**hub: str) -> dict[str, str]:
 
 def _hub(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
-            [sys.executable, "-m", "petition_hub", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_hub(*args, env=env, timeout=60)
     except subprocess.TimeoutExpired:
         pytest.fail(f"petition-hub {' '.join(args)} ran on instead of refusing to start")
 
@@ -136,10 +129,4 @@ def test_dev_makes_its_key_prints_where_and_gives_it_to_worker_and_tools(tmp_pat
         (line,) = listed.stdout.strip().splitlines()
         assert line.startswith("hotline12345.workorders:") and " bad_json " in line, line
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGINT, 30)

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from deploycheck import DEPLOY, PROMETHEUS_DIR, require_tool
 
-from hubtest import WorkerProcess, http_json, produce, set_clock, wait_until
+from hubtest import WorkerProcess, http_json, produce, set_clock, stop_process, wait_until
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker, free_port
 from petition_hub.connectors import PETITION_DECODERS
@@ -130,13 +130,7 @@ def start_prometheus(tmp_path: Path) -> Iterator[Callable[[int], Prometheus]]:
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc)
 
 
 def _messages() -> list[Message]:

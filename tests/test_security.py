@@ -40,7 +40,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from click.testing import CliRunner
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from hubtest import TEST_PII_KEY, WorkerProcess
+from hubtest import TEST_PII_KEY, WorkerProcess, stop_process
 from petition_hub.broker.embedded import _die_with_parent, free_port, tansu_binary
 from petition_hub.service import security
 from petition_hub.service.app import faust_settings, stage_options
@@ -682,12 +682,7 @@ def tansu_behind(advertised: int, log: Path) -> Iterator[int]:
                 time.sleep(0.05)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, timeout=5)
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from hubtest import run_hub
 from petition_hub.broker.embedded import EmbeddedBroker
 
 pytestmark = pytest.mark.broker
@@ -16,14 +16,7 @@ pytestmark = pytest.mark.broker
 
 def _cli(broker: EmbeddedBroker, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"HUB_BROKER": broker.url, "HUB_DATA_DIR": str(tmp), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "petition_hub", "topics", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_hub("topics", *args, env=env)
 
 
 def test_apply_is_idempotent_and_diff_shows_partition_drift(
@@ -63,13 +56,11 @@ def test_a_bad_topics_file_names_the_line(fresh_broker: EmbeddedBroker, tmp_path
         "    cleanup.policy: delete\n    retention.ms: '1000'\n"
         "topics:\n  - name: a.b\n    description: x\n    partitions: many\n"
     )
-    env_run = subprocess.run(
-        [sys.executable, "-m", "petition_hub", "topics", "diff"],
+    env_run = run_hub(
+        "topics",
+        "diff",
         env={"HUB_BROKER": fresh_broker.url, "HUB_TOPICS_FILE": str(bad), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
         timeout=60,
-        check=False,
     )
     assert env_run.returncode == 2
     assert f"{bad}:10" in env_run.stdout + env_run.stderr
