@@ -102,6 +102,14 @@ def _status(
     return SourceRecord(STATUS, 0, offset, PID.encode(), value, ((UNIT_HEADER, unit.encode()),))
 
 
+def _signed_for(clock: Clock) -> tuple[LifecycleProcessor, PartitionState]:
+    """A processor whose petition ``PID`` was routed to dept.TAX and signed for at ``T``."""
+    p, state = _processor(clock)
+    p(_routed(T), state)
+    p(_status("SIGNED_FOR", T, 0), state)
+    return p, state
+
+
 def _kinds(outputs: list[Output] | Any, topic: str) -> list[str]:
     found = []
     for o in outputs:
@@ -147,9 +155,7 @@ def test_a_timer_step_has_the_same_id_whenever_the_timer_runs() -> None:
     ids = []
     for late in (timedelta(minutes=1), timedelta(hours=3)):
         clock = Clock(T)
-        p, state = _processor(clock)
-        p(_routed(T), state)
-        p(_status("SIGNED_FOR", T, 0), state)
+        p, state = _signed_for(clock)
         clock.now = T + timedelta(days=2, hours=5) + late  # past 50 % of 3 working days
         out = [o for o in p.tick(0, state) if o.topic == SLA]
         assert _kinds(out, SLA) == ["warning"]
@@ -314,9 +320,7 @@ def test_a_restored_petition_counted_on_another_calendar_is_recomputed() -> None
 
 def test_an_evaluation_window_starts_when_the_invitation_is_sent() -> None:
     clock = Clock(T)
-    p, state = _processor(clock)
-    p(_routed(T), state)
-    p(_status("SIGNED_FOR", T, 0), state)
+    p, state = _signed_for(clock)
     replied = T + timedelta(hours=2)
     clock.now = replied + timedelta(days=10)  # applied late (a lagging or parked event)
     out = p(_status("REPLIED", replied, 1, replyText="已解决"), state)
@@ -327,9 +331,7 @@ def test_an_evaluation_window_starts_when_the_invitation_is_sent() -> None:
 
 def test_lists_and_history() -> None:
     clock = Clock(T)
-    p, state = _processor(clock)
-    p(_routed(T), state)
-    p(_status("SIGNED_FOR", T, 0), state)
+    p, state = _signed_for(clock)
     lists = p.unit_lists("dept.TAX")
     assert [r["petition_id"] for r in lists["open"]] == [PID] and lists["overdue"] == []
     clock.now = T + timedelta(days=5)
@@ -345,9 +347,7 @@ def test_lists_and_history() -> None:
 
 def test_a_satisfied_rating_counts_when_its_window_closes() -> None:
     clock = Clock(T)
-    p, state = _processor(clock)
-    p(_routed(T), state)
-    p(_status("SIGNED_FOR", T, 0), state)
+    p, state = _signed_for(clock)
     replied = T + timedelta(hours=2)
     value = schemas.encode(
         "cn.gov.pds.hub.UnitStatus.v1",

@@ -548,21 +548,21 @@ def test_explain_marks_a_provisional_year() -> None:
     assert "PROVISIONAL" not in early.to_text()
 
 
-def test_explain_rejects_bad_pauses() -> None:
-    with pytest.raises(ClockError):
+@pytest.mark.parametrize(
+    ("ptype", "pause", "match"),
+    [
+        (T.SUGGESTION, ("2026-03-05 10:00", "2026-03-04 10:00"), None),
+        (T.POLICY_CONSULTATION, ("2026-03-20 10:00", "2026-03-21 10:00"), "overdue"),
+    ],
+    ids=["ends before it starts", "after the deadline"],
+)
+def test_explain_rejects_bad_pauses(ptype: T, pause: tuple[str, str], match: str | None) -> None:
+    with pytest.raises(ClockError, match=match):
         explain(
             L("2026-03-02 10:00"),
-            T.SUGGESTION,
+            ptype,
             U.NORMAL,
-            pauses=[(L("2026-03-05 10:00"), L("2026-03-04 10:00"))],
-            cal=CAL,
-        )
-    with pytest.raises(ClockError, match="overdue"):
-        explain(
-            L("2026-03-02 10:00"),
-            T.POLICY_CONSULTATION,
-            U.NORMAL,
-            pauses=[(L("2026-03-20 10:00"), L("2026-03-21 10:00"))],
+            pauses=[(L(pause[0]), L(pause[1]))],
             cal=CAL,
         )
 
