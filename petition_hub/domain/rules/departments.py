@@ -24,12 +24,9 @@ class Departments:
 
 def departments_section(src: Source, errors: list[str]) -> Departments:
     """The departments and escalation steps of ``src``; problems go to ``errors``."""
-    departments = [
-        dept
-        for _, dept in validated_entries(
-            src, "departments", Department, lambda e, i: label(e, i, "department", "code"), errors
-        )
-    ]
+    departments = validated_entries(
+        src, "departments", Department, label("department", "code"), errors
+    )
     by_code: dict[str, Department] = {}
     for dept in departments:
         add_unique(by_code, dept.code, dept, f"{src.name}: department {dept.code}", "code", errors)
@@ -71,19 +68,20 @@ def _check_names(
 def _escalation(
     src: Source, by_code: Mapping[str, Department], errors: list[str]
 ) -> list[EscalationStep]:
-    steps = validated_entries(
+    def check(where: str, step: EscalationStep) -> None:
+        for u in step.units:
+            if u not in by_code:
+                errors.append(f"{where}: unit {u!r} is not a department code")
+
+    return validated_entries(
         src,
         "escalation",
         EscalationStep,
         lambda e, i: f"escalation step {e.get('step', i + 1)}",
         errors,
         required=False,
+        check=check,
     )
-    for where, step in steps:
-        for u in step.units:
-            if u not in by_code:
-                errors.append(f"{where}: unit {u!r} is not a department code")
-    return [step for _, step in steps]
 
 
 def check_unit(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from petition_hub.domain.rules.matcher import normalize_text
 from petition_hub.domain.rules.model import CityEntry, CountyUnit, HenanCity
@@ -49,16 +49,8 @@ def regions_section(src: Source, errors: list[str]) -> Regions:
     """The regions of ``src``; problems go to ``errors``."""
     province = validate(CityEntry, src.doc.get("province"), f"{src.name}: province", errors)
     city = validate(CityEntry, src.doc.get("city"), f"{src.name}: city", errors)
-    counties = [
-        unit
-        for _, unit in validated_entries(
-            src, "county_units", CountyUnit, _named("county unit"), errors
-        )
-    ]
-    henan = [
-        hc
-        for _, hc in validated_entries(src, "henan_cities", HenanCity, _named("Henan city"), errors)
-    ]
+    counties = validated_entries(src, "county_units", CountyUnit, _named("county unit"), errors)
+    henan = validated_entries(src, "henan_cities", HenanCity, _named("Henan city"), errors)
     c = _county_lookups(src, counties, city, errors)
     henan_by_code, other_city_names = _henan_lookups(src, henan, province, city, c.names, errors)
     if city is not None and city.code not in henan_by_code:
@@ -80,6 +72,19 @@ def regions_section(src: Source, errors: list[str]) -> Regions:
     )
 
 
+#: How many leading digits of a division code name its province and its city.
+_PREFIX: Final = {"province": 2, "city": 4}
+
+
+def _check_inside(
+    code: str, parent: CityEntry | None, what: str, where: str, errors: list[str]
+) -> None:
+    """The division ``code`` must lie inside ``parent`` (the province or the city, ``what``)."""
+    digits = _PREFIX[what]
+    if parent is not None and code[:digits] != parent.code[:digits]:
+        errors.append(f"{where}: code is not inside the {what} {parent.code}")
+
+
 def _county_lookups(
     src: Source, counties: list[CountyUnit], city: CityEntry | None, errors: list[str]
 ) -> _Counties:
@@ -89,8 +94,7 @@ def _county_lookups(
     for unit in counties:
         where = f"{src.name}: county unit {unit.code} {unit.name}"
         add_unique(by_code, unit.code, unit, where, "code", errors)
-        if city is not None and unit.code[:4] != city.code[:4]:
-            errors.append(f"{where}: code is not inside the city {city.code}")
+        _check_inside(unit.code, city, "city", where, errors)
         for n in {unit.name, unit.full_name, unit.handler, *unit.aliases}:
             key = normalize_text(n)
             other = names.get(key)
@@ -119,8 +123,7 @@ def _henan_lookups(
     for hc in henan:
         where = f"{src.name}: Henan city {hc.code} {hc.name}"
         add_unique(by_code, hc.code, hc, where, "code", errors)
-        if province is not None and hc.code[:2] != province.code[:2]:
-            errors.append(f"{where}: code is not inside the province {province.code}")
+        _check_inside(hc.code, province, "province", where, errors)
         if city is not None and hc.code == city.code:
             if not hc.home:
                 errors.append(f"{where}: the home city should say home: true")

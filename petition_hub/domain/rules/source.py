@@ -101,16 +101,20 @@ def validated_entries(
     errors: list[str],
     *,
     required: bool = True,
-) -> list[tuple[str, _M]]:
-    """The entries listed under ``key`` of ``src`` that validate as ``model``, in file order, each
-    with how errors name it (``src.name`` and ``name(entry, index)``); the problems of the others
-    go to ``errors``."""
-    out: list[tuple[str, _M]] = []
+    check: Callable[[str, _M], None] | None = None,
+) -> list[_M]:
+    """The entries listed under ``key`` of ``src`` that validate as ``model``, in file order; the
+    problems of the others go to ``errors``, each prefixed by how errors name the entry
+    (``src.name`` and ``name(entry, index)``). ``check(where, item)`` checks each valid entry
+    further, right after it validated."""
+    out: list[_M] = []
     for i, entry in enumerate(entry_list(src, key, errors, required=required)):
         where = f"{src.name}: {name(entry, i)}"
         item = validate(model, entry, where, errors)
         if item is not None:
-            out.append((where, item))
+            out.append(item)
+            if check is not None:
+                check(where, item)
     return out
 
 
@@ -124,10 +128,14 @@ def add_unique(
     by_key[key] = item
 
 
-def label(entry: Mapping[str, Any], i: int, what: str, key: str) -> str:
+def label(what: str, key: str) -> Callable[[Mapping[str, Any], int], str]:
     """How errors name the ``i``-th entry: by its ``key`` (``theme T07``), else by its position."""
-    ident = entry.get(key)
-    return f"{what} {ident}" if isinstance(ident, str | int) else f"{what} #{i + 1}"
+
+    def name(entry: Mapping[str, Any], i: int) -> str:
+        ident = entry.get(key)
+        return f"{what} {ident}" if isinstance(ident, str | int) else f"{what} #{i + 1}"
+
+    return name
 
 
 def dupes(items: Iterable[str]) -> list[str]:

@@ -30,12 +30,7 @@ def themes_section(
 ) -> Themes:
     """The themes of ``src``, their units checked against ``dept_by_code``; problems go to
     ``errors``."""
-    themes = [
-        theme
-        for _, theme in validated_entries(
-            src, "themes", Theme, lambda e, i: label(e, i, "theme", "id"), errors
-        )
-    ]
+    themes = validated_entries(src, "themes", Theme, label("theme", "id"), errors)
     by_id: dict[str, Theme] = {}
     for theme in themes:
         where = f"{src.name}: theme {theme.id}"
@@ -45,17 +40,14 @@ def themes_section(
         _check_triage(theme, where, errors)
     priority = _priority(src, by_id, errors)
     fallback = _fallback(src, by_id, priority, errors)
-    hints = [
-        hint
-        for _, hint in validated_entries(
-            src,
-            "petition_type_hints",
-            TypeHint,
-            lambda e, i: f"petition_type_hints[{i}] ({e.get('type', '?')})",
-            errors,
-            required=False,
-        )
-    ]
+    hints = validated_entries(
+        src,
+        "petition_type_hints",
+        TypeHint,
+        lambda e, i: f"petition_type_hints[{i}] ({e.get('type', '?')})",
+        errors,
+        required=False,
+    )
     return Themes(themes, by_id, priority, fallback, hints)
 
 
