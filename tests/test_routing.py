@@ -644,6 +644,48 @@ def test_one_combined_rules_file(tmp_path: Path, rules: RuleSet) -> None:
             "    T14: T77",
             "matching.yaml: ambiguous_else T14: unknown theme 'T77'",
         ),
+        (
+            "departments.yaml",
+            "    units: [PE_JOINT_OFFICE]",
+            "    units: [NOPE]",
+            "departments.yaml: escalation step 2: unit 'NOPE' is not a department code",
+        ),
+        (
+            "departments.yaml",
+            "  - code: TAX\n",
+            "  - code: FINANCE\n",
+            "departments.yaml: department FINANCE: code defined twice",
+        ),
+        (
+            "themes.yaml",
+            "  - id: T02\n",
+            "  - id: T01\n",
+            "themes.yaml: theme T01: id defined twice",
+        ),
+        (
+            "themes.yaml",
+            "  - type: 举报投诉\n",
+            "  - type: 举报\n",
+            "themes.yaml: petition_type_hints[0] (举报): type: Input should be",
+        ),
+        (
+            "regions.yaml",
+            '  - code: "410404"',
+            '  - code: "410403"',
+            "regions.yaml: county unit 410403 石龙区: code defined twice",
+        ),
+        (
+            "regions.yaml",
+            '  - code: "410404"',
+            '  - code: "410504"',
+            "regions.yaml: county unit 410504 石龙区: code is not inside the city 410400",
+        ),
+        (
+            "regions.yaml",
+            '  - code: "410300"',
+            '  - code: "420300"',
+            "regions.yaml: Henan city 420300 洛阳市: code is not inside the province 410000",
+        ),
     ],
 )
 def test_validation_errors_name_the_entry(
