@@ -10,16 +10,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+import pytest
 from cryptography.fernet import Fernet
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from petition_hub.broker.embedded import free_port
+from petition_hub.connectors.base import DecodeError
 from petition_hub.service.crypto import PiiCipher
 
 Header = tuple[str, bytes]
@@ -361,6 +363,18 @@ def court_dispatch(
             "confidential": False,
         },
     )
+
+
+def decode_error(
+    decode: Callable[[bytes | None, bytes | None, Sequence[Header]], Any],
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[Header] = (),
+) -> DecodeError:
+    """The :class:`DecodeError` a connector's ``decode`` must raise for this record."""
+    with pytest.raises(DecodeError) as info:
+        decode(key, value, headers)
+    return info.value
 
 
 def sample_with(value: bytes, **changes: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hubtest import sample_with
+from hubtest import decode_error, sample_with
 from petition_hub.connectors import hotline
 from petition_hub.connectors.base import DecodeError, Reason
 from petition_hub.devtools.corpus import load_samples
@@ -49,9 +49,7 @@ def decode_obj(obj: dict[str, Any], headers: Any = ()) -> Any:
 
 
 def reason_of(key: bytes | None, value: bytes | None, headers: Any = ()) -> DecodeError:
-    with pytest.raises(DecodeError) as info:
-        hotline.decode(key, value, headers)
-    return info.value
+    return decode_error(hotline.decode, key, value, headers)
 
 
 # --- samples -------------------------------------------------------------------------------------

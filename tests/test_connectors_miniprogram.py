@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from stdnum.cn import ric
 
-from hubtest import sample_with
+from hubtest import decode_error, sample_with
 from petition_hub.connectors import miniprogram
 from petition_hub.connectors.base import DecodeError, Reason
 from petition_hub.devtools.corpus import load_samples
@@ -42,9 +42,7 @@ def decode_obj(obj: dict[str, Any]) -> Any:
 
 
 def error_of(obj: Any, key: bytes | None = V2.key) -> DecodeError:
-    with pytest.raises(DecodeError) as info:
-        miniprogram.decode(key, encode(obj), ())
-    return info.value
+    return decode_error(miniprogram.decode, key, encode(obj))
 
 
 def test_v2_enterprise_sample() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hubtest import decode_error
 from petition_hub import schemas
 from petition_hub.connectors import province
 from petition_hub.connectors.base import DecodeError, Reason
@@ -33,9 +34,7 @@ def record(sample: Any = V2, **changes: Any) -> dict[str, Any]:
 
 
 def error_of(key: bytes | None, value: bytes | None) -> DecodeError:
-    with pytest.raises(DecodeError) as info:
-        province.decode(key, value, ())
-    return info.value
+    return decode_error(province.decode, key, value)
 
 
 def test_samples_have_the_schema_ids_of_the_index() -> None:
