@@ -14,6 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from petition_hub.connectors.hotline import CATEGORIES
 from petition_hub.data import data_path
 from petition_hub.domain import routing as routing_mod
 from petition_hub.domain.petition import (
@@ -50,16 +51,9 @@ from petition_hub.domain.rules import (
 CORPUS = Path(__file__).parent / "data" / "routing_corpus.yaml"
 RECEIVED = datetime(2026, 11, 20, 1, 30, tzinfo=UTC)
 
-#: 12345 SQLB → hub type (domain.md, Types); the connector's own table, restated.
-SQLB = {
-    "咨询": PetitionType.POLICY_CONSULTATION,
-    "建议": PetitionType.SUGGESTION,
-    "求助": PetitionType.DIFFICULTY_ASSISTANCE,
-    "投诉": PetitionType.REPORT_COMPLAINT,
-    "举报": PetitionType.REPORT_COMPLAINT,
-    "表扬": PetitionType.OTHER,
-    "其他": PetitionType.OTHER,
-}
+#: 12345 SQLB → hub type (domain.md, Types): the connector's own table (pinned, entry by entry,
+#: by test_connectors_hotline.test_categories).
+SQLB = CATEGORIES
 
 
 @pytest.fixture(scope="module")
