@@ -73,8 +73,8 @@ def worker() -> NoReturn:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    from petition_hub.service.app import create_app
     from petition_hub.service.runner import run_worker
+    from petition_hub.service.worker import create_app
 
     logs.configure(settings.log_level, settings.log_json)
     run_worker(create_app(settings), settings)
