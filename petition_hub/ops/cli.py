@@ -293,7 +293,7 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
     """Erase PETITION_ID's personal data now: a redacted revision replaces it on hub.petitions
     (compaction then drops the old ones), and hub.privacy records the erasure (its reference and
     the names of the erased fields, never their values). Exit status 1 unless it is done."""
-    from petition_hub.service.erasure import request_erasure
+    from petition_hub.ops.privacy import request_erasure
 
     settings = _settings()
     if settings.broker is None:
