@@ -29,7 +29,8 @@ from prometheus_client import Metric
 from pydantic import SecretStr
 
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.devtools.corpus import generate_all, load_samples
+from petition_hub.data import load_samples
+from petition_hub.devtools.corpus import generate_all
 from petition_hub.service import metrics
 from petition_hub.service.crypto import cipher_for, dev_key_file, has_key
 from petition_hub.service.runner import worker_for
