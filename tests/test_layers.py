@@ -3,8 +3,8 @@
 - the domain (``petition_hub/domain``) is pure: of the project it imports only itself and its
   data (``petition_hub.data``), and no Kafka, faust, metrics or logging-pipeline library;
 - the connectors are pure decoders: of the project, the domain, the schemas and themselves;
-- the runtime, the agents, the domain, the connectors and the schemas never import the operator
-  tools (ops) or the developer tools (devtools);
+- the runtime, the agents, the service, the domain, the connectors and the schemas never import
+  the operator tools (ops) or the developer tools (devtools);
 - none of those hides an import of the project inside a function (the way to dodge a cycle);
   third-party imports may wait for first use (an optional extra, start-up time).
 """
@@ -30,6 +30,8 @@ LAYERS: dict[str, list[Path]] = {
     "runtime": [p for p in (PACKAGE / "runtime", PACKAGE / "broker") if p.exists()],
     "service": [PACKAGE / "service"],
 }
+#: What the worker runs: none of it needs ops or devtools, none hides a project import.
+WORKER_LAYERS = ["domain", "connectors", "schemas", "agents", "runtime", "service"]
 #: The operator tools and the developer tools: nothing the worker runs may need them.
 OPS = ("ops",)
 DEVTOOLS = ("devtools",)
@@ -131,9 +133,7 @@ def test_the_connectors_are_pure_decoders() -> None:
     assert found == [], "connectors import outside the pure core:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize(
-    "layer", ["domain", "connectors", "schemas", "agents", "runtime", "service"]
-)
+@pytest.mark.parametrize("layer", WORKER_LAYERS)
 def test_nothing_the_worker_runs_imports_ops_or_devtools(layer: str) -> None:
     found = [
         f"{_where(path, line)} imports {name}"
@@ -144,7 +144,7 @@ def test_nothing_the_worker_runs_imports_ops_or_devtools(layer: str) -> None:
     assert found == [], f"the {layer} layer needs operator or developer tools:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("layer", ["domain", "connectors", "schemas", "agents", "runtime"])
+@pytest.mark.parametrize("layer", WORKER_LAYERS)
 def test_no_project_import_hides_in_a_function(layer: str) -> None:
     found = [
         f"{_where(path, line)} imports {name} inside a function"

@@ -346,7 +346,7 @@ def test_the_worker_gets_broker_credentials_and_faust_passes_them_on() -> None:
 
 
 def test_create_app_gives_the_worker_credentials() -> None:
-    from petition_hub.service.app import create_app
+    from petition_hub.service.worker import create_app
 
     app = create_app(sasl("SASL_PLAINTEXT", "PLAIN", broker="tansu://127.0.0.1:9"))
     assert isinstance(app.conf.broker_credentials, faust.SASLCredentials)

@@ -19,11 +19,11 @@ from petition_hub.domain.calendar import (
 from petition_hub.service import metrics
 from petition_hub.service.app import (
     FAUST_METRICS_PREFIX,
-    create_app,
     next_year_calendar_known,
     update_calendar_gauge,
 )
 from petition_hub.service.settings import Settings
+from petition_hub.service.worker import create_app
 
 
 def _names() -> set[str]:

@@ -70,18 +70,25 @@ async def end_offsets(
     partitions: Iterable[TopicPartition],
     tansu: bool,
     options: Mapping[str, Any] | None = None,
+    *,
+    consumer: AIOKafkaConsumer | None = None,
 ) -> dict[TopicPartition, int]:
     """End offsets of ``partitions``: ListOffsets, corrected by a Fetch on Tansu. ``options``:
-    the client's security settings (SASL, TLS)."""
+    the client's security settings (SASL, TLS). ``consumer``: a started consumer to ask
+    ListOffsets with (its assignment is left alone); without it, one is opened for the call."""
     tps = list(partitions)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(options or {})
-    )
-    await consumer.start()
-    try:
-        reported: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
+    reported: dict[TopicPartition, int]
+    if consumer is not None:
+        reported = await consumer.end_offsets(tps)
+    else:
+        own = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(options or {})
+        )
+        await own.start()
+        try:
+            reported = await own.end_offsets(tps)
+        finally:
+            await own.stop()
     if not tansu:
         return reported
     return await fetched_end_offsets(bootstrap_servers, reported, options=options)

@@ -5,8 +5,8 @@
 - :mod:`~petition_hub.devtools.bench`: ``petition-hub bench``, the data path's speed as ratios to
   same-process baselines;
 - :mod:`~petition_hub.devtools.corpus`: the deterministic corpus of upstream messages (valid and
-  broken) that the tests, the demo and the benchmark feed the hub, and the contract's samples.
+  broken) that the tests, the demo and the benchmark feed the hub (the contract's samples are
+  data: :func:`petition_hub.data.load_samples`).
 
-A worker does not import from here; the CLI does, lazily, for ``dev`` and ``bench``, and
-``petition-hub rules explain`` reads the contract's samples through :func:`corpus.load_samples`.
+A worker does not import from here; the CLI does, lazily, for ``dev`` and ``bench``.
 """

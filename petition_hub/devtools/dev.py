@@ -29,11 +29,13 @@ from prometheus_client import Metric
 from pydantic import SecretStr
 
 from petition_hub.broker.embedded import EmbeddedBroker
-from petition_hub.devtools.corpus import generate_all, load_samples
+from petition_hub.data import load_samples
+from petition_hub.devtools.corpus import generate_all
 from petition_hub.service import metrics
 from petition_hub.service.crypto import cipher_for, dev_key_file, has_key
 from petition_hub.service.runner import worker_for
 from petition_hub.service.settings import Settings
+from petition_hub.service.worker import create_app
 from petition_hub.topics import run_apply
 
 log = structlog.get_logger(__name__)
@@ -255,8 +257,6 @@ def with_dev_key(settings: Settings) -> tuple[Settings, str, str]:
 
 def run_dev(settings: Settings, demo_rate: float | None) -> int:
     """Run the hub on the embedded broker until Ctrl-C; returns the exit status."""
-    from petition_hub.service.app import create_app
-
     try:
         settings, key_banner, key_setting = with_dev_key(settings)
     except ValueError as exc:  # a HUB_PII_KEY of the environment that is not Fernet keys

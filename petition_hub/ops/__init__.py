@@ -1,2 +1,3 @@
 """What an operator runs: the command line and its tools (rules, dead letters, the report, ACLs,
-the calendar). Nothing in runtime, agents or domain imports from here."""
+the calendar, erasure requests). Nothing in runtime, agents, service or domain imports from
+here."""

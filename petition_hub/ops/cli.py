@@ -74,8 +74,8 @@ def worker() -> NoReturn:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    from petition_hub.service.app import create_app
     from petition_hub.service.runner import run_worker
+    from petition_hub.service.worker import create_app
 
     logs.configure(settings.log_level, settings.log_json)
     run_worker(create_app(settings), settings)
@@ -290,7 +290,7 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
     """Erase PETITION_ID's personal data now: a redacted revision replaces it on hub.petitions
     (compaction then drops the old ones), and hub.privacy records the erasure (its reference and
     the names of the erased fields, never their values). Exit status 1 unless it is done."""
-    from petition_hub.service.erasure import request_erasure
+    from petition_hub.ops.privacy import request_erasure
 
     settings = _settings()
     if settings.broker is None:

@@ -11,7 +11,7 @@ from typing import Any
 from petition_hub import schemas
 from petition_hub.broker.reading import read_all
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import (
     Channel,
     Petition,

@@ -1,6 +1,14 @@
-"""The faust application: one factory, used by ``worker``, ``dev`` and the tests.
+"""The faust application's configuration, and what the worker runs beside faust.
 
-The factory is the only place that knows how the broker kind changes faust's configuration.
+- :func:`faust_settings`: faust's configuration, the only place that knows how the broker kind
+  changes it; :func:`attach_monitor` (faust's sensors in the hub's registry) and
+  :func:`attach_calendar_check` (the next-year calendar gauge);
+- :func:`stage_options`: what every batch stage shares (the agents build their stages with it);
+  :func:`attach_stages`: the stages start and stop with the worker.
+
+The hub's app, with its agents, stages, eraser and pages, is built by
+:func:`petition_hub.service.worker.create_app`: this module imports no agent, so the agents can
+import it.
 """
 
 from __future__ import annotations
@@ -8,22 +16,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from mode import Service
 
+from petition_hub.domain.calendar import WorkingCalendar, default_calendar
+from petition_hub.domain.sla import SHANGHAI
+from petition_hub.runtime.deadletter import seal, size_of
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.service import metrics
-from petition_hub.service.clock import clock_from
+from petition_hub.service.crypto import cipher_for
+from petition_hub.service.live import live_calendar
 from petition_hub.service.security import aiokafka_options, faust_credentials
 from petition_hub.service.settings import Settings
 from petition_hub.topics import names
-
-if TYPE_CHECKING:
-    from petition_hub.domain.calendar import WorkingCalendar
-    from petition_hub.service.erasure import Eraser
 
 #: On Tansu a new group's join completes only after about half the session timeout (6 s -> 3 s,
 #: faust's default 60 s -> 30 s per start). A short session timeout makes joins take about a
@@ -66,9 +74,6 @@ def stage_options(app: faust.App, settings: Settings) -> dict[str, Any]:
 def stage_dead_letter(settings: Settings) -> Callable[[SourceRecord, str, str], Output]:
     """How a stage turns a record whose own output cannot be written into a dead letter: sealed
     with the PII key, truncated when it is over the size limit (so the letter can be written)."""
-    from petition_hub.runtime.deadletter import seal, size_of
-    from petition_hub.service.crypto import cipher_for
-
     cipher = cipher_for(settings)
 
     def dead_letter(src: SourceRecord, reason: str, message: str) -> Output:
@@ -127,9 +132,6 @@ def next_year_calendar_known(
     working-day calendar in ``calendar`` (default: the packaged one): ``chinesecalendar``'s, or
     its notice transcribed in the override file. A provisional year (the law's statutory days,
     no 调休) is not known."""
-    from petition_hub.domain.calendar import default_calendar
-    from petition_hub.domain.sla import SHANGHAI
-
     day = today or datetime.now(SHANGHAI).date()
     return (calendar or default_calendar()).year_status(day.year + 1).is_official
 
@@ -146,7 +148,6 @@ def update_calendar_gauge(
 def attach_calendar_check(app: faust.App, settings: Settings) -> None:
     """Set the next-year calendar gauge when the worker starts, then every hour (from the
     calendar of ``HUB_CALENDAR_FILE``, which the stages keep current)."""
-    from petition_hub.service.live import live_calendar
 
     async def check_calendar() -> None:
         update_calendar_gauge(calendar=live_calendar(settings.calendar_file).current())
@@ -191,39 +192,3 @@ def faust_settings(settings: Settings, broker_url: str) -> dict[str, Any]:
         conf["broker_heartbeat_interval"] = TANSU_HEARTBEAT_INTERVAL
         conf["broker_rebalance_timeout"] = 10.0
     return conf
-
-
-def eraser(app: faust.App, settings: Settings) -> Eraser:
-    """The worker's eraser of personal data (:mod:`petition_hub.service.erasure`)."""
-    from petition_hub.service.erasure import Eraser
-
-    return Eraser(
-        bootstrap=settings.bootstrap_servers(),
-        group=f"{settings.app_id}-eraser",
-        tansu=settings.embedded,
-        clock=clock_from(settings.clock_file),
-        session=stage_session(settings),
-        client_options=aiokafka_options(settings),
-        loop=app.loop,
-    )
-
-
-def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
-    """Build the hub's faust app with all agents registered.
-
-    ``broker_url`` overrides ``settings.broker`` (``dev`` passes the embedded broker's URL).
-    """
-    url = broker_url or settings.broker
-    if url is None:
-        raise RuntimeError("no broker: set HUB_BROKER, or use `petition-hub dev`")
-    app = faust.App(settings.app_id, **faust_settings(settings, url))
-    attach_monitor(app)
-    attach_calendar_check(app, settings)
-    # imported here: agents import the domain, and `import petition_hub` should stay cheap
-    from petition_hub.agents import register
-    from petition_hub.service import web
-
-    stages = register(app, settings)
-    attach_stages(app, [*stages, eraser(app, settings)])
-    web.register(app, stages, settings.topics_file, settings)
-    return app

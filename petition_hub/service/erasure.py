@@ -12,7 +12,7 @@ Three kinds of record on ``hub.privacy`` (key: petition id, Avro ``PrivacyEvent.
 ``hub-kind``), none of them with a value of the data:
 
 - ``erasure_requested``: an operator's ``petition-hub privacy erase PETITION_ID`` (reason
-  ``REQUEST``, with the request's reference);
+  ``REQUEST``, with the request's reference; :mod:`petition_hub.ops.privacy` writes it);
 - ``erasure_due``: the routing stage's order, at a request or when a closed petition's retention
   (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out, with where the latest revision of the
   petition is on ``hub.petitions`` (routing knows it: it read it);
@@ -27,23 +27,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from kafka import KafkaConsumer, KafkaProducer
-from kafka import TopicPartition as KafkaTP
 from mode import Service
 
 from petition_hub import schemas
 from petition_hub.broker.offsets import end_offsets
 from petition_hub.domain.petition import petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import redact
+from petition_hub.runtime import clients
 from petition_hub.runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
 from petition_hub.service import metrics
-from petition_hub.topics.names import PETITIONS, PRIVACY, REJECTS
+from petition_hub.topics.names import PETITIONS, PRIVACY
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +101,11 @@ class Eraser(Service):
       and ``erased`` to ``hub.privacy`` (event id ``<pid>@erased:<reason>:<offset>``).
     - Keeps: nothing but its committed offsets. At least once: an order read again after a crash
       is carried out again, with the same outputs.
+
+    Its clients live as long as it does: the group consumer of ``hub.privacy``, the producer, and
+    one reader of ``hub.petitions`` (no group), which also asks for the partition's end offset
+    (on Tansu a short-lived probe corrects it, :mod:`petition_hub.broker.offsets`); each order
+    assigns the reader to the partition it names, and leaves it without one afterwards.
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class Eraser(Service):
         self.client_options = dict(client_options or {})
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.reader: AIOKafkaConsumer | None = None
 
     async def on_start(self) -> None:
         self.producer = AIOKafkaProducer(
@@ -134,6 +138,8 @@ class Eraser(Service):
             **self.client_options,
         )
         await self.producer.start()
+        self.reader = clients.reader(self.bootstrap, self.client_options)
+        await self.reader.start()
         self.consumer = AIOKafkaConsumer(
             PRIVACY,
             bootstrap_servers=self.bootstrap,
@@ -151,6 +157,8 @@ class Eraser(Service):
     async def on_stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
+        if self.reader is not None:
+            await self.reader.stop()
         if self.producer is not None:
             await self.producer.stop()
 
@@ -211,18 +219,17 @@ class Eraser(Service):
         self, pid: str, partition: int | None, offset: int | None
     ) -> tuple[int, bytes] | None:
         """The offset and value of the petition's record at ``offset``, or of its newest record
-        after it (None when there is none)."""
+        after it (None when there is none), read with the eraser's reader up to the partition's
+        end as it is when the order is carried out."""
         if partition is None or offset is None:
             return None
+        assert self.reader is not None
+        reader = self.reader
         tp = TopicPartition(PETITIONS, partition)
-        end = (await end_offsets(self.bootstrap, [tp], self.tansu, self.client_options))[tp]
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            **self.client_options,
+        ends = await end_offsets(
+            self.bootstrap, [tp], self.tansu, self.client_options, consumer=reader
         )
-        await reader.start()
+        end = ends[tp]
         key = pid.encode()
         newest: tuple[int, bytes] | None = None
         try:
@@ -240,69 +247,6 @@ class Eraser(Service):
                     if rec.offset == offset:
                         return newest  # the one routing read: nothing newer was routed
         finally:
-            await reader.stop()
+            # no partition between orders: the reader fetches nothing while the eraser waits
+            reader.unsubscribe()
         return newest
-
-
-@dataclass(frozen=True, slots=True)
-class ErasureOutcome:
-    """What became of an erasure request: ``erased`` (with the fields that held personal data),
-    ``refused`` (with the hub's reason) or ``pending`` (no answer within the wait)."""
-
-    outcome: str
-    fields: tuple[str, ...] = ()
-    reason: str | None = None
-
-
-def request_erasure(
-    bootstrap: str,
-    pid: str,
-    reference: str,
-    requested_by: str | None,
-    *,
-    wait: float = 60.0,
-    options: Mapping[str, Any] | None = None,
-) -> ErasureOutcome:
-    """Ask the hub to erase ``pid``'s personal data now (``erasure_requested`` on hub.privacy)
-    and wait up to ``wait`` seconds for the outcome: the ``erased`` record on hub.privacy, or
-    the refusal on hub.rejects (an unknown petition id)."""
-    answers = [PRIVACY, REJECTS]
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **(options or {})
-    )
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **(options or {}))
-    try:
-        tps = [
-            KafkaTP(topic, p)
-            for topic in answers
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(tps)
-        consumer.seek_to_end(*tps)  # on Tansu a little before the end: the timestamp filters
-        for tp in tps:
-            consumer.position(tp)
-        sent_ms = int(time.time() * 1000) - 1000
-        key, value, headers = privacy_event(
-            pid,
-            REQUESTED,
-            "REQUEST",
-            datetime.now(UTC),
-            reference=reference,
-            requested_by=requested_by,
-        )
-        producer.send(PRIVACY, key=key, value=value, headers=headers).get(timeout=30)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for rec in records:
-                    if rec.key != key or rec.timestamp < sent_ms:
-                        continue
-                    body = schemas.decode(rec.value or b"")[1]
-                    if rec.topic == PRIVACY and kind_of(rec.headers) == ERASED:
-                        return ErasureOutcome("erased", tuple(body["fields"]))
-                    if rec.topic == REJECTS and body.get("sourceTopic") == PRIVACY:
-                        return ErasureOutcome("refused", reason=str(body["message"]))
-        return ErasureOutcome("pending")
-    finally:
-        producer.close()
-        consumer.close()

@@ -33,6 +33,7 @@ from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from pydantic import SecretStr
 
+from petition_hub.agents.lifecycle import LifecycleProcessor
 from petition_hub.runtime.stage import Stage
 from petition_hub.service import registry
 from petition_hub.service.metrics import exposition
@@ -212,8 +213,6 @@ def _register_registry(app: faust.App, topic_names: list[str]) -> None:
 
 def _register_lifecycle(app: faust.App, stages: Sequence[Stage]) -> None:
     """A petition's state and history, and a unit's lists, from this worker's lifecycle stage."""
-    from petition_hub.agents.lifecycle import LifecycleProcessor
-
     lifecycle = next(
         (s.processor for s in stages if isinstance(s.processor, LifecycleProcessor)), None
     )

@@ -21,7 +21,7 @@ Item keys and ids are unique within one call; two calls with different seeds may
 
 One module per channel (:mod:`.hotline`, :mod:`.miniprogram`, :mod:`.province`); :mod:`.common`
 holds the items and broken kinds, :mod:`.values` the realistic values (names, enterprises, codes,
-texts), :mod:`.samples` the contract's samples.
+texts). The contract's samples are data (:func:`petition_hub.data.load_samples`), listed here too.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from petition_hub.data import SAMPLES_DIR, Sample, load_samples
 from petition_hub.devtools.corpus import hotline, miniprogram, province
 from petition_hub.devtools.corpus.common import BROKEN_KINDS, CHANNELS, TOPICS, CorpusItem
-from petition_hub.devtools.corpus.samples import SAMPLES_DIR, Sample, load_samples
 
 __all__ = [
     "BROKEN_KINDS",
