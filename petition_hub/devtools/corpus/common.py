@@ -146,3 +146,20 @@ def oversize_text(size: int) -> str:
     """A petition text of more than ``size`` UTF-8 bytes."""
     unit = "企业反映的问题需要协调解决。"
     return unit * (size // len(unit.encode("utf-8")) + 1)
+
+
+def framing_broken(
+    kind: str, key: bytes, good: Callable[[], bytes], wrong_key: bytes
+) -> tuple[bytes | None, bytes | None] | None:
+    """The key and value of a broken kind of the message's framing, which every channel has
+    (``empty_value``, ``null_value``, ``null_key``, ``key_mismatch``: ``good`` makes the intact
+    value); ``None`` for a kind of the channel's own format."""
+    if kind == "empty_value":
+        return key, b""
+    if kind == "null_value":
+        return key, None
+    if kind == "null_key":
+        return None, good()
+    if kind == "key_mismatch":
+        return wrong_key, good()
+    return None

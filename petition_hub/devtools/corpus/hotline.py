@@ -18,6 +18,7 @@ from petition_hub.devtools.corpus.common import (
     Generation,
     broken_kind,
     dead_item,
+    framing_broken,
     json_bytes,
     oversize_text,
     valid_item,
@@ -186,7 +187,10 @@ def _hotline_broken(
     broken: tuple[str, str], order: dict[str, Any], rng: random.Random, oversize: int
 ) -> CorpusItem:
     kind, reason = broken
-    key: bytes | None = order["GDBH"].encode()
+    key = order["GDBH"].encode()
+    framed = framing_broken(kind, key, lambda: json_bytes(order), (order["GDBH"] + "-X").encode())
+    if framed is not None:
+        return dead_item("hotline", kind, reason, *framed)
     headers: tuple[tuple[str, bytes], ...] = ()
     value: bytes | None
     if kind == "truncated_json":  # cut between characters: a cut inside one is bad_encoding
@@ -212,14 +216,6 @@ def _hotline_broken(
     elif kind == "oversize_payload":
         order["SQNR"] = oversize_text(oversize)
         value = json_bytes(order)
-    elif kind == "empty_value":
-        value = b""
-    elif kind == "null_value":
-        value = None
-    elif kind == "null_key":
-        key, value = None, json_bytes(order)
-    elif kind == "key_mismatch":
-        key, value = (order["GDBH"] + "-X").encode(), json_bytes(order)
     elif kind == "json_array":
         value = json_bytes([order])
     elif kind == "unsupported_charset_header":

@@ -16,6 +16,7 @@ from petition_hub.devtools.corpus.common import (
     Generation,
     broken_kind,
     dead_item,
+    framing_broken,
     json_bytes,
     oversize_text,
     valid_item,
@@ -160,7 +161,10 @@ def _miniprogram_broken(
     broken: tuple[str, str], appeal: dict[str, Any], rng: random.Random, oversize: int
 ) -> CorpusItem:
     kind, reason = broken
-    key: bytes | None = appeal["appealId"].encode()
+    key = appeal["appealId"].encode()
+    framed = framing_broken(kind, key, lambda: json_bytes(appeal), b"MP0000000000000")
+    if framed is not None:
+        return dead_item("miniprogram", kind, reason, *framed)
     value: bytes | None
     if kind == "truncated_json":
         full = json.dumps(appeal, ensure_ascii=False)
@@ -189,12 +193,6 @@ def _miniprogram_broken(
     elif kind == "content_too_long":
         appeal["content"] = "企业诉求" * 2600
         value = json_bytes(appeal)
-    elif kind == "empty_value":
-        value = b""
-    elif kind == "null_key":
-        key, value = None, json_bytes(appeal)
-    elif kind == "key_mismatch":
-        key, value = b"MP0000000000000", json_bytes(appeal)
     elif kind == "json_string":
         value = json_bytes(json.dumps(appeal, ensure_ascii=False))
     else:  # pragma: no cover

@@ -18,6 +18,7 @@ from petition_hub.devtools.corpus.common import (
     Generation,
     broken_kind,
     dead_item,
+    framing_broken,
     oversize_text,
     valid_item,
 )
@@ -157,9 +158,12 @@ def _province_broken(
     broken: tuple[str, str], record: dict[str, Any], rng: random.Random, oversize: int
 ) -> CorpusItem:
     kind, reason = broken
-    key: bytes | None = record["dispatchId"].encode()
+    key = record["dispatchId"].encode()
     sid = 102 if "attachments" in record else 101
     good = schemas.encode(sid, record)
+    framed = framing_broken(kind, key, lambda: good, b"HA-00000000-000000")
+    if framed is not None:
+        return dead_item("province", kind, reason, *framed)
     value: bytes | None
     if kind == "wrong_magic_byte":
         value = b"\x01" + good[1:]
@@ -181,12 +185,6 @@ def _province_broken(
     elif kind == "oversize_payload":
         record["content"] = oversize_text(oversize)
         value = schemas.encode(sid, record)
-    elif kind == "empty_value":
-        value = b""
-    elif kind == "null_key":
-        key, value = None, good
-    elif kind == "key_mismatch":
-        key, value = b"HA-00000000-000000", good
     elif kind == "json_instead_of_avro":
         value = json.dumps({"dispatchId": record["dispatchId"]}).encode()
     else:  # pragma: no cover
