@@ -23,7 +23,7 @@ from petition_hub.domain.petition import (
     PetitionerKind,
     Urgency,
 )
-from petition_hub.domain.validation import DEFAULT_LIMITS, Limits
+from petition_hub.domain.validation import DEFAULT_LIMITS
 
 TOPIC: Final = "portal.cases"
 EVALUATION_TOPIC: Final = "portal.ratings"
@@ -32,14 +32,9 @@ RATING_REQUESTS: Final = EvaluationRequests("portal.rating-requests", "caseNo")
 
 
 @never_raises_other
-def decode(
-    key: bytes | None,
-    value: bytes | None,
-    headers: Headers = (),
-    *,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Petition:
-    """The petition of one ``portal.cases`` message, or ``DecodeError``."""
+def decode(key: bytes | None, value: bytes | None, headers: Headers = ()) -> Petition:
+    """The petition of one ``portal.cases`` message, or ``DecodeError`` (default limits)."""
+    limits = DEFAULT_LIMITS
     key_str, obj = json_message(key, value, headers, "caseNo", limits, charset_header=False)
     case_no = _req_str(obj, "caseNo")
     content = _req_str(obj, "content")
@@ -59,15 +54,9 @@ def decode(
 
 
 @never_raises_other
-def decode_evaluation(
-    key: bytes | None,
-    value: bytes | None,
-    headers: Headers = (),
-    *,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Evaluation:
+def decode_evaluation(key: bytes | None, value: bytes | None, headers: Headers = ()) -> Evaluation:
     """The evaluation of one ``portal.ratings`` message, or ``DecodeError``."""
-    return decode_json_evaluation(key, value, headers, Channel.PROVINCE, "caseNo", limits)
+    return decode_json_evaluation(key, value, headers, Channel.PROVINCE, "caseNo", DEFAULT_LIMITS)
 
 
 CHANNEL: Final = ChannelSpec(

@@ -90,7 +90,7 @@ def test_the_hubs_tables_are_derived_from_the_list() -> None:
     assert evaluation_decoders(channels) == rekeyers.EVALUATION_TOPICS
     assert input_topics(channels) == names.INPUT_TOPICS
     assert set(evaluation_request_topics(channels)) <= set(names.HUB_TOPICS)
-    assert evaluation_requests(channels) == lifecycle_records.EVALUATION_REQUESTS
+    assert evaluation_requests(channels) == connectors.EVALUATION_REQUESTS
     spec = {t.name: t for t in load_topics(PROJECT_ROOT / "topics.yaml").topics}
     outputs = lifecycle_records.lifecycle_outputs(spec)
     assert set(evaluation_request_topics(channels)) <= set(outputs)

@@ -20,8 +20,10 @@ NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
 def _petitions() -> list[Petition]:
-    items = [*load_samples().values(), *generate_all(10, seed=5, broken_every=0)]
-    return [PETITION_DECODERS[i.topic](i.key, i.value, i.headers) for i in items]
+    samples = load_samples().values()
+    petitions = [PETITION_DECODERS[s.topic](s.key, s.value, s.headers) for s in samples]
+    items = generate_all(10, seed=5, broken_every=0)
+    return petitions + [PETITION_DECODERS[i.topic](i.key, i.value, i.headers) for i in items]
 
 
 def test_the_hub_writes_version_2() -> None:
