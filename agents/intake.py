@@ -5,7 +5,7 @@ One batch stage (:class:`petition_hub.runtime.stage.Stage`) per channel topic
 :class:`IntakeProcessor` around the channel's pure connector.
 
 - Consumes: the channel topic, raw bytes (key, value, headers as the upstream system sent them).
-- Emits: ``hub.petitions`` (key: hub petition id; value: Avro ``Petition.v1``, wire format) for a
+- Emits: ``hub.petitions`` (key: hub petition id; value: Avro ``Petition.v2``, wire format) for a
   new petition or an edit; ``hub.deadletter`` (key: the original key; value: Avro
   ``DeadLetter.v1`` with the original value and headers encrypted) for anything the connector
   cannot take in, with the reason, and for a petition whose times lie outside the hub's window
@@ -139,7 +139,7 @@ class IntakeProcessor(Processor):
                     revision=petition.revision,
                 )
                 return []
-            value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
+            value = schemas.encode(schemas.PETITION, petition_to_avro(petition))
             state[pid] = str(petition.revision).encode()
             return [Output(PETITIONS_TOPIC, pid, value)]
         except Exception as exc:  # encoding bug: never skip the message

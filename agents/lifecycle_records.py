@@ -28,6 +28,7 @@ from typing import Any, Final
 import structlog
 
 from petition_hub import schemas
+from petition_hub.connectors import EVALUATION_REQUEST_TOPICS, EVALUATION_REQUESTS
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
 from petition_hub.domain.lifecycle import (
     Closure,
@@ -49,7 +50,7 @@ from petition_hub.domain.petition import Channel, Satisfaction
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
 from petition_hub.runtime.records import KIND_HEADER, Output
-from petition_hub.topics import TopicSpec, names
+from petition_hub.topics import TopicSpec
 from petition_hub.topics.names import LIFECYCLE, REJECTS, SLA
 
 from .lifecycle_texts import (
@@ -66,14 +67,6 @@ log = structlog.get_logger(__name__)
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
-#: Where a replied petition's evaluation is asked for, and the field naming the channel's
-#: reference. The provincial contract has no rating channel: the city's 12345 calls the
-#: petitioner back (GDBH = the dispatch id; the result comes back with petitionRef = hub id).
-EVALUATION_REQUESTS: Final = {
-    Channel.MINIPROGRAM: (names.MINIPROGRAM_EVALUATION_REQUESTS, "appealId"),
-    Channel.HOTLINE: (names.HOTLINE_CALLBACK_REQUESTS, "GDBH"),
-    Channel.PROVINCE: (names.HOTLINE_CALLBACK_REQUESTS, "GDBH"),
-}
 _FEEDBACK_STATUS: Final = {
     LifecycleState.RECEIVED: "RECEIVED",
     LifecycleState.TRIAGE: "RECEIVED",
@@ -389,7 +382,8 @@ def _lifecycle(key: bytes, record: dict[str, Any], kind: str) -> Output:
 
 
 def _evaluation_request(effect: EvaluationInvited, r: _Rendering) -> Output:
-    """The channel's request to rate the reply (JSON, keyed by the channel's reference)."""
+    """The channel's request to rate the reply (JSON, keyed by the channel's reference; where it
+    goes is the channel's declaration, :data:`petition_hub.connectors.EVALUATION_REQUESTS`)."""
     topic, ref_field = EVALUATION_REQUESTS[effect.channel]
     body = {
         ref_field: r.channel_ref,
@@ -418,7 +412,7 @@ def lifecycle_outputs(spec: Mapping[str, TopicSpec]) -> dict[str, int]:
         SLA,
         REJECTS,
         FEEDBACK,
-        *(topic for topic, _ in EVALUATION_REQUESTS.values()),
+        *EVALUATION_REQUEST_TOPICS,
         *units_of(spec),
     )
     return {t: spec[t].partitions for t in topics}

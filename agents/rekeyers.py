@@ -35,7 +35,7 @@ from typing import Any, Final
 import structlog
 
 from petition_hub import schemas
-from petition_hub.connectors import DecodeError, EvaluationDecoder, hotline, miniprogram
+from petition_hub.connectors import EVALUATION_DECODERS, DecodeError, EvaluationDecoder
 from petition_hub.domain.petition import evaluation_to_avro
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
@@ -54,11 +54,9 @@ log = structlog.get_logger(__name__)
 UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
 #: Header of a re-keyed status event: the unit it came from (``dept.HUD``).
 UNIT_HEADER: Final = "hub-unit"
-#: The rating topics, with their connectors' decoders (in the order of their stages).
-EVALUATION_TOPICS: Final[Mapping[str, EvaluationDecoder]] = {
-    "miniprogram.evaluations": miniprogram.decode_evaluation,
-    "hotline12345.callbacks": hotline.decode_evaluation,
-}
+#: The rating topics, with their connectors' decoders (in the order of their stages), as the
+#: channels declare them.
+EVALUATION_TOPICS: Final[Mapping[str, EvaluationDecoder]] = EVALUATION_DECODERS
 _HUB_ID: Final = re.compile(r"PH-[A-Z2-7]{20}")
 
 

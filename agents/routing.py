@@ -4,7 +4,7 @@ Two batch stages: ``unit-status``, the units' status events re-keyed by petition
 lifecycle (:class:`.rekeyers.StatusRekeyer`), and ``routing``, over four co-partitioned topics
 keyed by hub petition id:
 
-- Consumes: ``hub.petitions`` (Avro ``Petition.v1``), ``office.decisions`` (Avro
+- Consumes: ``hub.petitions`` (Avro ``Petition``, v2 or v1), ``office.decisions`` (Avro
   ``OfficeDecision.v1``: the joint-meeting office's triage routes), ``hub.lifecycle`` (closures,
   and returns: a unit's RETURNED within its sign-for window, accepted by the lifecycle, re-routes
   the petition without that unit, or sends it to triage; the original receipt time is kept) and
@@ -342,7 +342,7 @@ class RoutingProcessor(Processor):
         if avro is not None:
             petition = redact(petition_from_avro(schemas.decode(avro)[1])).petition
             state[b"p:" + pid.encode()] = schemas.encode(
-                schemas.PETITION_V1, petition_to_avro(petition)
+                schemas.PETITION, petition_to_avro(petition)
             )
         known["erased"] = True
         state[pid.encode()] = json.dumps(known).encode()

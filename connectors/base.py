@@ -40,6 +40,7 @@ __all__ = [
     "check_size",
     "decode_text",
     "header",
+    "json_message",
     "key_text",
     "load_object",
     "never_raises_other",
@@ -245,6 +246,22 @@ def decode_text(value: bytes, headers: Headers, *, charset_header: bool = True) 
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
+
+
+def json_message(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers,
+    key_field: str,
+    limits: Limits,
+    *,
+    charset_header: bool = True,
+) -> tuple[str, Obj]:
+    """The key as text and the JSON object of a message, checked in this order: the size, the
+    key, the charset (:func:`decode_text`), the JSON (:func:`load_object`)."""
+    data = check_size(value, limits)
+    key_str = key_text(key, key_field)
+    return key_str, load_object(decode_text(data, headers, charset_header=charset_header))
 
 
 def _reject_constant(name: str) -> NoReturn:

@@ -31,10 +31,7 @@ from .base import (
     Headers,
     Reason,
     check_key,
-    check_size,
-    decode_text,
-    key_text,
-    load_object,
+    json_message,
     never_raises_other,
     opt_list,
     opt_str,
@@ -42,16 +39,26 @@ from .base import (
     req_str,
     wrong_type,
 )
+from .channel import ChannelSpec, EvaluationRequests
 from .values import (
     check_text_limits,
     checked_phone,
+    decode_json_evaluation,
     enterprise_of,
-    evaluation_fields,
     parse_local,
     region_code,
 )
 
-__all__ = ["CATEGORIES", "EVALUATION_TOPIC", "TIME_FIELDS", "TOPIC", "decode", "decode_evaluation"]
+__all__ = [
+    "CALLBACK_REQUESTS",
+    "CATEGORIES",
+    "CHANNEL",
+    "EVALUATION_TOPIC",
+    "TIME_FIELDS",
+    "TOPIC",
+    "decode",
+    "decode_evaluation",
+]
 
 #: The topic of work orders.
 TOPIC: Final = "hotline12345.workorders"
@@ -60,6 +67,8 @@ EVALUATION_TOPIC: Final = "hotline12345.callbacks"
 #: The petition's times (``Petition`` field → this channel's name), for messages about them. An
 #: edit (larger ``XGCS``) carries its receipt time ``SLSJ`` again.
 TIME_FIELDS: Final[Mapping[str, str]] = {"received_at": "SLSJ"}
+#: Where the hub asks the hotline to call a petitioner back about a reply (keyed by ``GDBH``).
+CALLBACK_REQUESTS: Final = EvaluationRequests("hotline12345.callback-requests", "GDBH")
 
 #: ``SQLB`` → hub type (domain.md, Types). 表扬 and 其他 are 其他诉求; the rule that a legal
 #: matter is 法律维权 whatever its SQLB is enrichment's.
@@ -89,9 +98,7 @@ def decode(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Petition:
     """The petition of one ``hotline12345.workorders`` message, or :class:`DecodeError`."""
-    data = check_size(value, limits)
-    key_str = key_text(key, "GDBH")
-    obj = load_object(decode_text(data, headers))
+    key_str, obj = json_message(key, value, headers, "GDBH", limits)
 
     gdbh = req_str(obj, "GDBH")
     xgcs = req_int(obj, "XGCS")
@@ -185,9 +192,16 @@ def decode_evaluation(
     Same fields as the mini-program's evaluations with ``GDBH`` for ``appealId``. An
     ``evaluatedAt`` without an offset is read as Asia/Shanghai time (the hotline's convention).
     """
-    data = check_size(value, limits)
-    key_str = key_text(key, "GDBH")
-    obj = load_object(decode_text(data, headers))
-    evaluation = evaluation_fields(obj, Channel.HOTLINE, "GDBH", limits)
-    check_key(key_str, evaluation.ref, "GDBH")
-    return evaluation
+    return decode_json_evaluation(key, value, headers, Channel.HOTLINE, "GDBH", limits)
+
+
+#: The 12345 hotline, as the hub's tables need it (:data:`petition_hub.connectors.CHANNELS`).
+CHANNEL: Final = ChannelSpec(
+    channel=Channel.HOTLINE,
+    topic=TOPIC,
+    decode=decode,
+    time_fields=TIME_FIELDS,
+    requests=CALLBACK_REQUESTS,
+    evaluation_topic=EVALUATION_TOPIC,
+    decode_evaluation=decode_evaluation,
+)

@@ -33,10 +33,7 @@ from .base import (
     Obj,
     Reason,
     check_key,
-    check_size,
-    decode_text,
-    key_text,
-    load_object,
+    json_message,
     never_raises_other,
     opt_bool,
     opt_list,
@@ -47,18 +44,21 @@ from .base import (
     req_str,
     wrong_type,
 )
+from .channel import ChannelSpec, EvaluationRequests
 from .values import (
     check_text_limits,
     checked_id_number,
     checked_phone,
     checked_uscc,
-    evaluation_fields,
+    decode_json_evaluation,
     parse_iso,
     region_code,
 )
 
 __all__ = [
     "CATEGORIES",
+    "CHANNEL",
+    "EVALUATION_REQUESTS",
     "EVALUATION_TOPIC",
     "SCHEMA_VERSIONS",
     "TIME_FIELDS",
@@ -75,6 +75,8 @@ EVALUATION_TOPIC: Final = "miniprogram.evaluations"
 SCHEMA_VERSIONS: Final = (1, 2)
 #: The petition's times (``Petition`` field → this channel's name), for messages about them.
 TIME_FIELDS: Final[Mapping[str, str]] = {"received_at": "submittedAt"}
+#: Where the hub asks the mini-program to invite a petitioner to rate a reply.
+EVALUATION_REQUESTS: Final = EvaluationRequests("miniprogram.evaluation-requests", "appealId")
 
 #: v2 ``category`` → hub type.
 CATEGORIES: Final[Mapping[int, PetitionType]] = {
@@ -102,9 +104,7 @@ def decode(
 
     The value is UTF-8 whatever the headers say (the contract has no charset header here).
     """
-    data = check_size(value, limits)
-    key_str = key_text(key, "appealId")
-    obj = load_object(decode_text(data, headers, charset_header=False))
+    key_str, obj = json_message(key, value, headers, "appealId", limits, charset_header=False)
 
     version = req_int(obj, "schemaVersion")
     if version not in SCHEMA_VERSIONS:
@@ -271,9 +271,18 @@ def decode_evaluation(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Evaluation:
     """The evaluation of one ``miniprogram.evaluations`` message, or :class:`DecodeError`."""
-    data = check_size(value, limits)
-    key_str = key_text(key, "appealId")
-    obj = load_object(decode_text(data, headers, charset_header=False))
-    evaluation = evaluation_fields(obj, Channel.MINIPROGRAM, "appealId", limits)
-    check_key(key_str, evaluation.ref, "appealId")
-    return evaluation
+    return decode_json_evaluation(
+        key, value, headers, Channel.MINIPROGRAM, "appealId", limits, charset_header=False
+    )
+
+
+#: The WeChat mini-program, as the hub's tables need it (:data:`petition_hub.connectors.CHANNELS`).
+CHANNEL: Final = ChannelSpec(
+    channel=Channel.MINIPROGRAM,
+    topic=TOPIC,
+    decode=decode,
+    time_fields=TIME_FIELDS,
+    requests=EVALUATION_REQUESTS,
+    evaluation_topic=EVALUATION_TOPIC,
+    decode_evaluation=decode_evaluation,
+)

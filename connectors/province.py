@@ -41,6 +41,8 @@ from .base import (
     opt_str,
     req_str,
 )
+from .channel import ChannelSpec
+from .hotline import CALLBACK_REQUESTS
 from .values import (
     check_text_limits,
     checked_id_number,
@@ -49,7 +51,7 @@ from .values import (
     region_code,
 )
 
-__all__ = ["CATEGORIES", "SCHEMA_IDS", "TIME_FIELDS", "TOPIC", "decode", "decode_record"]
+__all__ = ["CATEGORIES", "CHANNEL", "SCHEMA_IDS", "TIME_FIELDS", "TOPIC", "decode", "decode_record"]
 
 #: The topic of dispatches.
 TOPIC: Final = "province.dispatch"
@@ -201,3 +203,15 @@ def decode_record(record: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS)
         disclosure_authorized=False,
         flags=tuple(flags),
     )
+
+
+#: The provincial platform, as the hub's tables need it (:data:`petition_hub.connectors.CHANNELS`).
+#: It has no rating topic: the city's 12345 calls its petitioners back (``GDBH`` = the dispatch
+#: id; the result comes back on the hotline's call-backs with ``petitionRef`` = the hub's id).
+CHANNEL: Final = ChannelSpec(
+    channel=Channel.PROVINCE,
+    topic=TOPIC,
+    decode=decode,
+    time_fields=TIME_FIELDS,
+    requests=CALLBACK_REQUESTS,
+)

@@ -31,7 +31,18 @@ from petition_hub.domain.validation import (
     is_valid_uscc,
 )
 
-from .base import DecodeError, Obj, Reason, _label, opt_int, opt_str, req_str
+from .base import (
+    DecodeError,
+    Headers,
+    Obj,
+    Reason,
+    _label,
+    check_key,
+    json_message,
+    opt_int,
+    opt_str,
+    req_str,
+)
 
 __all__ = [
     "SHANGHAI",
@@ -39,6 +50,7 @@ __all__ = [
     "checked_id_number",
     "checked_phone",
     "checked_uscc",
+    "decode_json_evaluation",
     "enterprise_of",
     "evaluation_fields",
     "parse_iso",
@@ -205,3 +217,23 @@ def evaluation_fields(obj: Obj, channel: Channel, ref_field: str, limits: Limits
         evaluated_at=parse_iso(req_str(obj, "evaluatedAt"), "evaluatedAt", naive_zone=naive_zone),
         revision=revision,
     )
+
+
+def decode_json_evaluation(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers,
+    channel: Channel,
+    ref_field: str,
+    limits: Limits,
+    *,
+    charset_header: bool = True,
+) -> Evaluation:
+    """The evaluation of one JSON rating message keyed by ``ref_field`` (the hotline's
+    call-backs, the mini-program's evaluations), or :class:`~.base.DecodeError`."""
+    key_str, obj = json_message(
+        key, value, headers, ref_field, limits, charset_header=charset_header
+    )
+    evaluation = evaluation_fields(obj, channel, ref_field, limits)
+    check_key(key_str, evaluation.ref, ref_field)
+    return evaluation

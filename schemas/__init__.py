@@ -26,7 +26,9 @@ import fastavro
 __all__ = [
     "EVALUATION_V1",
     "MAGIC",
+    "PETITION",
     "PETITION_V1",
+    "PETITION_V2",
     "REFERENCES",
     "SCHEMA_IDS",
     "EncodeError",
@@ -49,8 +51,13 @@ __all__ = [
 MAGIC: Final = 0
 _HEADER: Final = struct.Struct(">bI")
 
-#: Name of the hub's canonical petition schema (topic ``hub.petitions``).
+#: Name of the hub's canonical petition schema (topic ``hub.petitions``), first version: its
+#: channel an Avro enum (a new channel would be a new version). Still read: the topic is compacted.
 PETITION_V1: Final = "cn.gov.pds.hub.Petition.v1"
+#: Second version: the channel a string (its ``Channel`` member's name); otherwise as v1.
+PETITION_V2: Final = "cn.gov.pds.hub.Petition.v2"
+#: The version of ``Petition`` the hub writes; readers take any version (the id says which).
+PETITION: Final = PETITION_V2
 #: Name of the hub's normalised evaluation schema.
 EVALUATION_V1: Final = "cn.gov.pds.hub.Evaluation.v1"
 
@@ -79,6 +86,7 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.LifecycleEvent.v2": 1021,
     "cn.gov.pds.hub.DeadLetter.v2": 1022,
     "cn.gov.pds.hub.PrivacyEvent.v1": 1023,
+    PETITION_V2: 1024,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

@@ -110,6 +110,7 @@ def test_the_hub_writes_the_newest_versions() -> None:
     from petition_hub.agents import lifecycle_records, routing_records
 
     names = {
+        schemas.PETITION,
         routing_records.UNIT_PETITION,
         lifecycle_records.SLA_V2,
         lifecycle_records.LIFECYCLE_V2,

@@ -242,7 +242,7 @@ def _petition_records(items: Sequence[CorpusItem]) -> list[SourceRecord]:
     out = []
     for k, i in enumerate(items):
         p = decode(i.key, i.value, i.headers)
-        value = schemas.encode(schemas.PETITION_V1, petition_to_avro(p))
+        value = schemas.encode(schemas.PETITION, petition_to_avro(p))
         out.append(SourceRecord("hub.petitions", 0, k, p.petition_id.encode(), value, (), None))
     return out
 

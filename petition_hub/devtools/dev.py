@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import random
+import re
 import shlex
 import sys
 import time
@@ -29,6 +30,7 @@ from prometheus_client import Metric
 from pydantic import SecretStr
 
 from petition_hub.broker.embedded import EmbeddedBroker
+from petition_hub.connectors import CHANNELS
 from petition_hub.data import load_samples
 from petition_hub.devtools.corpus import generate_all
 from petition_hub.service import metrics
@@ -131,9 +133,12 @@ def install_demo(app: faust.App, rate: float) -> None:
 #: What the demo's petitioners answer (满意 mostly, as the city's reports say), and how often.
 _RATINGS = ("满意", "基本满意", "不满意")
 _RATING_WEIGHTS = (0.8, 0.12, 0.08)
+#: A request to rate (its topic) → where the petitioner answers and the field of the reference:
+#: the channels that collect ratings, as their connectors declare them.
 _REQUESTS = {
-    "miniprogram.evaluation-requests": ("miniprogram.evaluations", "appealId"),
-    "hotline12345.callback-requests": ("hotline12345.callbacks", "GDBH"),
+    s.requests.topic: (s.evaluation_topic, s.requests.ref_field)
+    for s in CHANNELS
+    if s.evaluation_topic is not None
 }
 
 
@@ -202,10 +207,8 @@ def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) ->
             session_timeout_ms=2000,
             heartbeat_interval_ms=400,
         )
-        consumer.subscribe(
-            pattern=r"^(dept|county)\..+\.petitions$|^miniprogram\.evaluation-requests$"
-            r"|^hotline12345\.callback-requests$"
-        )
+        requests = "|".join(f"^{re.escape(topic)}$" for topic in _REQUESTS)
+        consumer.subscribe(pattern=rf"^(dept|county)\..+\.petitions$|{requests}")
         await consumer.start()
         tasks: set[asyncio.Task[None]] = set()
         handled: set[tuple[str, str]] = set()  # a unit acts once per petition (not per edit)

@@ -8,7 +8,8 @@ after an edit (same ``GDBH``, larger ``XGCS``), gets the same id without any loo
 Personal fields (the petitioner's name, phone, ID number, WeChat openid, contact name) are marked
 ``pii`` in the model; :data:`PERSONAL_FIELDS` lists them and :meth:`Petition.masked` returns a copy
 fit for logs and dead-letter tools. The Avro form of the model is
-``schemas/cn.gov.pds.hub.Petition.v1.avsc`` (:func:`petition_to_avro`, :func:`petition_from_avro`).
+``schemas/cn.gov.pds.hub.Petition.v2.avsc`` and, still read, ``….v1.avsc``
+(:func:`petition_to_avro`, :func:`petition_from_avro`).
 """
 
 from __future__ import annotations
@@ -466,7 +467,7 @@ def _model_args(annotation: Any) -> list[type[BaseModel]]:
 PERSONAL_FIELDS: Final[tuple[str, ...]] = personal_fields()
 
 
-# --- Avro form (schemas/cn.gov.pds.hub.Petition.v1.avsc) --------------------------------------
+# --- Avro form (schemas/cn.gov.pds.hub.Petition.v2.avsc, and v1) ------------------------------
 # Field names are the model's; enums are written as their member NAMES (Avro symbols must be ASCII
 # identifiers, and 政策咨询 is not one); timestamps are timestamp-millis, UTC.
 
@@ -476,11 +477,11 @@ def _opt_record(model: BaseModel | None) -> dict[str, Any] | None:
 
 
 def petition_to_avro(p: Petition) -> dict[str, Any]:
-    """The record of ``p`` for ``cn.gov.pds.hub.Petition`` (schema id 1001)."""
+    """The record of ``p`` for ``cn.gov.pds.hub.Petition`` (v2, schema id 1024; or v1, 1001)."""
     petitioner = p.petitioner
     return {
         "petition_id": p.petition_id,
-        "channel": p.channel.name,
+        "channel": p.channel.name,  # v2: a string; v1: the same name as an enum symbol
         "channel_ref": p.channel_ref,
         "revision": p.revision,
         "repeat_of_ref": p.repeat_of_ref,

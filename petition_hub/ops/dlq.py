@@ -467,6 +467,6 @@ def _through_connector(d: DeadLetter, src: SourceRecord, via: str) -> _Send | Re
         check_petition_times(petition, datetime.now(UTC), TIME_FIELDS.get(src.topic))
     except TimeOutOfRange as exc:
         return RedriveResult(d.id, via, f"still refused: {exc.message}", False)
-    value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
+    value = schemas.encode(schemas.PETITION, petition_to_avro(petition))
     outcome = f"petition {petition.petition_id} to {PETITIONS_TOPIC}"
     return _Send(PETITIONS_TOPIC, petition.petition_id.encode(), value, [], outcome)

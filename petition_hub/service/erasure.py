@@ -195,7 +195,7 @@ class Eraser(Service):
         await self.producer.send(
             PETITIONS,
             key=pid.encode(),
-            value=schemas.encode(schemas.PETITION_V1, petition_to_avro(done.petition)),
+            value=schemas.encode(schemas.PETITION, petition_to_avro(done.petition)),
             headers=headers,
         )
         key, record, kind = privacy_event(

@@ -21,7 +21,7 @@ from petition_hub import schemas
 
 #: Topic (or topic pattern) -> its value schemas, oldest first.
 _SUBJECT_SCHEMAS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    (r"hub\.petitions", ("cn.gov.pds.hub.Petition.v1",)),
+    (r"hub\.petitions", ("cn.gov.pds.hub.Petition.v1", "cn.gov.pds.hub.Petition.v2")),
     (
         r"(dept\.[A-Z0-9_]+|county\.\d{6})\.petitions",
         ("cn.gov.pds.hub.UnitPetition.v1", "cn.gov.pds.hub.UnitPetition.v2"),

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from petition_hub.connectors import EVALUATION_REQUEST_TOPICS
+from petition_hub.connectors import INPUT_TOPICS as _CHANNEL_TOPICS
+
 #: The faust app id; faust's own topics start with it (``petition-hub-<table>-changelog``).
 DEFAULT_APP_ID = "petition-hub"
-
-# --- the channels' topics (their owners' names; the connectors read them) ---
-HOTLINE_WORKORDERS: Final = "hotline12345.workorders"
-HOTLINE_CALLBACKS: Final = "hotline12345.callbacks"
-MINIPROGRAM_APPEALS: Final = "miniprogram.appeals"
-MINIPROGRAM_EVALUATIONS: Final = "miniprogram.evaluations"
-PROVINCE_DISPATCH: Final = "province.dispatch"
 
 # --- the hub's own ---
 PETITIONS: Final = "hub.petitions"
@@ -29,19 +25,12 @@ DECISIONS: Final = "office.decisions"
 DEADLETTER: Final = "hub.deadletter"
 REJECTS: Final = "hub.rejects"
 PRIVACY: Final = "hub.privacy"
-MINIPROGRAM_EVALUATION_REQUESTS: Final = "miniprogram.evaluation-requests"
-HOTLINE_CALLBACK_REQUESTS: Final = "hotline12345.callback-requests"
 PROVINCE_FEEDBACK: Final = "province.feedback"
 PROVINCE_TRANSFERS: Final = "province.transfers"
 
-#: Inputs owned by the upstream systems (interface.md).
-INPUT_TOPICS: tuple[str, ...] = (
-    HOTLINE_WORKORDERS,
-    HOTLINE_CALLBACKS,
-    MINIPROGRAM_APPEALS,
-    MINIPROGRAM_EVALUATIONS,
-    PROVINCE_DISPATCH,
-)
+#: Inputs owned by the upstream systems (interface.md): each channel declares its own topics in
+#: its connector (``connectors/<channel>.py``, listed in ``connectors.CHANNELS``).
+INPUT_TOPICS: tuple[str, ...] = _CHANNEL_TOPICS
 
 #: The hub's own topics (interface.md).
 HUB_TOPICS: tuple[str, ...] = (
@@ -52,8 +41,7 @@ HUB_TOPICS: tuple[str, ...] = (
     DECISIONS,
     DEADLETTER,
     REJECTS,
-    MINIPROGRAM_EVALUATION_REQUESTS,
-    HOTLINE_CALLBACK_REQUESTS,
+    *EVALUATION_REQUEST_TOPICS,  # declared by the channels' connectors
     PROVINCE_FEEDBACK,
     PROVINCE_TRANSFERS,
 )

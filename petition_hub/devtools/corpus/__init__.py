@@ -19,9 +19,11 @@ Each item says what the intake must do with it (``expected``: a petition or a de
 
 Item keys and ids are unique within one call; two calls with different seeds may share ids.
 
-One module per channel (:mod:`.hotline`, :mod:`.miniprogram`, :mod:`.province`); :mod:`.common`
-holds the items and broken kinds, :mod:`.values` the realistic values (names, enterprises, codes,
-texts). The contract's samples are data (:func:`petition_hub.data.load_samples`), listed here too.
+One module per channel (:mod:`.hotline`, :mod:`.miniprogram`, :mod:`.province`), each declaring
+its ``CORPUS`` (its broken kinds and its generator), listed once in :data:`CORPORA`; :mod:`.common`
+holds the channels (the connectors'), the items and one call's seeded generation, :mod:`.values`
+the realistic values (names, enterprises, codes, texts). The contract's samples are data
+(:func:`petition_hub.data.load_samples`), listed here too.
 """
 
 from __future__ import annotations
@@ -31,11 +33,18 @@ from typing import Final
 
 from petition_hub.data import SAMPLES_DIR, Sample, load_samples
 from petition_hub.devtools.corpus import hotline, miniprogram, province
-from petition_hub.devtools.corpus.common import BROKEN_KINDS, CHANNELS, TOPICS, CorpusItem
+from petition_hub.devtools.corpus.common import (
+    CHANNELS,
+    TOPICS,
+    BrokenKind,
+    ChannelCorpus,
+    CorpusItem,
+)
 
 __all__ = [
     "BROKEN_KINDS",
     "CHANNELS",
+    "CORPORA",
     "SAMPLES_DIR",
     "TOPICS",
     "CorpusItem",
@@ -47,11 +56,13 @@ __all__ = [
 ]
 
 
-#: The channels' generators: ``(n, seed, broken_every, oversize_bytes)`` -> items.
-_GENERATORS: Final = {
-    "hotline": hotline.generate,
-    "miniprogram": miniprogram.generate,
-    "province": province.generate,
+#: The channels' generators, each declared in its module (one per channel of
+#: ``connectors.CHANNELS``: ``tests/test_connectors_corpus.py`` checks it).
+CORPORA: Final[tuple[ChannelCorpus, ...]] = (hotline.CORPUS, miniprogram.CORPUS, province.CORPUS)
+_GENERATORS: Final = {c.channel: c.generate for c in CORPORA}
+#: Broken kinds per channel, each with the dead-letter reason the intake must give it.
+BROKEN_KINDS: Final[dict[str, tuple[BrokenKind, ...]]] = {
+    c.channel: c.broken_kinds for c in CORPORA
 }
 
 

@@ -1,69 +1,40 @@
-"""What every channel's generator shares: the channels, their topics and broken kinds, the item
-each message becomes, and the helpers that build items."""
+"""What every channel's generator shares: the channels and their topics (as the connectors declare
+them), the item each message becomes, one call's seeded generation, and the helpers that build
+items."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+from petition_hub import connectors
+from petition_hub.devtools.corpus.values import Gen
 from petition_hub.domain.petition import petition_id_for
 
-Channel = Literal["hotline", "miniprogram", "province"]
-CHANNELS: Final[tuple[Channel, ...]] = ("hotline", "miniprogram", "province")
-TOPICS: Final[dict[str, str]] = {
-    "hotline": "hotline12345.workorders",
-    "miniprogram": "miniprogram.appeals",
-    "province": "province.dispatch",
-}
+#: Channel name → the topic of its petitions, in the connectors' order (``connectors.CHANNELS``).
+TOPICS: Final[dict[str, str]] = {s.channel.value: s.topic for s in connectors.CHANNELS}
+#: The channels' names (``hotline``, ``miniprogram``, ``province``).
+CHANNELS: Final[tuple[str, ...]] = tuple(TOPICS)
 
-#: Broken kinds per channel, each with the dead-letter reason the intake must give it.
-BROKEN_KINDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
-    "hotline": (
-        ("truncated_json", "bad_json"),
-        ("gb18030_without_header", "bad_encoding"),
-        ("missing_required_field", "missing_field"),
-        ("wrong_type", "wrong_type"),
-        ("bad_local_time", "bad_value"),
-        ("unknown_urgency", "bad_value"),
-        ("oversize_payload", "too_large"),
-        ("empty_value", "empty"),
-        ("null_value", "empty"),
-        ("null_key", "missing_key"),
-        ("key_mismatch", "key_mismatch"),
-        ("json_array", "not_an_object"),
-        ("unsupported_charset_header", "bad_encoding"),
-    ),
-    "miniprogram": (
-        ("truncated_json", "bad_json"),
-        ("gb18030_bytes", "bad_encoding"),
-        ("missing_required_field", "missing_field"),
-        ("wrong_type", "wrong_type"),
-        ("unsupported_schema_version", "bad_value"),
-        ("time_without_offset", "bad_value"),
-        ("oversize_payload", "too_large"),
-        ("content_too_long", "too_large"),
-        ("empty_value", "empty"),
-        ("null_key", "missing_key"),
-        ("key_mismatch", "key_mismatch"),
-        ("json_string", "not_an_object"),
-    ),
-    "province": (
-        ("wrong_magic_byte", "bad_magic"),
-        ("unknown_schema_id", "unknown_schema_id"),
-        ("feedback_schema_id", "unknown_schema_id"),
-        ("truncated_avro", "bad_avro"),
-        ("v2_body_labelled_v1", "bad_avro"),
-        ("shorter_than_header", "bad_magic"),
-        ("blank_content", "missing_field"),
-        ("oversize_payload", "too_large"),
-        ("empty_value", "empty"),
-        ("null_key", "missing_key"),
-        ("key_mismatch", "key_mismatch"),
-        ("json_instead_of_avro", "bad_magic"),
-    ),
-}
+#: A broken kind and the dead-letter reason the intake must give it.
+BrokenKind = tuple[str, str]
+#: A channel's generator: ``(n, seed, broken_every, oversize_bytes)`` -> items.
+Generate = Callable[[int, int, int, int], "list[CorpusItem]"]
+
+
+@dataclass(frozen=True)
+class ChannelCorpus:
+    """One channel's generator, declared in its module and listed once in the package."""
+
+    channel: str
+    """The channel's name (``Channel.value``), one of :data:`CHANNELS`."""
+    broken_kinds: tuple[BrokenKind, ...]
+    """Its broken kinds, each with the dead-letter reason the intake must give it."""
+    generate: Generate
 
 
 @dataclass(frozen=True)
@@ -152,16 +123,43 @@ def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
 
-def broken_kind(channel: str, i: int, broken_every: int) -> tuple[str, str] | None:
+def broken_kind(kinds: Sequence[BrokenKind], i: int, broken_every: int) -> tuple[str, str] | None:
     """The broken kind and reason of item ``i``, or ``None`` for a valid one: every
-    ``broken_every``-th item, cycling through the channel's :data:`BROKEN_KINDS`."""
+    ``broken_every``-th item, cycling through the channel's broken ``kinds``."""
     if broken_every <= 0 or i % broken_every != broken_every - 1:
         return None
-    kinds = BROKEN_KINDS[channel]
     return kinds[(i // broken_every) % len(kinds)]
+
+
+class Generation:
+    """One call's generation of a channel: its seeded choices (``rng``, ``gen``), its first day
+    (``start`` plus a seeded number of days) and its sequence number."""
+
+    def __init__(self, channel: str, seed: int, start: datetime) -> None:
+        self.rng = random.Random(f"{channel}:{seed}")
+        self.gen = Gen(self.rng)
+        self.day0 = start + timedelta(days=self.rng.randrange(300))
+        self.seq = self.rng.randrange(1000)
 
 
 def oversize_text(size: int) -> str:
     """A petition text of more than ``size`` UTF-8 bytes."""
     unit = "企业反映的问题需要协调解决。"
     return unit * (size // len(unit.encode("utf-8")) + 1)
+
+
+def framing_broken(
+    kind: str, key: bytes, good: Callable[[], bytes], wrong_key: bytes
+) -> tuple[bytes | None, bytes | None] | None:
+    """The key and value of a broken kind of the message's framing, which every channel has
+    (``empty_value``, ``null_value``, ``null_key``, ``key_mismatch``: ``good`` makes the intact
+    value); ``None`` for a kind of the channel's own format."""
+    if kind == "empty_value":
+        return key, b""
+    if kind == "null_value":
+        return key, None
+    if kind == "null_key":
+        return None, good()
+    if kind == "key_mismatch":
+        return wrong_key, good()
+    return None

@@ -12,14 +12,34 @@ from typing import Any, Final
 from stdnum.cn import uscc
 
 from petition_hub.devtools.corpus.common import (
+    BrokenKind,
+    ChannelCorpus,
     CorpusItem,
+    Generation,
     broken_kind,
     dead_item,
+    framing_broken,
     json_bytes,
     oversize_text,
     valid_item,
 )
-from petition_hub.devtools.corpus.values import Gen
+
+#: This channel's broken kinds, each with the dead-letter reason the intake must give it.
+BROKEN_KINDS: Final[tuple[BrokenKind, ...]] = (
+    ("truncated_json", "bad_json"),
+    ("gb18030_without_header", "bad_encoding"),
+    ("missing_required_field", "missing_field"),
+    ("wrong_type", "wrong_type"),
+    ("bad_local_time", "bad_value"),
+    ("unknown_urgency", "bad_value"),
+    ("oversize_payload", "too_large"),
+    ("empty_value", "empty"),
+    ("null_value", "empty"),
+    ("null_key", "missing_key"),
+    ("key_mismatch", "key_mismatch"),
+    ("json_array", "not_an_object"),
+    ("unsupported_charset_header", "bad_encoding"),
+)
 
 _HOTLINE_TYPES: Final = {
     "咨询": "政策咨询",
@@ -39,7 +59,7 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
     items: list[CorpusItem] = []
     for i in range(n):
         at = hotline.day0 + timedelta(minutes=7 * i + rng.randrange(7), seconds=rng.randrange(60))
-        broken = broken_kind("hotline", i, broken_every)
+        broken = broken_kind(BROKEN_KINDS, i, broken_every)
         if broken is not None:
             items.append(_hotline_broken(broken, hotline.new_order(at), rng, oversize))
             continue
@@ -47,17 +67,14 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
     return items
 
 
-class _Hotline:
+class _Hotline(Generation):
     """One call's generation: its seeded choices, the order sequence, and what was published (an
     edit or a repeat call refers to an earlier order)."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(f"hotline:{seed}")
-        self.gen = Gen(self.rng)
-        self.day0 = datetime(2026, 1, 5, 8, 0) + timedelta(days=self.rng.randrange(300))
+        super().__init__("hotline", seed, datetime(2026, 1, 5, 8, 0))
         self.published: list[dict[str, Any]] = []
         self.latest: dict[str, dict[str, Any]] = {}  # GDBH -> its latest publication
-        self.seq = self.rng.randrange(1000)
 
     def new_order(self, at: datetime) -> dict[str, Any]:
         rng, gen = self.rng, self.gen
@@ -170,7 +187,10 @@ def _hotline_broken(
     broken: tuple[str, str], order: dict[str, Any], rng: random.Random, oversize: int
 ) -> CorpusItem:
     kind, reason = broken
-    key: bytes | None = order["GDBH"].encode()
+    key = order["GDBH"].encode()
+    framed = framing_broken(kind, key, lambda: json_bytes(order), (order["GDBH"] + "-X").encode())
+    if framed is not None:
+        return dead_item("hotline", kind, reason, *framed)
     headers: tuple[tuple[str, bytes], ...] = ()
     value: bytes | None
     if kind == "truncated_json":  # cut between characters: a cut inside one is bad_encoding
@@ -196,14 +216,6 @@ def _hotline_broken(
     elif kind == "oversize_payload":
         order["SQNR"] = oversize_text(oversize)
         value = json_bytes(order)
-    elif kind == "empty_value":
-        value = b""
-    elif kind == "null_value":
-        value = None
-    elif kind == "null_key":
-        key, value = None, json_bytes(order)
-    elif kind == "key_mismatch":
-        key, value = (order["GDBH"] + "-X").encode(), json_bytes(order)
     elif kind == "json_array":
         value = json_bytes([order])
     elif kind == "unsupported_charset_header":
@@ -211,3 +223,7 @@ def _hotline_broken(
     else:  # pragma: no cover - BROKEN_KINDS and this function move together
         raise AssertionError(kind)
     return dead_item("hotline", kind, reason, key, value, headers)
+
+
+#: This channel's generator, as :mod:`petition_hub.devtools.corpus` lists it.
+CORPUS: Final = ChannelCorpus(channel="hotline", broken_kinds=BROKEN_KINDS, generate=generate)

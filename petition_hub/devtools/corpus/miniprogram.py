@@ -10,14 +10,33 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
 from petition_hub.devtools.corpus.common import (
+    BrokenKind,
+    ChannelCorpus,
     CorpusItem,
+    Generation,
     broken_kind,
     dead_item,
+    framing_broken,
     json_bytes,
     oversize_text,
     valid_item,
 )
-from petition_hub.devtools.corpus.values import Gen
+
+#: This channel's broken kinds, each with the dead-letter reason the intake must give it.
+BROKEN_KINDS: Final[tuple[BrokenKind, ...]] = (
+    ("truncated_json", "bad_json"),
+    ("gb18030_bytes", "bad_encoding"),
+    ("missing_required_field", "missing_field"),
+    ("wrong_type", "wrong_type"),
+    ("unsupported_schema_version", "bad_value"),
+    ("time_without_offset", "bad_value"),
+    ("oversize_payload", "too_large"),
+    ("content_too_long", "too_large"),
+    ("empty_value", "empty"),
+    ("null_key", "missing_key"),
+    ("key_mismatch", "key_mismatch"),
+    ("json_string", "not_an_object"),
+)
 
 _CST: Final = timezone(timedelta(hours=8))
 _MP_TYPES: Final = {
@@ -44,7 +63,7 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
         at = mp.day0 + timedelta(minutes=11 * i + rng.randrange(11), seconds=rng.randrange(60))
         version = 2 if rng.random() < 0.7 else 1
         appeal, flags, ptype = mp.new_appeal(at, version)
-        broken = broken_kind("miniprogram", i, broken_every)
+        broken = broken_kind(BROKEN_KINDS, i, broken_every)
         if broken is not None:
             items.append(_miniprogram_broken(broken, appeal, rng, oversize))
             continue
@@ -68,14 +87,11 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
     return items
 
 
-class _MiniProgram:
+class _MiniProgram(Generation):
     """One call's generation: its seeded choices and the appeal sequence."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(f"miniprogram:{seed}")
-        self.gen = Gen(self.rng)
-        self.day0 = datetime(2026, 1, 5, 8, 0) + timedelta(days=self.rng.randrange(300))
-        self.seq = self.rng.randrange(1000)
+        super().__init__("miniprogram", seed, datetime(2026, 1, 5, 8, 0))
 
     def new_appeal(self, at: datetime, version: int) -> tuple[dict[str, Any], list[str], str]:
         rng, gen = self.rng, self.gen
@@ -145,7 +161,10 @@ def _miniprogram_broken(
     broken: tuple[str, str], appeal: dict[str, Any], rng: random.Random, oversize: int
 ) -> CorpusItem:
     kind, reason = broken
-    key: bytes | None = appeal["appealId"].encode()
+    key = appeal["appealId"].encode()
+    framed = framing_broken(kind, key, lambda: json_bytes(appeal), b"MP0000000000000")
+    if framed is not None:
+        return dead_item("miniprogram", kind, reason, *framed)
     value: bytes | None
     if kind == "truncated_json":
         full = json.dumps(appeal, ensure_ascii=False)
@@ -174,14 +193,12 @@ def _miniprogram_broken(
     elif kind == "content_too_long":
         appeal["content"] = "企业诉求" * 2600
         value = json_bytes(appeal)
-    elif kind == "empty_value":
-        value = b""
-    elif kind == "null_key":
-        key, value = None, json_bytes(appeal)
-    elif kind == "key_mismatch":
-        key, value = b"MP0000000000000", json_bytes(appeal)
     elif kind == "json_string":
         value = json_bytes(json.dumps(appeal, ensure_ascii=False))
     else:  # pragma: no cover
         raise AssertionError(kind)
     return dead_item("miniprogram", kind, reason, key, value)
+
+
+#: This channel's generator, as :mod:`petition_hub.devtools.corpus` lists it.
+CORPUS: Final = ChannelCorpus(channel="miniprogram", broken_kinds=BROKEN_KINDS, generate=generate)

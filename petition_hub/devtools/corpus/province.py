@@ -12,13 +12,33 @@ from typing import Any, Final
 
 from petition_hub import schemas
 from petition_hub.devtools.corpus.common import (
+    BrokenKind,
+    ChannelCorpus,
     CorpusItem,
+    Generation,
     broken_kind,
     dead_item,
+    framing_broken,
     oversize_text,
     valid_item,
 )
-from petition_hub.devtools.corpus.values import OTHER_HENAN, OUTSIDE_HENAN, Gen
+from petition_hub.devtools.corpus.values import OTHER_HENAN, OUTSIDE_HENAN
+
+#: This channel's broken kinds, each with the dead-letter reason the intake must give it.
+BROKEN_KINDS: Final[tuple[BrokenKind, ...]] = (
+    ("wrong_magic_byte", "bad_magic"),
+    ("unknown_schema_id", "unknown_schema_id"),
+    ("feedback_schema_id", "unknown_schema_id"),
+    ("truncated_avro", "bad_avro"),
+    ("v2_body_labelled_v1", "bad_avro"),
+    ("shorter_than_header", "bad_magic"),
+    ("blank_content", "missing_field"),
+    ("oversize_payload", "too_large"),
+    ("empty_value", "empty"),
+    ("null_key", "missing_key"),
+    ("key_mismatch", "key_mismatch"),
+    ("json_instead_of_avro", "bad_magic"),
+)
 
 _PROVINCE_TYPES: Final = {
     "POLICY_CONSULTATION": "政策咨询",
@@ -36,10 +56,10 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
     rng, gen = province.rng, province.gen
     items: list[CorpusItem] = []
     for i in range(n):
-        at = province.t0 + timedelta(minutes=13 * i, milliseconds=rng.randrange(13 * 60_000))
+        at = province.day0 + timedelta(minutes=13 * i, milliseconds=rng.randrange(13 * 60_000))
         sid = 102 if rng.random() < 0.5 else 101
         record, flags, ptype = province.new_dispatch(at, sid)
-        broken = broken_kind("province", i, broken_every)
+        broken = broken_kind(BROKEN_KINDS, i, broken_every)
         if broken is not None:
             items.append(_province_broken(broken, record, rng, oversize))
             continue
@@ -61,14 +81,11 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
     return items
 
 
-class _Province:
+class _Province(Generation):
     """One call's generation: its seeded choices and the dispatch sequence."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(f"province:{seed}")
-        self.gen = Gen(self.rng)
-        self.t0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC) + timedelta(days=self.rng.randrange(300))
-        self.seq = self.rng.randrange(1000)
+        super().__init__("province", seed, datetime(2026, 1, 5, 0, 0, tzinfo=UTC))
 
     def new_dispatch(self, at: datetime, sid: int) -> tuple[dict[str, Any], list[str], str]:
         rng, gen = self.rng, self.gen
@@ -141,9 +158,12 @@ def _province_broken(
     broken: tuple[str, str], record: dict[str, Any], rng: random.Random, oversize: int
 ) -> CorpusItem:
     kind, reason = broken
-    key: bytes | None = record["dispatchId"].encode()
+    key = record["dispatchId"].encode()
     sid = 102 if "attachments" in record else 101
     good = schemas.encode(sid, record)
+    framed = framing_broken(kind, key, lambda: good, b"HA-00000000-000000")
+    if framed is not None:
+        return dead_item("province", kind, reason, *framed)
     value: bytes | None
     if kind == "wrong_magic_byte":
         value = b"\x01" + good[1:]
@@ -165,14 +185,12 @@ def _province_broken(
     elif kind == "oversize_payload":
         record["content"] = oversize_text(oversize)
         value = schemas.encode(sid, record)
-    elif kind == "empty_value":
-        value = b""
-    elif kind == "null_key":
-        key, value = None, good
-    elif kind == "key_mismatch":
-        key, value = b"HA-00000000-000000", good
     elif kind == "json_instead_of_avro":
         value = json.dumps({"dispatchId": record["dispatchId"]}).encode()
     else:  # pragma: no cover
         raise AssertionError(kind)
     return dead_item("province", kind, reason, key, value)
+
+
+#: This channel's generator, as :mod:`petition_hub.devtools.corpus` lists it.
+CORPUS: Final = ChannelCorpus(channel="province", broken_kinds=BROKEN_KINDS, generate=generate)
