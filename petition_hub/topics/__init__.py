@@ -10,7 +10,7 @@ with its partitions, replication factor and topic configs. One module per job:
 - :mod:`.units`: the per-unit topics the reference data calls for (:func:`expected_unit_topics`,
   :func:`render_unit_topics`), so a test keeps the file in step with ``departments.yaml`` and
   ``regions.yaml``;
-- :mod:`.plan`: what differs between the file and a broker (:func:`plan`, pure);
+- :mod:`.planning`: what differs between the file and a broker (:func:`plan`, pure);
 - :mod:`.admin`: broker access (:class:`TopicAdmin`, :class:`KafkaTopicAdmin`);
 - :mod:`.reconcile`: making the broker match (:func:`apply`) or only comparing (:func:`diff`);
 - :mod:`.report`: what a reconciliation did (:class:`ApplyReport`, :func:`format_report`);
@@ -49,10 +49,7 @@ from petition_hub.topics.names import (
     is_unit_topic,
     unit_topic,
 )
-
-# `plan` is the function from here on, not the module of the same name: import the module's other
-# names from this package, or with `from petition_hub.topics.plan import ...`.
-from petition_hub.topics.plan import ActualTopic, Change, ChangeKind, ConfigDelta, plan
+from petition_hub.topics.planning import ActualTopic, Change, ChangeKind, ConfigDelta, plan
 from petition_hub.topics.reconcile import apply, apply_with, diff, diff_with
 from petition_hub.topics.report import ApplyReport, ChangeResult, Outcome, format_report
 from petition_hub.topics.spec import (
