@@ -145,9 +145,11 @@ def is_unit_topic(name: str) -> bool:
 
 
 def is_internal_topic(name: str, app_id: str = DEFAULT_APP_ID) -> bool:
-    """Topics that are nobody's business in topics.yaml: faust's (anything of the app, changelogs,
-    repartition and assignor topics) and Kafka's or the schema registry's (``__consumer_offsets``,
-    ``_schemas``: a leading underscore). Never reported as unexpected, never deleted."""
+    """Internal topics: the app's (its stages' routed, repartition and changelog topics, declared
+    in topics.yaml with ``{app}``; faust's changelogs and assignor topic, which are not) and
+    Kafka's or the schema registry's (``__consumer_offsets``, ``_schemas``: a leading underscore).
+    Reconciled as declared when topics.yaml declares them; otherwise never reported as
+    unexpected, never deleted."""
     return (
         name.startswith("_")
         or name.startswith(f"{app_id}-")
