@@ -72,7 +72,6 @@ from petition_hub.service.clock import Clock, clock_from
 from petition_hub.service.crypto import cipher_for
 from petition_hub.service.live import live_calendar
 from petition_hub.service.settings import Settings
-from petition_hub.topics import load_topics
 from petition_hub.topics.names import (
     DECISIONS,
     LIFECYCLE,
@@ -82,7 +81,7 @@ from petition_hub.topics.names import (
     stage_group,
     status_repartition,
 )
-from petition_hub.topics.spec import declared, unit_petition_topics
+from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
 from . import lifecycle_metrics, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
@@ -405,7 +404,9 @@ def _ms(value: datetime | None) -> int | None:
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The evaluations re-keying stages and the lifecycle stage."""
-    spec = {t.name: t for t in load_topics(settings.topics_file, settings.app_id).topics}
+    spec = stage_specs(
+        settings.topics_file, settings.app_id, settings.topics_replication_factor_cap
+    )
     partitions = spec[LIFECYCLE].partitions
     group = stage_group(settings.app_id, "lifecycle")
     evaluations = evaluations_repartition(settings.app_id)

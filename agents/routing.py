@@ -62,7 +62,6 @@ from petition_hub.service.clock import clock_from
 from petition_hub.service.erasure import DUE, REQUESTED, privacy_event
 from petition_hub.service.live import LiveFile, live_calendar
 from petition_hub.service.settings import Settings
-from petition_hub.topics import load_topics
 from petition_hub.topics.names import (
     DECISIONS,
     LIFECYCLE,
@@ -72,7 +71,7 @@ from petition_hub.topics.names import (
     routed_topic,
     stage_group,
 )
-from petition_hub.topics.spec import declared, unit_petition_topics
+from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
 from .rekeyers import status_stage
 from .routing_records import ROUTED_V1, deliveries, rejection, routed_record, undecodable_reason
@@ -370,7 +369,9 @@ class RoutingProcessor(Processor):
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The unit-status re-keying stage and the routing stage."""
-    spec = {t.name: t for t in load_topics(settings.topics_file, settings.app_id).topics}
+    spec = stage_specs(
+        settings.topics_file, settings.app_id, settings.topics_replication_factor_cap
+    )
     routed = routed_topic(settings.app_id)
     group = stage_group(settings.app_id, "routing")
     common = stage_options(app, settings)

@@ -36,8 +36,10 @@ BROKER = "tansu://127.0.0.1:9"  # never connected: the stages are only built
 WEEK_MS = "604800000"
 
 
-def _stages(app_id: str) -> list[Stage]:
-    settings = Settings(broker=BROKER, pii_key=TEST_PII_KEY, app_id=app_id)
+def _stages(app_id: str, cap: int | None = None) -> list[Stage]:
+    settings = Settings(
+        broker=BROKER, pii_key=TEST_PII_KEY, app_id=app_id, topics_replication_factor_cap=cap
+    )
     app = faust.App(app_id, **faust_settings(settings, BROKER))
     return register(app, settings)
 
@@ -64,6 +66,13 @@ def test_the_stages_make_the_declared_internal_topics(app_id: str) -> None:
     internal = {name for name in declared if is_internal_topic(name, app_id)}
     assert set(made) == internal
     assert all(name.startswith(f"{app_id}-") for name in internal)
+
+
+def test_the_stages_cap_the_replication_as_topics_apply_does() -> None:
+    for stage in _stages("petition-hub", cap=1):
+        for spec in stage.creates.values():
+            assert spec.replication_factor == 1, spec.name
+            assert spec.config["min.insync.replicas"] == "1", spec.name
 
 
 def test_the_internal_topics_configs() -> None:

@@ -513,3 +513,11 @@ def unit_petition_topics(spec: Mapping[str, TopicSpec]) -> dict[str, int]:
         for name, topic in spec.items()
         if is_unit_topic(name) and name.endswith(".petitions")
     }
+
+
+def stage_specs(
+    path: Path | str, app_id: str, replication_factor_cap: int | None = None
+) -> dict[str, TopicSpec]:
+    """The loaded file as the stages use it: name -> spec, ``{app}`` resolved, replication capped
+    as ``topics apply`` caps it (``HUB_TOPICS_REPLICATION_FACTOR_CAP``)."""
+    return {t.name: t for t in load_topics(path, app_id).capped(replication_factor_cap).topics}
