@@ -25,7 +25,7 @@ from .lifecycle_records import units_of
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """Declare every agent of the hub on ``app``; the batch stages to run beside them."""
-    topics = {t.name: t for t in load_topics(settings.topics_file).topics}
+    topics = {t.name: t for t in load_topics(settings.topics_file, settings.app_id).topics}
     metrics.create_unit_series(
         topic.removesuffix(".petitions") for topic in sorted(units_of(topics))
     )

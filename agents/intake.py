@@ -46,7 +46,8 @@ from petition_hub.service.app import stage_options
 from petition_hub.service.clock import clock_from
 from petition_hub.service.crypto import PiiCipher, cipher_for
 from petition_hub.service.settings import Settings
-from petition_hub.topics import load_topics, names
+from petition_hub.topics import names
+from petition_hub.topics.spec import declared, stage_specs
 
 log = structlog.get_logger(__name__)
 
@@ -205,7 +206,9 @@ def register(
     app: faust.App, settings: Settings, channel_list: list[Channel] | None = None
 ) -> list[Stage]:
     """The intake stages for ``channel_list`` (default: every channel of :func:`channels`)."""
-    spec = {t.name: t for t in load_topics(settings.topics_file).topics}
+    spec = stage_specs(
+        settings.topics_file, settings.app_id, settings.topics_replication_factor_cap
+    )
     cipher = cipher_for(settings)
     return [
         Stage(
@@ -218,7 +221,8 @@ def register(
                 clock=clock_from(settings.clock_file),
                 max_bytes=settings.max_message_bytes,
             ),
-            group=f"{settings.app_id}-intake-{channel.name}",
+            group=(group := names.stage_group(settings.app_id, f"intake-{channel.name}")),
+            topics=declared(spec, (names.changelog_topic(group),), f"intake-{channel.name}"),
             **stage_options(app, settings),
         )
         for channel in channel_list or channels()

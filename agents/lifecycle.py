@@ -72,8 +72,16 @@ from petition_hub.service.clock import Clock, clock_from
 from petition_hub.service.crypto import cipher_for
 from petition_hub.service.live import live_calendar
 from petition_hub.service.settings import Settings
-from petition_hub.topics import load_topics
-from petition_hub.topics.names import DECISIONS, LIFECYCLE
+from petition_hub.topics.names import (
+    DECISIONS,
+    LIFECYCLE,
+    changelog_topic,
+    evaluations_repartition,
+    routed_topic,
+    stage_group,
+    status_repartition,
+)
+from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
 from . import lifecycle_metrics, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
@@ -85,8 +93,8 @@ from .lifecycle_state import (
     PartitionView,
     calendar_missing,
 )
-from .rekeyers import evaluation_stages, evaluations_repartition, status_repartition
-from .routing import load_rules_at, routed_topic
+from .rekeyers import evaluation_stages
+from .routing import load_rules_at
 from .routing_records import rejection, undecodable_reason
 
 log = structlog.get_logger(__name__)
@@ -396,14 +404,17 @@ def _ms(value: datetime | None) -> int | None:
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The evaluations re-keying stages and the lifecycle stage."""
-    spec = {t.name: t for t in load_topics(settings.topics_file).topics}
+    spec = stage_specs(
+        settings.topics_file, settings.app_id, settings.topics_replication_factor_cap
+    )
     partitions = spec[LIFECYCLE].partitions
+    group = stage_group(settings.app_id, "lifecycle")
     evaluations = evaluations_repartition(settings.app_id)
     routed = routed_topic(settings.app_id)
     statuses = status_repartition(settings.app_id)
     common = stage_options(app, settings)
     cipher = cipher_for(settings)
-    evaluation = evaluation_stages(settings, spec, partitions, common, cipher)
+    evaluation = evaluation_stages(settings, spec, common, cipher)
     processor = LifecycleProcessor(
         rules=load_rules_at(settings.rules),
         city=settings.city,
@@ -420,9 +431,12 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         sources=(routed, statuses, DECISIONS, evaluations),
         partitions=partitions,
         processor=processor,
-        group=f"{settings.app_id}-lifecycle",
-        creates={routed: partitions, statuses: partitions, evaluations: partitions},
+        group=group,
+        topics=declared(
+            spec, (routed, statuses, evaluations, changelog_topic(group)), "the lifecycle stage"
+        ),
         outputs=lifecycle_outputs(spec),
+        petition_keyed=unit_petition_topics(spec),
         **common,
     )
     return [*evaluation, lifecycle]

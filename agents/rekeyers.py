@@ -45,6 +45,13 @@ from petition_hub.service.clock import Clock, system_clock
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.service.settings import Settings
 from petition_hub.topics import TopicSpec
+from petition_hub.topics.names import (
+    changelog_topic,
+    evaluations_repartition,
+    stage_group,
+    status_repartition,
+)
+from petition_hub.topics.spec import declared
 
 from .intake import dead_letter
 from .routing_records import rejection, undecodable_reason
@@ -58,16 +65,6 @@ UNIT_HEADER: Final = "hub-unit"
 #: channels declare them.
 EVALUATION_TOPICS: Final[Mapping[str, EvaluationDecoder]] = EVALUATION_DECODERS
 _HUB_ID: Final = re.compile(r"PH-[A-Z2-7]{20}")
-
-
-def status_repartition(app_id: str) -> str:
-    """The hub-internal topic of unit status events re-keyed by petition id."""
-    return f"{app_id}-unit-status-repartition"
-
-
-def evaluations_repartition(app_id: str) -> str:
-    """The hub-internal topic of ratings re-keyed by petition id."""
-    return f"{app_id}-evaluations-repartition"
 
 
 def _unit_of_topic(topic: str) -> str:
@@ -148,19 +145,20 @@ class EvaluationRekeyer(Processor):
 
 
 def status_stage(
-    settings: Settings, spec: Mapping[str, TopicSpec], partitions: int, common: dict[str, Any]
+    settings: Settings, spec: Mapping[str, TopicSpec], common: dict[str, Any]
 ) -> Stage:
-    """The ``unit-status`` stage over every ``.status`` topic of ``spec``, into a repartition
-    topic of ``partitions`` (those of ``hub.petitions``)."""
+    """The ``unit-status`` stage over every ``.status`` topic of ``spec``, into its repartition
+    topic (as topics.yaml declares it: the partitions of ``hub.petitions``)."""
     status_topics = sorted(t for t in spec if t.endswith(".status"))
     repartition = status_repartition(settings.app_id)
+    group = stage_group(settings.app_id, "unit-status")
     return Stage(
         name="unit-status",
         sources=status_topics,
         partitions=spec[status_topics[0]].partitions,
         processor=StatusRekeyer(repartition),
-        group=f"{settings.app_id}-unit-status",
-        creates={repartition: partitions},
+        group=group,
+        topics=declared(spec, (repartition, changelog_topic(group)), "the unit-status stage"),
         **common,
     )
 
@@ -168,12 +166,11 @@ def status_stage(
 def evaluation_stages(
     settings: Settings,
     spec: Mapping[str, TopicSpec],
-    partitions: int,
     common: dict[str, Any],
     cipher: PiiCipher,
 ) -> list[Stage]:
-    """One ``evaluations-<channel>`` stage per rating topic, into a repartition topic of
-    ``partitions`` (those of the lifecycle's topics)."""
+    """One ``evaluations-<channel>`` stage per rating topic, into its repartition topic (as
+    topics.yaml declares it: the partitions of the lifecycle's topics)."""
     evaluations = evaluations_repartition(settings.app_id)
     return [
         Stage(
@@ -183,8 +180,8 @@ def evaluation_stages(
             processor=EvaluationRekeyer(
                 f"{decode.__module__.rsplit('.', 1)[-1]}-evaluations", decode, cipher, evaluations
             ),
-            group=f"{settings.app_id}-evaluations-{topic.split('.')[0]}",
-            creates={evaluations: partitions},
+            group=(group := stage_group(settings.app_id, f"evaluations-{topic.split('.')[0]}")),
+            topics=declared(spec, (evaluations, changelog_topic(group)), "a ratings stage"),
             **common,
         )
         for topic, decode in EVALUATION_TOPICS.items()

@@ -62,8 +62,16 @@ from petition_hub.service.clock import clock_from
 from petition_hub.service.erasure import DUE, REQUESTED, privacy_event
 from petition_hub.service.live import LiveFile, live_calendar
 from petition_hub.service.settings import Settings
-from petition_hub.topics import load_topics
-from petition_hub.topics.names import DECISIONS, LIFECYCLE, PETITIONS, PRIVACY
+from petition_hub.topics.names import (
+    DECISIONS,
+    LIFECYCLE,
+    PETITIONS,
+    PRIVACY,
+    changelog_topic,
+    routed_topic,
+    stage_group,
+)
+from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
 from .rekeyers import status_stage
 from .routing_records import ROUTED_V1, deliveries, rejection, routed_record, undecodable_reason
@@ -105,11 +113,6 @@ def _rules_changed(old: RuleSet, new: RuleSet) -> None:
         log.info("rules version changed", old=old.version, new=new.version)
         metrics.RULES_INFO.labels(old.version).set(0)
         metrics.RULES_INFO.labels(new.version).set(1)
-
-
-def routed_topic(app_id: str) -> str:
-    """The hub-internal topic of routing decisions for the lifecycle (key: petition id)."""
-    return f"{app_id}-routed"
 
 
 class RoutingProcessor(Processor):
@@ -366,11 +369,14 @@ class RoutingProcessor(Processor):
 
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The unit-status re-keying stage and the routing stage."""
-    spec = {t.name: t for t in load_topics(settings.topics_file).topics}
+    spec = stage_specs(
+        settings.topics_file, settings.app_id, settings.topics_replication_factor_cap
+    )
     routed = routed_topic(settings.app_id)
+    group = stage_group(settings.app_id, "routing")
     common = stage_options(app, settings)
     return [
-        status_stage(settings, spec, spec[PETITIONS].partitions, common),
+        status_stage(settings, spec, common),
         Stage(
             name="routing",
             sources=(PETITIONS, DECISIONS, LIFECYCLE, PRIVACY),
@@ -383,8 +389,9 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
                 live_calendar(settings.calendar_file).current,
                 timedelta(days=settings.retention_after_closure_days),
             ),
-            group=f"{settings.app_id}-routing",
-            creates={routed: spec[PETITIONS].partitions},
+            group=group,
+            topics=declared(spec, (routed, changelog_topic(group)), "the routing stage"),
+            petition_keyed=unit_petition_topics(spec),
             **common,
         ),
     ]

@@ -14,8 +14,9 @@ Who gets what (principals are SASL/SCRAM user names):
   topics and WRITE on them (``dlq redrive`` resends to the source topic); READ and WRITE on the
   hub's own topics; WRITE on every unit's ``.petitions``, READ on every unit's ``.status``; CREATE,
   ALTER and DESCRIBE_CONFIGS on every topic of topics.yaml (``topics apply`` / ``topics diff``);
-  everything on its internal topics (``<app_id>-…``: faust's changelogs, the stages' repartition
-  and routed topics) and its consumer groups (``<app_id>…``).
+  everything on its internal topics (``<app_id>-…``: the stages' changelogs, repartition and
+  routed topics, declared in topics.yaml with ``{app}``, and faust's own) and its consumer groups
+  (``<app_id>…``).
 - the channels, ``User:hotline12345``, ``User:miniprogram``, ``User:province`` (the first part of
   their input topics' names): WRITE on their input topics, READ on the hub's topics back to them
   (``hotline12345.callback-requests``, ``miniprogram.evaluation-requests``, ``province.feedback``,
@@ -37,7 +38,13 @@ from enum import StrEnum
 from itertools import groupby
 from pathlib import Path
 
-from petition_hub.topics import FIXED_TOPICS, INPUT_TOPICS, TopicsFile, expected_unit_topics
+from petition_hub.topics import (
+    FIXED_TOPICS,
+    INPUT_TOPICS,
+    TopicsFile,
+    expected_unit_topics,
+    is_internal_topic,
+)
 
 __all__ = [
     "HUB_PRINCIPAL",
@@ -195,7 +202,9 @@ def _hub_acls(topic_names: Sequence[str], app_id: str) -> list[AclBinding]:
         if match is not None:
             data = Operation.WRITE if match.group(3) == "petitions" else Operation.READ
             out += _grant(hub, [data, *admin], name)
-        elif name in FIXED_TOPICS:
+        elif name in FIXED_TOPICS or is_internal_topic(name, app_id):
+            # the internal topics declared in topics.yaml (``{app}-…``) by name too: `topics
+            # apply` makes them, as it makes the others
             out += _grant(hub, [Operation.READ, Operation.WRITE, *admin], name)
         else:
             raise AclError(
@@ -226,7 +235,8 @@ def _schema_registry_acls() -> list[AclBinding]:
 def generate(
     topics: TopicsFile, departments: Path, regions: Path, app_id: str = "petition-hub"
 ) -> list[AclBinding]:
-    """Every ACL of the hub's deployment, sorted and without duplicates.
+    """Every ACL of the hub's deployment, sorted and without duplicates (``topics`` loaded with
+    ``app_id``, so that its internal topics are the app's).
 
     Raises :class:`AclError` when topics.yaml lacks a channel's input topic or a reference unit's
     topics, or declares a topic nobody is defined to use.

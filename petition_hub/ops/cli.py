@@ -160,7 +160,7 @@ def topics_acls(output_format: str, bootstrap_server: str, command_config: str) 
     settings = _settings()
     try:
         bindings = generate(
-            load_topics(settings.topics_file),
+            load_topics(settings.topics_file, settings.app_id),
             data_path("departments.yaml"),
             data_path("regions.yaml"),
             app_id=settings.app_id,

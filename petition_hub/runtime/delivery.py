@@ -26,6 +26,7 @@ from aiokafka.errors import (
 from petition_hub.runtime.lease import LeaseLost
 from petition_hub.runtime.marks import Marks
 from petition_hub.runtime.records import EVENT_ID_HEADER, Output, SourceRecord
+from petition_hub.topics.partitioning import petition_partition
 
 # the stage's logger, under its name from before the move into petition_hub.runtime
 log = structlog.get_logger("petition_hub.stage")
@@ -48,6 +49,12 @@ RECORD_ERRORS: tuple[type[Exception], ...] = (
 DeadLetterer = Callable[[SourceRecord, str, str], Output]
 
 
+class PartitionRuleError(RuntimeError):
+    """An exactly-once output would land elsewhere than the hub's partitioning rule puts it: the
+    topic's partition count does not divide the sources' (topics.yaml refuses that), or a source
+    was not written with Kafka's default partitioner."""
+
+
 def _die(reason: str, **fields: Any) -> None:
     log.critical(reason, **fields)
     logging.shutdown()
@@ -58,17 +65,34 @@ class Delivery:
     """The outputs of one stage, through its producer (set when the stage starts)."""
 
     def __init__(
-        self, stage_name: str, marks: Marks | None, dead_letter: DeadLetterer | None
+        self,
+        stage_name: str,
+        marks: Marks | None,
+        dead_letter: DeadLetterer | None,
+        petition_keyed: Mapping[str, int] | None = None,
     ) -> None:
         self.stage_name = stage_name
         self.marks = marks
         self.dead_letter = dead_letter
+        #: topics partitioned by the hub's rule for petition keys (name -> partitions)
+        self.petition_keyed: dict[str, int] = dict(petition_keyed or {})
         self.producer: AIOKafkaProducer | None = None
+
+    def partition_of(self, out: Output) -> int | None:
+        """The partition the hub's rule chooses for ``out`` (None: the producer's choice)."""
+        partitions = self.petition_keyed.get(out.topic)
+        if partitions is None or out.key is None:
+            return None
+        return petition_partition(out.key, partitions)
 
     async def send(self, out: Output) -> asyncio.Future[Any]:
         assert self.producer is not None
         fut: asyncio.Future[Any] = await self.producer.send(
-            out.topic, out.value, key=out.key, headers=list(out.headers)
+            out.topic,
+            out.value,
+            key=out.key,
+            headers=list(out.headers),
+            partition=self.partition_of(out),
         )
         return fut
 
@@ -80,6 +104,13 @@ class Delivery:
         if self.marks.suppressed(partition, out.event_id):
             return None
         tp = self.marks.out_tp(out.topic, partition)
+        chosen = self.partition_of(out)
+        if chosen is not None and chosen != tp.partition:
+            raise PartitionRuleError(
+                f"stage {self.stage_name}: an output of source partition {partition} to "
+                f"{out.topic} belongs in partition {chosen} by the hub's rule, but exactly once "
+                f"writes partition {tp.partition} (does its count divide the sources'?)"
+            )
         headers = list(out.headers)
         if out.event_id is not None:
             headers.append((EVENT_ID_HEADER, out.event_id.encode()))

@@ -16,7 +16,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
 from petition_hub.runtime import clients
-from petition_hub.runtime.admin import ensure_topics
+from petition_hub.runtime.admin import adhoc_topic, ensure_topics
 from petition_hub.runtime.delivery import DeadLetterer, Delivery
 from petition_hub.runtime.lease import Lease, LeaseLost
 from petition_hub.runtime.marks import MARKS_KEY, Marks
@@ -25,6 +25,8 @@ from petition_hub.runtime.records import SourceRecord
 from petition_hub.runtime.recovery import read_changelog
 from petition_hub.runtime.state import PartitionState
 from petition_hub.service import metrics
+from petition_hub.topics.names import changelog_topic
+from petition_hub.topics.spec import TopicSpec
 
 # the stage's logger, under its name from before the move into petition_hub.runtime
 log = structlog.get_logger("petition_hub.stage")
@@ -72,6 +74,11 @@ class Stage(Service):
     Several sources must be co-partitioned (same partition count, keyed alike): the consumer's
     range assignment gives a worker the same partition numbers of each, and the state of
     partition ``p`` serves records of partition ``p`` of every source.
+
+    ``petition_keyed`` (name -> partitions): topics whose partition the stage chooses by the
+    hub's one rule for records keyed by petition id
+    (:func:`petition_hub.topics.partitioning.petition_partition`), so that two stages writing one
+    topic (the units' ``.petitions``) put a petition's records in one partition.
     """
 
     def __init__(
@@ -88,6 +95,8 @@ class Stage(Service):
         session_timeout: float = 10.0,
         heartbeat_interval: float = 3.0,
         creates: Mapping[str, int] | None = None,
+        topics: Sequence[TopicSpec] = (),
+        petition_keyed: Mapping[str, int] | None = None,
         tick_interval: float = 1.0,
         outputs: Mapping[str, int] | None = None,
         client_options: Mapping[str, Any] | None = None,
@@ -107,9 +116,21 @@ class Stage(Service):
         self.batch_size = batch_size
         self.session_timeout = session_timeout
         self.heartbeat_interval = heartbeat_interval
-        self.changelog = f"{group}-changelog"
-        #: hub-internal topics this stage needs (name -> partitions), made at start if missing
-        self.creates = {self.changelog: partitions, **(creates or {})}
+        self.changelog = changelog_topic(group)
+        #: topics this stage needs, made at start if missing: ``topics`` as topics.yaml declares
+        #: them (the hub's stages: their changelog, routed and repartition topics), ``creates``
+        #: (name -> partitions) and an undeclared changelog as :func:`.admin.adhoc_topic`
+        self.creates: dict[str, TopicSpec] = {
+            self.changelog: adhoc_topic(self.changelog, partitions, compact=True),
+            **{name: adhoc_topic(name, n) for name, n in (creates or {}).items()},
+            **{spec.name: spec for spec in topics},
+        }
+        if self.creates[self.changelog].partitions != partitions:
+            raise ValueError(
+                f"stage {name}: changelog {self.changelog} has "
+                f"{self.creates[self.changelog].partitions} partitions, the sources {partitions}: "
+                "the state of source partition p is written to changelog partition p"
+            )
         self.tick_interval = tick_interval
         #: exactly-once stages: every topic written (name -> partitions), see the package doc
         self.outputs = dict(outputs) if outputs is not None else None
@@ -126,7 +147,7 @@ class Stage(Service):
             if self.outputs is not None
             else None
         )
-        self.delivery = Delivery(name, self.marks, dead_letter)
+        self.delivery = Delivery(name, self.marks, dead_letter, petition_keyed)
         self._committed: dict[TopicPartition, int] = {}  # where a partition starts, for the lag
         self._fenced = metrics.STAGE_FENCED.labels(name)
         self._closing = False
@@ -146,8 +167,7 @@ class Stage(Service):
     async def on_start(self) -> None:
         await ensure_topics(
             self.bootstrap,
-            self.creates,
-            changelog=self.changelog,
+            list(self.creates.values()),
             tansu=self.tansu,
             options=self.client_options,
         )

@@ -3,41 +3,23 @@ uses), so units can decode the hub's topics with standard tooling when no regist
 (embedded broker, dev). In production a Confluent Schema Registry holds the same schemas under
 the same ids (HUB_SCHEMA_REGISTRY_URL).
 
-Subjects follow the topic-name strategy (``<topic>-value``); versions are the schema versions in
-order. Schemas that use another's named types are served expanded (self-contained).
+Subjects follow the topic-name strategy (``<topic>-value``). Which schemas a topic carries is
+``topics.yaml``'s (its ``schemas:``, the records in the order listed): a subject's versions are
+every version in ``schemas/`` of each of its records, oldest first, one record after the other.
+Schemas that use another's named types are served expanded (self-contained).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any, Final
+from typing import Any
 
 import fastavro
 
 from petition_hub import schemas
-
-#: Topic (or topic pattern) -> its value schemas, oldest first.
-_SUBJECT_SCHEMAS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    (r"hub\.petitions", ("cn.gov.pds.hub.Petition.v1", "cn.gov.pds.hub.Petition.v2")),
-    (
-        r"(dept\.[A-Z0-9_]+|county\.\d{6})\.petitions",
-        ("cn.gov.pds.hub.UnitPetition.v1", "cn.gov.pds.hub.UnitPetition.v2"),
-    ),
-    (r"hub\.triage", ("cn.gov.pds.hub.UnitPetition.v1", "cn.gov.pds.hub.UnitPetition.v2")),
-    (r"(dept\.[A-Z0-9_]+|county\.\d{6})\.status", ("cn.gov.pds.hub.UnitStatus.v1",)),
-    (r"hub\.deadletter", ("cn.gov.pds.hub.DeadLetter.v1",)),
-    (r"hub\.rejects", ("cn.gov.pds.hub.Rejection.v1",)),
-    (r"office\.decisions", ("cn.gov.pds.hub.OfficeDecision.v1",)),
-    (
-        r"province\.dispatch",
-        ("cn.gov.ha.petition.Dispatch.v1", "cn.gov.ha.petition.Dispatch.v2"),
-    ),
-    (r"province\.feedback", ("cn.gov.ha.petition.Feedback.v1",)),
-    (r"province\.transfers", ("cn.gov.ha.petition.Transfer.v1",)),
-)
+from petition_hub.topics.spec import TopicSpec
 
 
 class NotFound(LookupError):
@@ -67,33 +49,43 @@ def schema_text(schema_id: int) -> str:
     return json.dumps(expanded, ensure_ascii=False)
 
 
-def subject_versions(subject: str) -> tuple[str, ...]:
-    """Schema names of ``subject`` (``<topic>-value``), oldest first."""
-    topic, sep, part = subject.rpartition("-")
-    if sep and part == "value":
-        for pattern, names in _SUBJECT_SCHEMAS:
-            if re.fullmatch(pattern, topic):
-                return names
-    raise NotFound(40401, f"Subject '{subject}' not found.")
+def versions_of(record: str) -> tuple[str, ...]:
+    """The schema names of every version of ``record`` in schemas/, oldest first; a
+    ``LookupError`` when there is none (topics.yaml names a record schemas/ does not have)."""
+    found = [name for name in schemas.names() if schemas.record_name(name) == record]
+    if not found:
+        raise LookupError(f"topics.yaml names the record {record!r}; schemas/ has no version of it")
+    return tuple(sorted(found, key=lambda name: int(name.rsplit(".v", 1)[1])))
 
 
-def subjects(topics: list[str]) -> list[str]:
-    """The subjects of ``topics`` that have schemas."""
-    out = []
-    for topic in topics:
-        try:
-            subject_versions(f"{topic}-value")
-        except NotFound:
-            continue
-        out.append(f"{topic}-value")
-    return out
+class SchemaView:
+    """The subjects of the hub's topics, derived from the loaded topics.yaml."""
 
+    def __init__(self, topics: Iterable[TopicSpec]) -> None:
+        #: topic -> its value schemas, oldest first (record after record); topics without any
+        #: (JSON, changelogs) are not subjects
+        self.table: dict[str, tuple[str, ...]] = {
+            topic.name: tuple(name for record in topic.schemas for name in versions_of(record))
+            for topic in topics
+            if topic.schemas
+        }
 
-def version(subject: str, which: str) -> Mapping[str, Any]:
-    """``GET /subjects/{subject}/versions/{which}`` (``which``: a number or ``latest``)."""
-    names = subject_versions(subject)
-    n = len(names) if which in ("latest", "-1") else int(which) if which.isdigit() else 0
-    if not 1 <= n <= len(names):
-        raise NotFound(40402, f"Version {which} not found.")
-    sid = schemas.schema_id(names[n - 1])
-    return {"subject": subject, "version": n, "id": sid, "schema": schema_text(sid)}
+    def subject_versions(self, subject: str) -> tuple[str, ...]:
+        """Schema names of ``subject`` (``<topic>-value``), oldest first."""
+        topic, sep, part = subject.rpartition("-")
+        if sep and part == "value" and topic in self.table:
+            return self.table[topic]
+        raise NotFound(40401, f"Subject '{subject}' not found.")
+
+    def subjects(self) -> list[str]:
+        """Every subject, in the order of topics.yaml."""
+        return [f"{topic}-value" for topic in self.table]
+
+    def version(self, subject: str, which: str) -> Mapping[str, Any]:
+        """``GET /subjects/{subject}/versions/{which}`` (``which``: a number or ``latest``)."""
+        names = self.subject_versions(subject)
+        n = len(names) if which in ("latest", "-1") else int(which) if which.isdigit() else 0
+        if not 1 <= n <= len(names):
+            raise NotFound(40402, f"Version {which} not found.")
+        sid = schemas.schema_id(names[n - 1])
+        return {"subject": subject, "version": n, "id": sid, "schema": schema_text(sid)}

@@ -143,8 +143,9 @@ def register(
 ) -> None:
     """Add the hub's pages to the web server (``topics_file``: the registry's subjects), and the
     bearer token check to all of its pages (tokens of ``settings``, default the process's)."""
-    topic_names = [t.name for t in load_topics(topics_file).topics] if topics_file else []
-    tokens = api_tokens((settings or get_settings()).api_tokens)
+    settings = settings or get_settings()
+    declared = load_topics(topics_file, settings.app_id).topics if topics_file else ()
+    tokens = api_tokens(settings.api_tokens)
     if not tokens:
         log.warning(
             "HUB_API_TOKENS is not set: the web endpoints other than /health, /metrics and the "
@@ -158,7 +159,7 @@ def register(
             body, content_type = exposition()
             return self.bytes(body, content_type=content_type.split(";")[0])
 
-    _register_registry(app, topic_names)
+    _register_registry(app, registry.SchemaView(declared))
     _register_lifecycle(app, stages)
 
     @app.page("/health")
@@ -173,8 +174,8 @@ def _missing(view: View, exc: registry.NotFound) -> Response:
     return view.json({"error_code": exc.code, "message": exc.message}, status=404)
 
 
-def _register_registry(app: faust.App, topic_names: list[str]) -> None:
-    """The read-only Schema Registry endpoints (:mod:`.registry`), subjects of ``topic_names``."""
+def _register_registry(app: faust.App, view: registry.SchemaView) -> None:
+    """The read-only Schema Registry endpoints (:mod:`.registry`), the subjects of ``view``."""
 
     @app.page("/schemas/ids/{schema_id}")
     class SchemaById(View):
@@ -192,13 +193,13 @@ def _register_registry(app: faust.App, topic_names: list[str]) -> None:
     @app.page("/subjects")
     class Subjects(View):
         async def get(self, request: Request) -> Response:
-            return self.json(registry.subjects(topic_names))
+            return self.json(view.subjects())
 
     @app.page("/subjects/{subject}/versions")
     class SubjectVersions(View):
         async def get(self, request: Request, subject: str) -> Response:
             try:
-                return self.json(list(range(1, len(registry.subject_versions(subject)) + 1)))
+                return self.json(list(range(1, len(view.subject_versions(subject)) + 1)))
             except registry.NotFound as exc:
                 return _missing(self, exc)
 
@@ -206,7 +207,7 @@ def _register_registry(app: faust.App, topic_names: list[str]) -> None:
     class SubjectVersion(View):
         async def get(self, request: Request, subject: str, version: str) -> Response:
             try:
-                return self.json(dict(registry.version(subject, version)))
+                return self.json(dict(view.version(subject, version)))
             except registry.NotFound as exc:
                 return _missing(self, exc)
 

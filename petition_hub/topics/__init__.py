@@ -1,16 +1,20 @@
 """The hub's topics: ``topics.yaml`` and its reconciliation with a broker.
 
-``topics.yaml`` (repository root, ``HUB_TOPICS_FILE``) declares every topic of the hub's interface
-with its partitions, replication factor and topic configs. One module per job:
+``topics.yaml`` (repository root, ``HUB_TOPICS_FILE``) declares every topic of the hub, its
+interface and its internal topics (``{app}-…``, resolved to the app id), with partitions,
+replication factor, topic configs and the value schemas each carries. One module per job:
 
 - :mod:`.spec`: the models of the file, loading and validating it (:func:`load_topics`); any error
   names the file and the line of the offending entry (:class:`TopicsFileError`);
 - :mod:`.names`: the one place that spells the hub's topic names (:data:`FIXED_TOPICS`,
   :data:`CO_PARTITIONED_TOPICS`, a unit's topics, faust's and Kafka's internal topics);
+- :mod:`.partitioning`: the one rule that puts a petition's records in a partition
+  (:func:`petition_partition`, both writers of a unit topic use it) and the partition counts the
+  file must have for it to hold (checked on loading);
 - :mod:`.units`: the per-unit topics the reference data calls for (:func:`expected_unit_topics`,
   :func:`render_unit_topics`), so a test keeps the file in step with ``departments.yaml`` and
   ``regions.yaml``;
-- :mod:`.plan`: what differs between the file and a broker (:func:`plan`, pure);
+- :mod:`.planning`: what differs between the file and a broker (:func:`plan`, pure);
 - :mod:`.admin`: broker access (:class:`TopicAdmin`, :class:`KafkaTopicAdmin`);
 - :mod:`.reconcile`: making the broker match (:func:`apply`) or only comparing (:func:`diff`);
 - :mod:`.report`: what a reconciliation did (:class:`ApplyReport`, :func:`format_report`);
@@ -49,10 +53,8 @@ from petition_hub.topics.names import (
     is_unit_topic,
     unit_topic,
 )
-
-# `plan` is the function from here on, not the module of the same name: import the module's other
-# names from this package, or with `from petition_hub.topics.plan import ...`.
-from petition_hub.topics.plan import ActualTopic, Change, ChangeKind, ConfigDelta, plan
+from petition_hub.topics.partitioning import petition_partition
+from petition_hub.topics.planning import ActualTopic, Change, ChangeKind, ConfigDelta, plan
 from petition_hub.topics.reconcile import apply, apply_with, diff, diff_with
 from petition_hub.topics.report import ApplyReport, ChangeResult, Outcome, format_report
 from petition_hub.topics.spec import (
@@ -103,6 +105,7 @@ __all__ = [
     "is_internal_topic",
     "is_unit_topic",
     "load_topics",
+    "petition_partition",
     "plan",
     "render_unit_topics",
     "run_apply",

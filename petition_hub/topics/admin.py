@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from petition_hub.topics.plan import ActualTopic
+from petition_hub.topics.planning import ActualTopic
 from petition_hub.topics.spec import TopicSpec
 
 #: Why partitions could not be added on a broker without CreatePartitions (Tansu).

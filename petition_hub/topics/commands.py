@@ -28,7 +28,7 @@ def _run(
     if embedded:  # Tansu: one node, whatever the file says
         cap = 1
     try:
-        spec = load_topics(topics_file)
+        spec = load_topics(topics_file, app_id)
         if dry_run:
             report = diff(
                 spec, bootstrap, cap, app_id=app_id, timeout_s=timeout_s, security=security

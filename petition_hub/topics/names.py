@@ -1,8 +1,10 @@
 """The hub's topic names: the one place that spells them.
 
 The fixed topics of the interface (``interface.md``) and those that came after it, the topics that
-must be co-partitioned, how a reference unit's topics are named, and which topics belong to faust
-or Kafka rather than to ``topics.yaml``. Which units exist is the reference data's business
+must be co-partitioned, how a reference unit's topics are named, the hub's internal topics (the
+stages' routed, repartition and changelog topics: ``{app}`` in ``topics.yaml``, resolved to the app
+id when the file is loaded), and which topics belong to faust or Kafka rather than to
+``topics.yaml``. Which units exist is the reference data's business
 (:mod:`.units`); the partitions and configs of every topic are ``topics.yaml``'s (:mod:`.spec`).
 """
 
@@ -64,11 +66,60 @@ CO_PARTITIONED_TOPICS: tuple[str, ...] = (
     "hub.privacy",
 )
 
+# --- the hub's internal topics: ``{app}`` stands for the app id (HUB_APP_ID) in topics.yaml ---
+#: What stands for the app id in an internal topic's name in topics.yaml.
+APP_PLACEHOLDER: Final = "{app}"
+#: Routing's decisions, for the lifecycle (co-partitioned with hub.petitions).
+ROUTED: Final = "{app}-routed"
+#: Unit status events re-keyed by petition id (co-partitioned with hub.petitions).
+STATUS_REPARTITION: Final = "{app}-unit-status-repartition"
+#: Ratings re-keyed by petition id (co-partitioned with hub.petitions).
+EVALUATIONS_REPARTITION: Final = "{app}-evaluations-repartition"
+
+
+def resolve(name: str, app_id: str) -> str:
+    """``name`` with :data:`APP_PLACEHOLDER` replaced by ``app_id``."""
+    return name.replace(APP_PLACEHOLDER, app_id)
+
+
+def routed_topic(app_id: str) -> str:
+    """The hub-internal topic of routing's decisions."""
+    return resolve(ROUTED, app_id)
+
+
+def status_repartition(app_id: str) -> str:
+    """The hub-internal topic of unit status events re-keyed by petition id."""
+    return resolve(STATUS_REPARTITION, app_id)
+
+
+def evaluations_repartition(app_id: str) -> str:
+    """The hub-internal topic of ratings re-keyed by petition id."""
+    return resolve(EVALUATIONS_REPARTITION, app_id)
+
+
+def stage_group(app_id: str, stage: str) -> str:
+    """A stage's consumer group: ``<app>-<stage>`` (``petition-hub-routing``)."""
+    return f"{app_id}-{stage}"
+
+
+def changelog_topic(group: str) -> str:
+    """A stage's changelog: ``<group>-changelog`` (``petition-hub-routing-changelog``)."""
+    return f"{group}-changelog"
+
+
 #: The kinds of reference unit with topics of their own: departments and county-level units.
 UNIT_KINDS: tuple[str, ...] = ("dept", "county")
 
 #: A unit's two topics: hub → unit (``petitions``) and unit → hub (``status``).
 UNIT_TOPIC_SUFFIXES: tuple[str, ...] = ("petitions", "status")
+
+
+#: The value schemas (records of schemas/) a unit's topics carry: hub → unit, the petition (routing)
+#: and the notices about it (the lifecycle); unit → hub, its status events.
+UNIT_TOPIC_SCHEMAS: Final[dict[str, tuple[str, ...]]] = {
+    "petitions": ("cn.gov.pds.hub.UnitPetition", "cn.gov.pds.hub.UnitNotice"),
+    "status": ("cn.gov.pds.hub.UnitStatus",),
+}
 
 
 def unit_topic(kind: str, code: str, suffix: str) -> str:
@@ -82,9 +133,11 @@ def is_unit_topic(name: str) -> bool:
 
 
 def is_internal_topic(name: str, app_id: str = DEFAULT_APP_ID) -> bool:
-    """Topics that are nobody's business in topics.yaml: faust's (anything of the app, changelogs,
-    repartition and assignor topics) and Kafka's or the schema registry's (``__consumer_offsets``,
-    ``_schemas``: a leading underscore). Never reported as unexpected, never deleted."""
+    """Internal topics: the app's (its stages' routed, repartition and changelog topics, declared
+    in topics.yaml with ``{app}``; faust's changelogs and assignor topic, which are not) and
+    Kafka's or the schema registry's (``__consumer_offsets``, ``_schemas``: a leading underscore).
+    Reconciled as declared when topics.yaml declares them; otherwise never reported as
+    unexpected, never deleted."""
     return (
         name.startswith("_")
         or name.startswith(f"{app_id}-")

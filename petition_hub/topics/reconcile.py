@@ -13,7 +13,7 @@ from typing import Any
 
 from petition_hub.topics.admin import NO_CREATE_PARTITIONS, KafkaTopicAdmin, TopicAdmin
 from petition_hub.topics.names import DEFAULT_APP_ID
-from petition_hub.topics.plan import ChangeKind, plan, unknown_configs
+from petition_hub.topics.planning import ChangeKind, plan, unknown_configs
 from petition_hub.topics.report import ApplyReport, ChangeResult, Outcome
 from petition_hub.topics.spec import TopicsFile
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from petition_hub.topics.plan import Change, ChangeKind
+from petition_hub.topics.planning import Change, ChangeKind
 from petition_hub.topics.spec import TopicSpec, norm_policy
 
 _DAY_MS = 86_400_000

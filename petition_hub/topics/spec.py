@@ -1,16 +1,18 @@
 """``topics.yaml``: its models, and loading and validating it.
 
-``topics.yaml`` (repository root, ``HUB_TOPICS_FILE``) declares every topic of the hub's interface
-with its partitions, replication factor and topic configs. :func:`load_topics` reads and validates
-it, down to the partitioning the hub's agents depend on (the co-partitioned topics share a count,
-unit topics' counts divide it); any error names the file and the line of the offending entry
-(:class:`TopicsFileError`).
+``topics.yaml`` (repository root, ``HUB_TOPICS_FILE``) declares every topic of the hub, its
+interface and its internal topics (``{app}-…``, the app id filled in on loading), with partitions,
+replication factor, topic configs and the value schemas each carries. :func:`load_topics` reads
+and validates it, down to the partitioning the hub's agents depend on
+(:mod:`.partitioning`: the co-partitioned topics share a count, unit topics' counts divide it, an
+internal topic has the count of the topics it follows); any error names the file and the line of
+the offending entry (:class:`TopicsFileError`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +29,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from petition_hub.domain.yamlpos import child, line_of, locate
-from petition_hub.topics.names import CO_PARTITIONED_TOPICS, is_unit_topic
+from petition_hub.topics.names import DEFAULT_APP_ID, is_unit_topic, resolve
+from petition_hub.topics.partitioning import check_partitioning
 
 #: Topic-level configs of Apache Kafka 3.x/4.x (a typo in topics.yaml is an error, not a surprise
 #: at create time).
@@ -91,6 +94,9 @@ INTEGER_CONFIGS = frozenset(
     }
 )
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
+#: A record name of schemas/ (``cn.gov.pds.hub.UnitPetition``): every version of it is carried.
+_RECORD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+_VERSION_SUFFIX = re.compile(r"\.v[0-9]+")
 _MAX_TOPIC_NAME = 249
 
 
@@ -180,16 +186,23 @@ class _TopicEntry(_Model):
     partitions: int | None = Field(default=None, ge=1)
     replication_factor: int | None = Field(default=None, ge=1)
     config: ConfigMap = Field(default_factory=dict)
+    schemas: list[str] = Field(default_factory=list)
+    follows: str | None = Field(default=None, min_length=1)
 
 
 class TopicSpec(_Model):
-    """One topic as the broker should have it (defaults applied)."""
+    """One topic as the broker should have it (defaults applied, ``{app}`` resolved)."""
 
     name: str
     partitions: int = Field(ge=1)
     replication_factor: int = Field(ge=1)
     config: ConfigMap
     description: str = Field(min_length=1)
+    #: The records (``cn.gov.pds.hub.UnitPetition``) whose versions its values are, in the order
+    #: the Schema Registry view lists them; none for JSON topics and the stages' changelogs.
+    schemas: tuple[str, ...] = ()
+    #: The topic (or ``fnmatch`` pattern of topics) whose partition count this one must have.
+    follows: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -200,6 +213,19 @@ class TopicSpec(_Model):
                 f"(1-{_MAX_TOPIC_NAME} of A-Z a-z 0-9 . _ -, not '.' or '..')"
             )
         return name
+
+    @field_validator("schemas")
+    @classmethod
+    def _record_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if not _RECORD_NAME.fullmatch(name) or _VERSION_SUFFIX.search(name):
+                raise ValueError(
+                    f"{name!r} is not a record name such as cn.gov.pds.hub.UnitPetition "
+                    "(name the record; its versions are those in schemas/)"
+                )
+        if len(set(names)) != len(names):
+            raise ValueError("a record is listed twice")
+        return names
 
     @field_validator("config")
     @classmethod
@@ -269,23 +295,24 @@ class TopicsFile(_Model):
 _TOP_LEVEL_KEYS = ("defaults", "topics")
 
 
-def load_topics(path: Path | str) -> TopicsFile:
-    """Read and validate topics.yaml.
+def load_topics(path: Path | str, app_id: str = DEFAULT_APP_ID) -> TopicsFile:
+    """Read and validate topics.yaml; ``{app}`` in a topic's name (and ``follows``) is ``app_id``.
 
     Raises :class:`TopicsFileError` (``<file>:<line>: <what>``) on any problem: unreadable file,
     YAML syntax, duplicate keys, unknown keys, wrong types or values, illegal or duplicate names,
     and partition counts the hub's agents cannot work with (co-partitioned topics that differ, a
-    unit topic whose count does not divide theirs).
+    unit topic whose count does not divide theirs, an internal topic without the count of the
+    topics it follows).
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TopicsFileError(path, None, f"cannot read: {exc}") from exc
-    return _parse(text, path)
+    return _parse(text, path, app_id)
 
 
-def _parse(text: str, path: Path) -> TopicsFile:
+def _parse(text: str, path: Path, app_id: str) -> TopicsFile:
     root, data = _read_yaml(text, path)
     _check_top_level(root, data, path)
     defaults_node = child(root, "defaults")
@@ -299,8 +326,8 @@ def _parse(text: str, path: Path) -> TopicsFile:
     assert topics_node is not None
     if not isinstance(topics_node, yaml.SequenceNode) or not isinstance(data["topics"], list):
         raise TopicsFileError(path, line_of(topics_node), "`topics:` must be a list of topics")
-    specs, lines = _parse_topics(topics_node, data["topics"], defaults, path)
-    _check_partitioning(specs, lines, path)
+    specs, lines = _parse_topics(topics_node, data["topics"], defaults, path, app_id)
+    check_partitioning(specs, lines, path, TopicsFileError)
     return TopicsFile(defaults=defaults, topics=tuple(specs), path=path, lines=lines)
 
 
@@ -347,7 +374,11 @@ def _check_top_level(root: yaml.Node, data: Any, path: Path) -> None:
 
 
 def _parse_topics(
-    topics_node: yaml.SequenceNode, items: list[Any], defaults: TopicDefaults, path: Path
+    topics_node: yaml.SequenceNode,
+    items: list[Any],
+    defaults: TopicDefaults,
+    path: Path,
+    app_id: str,
 ) -> tuple[list[TopicSpec], dict[str, int]]:
     """The entries of ``topics:`` with the defaults applied, and the line of each; refuses
     duplicate names and names Kafka would confuse ('.' and '_')."""
@@ -356,7 +387,7 @@ def _parse_topics(
     seen_normalised: dict[str, str] = {}
     for item_node, item in zip(topics_node.value, items, strict=True):
         line = line_of(item_node)
-        spec = _topic_spec(item_node, item, defaults, path)
+        spec = _topic_spec(item_node, item, defaults, path, app_id)
         if spec.name in lines:
             raise TopicsFileError(
                 path,
@@ -378,8 +409,10 @@ def _parse_topics(
     return specs, lines
 
 
-def _topic_spec(item_node: yaml.Node, item: Any, defaults: TopicDefaults, path: Path) -> TopicSpec:
-    """One entry of ``topics:``, validated, with the defaults applied."""
+def _topic_spec(
+    item_node: yaml.Node, item: Any, defaults: TopicDefaults, path: Path, app_id: str
+) -> TopicSpec:
+    """One entry of ``topics:``, validated, with the defaults applied and ``{app}`` resolved."""
     line = line_of(item_node)
     name = item.get("name") if isinstance(item, dict) else None
     label = f"topic {name!r}" if isinstance(name, str) else "topic entry"
@@ -394,56 +427,17 @@ def _topic_spec(item_node: yaml.Node, item: Any, defaults: TopicDefaults, path: 
         raise TopicsFileError(path, err_line, f"{label}: {what}") from exc
     try:
         return TopicSpec(
-            name=entry.name,
+            name=resolve(entry.name, app_id),
             partitions=entry.partitions or defaults.partitions,
             replication_factor=entry.replication_factor or defaults.replication_factor,
             config={**defaults.config, **entry.config},
             description=entry.description,
+            schemas=tuple(entry.schemas),
+            follows=None if entry.follows is None else resolve(entry.follows, app_id),
         )
     except ValidationError as exc:
         err_line, what = _explain(exc, item_node)
         raise TopicsFileError(path, err_line, f"{label}: {what}") from exc
-
-
-def _check_partitioning(specs: Sequence[TopicSpec], lines: Mapping[str, int], path: Path) -> None:
-    """Refuse partition counts the hub's agents cannot work with.
-
-    The co-partitioned topics (:data:`.names.CO_PARTITIONED_TOPICS`) are joined by petition id
-    with each other and with the petition tables: partition ``p`` of each holds the same
-    petitions, so they need one partition count ``N``. A unit topic's count ``n`` must divide
-    ``N``: the lifecycle stage writes partition ``p mod n`` of a unit's topic for co-partitioned
-    partition ``p`` (:mod:`petition_hub.runtime`, exactly-once outputs), and only when ``n``
-    divides ``N`` is ``hash(key) mod N mod n`` the ``hash(key) mod n`` of Kafka's keyed
-    partitioner, which routing's writes to the same topic use; otherwise one petition's records
-    would split over two partitions of the unit's topic, out of order. The rule is applied to
-    every unit topic (``dept.*``, ``county.*``), its ``.status`` topic too, so that a unit's two
-    topics are sized by one rule.
-    """
-    joined = [spec for spec in specs if spec.name in CO_PARTITIONED_TOPICS]
-    if not joined:
-        return  # a file of other topics (tests, a unit's excerpt): nothing to relate
-    first = joined[0]
-    where = f"{first.name!r} (line {lines[first.name]})"
-    for spec in joined[1:]:
-        if spec.partitions != first.partitions:
-            raise TopicsFileError(
-                path,
-                lines[spec.name],
-                f"topic {spec.name!r}: {spec.partitions} partitions, but {where} has "
-                f"{first.partitions}: the co-partitioned topics "
-                f"({', '.join(CO_PARTITIONED_TOPICS)}) are joined by petition id and must have "
-                "one partition count",
-            )
-    for spec in specs:
-        if is_unit_topic(spec.name) and first.partitions % spec.partitions != 0:
-            raise TopicsFileError(
-                path,
-                lines[spec.name],
-                f"topic {spec.name!r}: {spec.partitions} partitions do not divide "
-                f"{first.partitions}, the partition count of the co-partitioned topics ({where}): "
-                "the lifecycle stage writes a unit's topics from co-partitioned partitions, "
-                "so a unit topic's count must divide theirs",
-            )
 
 
 def _explain(exc: ValidationError, node: yaml.Node) -> tuple[int, str]:
@@ -490,3 +484,40 @@ def _reject_duplicate_keys(node: yaml.Node, path: Path) -> None:
                 stack.append(value_node)
         elif isinstance(current, yaml.SequenceNode):
             stack.extend(current.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# What the stages take from the loaded file
+# --------------------------------------------------------------------------------------------------
+
+
+def declared(
+    spec: Mapping[str, TopicSpec], names: Iterable[str], needed_by: str
+) -> list[TopicSpec]:
+    """The entries of ``names`` (resolved names) in ``spec``; a ``LookupError`` naming what is
+    missing and who needs it when topics.yaml does not declare one."""
+    missing = [name for name in names if name not in spec]
+    if missing:
+        raise LookupError(
+            f"topics.yaml declares no {', '.join(missing)}, which {needed_by} needs "
+            "(an internal topic is declared with {app} for the app id)"
+        )
+    return [spec[name] for name in names]
+
+
+def unit_petition_topics(spec: Mapping[str, TopicSpec]) -> dict[str, int]:
+    """The units' ``.petitions`` topics with their partition counts (written by two stages, each
+    choosing the partition by one rule: :func:`.partitioning.petition_partition`)."""
+    return {
+        name: topic.partitions
+        for name, topic in spec.items()
+        if is_unit_topic(name) and name.endswith(".petitions")
+    }
+
+
+def stage_specs(
+    path: Path | str, app_id: str, replication_factor_cap: int | None = None
+) -> dict[str, TopicSpec]:
+    """The loaded file as the stages use it: name -> spec, ``{app}`` resolved, replication capped
+    as ``topics apply`` caps it (``HUB_TOPICS_REPLICATION_FACTOR_CAP``)."""
+    return {t.name: t for t in load_topics(path, app_id).capped(replication_factor_cap).topics}

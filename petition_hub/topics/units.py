@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from petition_hub.topics.names import UNIT_TOPIC_SUFFIXES, unit_topic
+from petition_hub.topics.names import UNIT_TOPIC_SCHEMAS, UNIT_TOPIC_SUFFIXES, unit_topic
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ def render_unit_topics(
             description = json.dumps(text, ensure_ascii=False)
             lines.append(
                 f"  - {{name: {unit_topic(unit.kind, unit.code, suffix)}, "
-                f"partitions: {partitions}, description: {description}}}"
+                f"partitions: {partitions}, schemas: [{', '.join(UNIT_TOPIC_SCHEMAS[suffix])}], "
+                f"description: {description}}}"
             )
     return "\n".join(lines) + "\n"
