@@ -12,7 +12,7 @@ from hubtest import hub_cli, produce
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.ops.cli import main
 from petition_hub.service.settings import PROJECT_ROOT

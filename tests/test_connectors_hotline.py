@@ -11,7 +11,7 @@ import pytest
 from hubtest import decode_error, sample_with
 from petition_hub.connectors import hotline
 from petition_hub.connectors.base import DecodeError, Reason
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import (
     Channel,
     Flag,

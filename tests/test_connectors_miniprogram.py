@@ -12,7 +12,7 @@ from stdnum.cn import ric
 from hubtest import decode_error, sample_with
 from petition_hub.connectors import miniprogram
 from petition_hub.connectors.base import DecodeError, Reason
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import (
     Channel,
     GeoPoint,

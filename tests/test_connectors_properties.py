@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from petition_hub import schemas
 from petition_hub.connectors import hotline, miniprogram, province
 from petition_hub.connectors.base import DecodeError, Reason
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import Evaluation, Petition
 
 SAMPLES = load_samples()

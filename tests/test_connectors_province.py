@@ -11,7 +11,7 @@ from hubtest import decode_error
 from petition_hub import schemas
 from petition_hub.connectors import province
 from petition_hub.connectors.base import DecodeError, Reason
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import (
     Channel,
     PetitionerKind,

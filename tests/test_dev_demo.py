@@ -11,7 +11,7 @@ import pytest
 from petition_hub import schemas
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.devtools.dev import demo_reaction
 from petition_hub.domain.petition import petition_to_avro
 from petition_hub.runtime.records import SourceRecord

@@ -25,7 +25,7 @@ from petition_hub.agents import intake
 from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, IntakeProcessor
 from petition_hub.agents.rekeyers import StatusRekeyer
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import petition_id_for
 from petition_hub.domain.validation import (
     DEADLINE_MAX_AHEAD,

@@ -26,7 +26,8 @@ from hubtest import (
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.devtools.corpus import CorpusItem, generate_all, load_samples
+from petition_hub.data import load_samples
+from petition_hub.devtools.corpus import CorpusItem, generate_all
 from petition_hub.domain.petition import petition_from_avro
 from petition_hub.runtime.deadletter import TRUNCATED_BYTES, unseal
 from petition_hub.service.crypto import PiiCipher

@@ -11,7 +11,8 @@ import pytest
 from petition_hub import schemas
 from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.devtools.corpus import generate_all, load_samples
+from petition_hub.data import load_samples
+from petition_hub.devtools.corpus import generate_all
 from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.runtime.state import PartitionState

@@ -47,7 +47,7 @@ from hubtest import (
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import Petition, petition_id_for
 from petition_hub.domain.routing import route
 from petition_hub.domain.rules import default_rules

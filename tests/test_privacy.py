@@ -23,7 +23,7 @@ from hubtest import strings_of
 from petition_hub import schemas
 from petition_hub.agents.routing_records import UNIT_PETITION, unit_record
 from petition_hub.connectors import DecodeError, hotline, miniprogram, province
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.data import load_samples
 from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import (
     ID_NUMBER_MASK,

@@ -20,7 +20,8 @@ import pytest
 from hubtest import TEST_PII_KEY, set_clock
 from petition_hub import schemas
 from petition_hub.agents import register
-from petition_hub.devtools.corpus import load_samples
+from petition_hub.connectors import EVALUATION_REQUEST_TOPICS
+from petition_hub.data import load_samples
 from petition_hub.devtools.dev import demo_reaction
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
@@ -29,16 +30,12 @@ from petition_hub.service.app import faust_settings
 from petition_hub.service.registry import NotFound, SchemaView, versions_of
 from petition_hub.service.settings import PROJECT_ROOT, Settings
 from petition_hub.topics import load_topics
-from petition_hub.topics.names import (
-    HOTLINE_CALLBACK_REQUESTS,
-    MINIPROGRAM_EVALUATION_REQUESTS,
-    is_unit_topic,
-)
+from petition_hub.topics.names import is_unit_topic
 from petition_hub.topics.partitioning import petition_partition
 
 TOPICS_YAML = PROJECT_ROOT / "topics.yaml"
 #: The hub's requests the demo's petitioners answer (with a rating).
-ANSWERED = (HOTLINE_CALLBACK_REQUESTS, MINIPROGRAM_EVALUATION_REQUESTS)
+ANSWERED = EVALUATION_REQUEST_TOPICS
 BROKER = "tansu://127.0.0.1:9"  # never connected: the stages are only built
 
 

@@ -34,7 +34,8 @@ from petition_hub import schemas
 from petition_hub.agents.routing import LiveRules
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
-from petition_hub.devtools.corpus import generate_all, load_samples
+from petition_hub.data import load_samples
+from petition_hub.devtools.corpus import generate_all
 from petition_hub.domain.petition import Petition
 from petition_hub.domain.routing import route
 from petition_hub.domain.rules import default_rules
