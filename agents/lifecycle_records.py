@@ -14,7 +14,9 @@ Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`Lif
 - for a provincial dispatch, every state change and every move of its resolve deadline:
   ``province.feedback`` (``Feedback.v1``, built by :func:`.routing_records.feedback`).
 
-The event ids are not set here: the stage gives each output its id (:mod:`.lifecycle`).
+The records' shapes are the codec's (:mod:`petition_hub.schemas.codec`); this module decides which
+records an effect makes and where they go. The event ids are not set here: the stage gives each
+output its id (:mod:`.lifecycle`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
@@ -49,6 +51,8 @@ from petition_hub.domain.petition import Channel, Satisfaction
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
 from petition_hub.runtime.records import KIND_HEADER, Output
+from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
 from petition_hub.topics import TopicSpec, names
 from petition_hub.topics.names import LIFECYCLE, REJECTS, SLA
 
@@ -63,9 +67,6 @@ from .routing_records import FEEDBACK, feedback
 
 log = structlog.get_logger(__name__)
 
-LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
-SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
-NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
 #: Where a replied petition's evaluation is asked for, and the field naming the channel's
 #: reference. The provincial contract has no rating channel: the city's 12345 calls the
 #: petitioner back (GDBH = the dispatch id; the result comes back with petitionRef = hub id).
@@ -125,29 +126,41 @@ class _Rendering:
     def key(self) -> bytes:
         return self.s.petition_id.encode()
 
-    def base(self, effect: Effect) -> dict[str, Any]:
-        """A ``LifecycleEvent.v2`` of the petition with no kind yet, every optional field null."""
-        s = self.s
-        return {
-            "eventId": "",
-            "petitionId": s.petition_id,
-            "at": effect.at,
-            "fromState": None,
-            "toState": None,
-            "cause": None,
-            "unit": None,
-            "leadUnit": s.lead_unit,
-            "closure": None,
-            "satisfaction": None,
-            "round": s.round,
-            "channel": s.channel.name,
-            "petitionType": s.petition_type.value if s.petition_type else None,
-            "deadline": self.resolve_deadline,
-            "deadlineProvisional": self.resolve_provisional,
-            "extensionDays": None,
-            "approved": None,
-            "note": None,
-        }
+    def lifecycle(
+        self,
+        effect: Effect,
+        kind: str,
+        *,
+        unit: str | None = None,
+        note: str | None = None,
+        from_state: LifecycleState | None = None,
+        to_state: LifecycleState | None = None,
+        cause: str | None = None,
+        closure: Closure | None = None,
+        satisfaction: Satisfaction | None = None,
+        extension_days: int | None = None,
+        approved: bool | None = None,
+        deadline: tuple[datetime | None, bool] | None = None,
+    ) -> wire.LifecycleEvent:
+        """The ``LifecycleEvent.v2`` of ``effect``, with the petition's resolve deadline unless
+        ``deadline`` (a deadline and whether it is provisional) is another."""
+        due, due_provisional = deadline or (self.resolve_deadline, self.resolve_provisional)
+        return codec.lifecycle_event_record(
+            self.s,
+            kind,
+            effect.at,
+            deadline=due,
+            deadline_provisional=due_provisional,
+            from_state=from_state,
+            to_state=to_state,
+            cause=cause,
+            unit=unit,
+            closure=closure,
+            satisfaction=satisfaction,
+            extension_days=extension_days,
+            approved=approved,
+            note=note,
+        )
 
 
 class LifecycleRecords:
@@ -190,24 +203,19 @@ class LifecycleRecords:
         if isinstance(effect, EvaluationInvited):
             return [_evaluation_request(effect, r)]
         if isinstance(effect, ExtensionForwarded):
-            record = {
-                **r.base(effect),
-                "kind": "extension_requested",
-                "unit": effect.unit,
-                "extensionDays": effect.days,
-                "note": effect.reason or None,
-            }
+            record = r.lifecycle(
+                effect,
+                "extension_requested",
+                unit=effect.unit,
+                extension_days=effect.days,
+                note=effect.reason or None,
+            )
             return [_lifecycle(r.key, record, "extension_requested")]
         if isinstance(effect, ExtensionAnswered):
             return self._extension_answered(effect, r)
         if isinstance(effect, RoutingRequested):
             unit = effect.exclude_units[-1] if effect.exclude_units else None
-            record = {
-                **r.base(effect),
-                "kind": "routing_requested",
-                "unit": unit,
-                "note": effect.reason or None,
-            }
+            record = r.lifecycle(effect, "routing_requested", unit=unit, note=effect.reason or None)
             return [_lifecycle(r.key, record, "routing_requested")]
         assert isinstance(effect, UnitUrged)
         return self._unit_urged(effect, r)
@@ -215,22 +223,8 @@ class LifecycleRecords:
     def _sla(self, effect: SlaSignal, r: _Rendering) -> list[Output]:
         s = r.s
         unit = effect.unit or r.lead
-        record = {
-            "eventId": "",
-            "petitionId": s.petition_id,
-            "clock": effect.clock.value,
-            "signal": effect.signal.value,
-            "at": effect.at,
-            "deadline": effect.deadline,
-            "round": effect.round,
-            "unit": unit,
-            "channel": s.channel.name,
-            "petitionType": s.petition_type.value if s.petition_type else None,
-            "urgency": s.urgency.name,
-            "deadlineProvisional": effect.provisional,
-            "previousDeadline": effect.previous_deadline,
-        }
-        out = [Output(SLA, r.key, schemas.encode(SLA_V2, record))]
+        record = codec.sla_event_record(s, effect, unit)
+        out = [Output(SLA, r.key, schemas.encode(codec.SLA_V2, record))]
         if effect.signal in LADDER_SIGNALS and unit:
             message = step_notice(effect.signal, effect.clock, clock_rules(s, effect.clock))
         elif effect.signal is SlaSignalKind.DEADLINE_CHANGED and unit:
@@ -265,16 +259,16 @@ class LifecycleRecords:
 
     def _state_changed(self, effect: StateChanged, r: _Rendering) -> list[Output]:
         satisfaction = _reported_rating(effect, r.s)
-        record = {
-            **r.base(effect),
-            "kind": "state_changed",
-            "fromState": effect.from_state.value if effect.from_state else None,
-            "toState": effect.to_state.value,
-            "cause": effect.cause,
-            "unit": effect.unit,
-            "closure": effect.closure.value if effect.closure else None,
-            "satisfaction": satisfaction.name if satisfaction else None,
-        }
+        record = r.lifecycle(
+            effect,
+            "state_changed",
+            from_state=effect.from_state,
+            to_state=effect.to_state,
+            cause=effect.cause,
+            unit=effect.unit,
+            closure=effect.closure,
+            satisfaction=satisfaction,
+        )
         hkind = "closed" if effect.to_state is LifecycleState.CLOSED else "state_changed"
         out = [_lifecycle(r.key, record, hkind)]
         if r.s.channel is Channel.PROVINCE:
@@ -298,15 +292,14 @@ class LifecycleRecords:
         )
 
     def _extension_answered(self, effect: ExtensionAnswered, r: _Rendering) -> list[Output]:
-        record = {
-            **r.base(effect),
-            "kind": "extension_answered",
-            "unit": effect.unit,
-            "extensionDays": effect.days,
-            "approved": effect.approved,
-            "deadline": effect.deadline,
-            "deadlineProvisional": effect.provisional,
-        }
+        record = r.lifecycle(
+            effect,
+            "extension_answered",
+            unit=effect.unit,
+            extension_days=effect.days,
+            approved=effect.approved,
+            deadline=(effect.deadline, effect.provisional),
+        )
         out = [_lifecycle(r.key, record, "extension_answered")]
         if effect.unit:
             what = "approved" if effect.approved else "refused"
@@ -323,12 +316,7 @@ class LifecycleRecords:
         return out
 
     def _unit_urged(self, effect: UnitUrged, r: _Rendering) -> list[Output]:
-        record = {
-            **r.base(effect),
-            "kind": "unit_urged",
-            "unit": effect.unit,
-            "note": effect.reason,
-        }
+        record = r.lifecycle(effect, "unit_urged", unit=effect.unit, note=effect.reason)
         out = [_lifecycle(r.key, record, "unit_urged")]
         if effect.unit:
             out += self.notice(
@@ -361,18 +349,10 @@ class LifecycleRecords:
         if topic not in self.unit_topics:
             log.warning("no topic for a unit notice", unit=unit, kind=kind)
             return []
-        record = {
-            "eventId": "",
-            "petitionId": pid,
-            "kind": kind,
-            "clock": clock,
-            "deadline": due,
-            "at": at,
-            "message": message,
-            "deadlineProvisional": provisional,
-            "previousDeadline": previous,
-        }
-        return [Output(topic, pid.encode(), schemas.encode(NOTICE_V2, record))]
+        record = codec.unit_notice_record(
+            pid, kind, at, message, clock, due, provisional=provisional, previous=previous
+        )
+        return [Output(topic, pid.encode(), schemas.encode(codec.NOTICE_V2, record))]
 
     def _unit_name(self, unit: str) -> str:
         kind, _, code = unit.partition(".")
@@ -382,9 +362,9 @@ class LifecycleRecords:
             return unit
 
 
-def _lifecycle(key: bytes, record: dict[str, Any], kind: str) -> Output:
+def _lifecycle(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
     return Output(
-        LIFECYCLE, key, schemas.encode(LIFECYCLE_V2, record), ((KIND_HEADER, kind.encode()),)
+        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V2, record), ((KIND_HEADER, kind.encode()),)
     )
 
 

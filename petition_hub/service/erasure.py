@@ -39,15 +39,14 @@ from mode import Service
 
 from petition_hub import schemas
 from petition_hub.broker.offsets import end_offsets
-from petition_hub.domain.petition import petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import redact
 from petition_hub.runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
+from petition_hub.schemas import codec
 from petition_hub.service import metrics
 from petition_hub.topics.names import PETITIONS, PRIVACY, REJECTS
 
 log = structlog.get_logger(__name__)
 
-PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
 REQUESTED: Final = "erasure_requested"
 DUE: Final = "erasure_due"
 ERASED: Final = "erased"
@@ -71,22 +70,20 @@ def privacy_event(
 ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """Key, value and headers of a hub.privacy record (``kind``: :data:`REQUESTED`,
     :data:`DUE` or :data:`ERASED`; ``reason``: ``RETENTION`` or ``REQUEST``)."""
-    value = schemas.encode(
-        PRIVACY_EVENT_V1,
-        {
-            "petitionId": pid,
-            "kind": kind.upper(),
-            "reason": reason,
-            "at": at,
-            "reference": reference,
-            "requestedBy": requested_by,
-            "closedAt": closed_at,
-            "petitionPartition": partition,
-            "petitionOffset": offset,
-            "revision": revision,
-            "fields": list(fields),
-        },
+    record = codec.privacy_event_record(
+        pid,
+        kind,
+        reason,
+        at,
+        reference=reference,
+        requested_by=requested_by,
+        closed_at=closed_at,
+        partition=partition,
+        offset=offset,
+        revision=revision,
+        fields=fields,
     )
+    value = schemas.encode(codec.PRIVACY_EVENT_V1, record)
     return pid.encode(), value, [(KIND_HEADER, kind.encode())]
 
 
@@ -170,7 +167,7 @@ class Eraser(Service):
     async def carry_out(self, value: bytes) -> None:
         """Carry out one ``erasure_due`` order (its Avro value)."""
         assert self.producer is not None
-        order = schemas.decode(value)[1]
+        order = codec.read_privacy_event(schemas.decode(value)[1])
         pid = str(order["petitionId"])
         reason = str(order["reason"])
         found = await self._latest(pid, order["petitionPartition"], order["petitionOffset"])
@@ -180,14 +177,14 @@ class Eraser(Service):
             log.warning("nothing to erase", petition_id=pid, reason=reason)
             return
         offset, avro = found
-        petition = petition_from_avro(schemas.decode(avro)[1])
+        petition = codec.petition_of(schemas.decode(avro)[1])
         done = redact(petition)
         event_id = f"{pid}@erased:{reason}:{offset}".encode()
         headers = [REDACTED_HEADER, (EVENT_ID_HEADER, event_id)]
         await self.producer.send(
             PETITIONS,
             key=pid.encode(),
-            value=schemas.encode(schemas.PETITION_V1, petition_to_avro(done.petition)),
+            value=schemas.encode(codec.PETITION_V1, codec.petition_record(done.petition)),
             headers=headers,
         )
         key, record, kind = privacy_event(
@@ -299,9 +296,12 @@ def request_erasure(
                         continue
                     body = schemas.decode(rec.value or b"")[1]
                     if rec.topic == PRIVACY and kind_of(rec.headers) == ERASED:
-                        return ErasureOutcome("erased", tuple(body["fields"]))
-                    if rec.topic == REJECTS and body.get("sourceTopic") == PRIVACY:
-                        return ErasureOutcome("refused", reason=str(body["message"]))
+                        erased = codec.read_privacy_event(body)
+                        return ErasureOutcome("erased", tuple(erased["fields"]))
+                    if rec.topic == REJECTS:
+                        rejected = codec.read_rejection(body)
+                        if rejected["sourceTopic"] == PRIVACY:
+                            return ErasureOutcome("refused", reason=str(rejected["message"]))
         return ErasureOutcome("pending")
     finally:
         producer.close()
