@@ -14,8 +14,8 @@ schema's field names, which ``tests/test_codec.py`` checks, so a type cannot dri
 No logic here: the builders and readers are :mod:`petition_hub.schemas.codec`'s.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the annotations are evaluated when a class is made,
+# so that ``NotRequired`` counts (``__optional_keys__``) for the test against the .avsc files.
 from datetime import datetime
 from typing import NotRequired, TypedDict
 
