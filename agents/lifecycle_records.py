@@ -12,7 +12,7 @@ Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`Lif
 - an invitation to rate: ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests``
   (JSON, in the channel's own terms);
 - for a provincial dispatch, every state change and every move of its resolve deadline:
-  ``province.feedback`` (``Feedback.v1``, built by :func:`.routing_records.feedback`).
+  ``province.feedback`` (``Feedback.v1``, written by :func:`.routing_records.feedback`).
 
 The records' shapes are the codec's (:mod:`petition_hub.schemas.codec`); this module decides which
 records an effect makes and where they go. The event ids are not set here: the stage gives each
@@ -232,21 +232,19 @@ class LifecycleRecords:
             if s.channel is Channel.PROVINCE and effect.clock is ClockKind.RESOLVE:
                 # the contract has no kind for a moved deadline: the status stays the current
                 # one, the message says what moved
-                out.append(
-                    feedback(
-                        r.channel_ref,
-                        self.city,
-                        _FEEDBACK_STATUS[s.state],
-                        message,
-                        effect.at,
-                        handling_unit=self._unit_name(s.lead_unit) if s.lead_unit else None,
-                        due=effect.deadline,
-                    )
+                moved = codec.feedback_record(
+                    r.channel_ref,
+                    self.city,
+                    _FEEDBACK_STATUS[s.state],
+                    message,
+                    effect.at,
+                    handling_unit=self._unit_name(s.lead_unit) if s.lead_unit else None,
+                    due=effect.deadline,
                 )
+                out.append(feedback(moved))
         else:
             return out
-        return out + self.notice(
-            unit,
+        notice = codec.unit_notice_record(
             s.petition_id,
             effect.signal.value,
             effect.at,
@@ -256,6 +254,7 @@ class LifecycleRecords:
             provisional=effect.provisional,
             previous=effect.previous_deadline,
         )
+        return out + self.notice(unit, notice)
 
     def _state_changed(self, effect: StateChanged, r: _Rendering) -> list[Output]:
         satisfaction = _reported_rating(effect, r.s)
@@ -280,7 +279,7 @@ class LifecycleRecords:
     ) -> Output:
         unit = r.s.lead_unit
         provisional_deadline = r.resolve_provisional and r.resolve_deadline is not None
-        return feedback(
+        record = codec.feedback_record(
             r.channel_ref,
             self.city,
             _FEEDBACK_STATUS[effect.to_state],
@@ -290,6 +289,7 @@ class LifecycleRecords:
             due=r.resolve_deadline,
             satisfaction=satisfaction,
         )
+        return feedback(record)
 
     def _extension_answered(self, effect: ExtensionAnswered, r: _Rendering) -> list[Output]:
         record = r.lifecycle(
@@ -303,8 +303,7 @@ class LifecycleRecords:
         out = [_lifecycle(r.key, record, "extension_answered")]
         if effect.unit:
             what = "approved" if effect.approved else "refused"
-            out += self.notice(
-                effect.unit,
+            notice = codec.unit_notice_record(
                 r.s.petition_id,
                 f"extension_{what}",
                 effect.at,
@@ -313,14 +312,14 @@ class LifecycleRecords:
                 effect.deadline,
                 provisional=effect.provisional,
             )
+            out += self.notice(effect.unit, notice)
         return out
 
     def _unit_urged(self, effect: UnitUrged, r: _Rendering) -> list[Output]:
         record = r.lifecycle(effect, "unit_urged", unit=effect.unit, note=effect.reason)
         out = [_lifecycle(r.key, record, "unit_urged")]
         if effect.unit:
-            out += self.notice(
-                effect.unit,
+            notice = codec.unit_notice_record(
                 r.s.petition_id,
                 "reopened",
                 effect.at,
@@ -329,30 +328,18 @@ class LifecycleRecords:
                 r.resolve_deadline,
                 provisional=r.resolve_provisional,
             )
+            out += self.notice(effect.unit, notice)
         return out
 
-    def notice(
-        self,
-        unit: str,
-        pid: str,
-        kind: str,
-        at: datetime,
-        message: str,
-        clock: str | None,
-        due: datetime | None,
-        *,
-        provisional: bool = False,
-        previous: datetime | None = None,
-    ) -> list[Output]:
-        """A ``UnitNotice.v2`` to ``unit`` on its ``.petitions`` topic (none if it has none)."""
+    def notice(self, unit: str, record: wire.UnitNotice) -> list[Output]:
+        """A ``UnitNotice.v2`` (:func:`petition_hub.schemas.codec.unit_notice_record`) to
+        ``unit`` on its ``.petitions`` topic (none if it has none)."""
         topic = f"{unit}.petitions"
         if topic not in self.unit_topics:
-            log.warning("no topic for a unit notice", unit=unit, kind=kind)
+            log.warning("no topic for a unit notice", unit=unit, kind=record["kind"])
             return []
-        record = codec.unit_notice_record(
-            pid, kind, at, message, clock, due, provisional=provisional, previous=previous
-        )
-        return [Output(topic, pid.encode(), schemas.encode(codec.NOTICE_V2, record))]
+        key = record["petitionId"].encode()
+        return [Output(topic, key, schemas.encode(codec.NOTICE_V2, record))]
 
     def _unit_name(self, unit: str) -> str:
         kind, _, code = unit.partition(".")

@@ -9,8 +9,8 @@ shapes are the codec's (:mod:`petition_hub.schemas.codec`).
   withheld, the personal data masked.
 - ``Transfer.v1``: to ``province.transfers``, another city's or province's matter.
 - ``Feedback.v1`` (:func:`feedback`): to ``province.feedback``, about a provincial dispatch; the
-  one builder of it, for routing (RETURNED: not this city's) and the lifecycle (every state change
-  of a dispatch).
+  one writer of it (its one builder is the codec's), for routing (RETURNED: not this city's) and
+  the lifecycle (every state change of a dispatch).
 - ``Routed.v1`` (:func:`routed`): the hub-internal decision the lifecycle reads (no personal
   data).
 - ``Rejection.v1`` (:func:`rejection`): to ``hub.rejects``, an event the hub does not apply, with
@@ -27,7 +27,7 @@ import structlog
 
 from petition_hub import schemas
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
-from petition_hub.domain.petition import Petition, Satisfaction
+from petition_hub.domain.petition import Petition
 from petition_hub.domain.privacy import Personal, text_masker
 from petition_hub.domain.routing import RoutingDecision
 from petition_hub.domain.sla import (
@@ -145,30 +145,11 @@ def _unmasked(text: str) -> str:
     return text
 
 
-def feedback(
-    dispatch_id: str,
-    city: str,
-    status: str,
-    message: str | None,
-    at: datetime,
-    *,
-    handling_unit: str | None = None,
-    due: datetime | None = None,
-    satisfaction: Satisfaction | None = None,
-) -> Output:
-    """``Feedback.v1`` about the provincial dispatch ``dispatch_id`` (its key on
-    ``province.feedback``): ``status`` in the contract's terms, ``due`` the resolve deadline."""
-    record = codec.feedback_record(
-        dispatch_id,
-        city,
-        status,
-        message,
-        at,
-        handling_unit=handling_unit,
-        due=due,
-        satisfaction=satisfaction,
-    )
-    return Output(FEEDBACK, dispatch_id.encode(), schemas.encode(codec.FEEDBACK_V1, record))
+def feedback(record: wire.Feedback) -> Output:
+    """A ``Feedback.v1`` (:func:`petition_hub.schemas.codec.feedback_record`) on
+    ``province.feedback``, keyed by its dispatch's id."""
+    key = record["dispatchId"].encode()
+    return Output(FEEDBACK, key, schemas.encode(codec.FEEDBACK_V1, record))
 
 
 def routed(petition: Petition, decision: RoutingDecision, at: datetime, topic: str) -> Output:
@@ -205,7 +186,8 @@ def deliveries(
         transfer = codec.transfer_record(petition, decision, city)
         value = schemas.encode(codec.TRANSFER_V1, transfer)
         return [Output(TRANSFERS, transfer["transferId"].encode(), value)]
-    return [feedback(petition.channel_ref, city, "RETURNED", decision.reason, now)]
+    returned = codec.feedback_record(petition.channel_ref, city, "RETURNED", decision.reason, now)
+    return [feedback(returned)]
 
 
 def undecodable_reason(exc: Exception) -> str:
