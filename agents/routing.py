@@ -309,13 +309,15 @@ class RoutingProcessor(Processor):
             state[pid.encode()] = json.dumps(known).encode()
             closed = datetime.fromisoformat(known["closed"])
             key, value, headers = privacy_event(
-                pid,
-                DUE,
-                "RETENTION",
-                self.clock(),
-                closed_at=closed,
-                partition=partition,
-                offset=known.get("off"),
+                codec.privacy_event_record(
+                    pid,
+                    DUE,
+                    "RETENTION",
+                    self.clock(),
+                    closed_at=closed,
+                    partition=partition,
+                    offset=known.get("off"),
+                )
             )
             out.append(Output(PRIVACY, key, value, headers, event_id=f"{pid}@due:retention"))
         return out
@@ -344,15 +346,17 @@ class RoutingProcessor(Processor):
         known["erased"] = True
         state[pid.encode()] = json.dumps(known).encode()
         key, value, headers = privacy_event(
-            pid,
-            DUE,
-            "REQUEST",
-            self.clock(),
-            reference=request["reference"],
-            requested_by=request["requestedBy"],
-            closed_at=datetime.fromisoformat(known["closed"]) if known.get("closed") else None,
-            partition=src.partition,
-            offset=known.get("off"),
+            codec.privacy_event_record(
+                pid,
+                DUE,
+                "REQUEST",
+                self.clock(),
+                reference=request["reference"],
+                requested_by=request["requestedBy"],
+                closed_at=datetime.fromisoformat(known["closed"]) if known.get("closed") else None,
+                partition=src.partition,
+                offset=known.get("off"),
+            )
         )
         return [Output(PRIVACY, key, value, headers, event_id=f"{pid}@due:{src.ref}")]
 

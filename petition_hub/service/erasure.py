@@ -42,6 +42,7 @@ from petition_hub.broker.offsets import end_offsets
 from petition_hub.domain.privacy import redact
 from petition_hub.runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
 from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
 from petition_hub.service import metrics
 from petition_hub.topics.names import PETITIONS, PRIVACY, REJECTS
 
@@ -54,37 +55,13 @@ ERASED: Final = "erased"
 REDACTED_HEADER: Final = (KIND_HEADER, b"redacted")
 
 
-def privacy_event(
-    pid: str,
-    kind: str,
-    reason: str,
-    at: datetime,
-    *,
-    reference: str | None = None,
-    requested_by: str | None = None,
-    closed_at: datetime | None = None,
-    partition: int | None = None,
-    offset: int | None = None,
-    revision: int | None = None,
-    fields: tuple[str, ...] = (),
-) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Key, value and headers of a hub.privacy record (``kind``: :data:`REQUESTED`,
-    :data:`DUE` or :data:`ERASED`; ``reason``: ``RETENTION`` or ``REQUEST``)."""
-    record = codec.privacy_event_record(
-        pid,
-        kind,
-        reason,
-        at,
-        reference=reference,
-        requested_by=requested_by,
-        closed_at=closed_at,
-        partition=partition,
-        offset=offset,
-        revision=revision,
-        fields=fields,
-    )
+def privacy_event(record: wire.PrivacyEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of a hub.privacy record
+    (:func:`petition_hub.schemas.codec.privacy_event_record`; the header says its kind:
+    :data:`REQUESTED`, :data:`DUE` or :data:`ERASED`)."""
     value = schemas.encode(codec.PRIVACY_EVENT_V1, record)
-    return pid.encode(), value, [(KIND_HEADER, kind.encode())]
+    kind = record["kind"].lower()
+    return record["petitionId"].encode(), value, [(KIND_HEADER, kind.encode())]
 
 
 class Eraser(Service):
@@ -187,7 +164,7 @@ class Eraser(Service):
             value=schemas.encode(codec.PETITION_V1, codec.petition_record(done.petition)),
             headers=headers,
         )
-        key, record, kind = privacy_event(
+        erased = codec.privacy_event_record(
             pid,
             ERASED,
             reason,
@@ -198,6 +175,7 @@ class Eraser(Service):
             revision=petition.revision,
             fields=done.fields,
         )
+        key, record, kind = privacy_event(erased)
         await self.producer.send(
             PRIVACY, key=key, value=record, headers=[*kind, (EVENT_ID_HEADER, event_id)]
         )
@@ -279,7 +257,7 @@ def request_erasure(
         for tp in tps:
             consumer.position(tp)
         sent_ms = int(time.time() * 1000) - 1000
-        key, value, headers = privacy_event(
+        request = codec.privacy_event_record(
             pid,
             REQUESTED,
             "REQUEST",
@@ -287,6 +265,7 @@ def request_erasure(
             reference=reference,
             requested_by=requested_by,
         )
+        key, value, headers = privacy_event(request)
         producer.send(PRIVACY, key=key, value=value, headers=headers).get(timeout=30)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
