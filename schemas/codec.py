@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -40,6 +40,8 @@ from . import records as wire
 if TYPE_CHECKING:  # annotations only: the schemas stay light to import
     from petition_hub.domain.lifecycle import Closure, LifecycleState, PetitionState, SlaSignal
     from petition_hub.domain.routing import RoutingDecision
+
+_Record = TypeVar("_Record")
 
 # --- schema names ------------------------------------------------------------------------------
 
@@ -475,56 +477,35 @@ def privacy_event_record(
 # --- readers: the typed record of a decoded one (see the module's docstring) -------------------
 
 
-def read_routed(record: Mapping[str, Any]) -> wire.Routed:
-    """A ``Routed`` record (``<app>-routed``)."""
-    return cast(wire.Routed, record)
+def _reader(kind: Callable[..., _Record]) -> Callable[[Mapping[str, Any]], _Record]:
+    """The reader of the records of type ``kind`` (what the stage trusts its topic to carry)."""
+
+    def read(record: Mapping[str, Any]) -> _Record:
+        return cast(_Record, record)
+
+    read.__doc__ = f"A decoded record as a {kind.__name__} (any version of it)."
+    return read
 
 
-def read_unit_status(record: Mapping[str, Any]) -> wire.UnitStatus:
-    """A ``UnitStatus`` record (a unit's ``.status`` topic, re-keyed)."""
-    return cast(wire.UnitStatus, record)
-
-
-def read_office_decision(record: Mapping[str, Any]) -> wire.OfficeDecision:
-    """An ``OfficeDecision`` record (``office.decisions``)."""
-    return cast(wire.OfficeDecision, record)
-
-
-def read_evaluation(record: Mapping[str, Any]) -> wire.Evaluation:
-    """An ``Evaluation`` record (the ratings' repartition), as written."""
-    return cast(wire.Evaluation, record)
-
-
-def read_lifecycle_event(record: Mapping[str, Any]) -> wire.LifecycleEvent:
-    """A ``LifecycleEvent`` record of any version (``hub.lifecycle``)."""
-    return cast(wire.LifecycleEvent, record)
-
-
-def read_sla_event(record: Mapping[str, Any]) -> wire.SlaEvent:
-    """An ``SlaEvent`` record of any version (``hub.sla``)."""
-    return cast(wire.SlaEvent, record)
-
-
-def read_privacy_event(record: Mapping[str, Any]) -> wire.PrivacyEvent:
-    """A ``PrivacyEvent`` record (``hub.privacy``)."""
-    return cast(wire.PrivacyEvent, record)
-
-
-def read_rejection(record: Mapping[str, Any]) -> wire.Rejection:
-    """A ``Rejection`` record (``hub.rejects``)."""
-    return cast(wire.Rejection, record)
-
-
-def read_dead_letter(record: Mapping[str, Any]) -> wire.DeadLetter:
-    """A ``DeadLetter`` record of any version (``hub.deadletter``)."""
-    return cast(wire.DeadLetter, record)
-
-
-def read_unit_petition(record: Mapping[str, Any]) -> wire.UnitPetition:
-    """A ``UnitPetition`` record of any version (a unit's ``.petitions``, ``hub.triage``)."""
-    return cast(wire.UnitPetition, record)
-
-
-def read_dispatch(record: Mapping[str, Any]) -> wire.Dispatch:
-    """A ``Dispatch`` record of any version (``province.dispatch``)."""
-    return cast(wire.Dispatch, record)
+#: ``<app>-routed``.
+read_routed = _reader(wire.Routed)
+#: A unit's ``.status`` topic, re-keyed.
+read_unit_status = _reader(wire.UnitStatus)
+#: ``office.decisions``.
+read_office_decision = _reader(wire.OfficeDecision)
+#: The ratings' repartition, as written (its id may be another than the evaluation's own).
+read_evaluation = _reader(wire.Evaluation)
+#: ``hub.lifecycle`` (any version).
+read_lifecycle_event = _reader(wire.LifecycleEvent)
+#: ``hub.sla`` (any version).
+read_sla_event = _reader(wire.SlaEvent)
+#: ``hub.privacy``.
+read_privacy_event = _reader(wire.PrivacyEvent)
+#: ``hub.rejects``.
+read_rejection = _reader(wire.Rejection)
+#: ``hub.deadletter`` (any version).
+read_dead_letter = _reader(wire.DeadLetter)
+#: A unit's ``.petitions`` topic, ``hub.triage`` (any version).
+read_unit_petition = _reader(wire.UnitPetition)
+#: ``province.dispatch`` (any version).
+read_dispatch = _reader(wire.Dispatch)
