@@ -252,7 +252,8 @@ def test_routing_records_round_trip() -> None:
     assert co["role"] == "CO_HANDLER" and record["role"] == "LEAD"
     routed = codec.routed_record(FINANCING, decision, NOW)
     assert codec.read_routed(_round_trip(codec.ROUTED_V1, routed)) == routed
-    assert routed["kind"] == "UNITS" and routed["lead"] == decision.lead.key  # type: ignore[union-attr]
+    assert decision.lead is not None
+    assert routed["kind"] == "UNITS" and routed["lead"] == decision.lead.key
 
 
 def test_a_transfer_round_trips() -> None:
