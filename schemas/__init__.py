@@ -8,8 +8,8 @@ as the provincial contract says) lists it in :data:`REFERENCES`, like a schema-r
 
 Schema ids are fixed here (:data:`SCHEMA_IDS`): the provincial ones are the contract's, the hub's
 own start at 1001. The schema names, and the typed record, builder and reader of each record, are
-the codec's (:mod:`.codec`, :mod:`.records`). The wire format is Confluent's: byte 0 is ``0x00``, bytes 1-4 the big-endian
-schema id, then the schemaless Avro body.
+the codec's (:mod:`.codec`, :mod:`.records`). The wire format is Confluent's: byte 0 is
+``0x00``, bytes 1-4 the big-endian schema id, then the schemaless Avro body.
 """
 
 from __future__ import annotations
