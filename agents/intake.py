@@ -34,13 +34,13 @@ import structlog
 from petition_hub import schemas
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError, Decoder, Reason
 from petition_hub.domain.intake import Admission, admit
-from petition_hub.domain.petition import petition_to_avro
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
 from petition_hub.runtime.deadletter import TRUNCATED_BYTES, seal, size_of
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec
 from petition_hub.service import metrics
 from petition_hub.service.app import stage_options
 from petition_hub.service.clock import clock_from
@@ -140,7 +140,7 @@ class IntakeProcessor(Processor):
                     revision=petition.revision,
                 )
                 return []
-            value = schemas.encode(schemas.PETITION, petition_to_avro(petition))
+            value = schemas.encode(codec.PETITION, codec.petition_record(petition))
             state[pid] = str(petition.revision).encode()
             return [Output(PETITIONS_TOPIC, pid, value)]
         except Exception as exc:  # encoding bug: never skip the message

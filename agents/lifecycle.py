@@ -66,6 +66,7 @@ from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec
 from petition_hub.service import metrics
 from petition_hub.service.app import stage_options
 from petition_hub.service.clock import Clock, clock_from
@@ -214,7 +215,7 @@ class LifecycleProcessor(Processor):
     def _on_routed(
         self, src: SourceRecord, state: PartitionState, part: PartitionView
     ) -> list[Output]:
-        _, rec = schemas.decode(src.value or b"")
+        rec = codec.read_routed(schemas.decode(src.value or b"")[1])
         pid = str(rec["petitionId"])
         entry = part.entries.get(pid)
         if entry is not None and entry.seen.get(src.topic, -1) >= src.offset:

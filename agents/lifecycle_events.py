@@ -13,7 +13,7 @@ What does not decode raises; the stage rejects it, with why.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from petition_hub import schemas
 from petition_hub.domain.lifecycle import (
@@ -35,6 +35,8 @@ from petition_hub.domain.lifecycle import (
 )
 from petition_hub.domain.petition import Channel, PetitionType, Satisfaction, Urgency
 from petition_hub.runtime.records import SourceRecord
+from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
 
 from .rekeyers import UNIT_HEADER
 
@@ -42,7 +44,7 @@ from .rekeyers import UNIT_HEADER
 TIME_FIELD: Final = {"unit": "at", "office": "decidedAt", "evaluation": "evaluatedAt"}
 
 
-def routed_events(rec: dict[str, Any], current: LifecycleState | None) -> list[Event]:
+def routed_events(rec: wire.Routed, current: LifecycleState | None) -> list[Event]:
     """The events a ``Routed.v1`` decision of this city means for a petition in ``current``
     (None: not known here yet); none when it changes nothing (a later revision re-routed while a
     unit handles it)."""
@@ -63,7 +65,8 @@ def routed_events(rec: dict[str, Any], current: LifecycleState | None) -> list[E
         )
     unrouted = (None, LifecycleState.RECEIVED, LifecycleState.RETURNED)
     if kind == "UNITS":
-        lead, co = rec["lead"], tuple(rec["co"])
+        # a UNITS decision names its lead (the events' models refuse None, as they always did)
+        lead, co = cast(str, rec["lead"]), tuple(rec["co"])
         if current is LifecycleState.TRIAGE:
             events.append(TriageRouted(petition_id=pid, at=at, lead_unit=lead, co_units=co))
         elif current in unrouted:
@@ -77,26 +80,30 @@ def input_event(src: SourceRecord, source: str) -> tuple[str, Event | None]:
     """(petition id, the domain event) of a status (``source`` ``unit``), office decision
     (``office``) or rating (``evaluation``) record; event None for records that are not the
     lifecycle's (triage routes)."""
-    _, rec = schemas.decode(src.value or b"")
+    _, record = schemas.decode(src.value or b"")
     if source == "evaluation":  # the record, not the model: its id may be petitionRef's
-        pid = str(rec["petition_id"])
+        rating = codec.read_evaluation(record)
+        pid = str(rating["petition_id"])
         return pid, Rated(
             petition_id=pid,
-            at=rec["evaluated_at"],
-            satisfaction=Satisfaction[rec["satisfaction"]],
-            revision=rec["revision"],
+            at=rating["evaluated_at"],
+            satisfaction=Satisfaction[rating["satisfaction"]],
+            revision=rating["revision"],
         )
-    pid = str(rec["petitionId"])
     if source == "office":
-        if rec["kind"] == "TRIAGE_ROUTE":
+        decision = codec.read_office_decision(record)
+        pid = str(decision["petitionId"])
+        if decision["kind"] == "TRIAGE_ROUTE":
             return pid, None
         return pid, ExtensionDecided(
             petition_id=pid,
-            at=rec["decidedAt"],
-            approved=rec["kind"] == "EXTENSION_APPROVED",
-            days=rec.get("extensionDays"),
-            note=rec.get("note") or "",
+            at=decision["decidedAt"],
+            approved=decision["kind"] == "EXTENSION_APPROVED",
+            days=decision.get("extensionDays"),
+            note=decision.get("note") or "",
         )
+    rec = codec.read_unit_status(record)
+    pid = str(rec["petitionId"])
     unit = (dict(src.headers).get(UNIT_HEADER) or b"").decode()
     at, kind, note = rec["at"], rec["kind"], rec.get("note") or ""
     common: dict[str, Any] = {"petition_id": pid, "at": at, "unit": unit}

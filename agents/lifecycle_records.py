@@ -12,9 +12,11 @@ Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`Lif
 - an invitation to rate: ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests``
   (JSON, in the channel's own terms);
 - for a provincial dispatch, every state change and every move of its resolve deadline:
-  ``province.feedback`` (``Feedback.v1``, built by :func:`.routing_records.feedback`).
+  ``province.feedback`` (``Feedback.v1``, written by :func:`.routing_records.feedback`).
 
-The event ids are not set here: the stage gives each output its id (:mod:`.lifecycle`).
+The records' shapes are the codec's (:mod:`petition_hub.schemas.codec`); this module decides which
+records an effect makes and where they go. The event ids are not set here: the stage gives each
+output its id (:mod:`.lifecycle`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
@@ -50,6 +52,8 @@ from petition_hub.domain.petition import Channel, Satisfaction
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
 from petition_hub.runtime.records import KIND_HEADER, Output
+from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
 from petition_hub.topics import TopicSpec
 from petition_hub.topics.names import LIFECYCLE, REJECTS, SLA
 
@@ -64,9 +68,6 @@ from .routing_records import FEEDBACK, feedback
 
 log = structlog.get_logger(__name__)
 
-LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
-SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
-NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
 _FEEDBACK_STATUS: Final = {
     LifecycleState.RECEIVED: "RECEIVED",
     LifecycleState.TRIAGE: "RECEIVED",
@@ -118,29 +119,41 @@ class _Rendering:
     def key(self) -> bytes:
         return self.s.petition_id.encode()
 
-    def base(self, effect: Effect) -> dict[str, Any]:
-        """A ``LifecycleEvent.v2`` of the petition with no kind yet, every optional field null."""
-        s = self.s
-        return {
-            "eventId": "",
-            "petitionId": s.petition_id,
-            "at": effect.at,
-            "fromState": None,
-            "toState": None,
-            "cause": None,
-            "unit": None,
-            "leadUnit": s.lead_unit,
-            "closure": None,
-            "satisfaction": None,
-            "round": s.round,
-            "channel": s.channel.name,
-            "petitionType": s.petition_type.value if s.petition_type else None,
-            "deadline": self.resolve_deadline,
-            "deadlineProvisional": self.resolve_provisional,
-            "extensionDays": None,
-            "approved": None,
-            "note": None,
-        }
+    def lifecycle(
+        self,
+        effect: Effect,
+        kind: str,
+        *,
+        unit: str | None = None,
+        note: str | None = None,
+        from_state: LifecycleState | None = None,
+        to_state: LifecycleState | None = None,
+        cause: str | None = None,
+        closure: Closure | None = None,
+        satisfaction: Satisfaction | None = None,
+        extension_days: int | None = None,
+        approved: bool | None = None,
+        deadline: tuple[datetime | None, bool] | None = None,
+    ) -> wire.LifecycleEvent:
+        """The ``LifecycleEvent.v2`` of ``effect``, with the petition's resolve deadline unless
+        ``deadline`` (a deadline and whether it is provisional) is another."""
+        due, due_provisional = deadline or (self.resolve_deadline, self.resolve_provisional)
+        return codec.lifecycle_event_record(
+            self.s,
+            kind,
+            effect.at,
+            deadline=due,
+            deadline_provisional=due_provisional,
+            from_state=from_state,
+            to_state=to_state,
+            cause=cause,
+            unit=unit,
+            closure=closure,
+            satisfaction=satisfaction,
+            extension_days=extension_days,
+            approved=approved,
+            note=note,
+        )
 
 
 class LifecycleRecords:
@@ -183,24 +196,19 @@ class LifecycleRecords:
         if isinstance(effect, EvaluationInvited):
             return [_evaluation_request(effect, r)]
         if isinstance(effect, ExtensionForwarded):
-            record = {
-                **r.base(effect),
-                "kind": "extension_requested",
-                "unit": effect.unit,
-                "extensionDays": effect.days,
-                "note": effect.reason or None,
-            }
+            record = r.lifecycle(
+                effect,
+                "extension_requested",
+                unit=effect.unit,
+                extension_days=effect.days,
+                note=effect.reason or None,
+            )
             return [_lifecycle(r.key, record, "extension_requested")]
         if isinstance(effect, ExtensionAnswered):
             return self._extension_answered(effect, r)
         if isinstance(effect, RoutingRequested):
             unit = effect.exclude_units[-1] if effect.exclude_units else None
-            record = {
-                **r.base(effect),
-                "kind": "routing_requested",
-                "unit": unit,
-                "note": effect.reason or None,
-            }
+            record = r.lifecycle(effect, "routing_requested", unit=unit, note=effect.reason or None)
             return [_lifecycle(r.key, record, "routing_requested")]
         assert isinstance(effect, UnitUrged)
         return self._unit_urged(effect, r)
@@ -208,22 +216,8 @@ class LifecycleRecords:
     def _sla(self, effect: SlaSignal, r: _Rendering) -> list[Output]:
         s = r.s
         unit = effect.unit or r.lead
-        record = {
-            "eventId": "",
-            "petitionId": s.petition_id,
-            "clock": effect.clock.value,
-            "signal": effect.signal.value,
-            "at": effect.at,
-            "deadline": effect.deadline,
-            "round": effect.round,
-            "unit": unit,
-            "channel": s.channel.name,
-            "petitionType": s.petition_type.value if s.petition_type else None,
-            "urgency": s.urgency.name,
-            "deadlineProvisional": effect.provisional,
-            "previousDeadline": effect.previous_deadline,
-        }
-        out = [Output(SLA, r.key, schemas.encode(SLA_V2, record))]
+        record = codec.sla_event_record(s, effect, unit)
+        out = [Output(SLA, r.key, schemas.encode(codec.SLA_V2, record))]
         if effect.signal in LADDER_SIGNALS and unit:
             message = step_notice(effect.signal, effect.clock, clock_rules(s, effect.clock))
         elif effect.signal is SlaSignalKind.DEADLINE_CHANGED and unit:
@@ -231,21 +225,19 @@ class LifecycleRecords:
             if s.channel is Channel.PROVINCE and effect.clock is ClockKind.RESOLVE:
                 # the contract has no kind for a moved deadline: the status stays the current
                 # one, the message says what moved
-                out.append(
-                    feedback(
-                        r.channel_ref,
-                        self.city,
-                        _FEEDBACK_STATUS[s.state],
-                        message,
-                        effect.at,
-                        handling_unit=self._unit_name(s.lead_unit) if s.lead_unit else None,
-                        due=effect.deadline,
-                    )
+                moved = codec.feedback_record(
+                    r.channel_ref,
+                    self.city,
+                    _FEEDBACK_STATUS[s.state],
+                    message,
+                    effect.at,
+                    handling_unit=self._unit_name(s.lead_unit) if s.lead_unit else None,
+                    due=effect.deadline,
                 )
+                out.append(feedback(moved))
         else:
             return out
-        return out + self.notice(
-            unit,
+        notice = codec.unit_notice_record(
             s.petition_id,
             effect.signal.value,
             effect.at,
@@ -255,19 +247,20 @@ class LifecycleRecords:
             provisional=effect.provisional,
             previous=effect.previous_deadline,
         )
+        return out + self.notice(unit, notice)
 
     def _state_changed(self, effect: StateChanged, r: _Rendering) -> list[Output]:
         satisfaction = _reported_rating(effect, r.s)
-        record = {
-            **r.base(effect),
-            "kind": "state_changed",
-            "fromState": effect.from_state.value if effect.from_state else None,
-            "toState": effect.to_state.value,
-            "cause": effect.cause,
-            "unit": effect.unit,
-            "closure": effect.closure.value if effect.closure else None,
-            "satisfaction": satisfaction.name if satisfaction else None,
-        }
+        record = r.lifecycle(
+            effect,
+            "state_changed",
+            from_state=effect.from_state,
+            to_state=effect.to_state,
+            cause=effect.cause,
+            unit=effect.unit,
+            closure=effect.closure,
+            satisfaction=satisfaction,
+        )
         hkind = "closed" if effect.to_state is LifecycleState.CLOSED else "state_changed"
         out = [_lifecycle(r.key, record, hkind)]
         if r.s.channel is Channel.PROVINCE:
@@ -279,7 +272,7 @@ class LifecycleRecords:
     ) -> Output:
         unit = r.s.lead_unit
         provisional_deadline = r.resolve_provisional and r.resolve_deadline is not None
-        return feedback(
+        record = codec.feedback_record(
             r.channel_ref,
             self.city,
             _FEEDBACK_STATUS[effect.to_state],
@@ -289,22 +282,21 @@ class LifecycleRecords:
             due=r.resolve_deadline,
             satisfaction=satisfaction,
         )
+        return feedback(record)
 
     def _extension_answered(self, effect: ExtensionAnswered, r: _Rendering) -> list[Output]:
-        record = {
-            **r.base(effect),
-            "kind": "extension_answered",
-            "unit": effect.unit,
-            "extensionDays": effect.days,
-            "approved": effect.approved,
-            "deadline": effect.deadline,
-            "deadlineProvisional": effect.provisional,
-        }
+        record = r.lifecycle(
+            effect,
+            "extension_answered",
+            unit=effect.unit,
+            extension_days=effect.days,
+            approved=effect.approved,
+            deadline=(effect.deadline, effect.provisional),
+        )
         out = [_lifecycle(r.key, record, "extension_answered")]
         if effect.unit:
             what = "approved" if effect.approved else "refused"
-            out += self.notice(
-                effect.unit,
+            notice = codec.unit_notice_record(
                 r.s.petition_id,
                 f"extension_{what}",
                 effect.at,
@@ -313,19 +305,14 @@ class LifecycleRecords:
                 effect.deadline,
                 provisional=effect.provisional,
             )
+            out += self.notice(effect.unit, notice)
         return out
 
     def _unit_urged(self, effect: UnitUrged, r: _Rendering) -> list[Output]:
-        record = {
-            **r.base(effect),
-            "kind": "unit_urged",
-            "unit": effect.unit,
-            "note": effect.reason,
-        }
+        record = r.lifecycle(effect, "unit_urged", unit=effect.unit, note=effect.reason)
         out = [_lifecycle(r.key, record, "unit_urged")]
         if effect.unit:
-            out += self.notice(
-                effect.unit,
+            notice = codec.unit_notice_record(
                 r.s.petition_id,
                 "reopened",
                 effect.at,
@@ -334,38 +321,18 @@ class LifecycleRecords:
                 r.resolve_deadline,
                 provisional=r.resolve_provisional,
             )
+            out += self.notice(effect.unit, notice)
         return out
 
-    def notice(
-        self,
-        unit: str,
-        pid: str,
-        kind: str,
-        at: datetime,
-        message: str,
-        clock: str | None,
-        due: datetime | None,
-        *,
-        provisional: bool = False,
-        previous: datetime | None = None,
-    ) -> list[Output]:
-        """A ``UnitNotice.v2`` to ``unit`` on its ``.petitions`` topic (none if it has none)."""
+    def notice(self, unit: str, record: wire.UnitNotice) -> list[Output]:
+        """A ``UnitNotice.v2`` (:func:`petition_hub.schemas.codec.unit_notice_record`) to
+        ``unit`` on its ``.petitions`` topic (none if it has none)."""
         topic = f"{unit}.petitions"
         if topic not in self.unit_topics:
-            log.warning("no topic for a unit notice", unit=unit, kind=kind)
+            log.warning("no topic for a unit notice", unit=unit, kind=record["kind"])
             return []
-        record = {
-            "eventId": "",
-            "petitionId": pid,
-            "kind": kind,
-            "clock": clock,
-            "deadline": due,
-            "at": at,
-            "message": message,
-            "deadlineProvisional": provisional,
-            "previousDeadline": previous,
-        }
-        return [Output(topic, pid.encode(), schemas.encode(NOTICE_V2, record))]
+        key = record["petitionId"].encode()
+        return [Output(topic, key, schemas.encode(codec.NOTICE_V2, record))]
 
     def _unit_name(self, unit: str) -> str:
         kind, _, code = unit.partition(".")
@@ -375,9 +342,9 @@ class LifecycleRecords:
             return unit
 
 
-def _lifecycle(key: bytes, record: dict[str, Any], kind: str) -> Output:
+def _lifecycle(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
     return Output(
-        LIFECYCLE, key, schemas.encode(LIFECYCLE_V2, record), ((KIND_HEADER, kind.encode()),)
+        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V2, record), ((KIND_HEADER, kind.encode()),)
     )
 
 

@@ -36,11 +36,11 @@ import structlog
 
 from petition_hub import schemas
 from petition_hub.connectors import EVALUATION_DECODERS, DecodeError, EvaluationDecoder
-from petition_hub.domain.petition import evaluation_to_avro
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec
 from petition_hub.service.clock import Clock, system_clock
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.service.settings import Settings
@@ -58,7 +58,6 @@ from .routing_records import rejection, undecodable_reason
 
 log = structlog.get_logger(__name__)
 
-UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
 #: Header of a re-keyed status event: the unit it came from (``dept.HUD``).
 UNIT_HEADER: Final = "hub-unit"
 #: The rating topics, with their connectors' decoders (in the order of their stages), as the
@@ -81,9 +80,10 @@ class StatusRekeyer(Processor):
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
-            sid, event = schemas.decode(src.value or b"")
-            if sid != schemas.schema_id(UNIT_STATUS_V1):
+            sid, decoded = schemas.decode(src.value or b"")
+            if sid != schemas.schema_id(codec.UNIT_STATUS_V1):
                 raise ValueError(f"schema id {sid} is not a unit status event")
+            event = codec.read_unit_status(decoded)
         except Exception as exc:
             return [
                 rejection(src, None, "undecodable_status", undecodable_reason(exc), self.clock())
@@ -131,14 +131,15 @@ class EvaluationRekeyer(Processor):
         except Exception as exc:  # a connector bug: keep the message, say so
             log.exception("evaluation connector raised", source=src.ref)
             return [self._dead(src, "internal", type(exc).__name__, "the connector raised (a bug)")]
-        record = evaluation_to_avro(evaluation)
         ref = evaluation.petition_ref
+        pid = evaluation.petition_id
         if ref and _HUB_ID.fullmatch(ref):
             # the hub's own id, as it sent it in the request: how a provincial dispatch's 12345
             # call-back (GDBH = the dispatch id) finds its petition
-            record["petition_id"] = ref
-        value = schemas.encode(schemas.EVALUATION_V1, record)
-        return [Output(self.target, str(record["petition_id"]).encode(), value)]
+            pid = ref
+        record = codec.evaluation_record(evaluation, petition_id=pid)
+        value = schemas.encode(codec.EVALUATION_V1, record)
+        return [Output(self.target, pid.encode(), value)]
 
     def _dead(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:
         return dead_letter(src, self.connector, self.cipher, self.clock(), reason, error, message)

@@ -40,14 +40,14 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import faust
 import structlog
 
 from petition_hub import schemas
 from petition_hub.domain.calendar import WorkingCalendar, default_calendar
-from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
+from petition_hub.domain.petition import Petition
 from petition_hub.domain.privacy import redact
 from petition_hub.domain.routing import RoutingDecision, apply_triage_decision, route
 from petition_hub.domain.rules import RulesError, RuleSet, default_rules, load_rules
@@ -56,6 +56,7 @@ from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord, kind_of
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec
 from petition_hub.service import metrics
 from petition_hub.service.app import stage_options
 from petition_hub.service.clock import clock_from
@@ -74,11 +75,9 @@ from petition_hub.topics.names import (
 from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
 from .rekeyers import status_stage
-from .routing_records import ROUTED_V1, deliveries, rejection, routed_record, undecodable_reason
+from .routing_records import deliveries, rejection, routed, undecodable_reason
 
 log = structlog.get_logger(__name__)
-
-OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
 
 
 def load_rules_at(path: Path | None) -> RuleSet:
@@ -183,7 +182,7 @@ class RoutingProcessor(Processor):
     def on_petition(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
             _, body = schemas.decode(src.value or b"")
-            petition = petition_from_avro(body)
+            petition = codec.petition_of(body)
         except Exception as exc:  # hub.petitions is ours: a record that does not decode is a bug
             return [self.reject(src, None, "undecodable_petition", undecodable_reason(exc))]
         pid = petition.petition_id.encode()
@@ -201,16 +200,14 @@ class RoutingProcessor(Processor):
 
     def emit(self, petition: Petition, decision: RoutingDecision, now: datetime) -> list[Output]:
         """The decision's records for its recipients, then the lifecycle's ``Routed``."""
-        key = petition.petition_id.encode()
-        routed = schemas.encode(ROUTED_V1, routed_record(petition, decision, now))
         return [
             *deliveries(petition, decision, now, self.city, self.calendar),
-            Output(self.routed, key, routed),
+            routed(petition, decision, now, self.routed),
         ]
 
     def on_decision(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
-            _, d = schemas.decode(src.value or b"")
+            d = codec.read_office_decision(schemas.decode(src.value or b"")[1])
         except Exception as exc:
             return [self.reject(src, None, "undecodable_decision", undecodable_reason(exc))]
         pid = str(d.get("petitionId", ""))
@@ -223,7 +220,7 @@ class RoutingProcessor(Processor):
         if known["kind"] != "triage":
             return [self.reject(src, pid, "not_in_triage", f"{pid} is not waiting in triage")]
         avro = state[b"p:" + pid.encode()]
-        petition = petition_from_avro(schemas.decode(avro)[1])
+        petition = codec.petition_of(schemas.decode(avro)[1])
         try:
             decision = apply_triage_decision(
                 petition,
@@ -247,7 +244,7 @@ class RoutingProcessor(Processor):
         kind = kind_of(src.headers)
         if kind not in ("routing_requested", "closed"):
             return []
-        record = schemas.decode(src.value or b"")[1]
+        record = codec.read_lifecycle_event(schemas.decode(src.value or b"")[1])
         pid = str(record["petitionId"])
         if kind == "closed":
             self.closed(src.partition, state, pid, record["at"])
@@ -260,7 +257,7 @@ class RoutingProcessor(Processor):
         unit = str(record["unit"] or "")
         if unit in known["excluded"]:
             return []  # a replay: routed again already
-        petition = petition_from_avro(schemas.decode(avro)[1])
+        petition = codec.petition_of(schemas.decode(avro)[1])
         excluded = [*known["excluded"], unit]
         decision = route(petition, self.rules.current(), self.city, frozenset(excluded))
         now = self.clock()
@@ -315,13 +312,15 @@ class RoutingProcessor(Processor):
             state[pid.encode()] = json.dumps(known).encode()
             closed = datetime.fromisoformat(known["closed"])
             key, value, headers = privacy_event(
-                pid,
-                DUE,
-                "RETENTION",
-                self.clock(),
-                closed_at=closed,
-                partition=partition,
-                offset=known.get("off"),
+                codec.privacy_event_record(
+                    pid,
+                    DUE,
+                    "RETENTION",
+                    self.clock(),
+                    closed_at=closed,
+                    partition=partition,
+                    offset=known.get("off"),
+                )
             )
             out.append(Output(PRIVACY, key, value, headers, event_id=f"{pid}@due:retention"))
         return out
@@ -333,7 +332,7 @@ class RoutingProcessor(Processor):
         if kind_of(src.headers) != REQUESTED:
             return []
         try:
-            request = schemas.decode(src.value or b"")[1]
+            request = codec.read_privacy_event(schemas.decode(src.value or b"")[1])
         except Exception as exc:
             return [self.reject(src, None, "undecodable_request", undecodable_reason(exc))]
         pid = str(request["petitionId"])
@@ -343,22 +342,24 @@ class RoutingProcessor(Processor):
         known = json.loads(seen)
         avro = state.get(b"p:" + pid.encode())
         if avro is not None:
-            petition = redact(petition_from_avro(schemas.decode(avro)[1])).petition
+            petition = redact(codec.petition_of(schemas.decode(avro)[1])).petition
             state[b"p:" + pid.encode()] = schemas.encode(
-                schemas.PETITION, petition_to_avro(petition)
+                codec.PETITION, codec.petition_record(petition)
             )
         known["erased"] = True
         state[pid.encode()] = json.dumps(known).encode()
         key, value, headers = privacy_event(
-            pid,
-            DUE,
-            "REQUEST",
-            self.clock(),
-            reference=request["reference"],
-            requested_by=request["requestedBy"],
-            closed_at=datetime.fromisoformat(known["closed"]) if known.get("closed") else None,
-            partition=src.partition,
-            offset=known.get("off"),
+            codec.privacy_event_record(
+                pid,
+                DUE,
+                "REQUEST",
+                self.clock(),
+                reference=request["reference"],
+                requested_by=request["requestedBy"],
+                closed_at=datetime.fromisoformat(known["closed"]) if known.get("closed") else None,
+                partition=src.partition,
+                offset=known.get("off"),
+            )
         )
         return [Output(PRIVACY, key, value, headers, event_id=f"{pid}@due:{src.ref}")]
 

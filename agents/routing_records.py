@@ -1,18 +1,18 @@
 """Routing's records: what a routing decision becomes on the wire, and the hub's rejections.
 
-Pure encoding, no state: each builder takes the petition, the domain's decision and the times,
-and returns the record (a dict for :func:`petition_hub.schemas.encode`) or the :class:`Output`.
+No state: each function takes the petition, the domain's decision and the times, decides what
+goes where (recipients, roles, deadlines, masking) and returns the :class:`Output`; the records'
+shapes are the codec's (:mod:`petition_hub.schemas.codec`).
 
 - ``UnitPetition.v2`` (:func:`unit_record`): to a unit's ``.petitions`` topic or ``hub.triage``,
   with the deadlines the unit works to (:func:`deadlines`) and, when the petitioner's identity is
   withheld, the personal data masked.
-- ``Transfer.v1`` (:func:`transfer_record`): to ``province.transfers``, another city's or
-  province's matter.
+- ``Transfer.v1``: to ``province.transfers``, another city's or province's matter.
 - ``Feedback.v1`` (:func:`feedback`): to ``province.feedback``, about a provincial dispatch; the
-  one builder of it, for routing (RETURNED: not this city's) and the lifecycle (every state change
-  of a dispatch).
-- ``Routed.v1`` (:func:`routed_record`): the hub-internal decision the lifecycle reads (no
-  personal data).
+  one writer of it (its one builder is the codec's), for routing (RETURNED: not this city's) and
+  the lifecycle (every state change of a dispatch).
+- ``Routed.v1`` (:func:`routed`): the hub-internal decision the lifecycle reads (no personal
+  data).
 - ``Rejection.v1`` (:func:`rejection`): to ``hub.rejects``, an event the hub does not apply, with
   why (routing, the lifecycle and the unit-status re-keyer all write it).
 """
@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 import structlog
 
 from petition_hub import schemas
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
-from petition_hub.domain.petition import Petition, PetitionerKind, Satisfaction
+from petition_hub.domain.petition import Petition
 from petition_hub.domain.privacy import Personal, text_masker
 from petition_hub.domain.routing import RoutingDecision
 from petition_hub.domain.sla import (
@@ -38,6 +38,8 @@ from petition_hub.domain.sla import (
     sign_for_clock,
 )
 from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
 from petition_hub.service import metrics
 from petition_hub.topics import names
 from petition_hub.topics.names import REJECTS, TRIAGE
@@ -46,20 +48,6 @@ log = structlog.get_logger(__name__)
 
 TRANSFERS: Final = names.PROVINCE_TRANSFERS
 FEEDBACK: Final = names.PROVINCE_FEEDBACK
-UNIT_PETITION: Final = "cn.gov.pds.hub.UnitPetition.v2"
-REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
-TRANSFER_V1: Final = "cn.gov.ha.petition.Transfer.v1"
-FEEDBACK_V1: Final = "cn.gov.ha.petition.Feedback.v1"
-ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
-
-_PROVINCE_CATEGORY: Final = {
-    "政策咨询": "POLICY_CONSULTATION",
-    "意见建议": "SUGGESTION",
-    "法律维权": "LEGAL_RIGHTS",
-    "困难求助": "DIFFICULTY_ASSISTANCE",
-    "举报投诉": "REPORT_COMPLAINT",
-    "其他诉求": "OTHER",
-}
 
 
 class Deadlines(NamedTuple):
@@ -125,144 +113,49 @@ def unit_record(
     role: str,
     routed_at: datetime,
     cal: WorkingCalendar | None = None,
-) -> dict[str, Any]:
+) -> wire.UnitPetition:
     """The ``UnitPetition.v2`` record of ``decision`` (``role`` is set per recipient).
 
     When the petitioner's identity is withheld (``identityWithheld``), the contact fields are
     empty and every free text (title, content, attachment names, the explanation) has the
     petitioner's name, phone, ID number and openid masked, and any phone- or ID-shaped number
     (:mod:`petition_hub.domain.privacy`); the enterprise's name and credit code are not masked.
+    Triage has no sign-for deadline (no unit signs for it).
     """
-    rec = decision.record
-    loc = decision.location
-    visible = decision.contact_visible
-    who = petition.petitioner
     due = deadlines(petition, routed_at, cal)
-    enterprise = petition.enterprise if not decision.identity_withheld else None
-    mask = _unmasked if visible else text_masker(Personal.of(petition))
-    return {
-        "petitionId": petition.petition_id,
-        "revision": petition.revision,
-        "channel": petition.channel.name,
-        "channelRef": petition.channel_ref,
-        "role": role,
-        "leadUnit": decision.lead.key if decision.lead else None,
-        "coUnits": [u.key for u in decision.co],
-        "receivedAt": petition.received_at,
-        "routedAt": routed_at,
-        "petitionType": rec.petition_type,
-        "urgency": petition.urgency.name,
-        "title": None if petition.title is None else mask(petition.title),
-        "content": mask(petition.content),
-        "locationKind": loc.kind if loc else "unknown",
-        "locationCode": loc.code if loc else None,
-        "locationName": loc.name if loc else None,
-        "enterpriseName": enterprise.name if enterprise else None,
-        "enterpriseUscc": enterprise.uscc if enterprise else None,
-        "contactName": (who.contact_name or who.name) if visible else None,
-        "contactPhone": who.phone if visible else None,
-        "identityWithheld": not visible,
-        "sensitive": decision.sensitive,
-        "attachments": [
-            {"name": None if a.name is None else mask(a.name), "url": a.url}
-            for a in petition.attachments
-        ],
-        "signForDeadline": due.sign_for if role != "TRIAGE" else None,
-        "resolveDeadline": due.resolve,
-        "provincialDeadline": petition.provincial_deadline,
-        "deadlineNote": due.note,
-        "signForDeadlineProvisional": due.sign_for_provisional and role != "TRIAGE",
-        "resolveDeadlineProvisional": due.resolve_provisional,
-        "repeatOf": petition.repeat_of,
-        "rulesVersion": rec.rules_version,
-        "theme": rec.theme,
-        "themeName": rec.theme_name,
-        "keywords": list(rec.keywords.get(rec.theme, ())) if rec.theme else [],
-        "routingRule": rec.rule,
-        "locationSource": loc.source if loc else None,
-        "excludedUnits": list(rec.excluded),
-        "reason": decision.reason,
-        "explanation": mask(rec.explain()),
-    }
+    mask = _unmasked if decision.contact_visible else text_masker(Personal.of(petition))
+    triage = role == "TRIAGE"
+    return codec.unit_petition_record(
+        petition,
+        decision,
+        role=role,
+        routed_at=routed_at,
+        deadlines=(
+            None if triage else due.sign_for,
+            due.sign_for_provisional and not triage,
+            due.resolve,
+            due.resolve_provisional,
+        ),
+        deadline_note=due.note,
+        mask=mask,
+    )
 
 
 def _unmasked(text: str) -> str:
     return text
 
 
-def transfer_record(petition: Petition, decision: RoutingDecision, city: str) -> dict[str, Any]:
-    """``Transfer.v1``: a local petition whose matter is another city's or province's."""
-    who = petition.petitioner
-    ent = petition.enterprise
-    enterprise = who.kind is PetitionerKind.ENTERPRISE
-    loc = decision.location
-    return {
-        "transferId": f"{city}-{petition.petition_id}",
-        "fromCity": city,
-        "regionCode": (loc.division or loc.code) if loc else petition.region_code,
-        "reason": decision.reason or decision.record.rule,
-        "receivedAt": petition.received_at,
-        "category": _PROVINCE_CATEGORY.get(decision.record.petition_type or "", "OTHER"),
-        "subject": petition.title or petition.content[:30],
-        "content": petition.content,
-        "petitioner": {
-            "kind": "ENTERPRISE" if enterprise else "INDIVIDUAL",
-            "name": (ent.name if enterprise and ent and ent.name else who.name) or "（未提供）",
-            "uscc": ent.uscc if ent else None,
-            "idNumber": who.id_number,
-            "contactName": who.contact_name or (who.name if enterprise else None),
-            "phone": who.phone,
-        },
-    }
+def feedback(record: wire.Feedback) -> Output:
+    """A ``Feedback.v1`` (:func:`petition_hub.schemas.codec.feedback_record`) on
+    ``province.feedback``, keyed by its dispatch's id."""
+    key = record["dispatchId"].encode()
+    return Output(FEEDBACK, key, schemas.encode(codec.FEEDBACK_V1, record))
 
 
-def feedback(
-    dispatch_id: str,
-    city: str,
-    status: str,
-    message: str | None,
-    at: datetime,
-    *,
-    handling_unit: str | None = None,
-    due: datetime | None = None,
-    satisfaction: Satisfaction | None = None,
-) -> Output:
-    """``Feedback.v1`` about the provincial dispatch ``dispatch_id`` (its key on
-    ``province.feedback``): ``status`` in the contract's terms, ``due`` the resolve deadline."""
-    record = {
-        "dispatchId": dispatch_id,
-        "cityCode": city,
-        "status": status,
-        "handlingUnit": handling_unit,
-        "message": message,
-        "deadline": due,
-        "satisfaction": satisfaction.name if satisfaction else None,
-        "updatedAt": at,
-    }
-    return Output(FEEDBACK, dispatch_id.encode(), schemas.encode(FEEDBACK_V1, record))
-
-
-def routed_record(petition: Petition, decision: RoutingDecision, at: datetime) -> dict[str, Any]:
-    """``Routed.v1``: a decision as the lifecycle needs it."""
-    return {
-        "petitionId": petition.petition_id,
-        "revision": petition.revision,
-        "kind": decision.kind.upper(),
-        "lead": decision.lead.key if decision.lead else None,
-        "co": [u.key for u in decision.co],
-        "excluded": list(decision.record.excluded),
-        "routedAt": at,
-        "receivedAt": petition.received_at,
-        "petitionType": decision.record.petition_type,
-        "urgency": petition.urgency.name,
-        "provincialDeadline": petition.provincial_deadline,
-        "channel": petition.channel.name,
-        "channelRef": petition.channel_ref,
-        "rulesVersion": decision.record.rules_version,
-        "theme": decision.record.theme,
-        "rule": decision.record.rule,
-        "reason": decision.reason,
-    }
+def routed(petition: Petition, decision: RoutingDecision, at: datetime, topic: str) -> Output:
+    """``Routed.v1`` on ``topic`` (``<app>-routed``): a decision as the lifecycle needs it."""
+    record = codec.routed_record(petition, decision, at)
+    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V1, record))
 
 
 def deliveries(
@@ -282,19 +175,19 @@ def deliveries(
         out = []
         for i, unit in enumerate(decision.units):
             role = "LEAD" if i == 0 else "CO_HANDLER"
-            value = schemas.encode(UNIT_PETITION, {**record, "role": role})
+            value = schemas.encode(codec.UNIT_PETITION_V2, codec.with_role(record, role))
             out.append(Output(unit.topic, key, value))
             metrics.UNIT_ROUTED.labels(unit.key, role.lower()).inc()
         return out
     if decision.kind == "triage":
         record = unit_record(petition, decision, "TRIAGE", now, calendar())
-        return [Output(TRIAGE, key, schemas.encode(UNIT_PETITION, record))]
+        return [Output(TRIAGE, key, schemas.encode(codec.UNIT_PETITION_V2, record))]
     if decision.kind == "province_transfer":
-        record = transfer_record(petition, decision, city)
-        return [
-            Output(TRANSFERS, record["transferId"].encode(), schemas.encode(TRANSFER_V1, record))
-        ]
-    return [feedback(petition.channel_ref, city, "RETURNED", decision.reason, now)]
+        transfer = codec.transfer_record(petition, decision, city)
+        value = schemas.encode(codec.TRANSFER_V1, transfer)
+        return [Output(TRANSFERS, transfer["transferId"].encode(), value)]
+    returned = codec.feedback_record(petition.channel_ref, city, "RETURNED", decision.reason, now)
+    return [feedback(returned)]
 
 
 def undecodable_reason(exc: Exception) -> str:
@@ -318,14 +211,7 @@ def rejection(
     exactly-once stage)."""
     metrics.REJECTS.labels(src.topic, reason).inc()
     log.warning("rejected", source=src.ref, reason=reason, error=message)
-    record = {
-        "sourceTopic": src.topic,
-        "sourcePartition": src.partition,
-        "sourceOffset": src.offset,
-        "petitionId": pid,
-        "reason": reason,
-        "message": message,
-        "rejectedAt": at,
-        "original": src.value,
-    }
-    return Output(REJECTS, src.key, schemas.encode(REJECTION_V1, record), event_id=event_id)
+    record = codec.rejection_record(
+        src.topic, src.partition, src.offset, pid, reason, message, at, src.value
+    )
+    return Output(REJECTS, src.key, schemas.encode(codec.REJECTION_V1, record), event_id=event_id)

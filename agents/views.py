@@ -23,6 +23,7 @@ from typing import Any, Final
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
 from petition_hub.domain.lifecycle import Effect, LifecycleState, PetitionState
 from petition_hub.domain.sla import deadline, provisional
+from petition_hub.schemas import records as wire
 
 from .lifecycle_state import PartitionView
 
@@ -105,7 +106,7 @@ def row(pid: str, s: PetitionState, cal: WorkingCalendar) -> dict[str, Any]:
     }
 
 
-def routing_history(rec: dict[str, Any], *, applied: bool) -> dict[str, Any]:
+def routing_history(rec: wire.Routed, *, applied: bool) -> dict[str, Any]:
     """The history entry of a ``Routed.v1`` decision (``applied``: it changed the state)."""
     return {
         "kind": "routing",

@@ -29,6 +29,7 @@ from petition_hub.domain.petition import (
     Urgency,
 )
 from petition_hub.domain.validation import DEFAULT_LIMITS, Limits, is_region_code
+from petition_hub.schemas import codec
 
 from .base import (
     DecodeError,
@@ -62,8 +63,8 @@ TIME_FIELDS: Final[Mapping[str, str]] = {
 }
 #: Schema id → schema name, for the ids this topic carries.
 SCHEMA_IDS: Final[Mapping[int, str]] = {
-    101: "cn.gov.ha.petition.Dispatch.v1",
-    102: "cn.gov.ha.petition.Dispatch.v2",
+    101: codec.DISPATCH_V1,
+    102: codec.DISPATCH_V2,
 }
 
 #: Province ``Category`` symbol → hub type.

@@ -7,8 +7,9 @@ named types of another (``Transfer.v1`` uses ``Category`` and ``Petitioner`` of 
 as the provincial contract says) lists it in :data:`REFERENCES`, like a schema-registry reference.
 
 Schema ids are fixed here (:data:`SCHEMA_IDS`): the provincial ones are the contract's, the hub's
-own start at 1001. The wire format is Confluent's: byte 0 is ``0x00``, bytes 1-4 the big-endian
-schema id, then the schemaless Avro body.
+own start at 1001. The schema names, and the typed record, builder and reader of each record, are
+the codec's (:mod:`.codec`, :mod:`.records`). The wire format is Confluent's: byte 0 is
+``0x00``, bytes 1-4 the big-endian schema id, then the schemaless Avro body.
 """
 
 from __future__ import annotations
@@ -22,6 +23,34 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import fastavro
+
+from .codec import (
+    DEADLETTER_V1,
+    DEADLETTER_V2,
+    DISPATCH_V1,
+    DISPATCH_V2,
+    EVALUATION_V1,
+    FEEDBACK_V1,
+    LIFECYCLE_V1,
+    LIFECYCLE_V2,
+    NOTICE_V1,
+    NOTICE_V2,
+    OFFICE_DECISION_V1,
+    ORIGINAL_V1,
+    PETITION,
+    PETITION_V1,
+    PETITION_V2,
+    PRIVACY_EVENT_V1,
+    REDRIVE_V1,
+    REJECTION_V1,
+    ROUTED_V1,
+    SLA_V1,
+    SLA_V2,
+    TRANSFER_V1,
+    UNIT_PETITION_V1,
+    UNIT_PETITION_V2,
+    UNIT_STATUS_V1,
+)
 
 __all__ = [
     "EVALUATION_V1",
@@ -51,47 +80,39 @@ __all__ = [
 MAGIC: Final = 0
 _HEADER: Final = struct.Struct(">bI")
 
-#: Name of the hub's canonical petition schema (topic ``hub.petitions``), first version: its
-#: channel an Avro enum (a new channel would be a new version). Still read: the topic is compacted.
-PETITION_V1: Final = "cn.gov.pds.hub.Petition.v1"
-#: Second version: the channel a string (its ``Channel`` member's name); otherwise as v1.
-PETITION_V2: Final = "cn.gov.pds.hub.Petition.v2"
-#: The version of ``Petition`` the hub writes; readers take any version (the id says which).
-PETITION: Final = PETITION_V2
-#: Name of the hub's normalised evaluation schema.
-EVALUATION_V1: Final = "cn.gov.pds.hub.Evaluation.v1"
+# The schema names are :mod:`.codec`'s (``PETITION_V1`` and ``EVALUATION_V1`` re-exported here).
 
 #: Fixed schema ids: the provincial contract's (101, 102, 201, 202) and the hub's own (1001+).
 SCHEMA_IDS: Final[Mapping[str, int]] = {
-    "cn.gov.ha.petition.Dispatch.v1": 101,
-    "cn.gov.ha.petition.Dispatch.v2": 102,
-    "cn.gov.ha.petition.Feedback.v1": 201,
-    "cn.gov.ha.petition.Transfer.v1": 202,
+    DISPATCH_V1: 101,
+    DISPATCH_V2: 102,
+    FEEDBACK_V1: 201,
+    TRANSFER_V1: 202,
     PETITION_V1: 1001,
     EVALUATION_V1: 1002,
-    "cn.gov.pds.hub.DeadLetter.v1": 1003,
-    "cn.gov.pds.hub.Original.v1": 1004,
-    "cn.gov.pds.hub.DeadLetterRedrive.v1": 1005,
-    "cn.gov.pds.hub.UnitPetition.v1": 1010,
-    "cn.gov.pds.hub.OfficeDecision.v1": 1011,
-    "cn.gov.pds.hub.Rejection.v1": 1012,
-    "cn.gov.pds.hub.UnitStatus.v1": 1013,
-    "cn.gov.pds.hub.Routed.v1": 1014,
-    "cn.gov.pds.hub.LifecycleEvent.v1": 1015,
-    "cn.gov.pds.hub.SlaEvent.v1": 1016,
-    "cn.gov.pds.hub.UnitNotice.v1": 1017,
-    "cn.gov.pds.hub.UnitPetition.v2": 1018,
-    "cn.gov.pds.hub.UnitNotice.v2": 1019,
-    "cn.gov.pds.hub.SlaEvent.v2": 1020,
-    "cn.gov.pds.hub.LifecycleEvent.v2": 1021,
-    "cn.gov.pds.hub.DeadLetter.v2": 1022,
-    "cn.gov.pds.hub.PrivacyEvent.v1": 1023,
+    DEADLETTER_V1: 1003,
+    ORIGINAL_V1: 1004,
+    REDRIVE_V1: 1005,
+    UNIT_PETITION_V1: 1010,
+    OFFICE_DECISION_V1: 1011,
+    REJECTION_V1: 1012,
+    UNIT_STATUS_V1: 1013,
+    ROUTED_V1: 1014,
+    LIFECYCLE_V1: 1015,
+    SLA_V1: 1016,
+    NOTICE_V1: 1017,
+    UNIT_PETITION_V2: 1018,
+    NOTICE_V2: 1019,
+    SLA_V2: 1020,
+    LIFECYCLE_V2: 1021,
+    DEADLETTER_V2: 1022,
+    PRIVACY_EVENT_V1: 1023,
     PETITION_V2: 1024,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).
 REFERENCES: Final[Mapping[str, tuple[str, ...]]] = {
-    "cn.gov.ha.petition.Transfer.v1": ("cn.gov.ha.petition.Dispatch.v1",),
+    TRANSFER_V1: (DISPATCH_V1,),
     EVALUATION_V1: (PETITION_V1,),
 }
 
@@ -205,6 +226,9 @@ def parsed_schema(name_or_id: str | int) -> Any:
 
 def encode(name_or_id: str | int, record: Mapping[str, Any]) -> bytes:
     """``record`` in the Confluent wire format of the schema (magic, 4-byte id, Avro body).
+
+    The hub's own writers pass the typed records of :mod:`.records` (built by :mod:`.codec`), so
+    strict typing checks their fields; a plain mapping (tests, the demo's province) is accepted.
 
     Raises :class:`UnknownSchemaError` or :class:`EncodeError` (a field missing without default,
     a field the schema does not have, a value of the wrong type).

@@ -13,8 +13,8 @@ from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.data import load_samples
-from petition_hub.domain.petition import petition_to_avro
 from petition_hub.ops.cli import main
+from petition_hub.schemas import codec
 from petition_hub.service.settings import PROJECT_ROOT
 
 
@@ -59,7 +59,11 @@ def test_dry_run_over_recent_petitions(fresh_broker: EmbeddedBroker, tmp_path: P
         fresh_broker.bootstrap,
         "hub.petitions",
         [
-            (p.petition_id.encode(), schemas.encode(schemas.PETITION_V1, petition_to_avro(p)), ())
+            (
+                p.petition_id.encode(),
+                schemas.encode(schemas.PETITION, codec.petition_record(p)),
+                (),
+            )
             for p in petitions
         ],
     )

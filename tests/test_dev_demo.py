@@ -13,9 +13,9 @@ from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.data import load_samples
 from petition_hub.devtools.dev import demo_reaction
-from petition_hub.domain.petition import petition_to_avro
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec
 
 NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
 def test_a_lead_unit_signs_for_works_and_replies_in_that_order() -> None:
     sample = load_samples()["hotline-financing.json"]
     petition = PETITION_DECODERS[sample.topic](sample.key, sample.value, sample.headers)
-    value = schemas.encode(schemas.PETITION_V1, petition_to_avro(petition))
+    value = schemas.encode(schemas.PETITION_V1, codec.petition_record(petition))
     src = SourceRecord("hub.petitions", 0, 0, petition.petition_id.encode(), value)
     outputs = RoutingProcessor(LiveRules(None), "410400", "routed")(src, PartitionState())
     units = [o for o in outputs if o.topic.endswith(".petitions")]

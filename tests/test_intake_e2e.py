@@ -28,8 +28,8 @@ from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.data import load_samples
 from petition_hub.devtools.corpus import CorpusItem, generate_all
-from petition_hub.domain.petition import petition_from_avro
 from petition_hub.runtime.deadletter import TRUNCATED_BYTES, unseal
+from petition_hub.schemas import codec
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.service.settings import Settings
 
@@ -116,8 +116,8 @@ def test_corpus_through_a_worker(
     by_id_rev = {(i.petition_id, i.revision): i for i in valid}
     for record in petitions:
         sid, body = schemas.decode(record.value or b"")
-        assert sid == schemas.schema_id(schemas.PETITION)  # the version the hub writes (v2)
-        petition = petition_from_avro(body)
+        assert sid == schemas.schema_id(codec.PETITION)  # the version the hub writes (v2)
+        petition = codec.petition_of(body)
         item = by_id_rev[(petition.petition_id, petition.revision)]
         assert petition.channel.value == item.channel
         assert tuple(sorted(petition.flags)) == item.expected_flags

@@ -33,17 +33,14 @@ from petition_hub.domain.petition import (
     PetitionType,
     Satisfaction,
     Urgency,
-    evaluation_from_avro,
-    evaluation_to_avro,
     mask_id_number,
     mask_name,
     mask_openid,
     mask_phone,
     personal_fields,
-    petition_from_avro,
     petition_id_for,
-    petition_to_avro,
 )
+from petition_hub.schemas import codec
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -221,10 +218,10 @@ petitions = st.builds(
 
 
 def avro_round_trip(p: Petition) -> Petition:
-    data = schemas.encode(schemas.PETITION_V1, petition_to_avro(p))
+    data = schemas.encode(schemas.PETITION_V1, codec.petition_record(p))
     sid, record = schemas.decode(data)
     assert sid == 1001
-    return petition_from_avro(record)
+    return codec.petition_of(record)
 
 
 @settings(max_examples=300, deadline=2000)
@@ -273,9 +270,9 @@ def test_evaluations_round_trip(
         evaluated_at=at,
         revision=revision,
     )
-    sid, record = schemas.decode(schemas.encode(schemas.EVALUATION_V1, evaluation_to_avro(e)))
+    sid, record = schemas.decode(schemas.encode(schemas.EVALUATION_V1, codec.evaluation_record(e)))
     assert sid == 1002
-    assert evaluation_from_avro(record) == e
+    assert codec.evaluation_of(record) == e
 
 
 # --- the model's own rules ----------------------------------------------------------------------
@@ -490,7 +487,7 @@ def test_wire_format_errors() -> None:
 
 
 def test_encode_errors() -> None:
-    p = petition_to_avro(minimal())
+    p = codec.petition_record(minimal())
     with pytest.raises(schemas.EncodeError):
         schemas.encode(schemas.PETITION_V1, p | {"unexpected": 1})
     with pytest.raises(schemas.EncodeError):

@@ -13,9 +13,10 @@ from petition_hub.agents.routing import LiveRules, RoutingProcessor
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.data import load_samples
 from petition_hub.devtools.corpus import generate_all
-from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
+from petition_hub.domain.petition import Petition
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -35,12 +36,12 @@ def test_the_hub_writes_version_2() -> None:
 
 def test_a_v1_record_reads_as_the_same_petition_as_a_v2_record() -> None:
     for petition in _petitions():
-        record = petition_to_avro(petition)
+        record = codec.petition_record(petition)
         sid1, body1 = schemas.decode(schemas.encode(schemas.PETITION_V1, record))
         sid2, body2 = schemas.decode(schemas.encode(schemas.PETITION_V2, record))
         assert (sid1, sid2) == (1001, 1024)
         assert body1 == body2
-        assert petition_from_avro(body1) == petition == petition_from_avro(body2)
+        assert codec.petition_of(body1) == petition == codec.petition_of(body2)
 
 
 def test_routing_reads_a_v1_record_on_hub_petitions() -> None:
@@ -48,7 +49,7 @@ def test_routing_reads_a_v1_record_on_hub_petitions() -> None:
     for petition in _petitions():
         outs = []
         for version in (schemas.PETITION_V1, schemas.PETITION_V2):
-            value = schemas.encode(version, petition_to_avro(petition))
+            value = schemas.encode(version, codec.petition_record(petition))
             src = SourceRecord("hub.petitions", 0, 0, petition.petition_id.encode(), value)
             router = RoutingProcessor(LiveRules(None), "410400", "routed", clock=lambda: NOW)
             outs.append(router(src, PartitionState()))
@@ -59,7 +60,7 @@ def test_routing_reads_a_v1_record_on_hub_petitions() -> None:
 
 def test_version_2_takes_a_channel_version_1_has_no_symbol_for() -> None:
     # a fourth channel needs no new schema version: v2 writes any channel name, v1 could not
-    record = petition_to_avro(_petitions()[0]) | {"channel": "PORTAL"}
+    record = codec.petition_record(_petitions()[0]) | {"channel": "PORTAL"}
     assert schemas.decode(schemas.encode(schemas.PETITION_V2, record))[1]["channel"] == "PORTAL"
     with pytest.raises(schemas.EncodeError):
         schemas.encode(schemas.PETITION_V1, record)

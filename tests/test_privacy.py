@@ -21,10 +21,10 @@ import pytest
 
 from hubtest import strings_of
 from petition_hub import schemas
-from petition_hub.agents.routing_records import UNIT_PETITION, unit_record
+from petition_hub.agents.routing_records import unit_record
 from petition_hub.connectors import DecodeError, hotline, miniprogram, province
 from petition_hub.data import load_samples
-from petition_hub.domain.petition import Petition, petition_from_avro, petition_to_avro
+from petition_hub.domain.petition import Petition
 from petition_hub.domain.privacy import (
     ID_NUMBER_MASK,
     NAME_MASK,
@@ -38,6 +38,7 @@ from petition_hub.domain.privacy import (
 )
 from petition_hub.domain.routing import route
 from petition_hub.domain.rules import default_rules
+from petition_hub.schemas import codec
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -191,7 +192,7 @@ def _appeal(authorize: bool) -> Petition:
 def _unit_view(petition: Petition) -> dict[str, Any]:
     decision = route(petition, default_rules())
     record = unit_record(petition, decision, "LEAD", NOW)
-    schemas.encode(UNIT_PETITION, record)  # still a valid record
+    schemas.encode(codec.UNIT_PETITION_V2, record)  # still a valid record
     return record
 
 
@@ -461,15 +462,15 @@ def test_a_redacted_revision_keeps_nothing_personal_and_what_reports_need(
     texts are masked, the map point and file addresses go; ids, times, type, region and the
     enterprise stay; the revision is flagged; a second redaction changes nothing."""
     done = redact(petition)
-    record = petition_to_avro(done.petition)
+    record = codec.petition_record(done.petition)
     schemas.encode(schemas.PETITION_V1, record)  # still a valid hub.petitions record
     assert _leaks(record) == []
     assert all(a["url"] == "" for a in record["attachments"])
     assert record["location"] is None and REDACTED_FLAG in record["flags"]
     kept = ("petition_id", "channel", "channel_ref", "revision", "received_at", "petition_type")
-    assert {k: record[k] for k in kept} == {k: petition_to_avro(petition)[k] for k in kept}
+    assert {k: record[k] for k in kept} == {k: codec.petition_record(petition)[k] for k in kept}
     assert done.petition.enterprise == petition.enterprise
     assert {"petitioner.phone", "content", "attachments"} <= set(done.fields)
-    again = redact(petition_from_avro(record))
+    again = redact(codec.petition_of(record))
     assert again.petition == done.petition
     assert not set(again.fields) & {"petitioner.phone", "petitioner.name", "content"}

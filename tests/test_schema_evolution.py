@@ -107,14 +107,14 @@ def test_a_new_version_reads_the_one_before(old: str, new: str) -> None:
 
 
 def test_the_hub_writes_the_newest_versions() -> None:
-    from petition_hub.agents import lifecycle_records, routing_records
+    from petition_hub.schemas import codec
 
     names = {
-        schemas.PETITION,
-        routing_records.UNIT_PETITION,
-        lifecycle_records.SLA_V2,
-        lifecycle_records.LIFECYCLE_V2,
-        lifecycle_records.NOTICE_V2,
+        codec.PETITION,
+        codec.UNIT_PETITION_V2,
+        codec.SLA_V2,
+        codec.LIFECYCLE_V2,
+        codec.NOTICE_V2,
     }
     for name in names:
         newest = max(

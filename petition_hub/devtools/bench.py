@@ -50,6 +50,7 @@ from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec
 from petition_hub.service import metrics
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.service.settings import PROJECT_ROOT
@@ -236,13 +237,12 @@ def _core_costs(items: Sequence[CorpusItem]) -> tuple[float, float, float]:
 def _petition_records(items: Sequence[CorpusItem]) -> list[SourceRecord]:
     """The ``hub.petitions`` records intake makes of ``items``."""
     from petition_hub.connectors import PETITION_DECODERS
-    from petition_hub.domain.petition import petition_to_avro
 
     decode = PETITION_DECODERS[TOPIC]
     out = []
     for k, i in enumerate(items):
         p = decode(i.key, i.value, i.headers)
-        value = schemas.encode(schemas.PETITION, petition_to_avro(p))
+        value = schemas.encode(codec.PETITION, codec.petition_record(p))
         out.append(SourceRecord("hub.petitions", 0, k, p.petition_id.encode(), value, (), None))
     return out
 

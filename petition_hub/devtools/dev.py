@@ -22,6 +22,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import faust
 import structlog
@@ -39,6 +40,9 @@ from petition_hub.service.runner import worker_for
 from petition_hub.service.settings import Settings
 from petition_hub.service.worker import create_app
 from petition_hub.topics import run_apply
+
+if TYPE_CHECKING:  # the wire format is imported when the demo reacts (start-up time)
+    from petition_hub.schemas import records as wire
 
 log = structlog.get_logger(__name__)
 
@@ -152,6 +156,7 @@ def demo_reaction(
     """How the demo's units and petitioners answer a record of ``topic``: a lead unit signs for,
     works on and replies to a petition; a petitioner asked to evaluate rates the reply."""
     from petition_hub import schemas
+    from petition_hub.schemas import codec
 
     if topic in _REQUESTS:
         request = json.loads(value or b"{}")
@@ -165,21 +170,31 @@ def demo_reaction(
         }
         body = json.dumps(rating, ensure_ascii=False).encode()
         return [(target, str(request[ref_field]).encode(), body, rng.uniform(1, 2) * pace)]
-    sid, record = schemas.decode(value or b"")
-    if schemas.record_name(sid) != "cn.gov.pds.hub.UnitPetition" or record["role"] != "LEAD":
-        return []  # notices, co-handled petitions: nothing to do in the demo
+    sid, decoded = schemas.decode(value or b"")
+    if schemas.record_name(sid) != codec.UNIT_PETITION_RECORD:
+        return []  # notices: nothing to do in the demo
+    record = codec.read_unit_petition(decoded)
+    if record["role"] != "LEAD":
+        return []  # co-handled petitions: nothing to do in the demo
     pid = record["petitionId"]
     unit_topic = topic.removesuffix(".petitions") + ".status"
 
-    def status(kind: str, **extra: object) -> bytes:
-        body = {"petitionId": pid, "kind": kind, "at": now, **extra}
-        return schemas.encode("cn.gov.pds.hub.UnitStatus.v1", body)
+    def status(kind: str, reply_text: str | None = None) -> bytes:
+        body: wire.UnitStatus = {
+            "petitionId": pid,
+            "kind": kind,
+            "at": now,
+            "note": None,
+            "replyText": reply_text,
+            "extensionDays": None,
+        }
+        return schemas.encode(codec.UNIT_STATUS_V1, body)
 
     reply = "已办理：经核实，已按政策予以协调解决。"
     return [
         (unit_topic, pid.encode(), status("SIGNED_FOR"), rng.uniform(0.5, 1) * pace),
         (unit_topic, pid.encode(), status("IN_PROGRESS"), rng.uniform(1, 2) * pace),
-        (unit_topic, pid.encode(), status("REPLIED", replyText=reply), rng.uniform(2, 4) * pace),
+        (unit_topic, pid.encode(), status("REPLIED", reply), rng.uniform(2, 4) * pace),
     ]
 
 

@@ -7,9 +7,8 @@ after an edit (same ``GDBH``, larger ``XGCS``), gets the same id without any loo
 
 Personal fields (the petitioner's name, phone, ID number, WeChat openid, contact name) are marked
 ``pii`` in the model; :data:`PERSONAL_FIELDS` lists them and :meth:`Petition.masked` returns a copy
-fit for logs and dead-letter tools. The Avro form of the model is
-``schemas/cn.gov.pds.hub.Petition.v2.avsc`` and, still read, ``….v1.avsc``
-(:func:`petition_to_avro`, :func:`petition_from_avro`).
+fit for logs and dead-letter tools. Its wire form (``Petition.v2``, and ``Petition.v1`` still
+read) is the codec's (:mod:`petition_hub.schemas.codec`): the domain knows no wire field name.
 """
 
 from __future__ import annotations
@@ -37,16 +36,12 @@ __all__ = [
     "PetitionerKind",
     "Satisfaction",
     "Urgency",
-    "evaluation_from_avro",
-    "evaluation_to_avro",
     "mask_id_number",
     "mask_name",
     "mask_openid",
     "mask_phone",
     "personal_fields",
-    "petition_from_avro",
     "petition_id_for",
-    "petition_to_avro",
 ]
 
 #: Largest revision (Avro ``int``).
@@ -465,89 +460,3 @@ def _model_args(annotation: Any) -> list[type[BaseModel]]:
 #: ``("petitioner.name", "petitioner.phone", "petitioner.id_number", "petitioner.openid",
 #: "petitioner.contact_name")``: never in logs, metric labels, Kafka keys or headers.
 PERSONAL_FIELDS: Final[tuple[str, ...]] = personal_fields()
-
-
-# --- Avro form (schemas/cn.gov.pds.hub.Petition.v2.avsc, and v1) ------------------------------
-# Field names are the model's; enums are written as their member NAMES (Avro symbols must be ASCII
-# identifiers, and 政策咨询 is not one); timestamps are timestamp-millis, UTC.
-
-
-def _opt_record(model: BaseModel | None) -> dict[str, Any] | None:
-    return None if model is None else model.model_dump()
-
-
-def petition_to_avro(p: Petition) -> dict[str, Any]:
-    """The record of ``p`` for ``cn.gov.pds.hub.Petition`` (v2, schema id 1024; or v1, 1001)."""
-    petitioner = p.petitioner
-    return {
-        "petition_id": p.petition_id,
-        "channel": p.channel.name,  # v2: a string; v1: the same name as an enum symbol
-        "channel_ref": p.channel_ref,
-        "revision": p.revision,
-        "repeat_of_ref": p.repeat_of_ref,
-        "repeat_of": p.repeat_of,
-        "received_at": p.received_at,
-        "petition_type": None if p.petition_type is None else p.petition_type.name,
-        "channel_category": p.channel_category,
-        "urgency": p.urgency.name,
-        "title": p.title,
-        "content": p.content,
-        "region_code": p.region_code,
-        "region_name": p.region_name,
-        "target_city": p.target_city,
-        "origin_channel": p.origin_channel,
-        "location": _opt_record(p.location),
-        "attachments": [a.model_dump() for a in p.attachments],
-        "operator_note": p.operator_note,
-        "provincial_deadline": p.provincial_deadline,
-        "enterprise": _opt_record(p.enterprise),
-        "petitioner": {
-            "kind": petitioner.kind.name,
-            "name": petitioner.name,
-            "phone": petitioner.phone,
-            "id_number": petitioner.id_number,
-            "openid": petitioner.openid,
-            "contact_name": petitioner.contact_name,
-        },
-        "confidential": p.confidential,
-        "disclosure_authorized": p.disclosure_authorized,
-        "flags": list(p.flags),
-    }
-
-
-def petition_from_avro(record: Mapping[str, Any]) -> Petition:
-    """The petition of a decoded ``cn.gov.pds.hub.Petition`` record (inverse of
-    :func:`petition_to_avro`). Raises ``pydantic.ValidationError`` on an inconsistent record."""
-    data = dict(record)
-    data["channel"] = Channel[data["channel"]]
-    data["urgency"] = Urgency[data["urgency"]]
-    if data.get("petition_type") is not None:
-        data["petition_type"] = PetitionType[data["petition_type"]]
-    petitioner = dict(data["petitioner"])
-    petitioner["kind"] = PetitionerKind[petitioner["kind"]]
-    data["petitioner"] = petitioner
-    data["attachments"] = tuple(data.get("attachments") or ())
-    data["flags"] = tuple(data.get("flags") or ())
-    return Petition.model_validate(data)
-
-
-def evaluation_to_avro(e: Evaluation) -> dict[str, Any]:
-    """The record of ``e`` for ``cn.gov.pds.hub.Evaluation`` (schema id 1002)."""
-    return {
-        "channel": e.channel.name,
-        "ref": e.ref,
-        "petition_id": e.petition_id,
-        "petition_ref": e.petition_ref,
-        "satisfaction": e.satisfaction.name,
-        "comment": e.comment,
-        "evaluated_at": e.evaluated_at,
-        "revision": e.revision,
-    }
-
-
-def evaluation_from_avro(record: Mapping[str, Any]) -> Evaluation:
-    """The evaluation of a decoded ``cn.gov.pds.hub.Evaluation`` record."""
-    data = dict(record)
-    data["channel"] = Channel[data["channel"]]
-    data["satisfaction"] = Satisfaction[data["satisfaction"]]
-    return Evaluation.model_validate(data)

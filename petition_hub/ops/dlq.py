@@ -31,14 +31,14 @@ from petition_hub import schemas
 from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
 from petition_hub.broker.reading import read_all
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
-from petition_hub.domain.petition import petition_to_avro
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
 from petition_hub.runtime.deadletter import DeadLetter, unseal
 from petition_hub.runtime.records import SourceRecord
+from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
+from petition_hub.schemas.codec import REDRIVE_V1
 from petition_hub.service.crypto import InvalidToken, PiiCipher
 from petition_hub.service.logs import scrub_text
-
-REDRIVE_V1: Final = "cn.gov.pds.hub.DeadLetterRedrive.v1"
 
 #: Field names that hold personal data in the channels' JSON and Avro (masked by ``show``).
 PERSONAL_KEYS: Final = frozenset(
@@ -52,7 +52,6 @@ PERSONAL_KEYS: Final = frozenset(
 
 #: What ``dlq`` says of a dead letter sealed under a key ``HUB_PII_KEY`` does not hold.
 UNDECRYPTABLE: Final = "cannot be decrypted with HUB_PII_KEY (wrong or rotated-out key)"
-_DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
 #: The largest record a redrive reads back from a source topic (its whole original).
 _FETCH_BYTES: Final = 64 * 1024 * 1024
 
@@ -103,7 +102,7 @@ def _open(key: bytes | None, value: bytes | None, cipher: PiiCipher) -> Entry | 
         return Entry("", -1, -1, problem=problem)
     if sid == schemas.schema_id(REDRIVE_V1):
         return record
-    if schemas.record_name(sid) != _DEADLETTER_RECORD:
+    if schemas.record_name(sid) != codec.DEADLETTER_RECORD:
         return Entry("", -1, -1, problem=f"not a dead letter (a {schemas.schema_name(sid)})")
     envelope = {k: v for k, v in record.items() if k != "sealed"}
     try:
@@ -429,7 +428,7 @@ def _redrive_one(
     if producer is not None:
         sent = producer.send(send.target, key=send.key, value=send.value, headers=send.headers)
         sent.get(timeout=30)
-        marker = {
+        marker: wire.DeadLetterRedrive = {
             "deadLetterId": d.id,
             "redrivenAt": datetime.now(UTC),
             "via": via,
@@ -467,6 +466,6 @@ def _through_connector(d: DeadLetter, src: SourceRecord, via: str) -> _Send | Re
         check_petition_times(petition, datetime.now(UTC), TIME_FIELDS.get(src.topic))
     except TimeOutOfRange as exc:
         return RedriveResult(d.id, via, f"still refused: {exc.message}", False)
-    value = schemas.encode(schemas.PETITION, petition_to_avro(petition))
+    value = schemas.encode(codec.PETITION, codec.petition_record(petition))
     outcome = f"petition {petition.petition_id} to {PETITIONS_TOPIC}"
     return _Send(PETITIONS_TOPIC, petition.petition_id.encode(), value, [], outcome)

@@ -1,7 +1,7 @@
 """``petition-hub privacy erase``: the operator's side of an erasure request.
 
-Writes ``erasure_requested`` on ``hub.privacy`` (reason ``REQUEST``, built by
-:func:`petition_hub.service.erasure.privacy_event`) and waits for the hub's answer: the eraser's
+Writes ``erasure_requested`` on ``hub.privacy`` (reason ``REQUEST``, built by the codec:
+:func:`petition_hub.schemas.codec.privacy_event_record`) and waits for the answer: the eraser's
 ``erased`` record on ``hub.privacy``, or the routing stage's refusal on ``hub.rejects`` (an
 unknown petition id). The worker's side (routing's order, the eraser) is
 :mod:`petition_hub.service.erasure`.
@@ -20,6 +20,7 @@ from kafka import TopicPartition as KafkaTP
 
 from petition_hub import schemas
 from petition_hub.runtime.records import kind_of
+from petition_hub.schemas import codec
 from petition_hub.service.erasure import ERASED, REQUESTED, privacy_event
 from petition_hub.topics.names import PRIVACY, REJECTS
 
@@ -62,7 +63,7 @@ def request_erasure(
         for tp in tps:
             consumer.position(tp)
         sent_ms = int(time.time() * 1000) - 1000
-        key, value, headers = privacy_event(
+        request = codec.privacy_event_record(
             pid,
             REQUESTED,
             "REQUEST",
@@ -70,6 +71,7 @@ def request_erasure(
             reference=reference,
             requested_by=requested_by,
         )
+        key, value, headers = privacy_event(request)
         producer.send(PRIVACY, key=key, value=value, headers=headers).get(timeout=30)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -79,9 +81,12 @@ def request_erasure(
                         continue
                     body = schemas.decode(rec.value or b"")[1]
                     if rec.topic == PRIVACY and kind_of(rec.headers) == ERASED:
-                        return ErasureOutcome("erased", tuple(body["fields"]))
-                    if rec.topic == REJECTS and body.get("sourceTopic") == PRIVACY:
-                        return ErasureOutcome("refused", reason=str(body["message"]))
+                        erased = codec.read_privacy_event(body)
+                        return ErasureOutcome("erased", tuple(erased["fields"]))
+                    if rec.topic == REJECTS:
+                        rejected = codec.read_rejection(body)
+                        if rejected["sourceTopic"] == PRIVACY:
+                            return ErasureOutcome("refused", reason=str(rejected["message"]))
         return ErasureOutcome("pending")
     finally:
         producer.close()

@@ -34,15 +34,18 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from petition_hub.domain.rules import RuleSet
 from petition_hub.topics import names
+
+if TYPE_CHECKING:  # the wire format is imported when the topics are read (start-up time)
+    from petition_hub.schemas import records as wire
 
 __all__ = [
     "LIFECYCLE_TOPIC",
@@ -63,8 +66,6 @@ __all__ = [
 
 LIFECYCLE_TOPIC: Final = names.LIFECYCLE
 SLA_TOPIC: Final = names.SLA
-LIFECYCLE_RECORD: Final = "cn.gov.pds.hub.LifecycleEvent"
-SLA_RECORD: Final = "cn.gov.pds.hub.SlaEvent"
 #: The joint-meeting office's calendar: months begin at midnight Beijing time.
 TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
 
@@ -421,8 +422,8 @@ def format_json(rows: Sequence[UnitRow], period: Period, name: Callable[[str], s
 class Events:
     """The decoded records of both topics, and how many could not be used."""
 
-    lifecycle: list[dict[str, Any]] = field(default_factory=list)
-    sla: list[dict[str, Any]] = field(default_factory=list)
+    lifecycle: list[wire.LifecycleEvent] = field(default_factory=list)
+    sla: list[wire.SlaEvent] = field(default_factory=list)
     skipped: int = 0
     """Records with no value, not wire-format Avro, or of another schema."""
 
@@ -433,12 +434,11 @@ def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Eve
     (:func:`petition_hub.service.security.kafka_python_options`)."""
     from petition_hub import schemas
     from petition_hub.broker.reading import read_all
+    from petition_hub.schemas import codec
 
     events = Events()
-    for topic, name, sink in (
-        (LIFECYCLE_TOPIC, LIFECYCLE_RECORD, events.lifecycle),
-        (SLA_TOPIC, SLA_RECORD, events.sla),
-    ):
+
+    def decoded(topic: str, name: str) -> Iterator[dict[str, Any]]:
         wanted = schemas.record_ids(name)  # any version: each reads the ones before
         for record in read_all(bootstrap, topic, options=options):
             try:
@@ -448,5 +448,10 @@ def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Eve
             if sid not in wanted or value is None:
                 events.skipped += 1
                 continue
-            sink.append(value)
+            yield value
+
+    events.lifecycle = [
+        codec.read_lifecycle_event(v) for v in decoded(LIFECYCLE_TOPIC, codec.LIFECYCLE_RECORD)
+    ]
+    events.sla = [codec.read_sla_event(v) for v in decoded(SLA_TOPIC, codec.SLA_RECORD)]
     return events

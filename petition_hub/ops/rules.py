@@ -18,10 +18,10 @@ from petition_hub.domain.petition import (
     Petitioner,
     PetitionerKind,
     PetitionType,
-    petition_from_avro,
 )
 from petition_hub.domain.routing import RoutingDecision, dry_run, route
 from petition_hub.domain.rules import RuleSet
+from petition_hub.schemas import codec
 from petition_hub.topics import names
 
 
@@ -36,7 +36,7 @@ def petition_from_sample(path: Path) -> Petition:
     headers: list[tuple[str, bytes]] = []
     if data[:1] == b"\x00":
         topic = "province.dispatch"
-        key = schemas.decode(data)[1]["dispatchId"].encode()
+        key = codec.read_dispatch(schemas.decode(data)[1])["dispatchId"].encode()
     else:
         try:
             obj = json.loads(data.decode("utf-8"))
@@ -90,7 +90,7 @@ def recent_petitions(
     for record in read_all(bootstrap, names.PETITIONS, options=options):
         if not record.value:
             continue
-        p = petition_from_avro(schemas.decode(record.value)[1])
+        p = codec.petition_of(schemas.decode(record.value)[1])
         old = latest.pop(p.petition_id, None)
         latest[p.petition_id] = p if old is None or p.revision >= old.revision else old
     return list(latest.values())[-limit:]

@@ -12,19 +12,20 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final, cast
 
 import fastavro
 
 from petition_hub import schemas
 from petition_hub.runtime.records import SourceRecord
+from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
 from petition_hub.service.crypto import PiiCipher
 
-DEADLETTER: Final = "cn.gov.pds.hub.DeadLetter.v2"
-_ORIGINAL_V1: Final = "cn.gov.pds.hub.Original.v1"
+#: The schema of the dead letters the hub writes.
+DEADLETTER: Final = codec.DEADLETTER_V2
 #: How much of an original over the size limit a dead letter keeps (the rest stays on its topic).
 TRUNCATED_BYTES: Final = 64 * 1024
 
@@ -50,11 +51,11 @@ class DeadLetter:
 
 def _original_bytes(src: SourceRecord) -> bytes:
     buf = io.BytesIO()
-    fastavro.schemaless_writer(
-        buf,
-        schemas.parsed_schema(_ORIGINAL_V1),
-        {"value": src.value, "headers": [{"key": k, "value": v} for k, v in src.headers]},
-    )
+    original: wire.Original = {
+        "value": src.value,
+        "headers": [{"key": k, "value": v} for k, v in src.headers],
+    }
+    fastavro.schemaless_writer(buf, schemas.parsed_schema(codec.ORIGINAL_V1), original)
     return buf.getvalue()
 
 
@@ -90,7 +91,7 @@ def seal(
             tuple((k, (v or b"")[:1024]) for k, v in src.headers[:64]),
             src.timestamp_ms,
         )
-    record: dict[str, Any] = {
+    record: wire.DeadLetter = {
         "id": src.ref,
         "sourceTopic": src.topic,
         "sourcePartition": src.partition,
@@ -122,17 +123,19 @@ def unseal(key: bytes | None, value: bytes, cipher: PiiCipher) -> DeadLetter:
     """Open a ``hub.deadletter`` record; raises
     :class:`petition_hub.service.crypto.InvalidToken` for a
     wrong key and :class:`petition_hub.schemas.WireFormatError` for a record that is not one."""
-    sid, record = schemas.decode(value)
-    if schemas.record_name(sid) != "cn.gov.pds.hub.DeadLetter":
+    sid, decoded = schemas.decode(value)
+    if schemas.record_name(sid) != codec.DEADLETTER_RECORD:
         raise schemas.WireFormatError("unknown_schema_id", f"schema id {sid} is not a dead letter")
-    original = fastavro.schemaless_reader(
+    record = codec.read_dead_letter(decoded)
+    opened = fastavro.schemaless_reader(
         io.BytesIO(zlib.decompress(cipher.decrypt(record["sealed"]))),
-        schemas.parsed_schema(_ORIGINAL_V1),
+        schemas.parsed_schema(codec.ORIGINAL_V1),
         None,
     )
-    assert isinstance(original, dict)
+    assert isinstance(opened, dict)
+    original = cast(wire.Original, opened)
     stamp = record["sourceTimestamp"]
-    headers: Sequence[dict[str, Any]] = original["headers"]
+    headers = original["headers"]
     source = SourceRecord(
         topic=record["sourceTopic"],
         partition=record["sourcePartition"],

@@ -36,16 +36,16 @@ from mode import Service
 
 from petition_hub import schemas
 from petition_hub.broker.offsets import end_offsets
-from petition_hub.domain.petition import petition_from_avro, petition_to_avro
 from petition_hub.domain.privacy import redact
 from petition_hub.runtime import clients
 from petition_hub.runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
+from petition_hub.schemas import codec
+from petition_hub.schemas import records as wire
 from petition_hub.service import metrics
 from petition_hub.topics.names import PETITIONS, PRIVACY
 
 log = structlog.get_logger(__name__)
 
-PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
 REQUESTED: Final = "erasure_requested"
 DUE: Final = "erasure_due"
 ERASED: Final = "erased"
@@ -53,39 +53,13 @@ ERASED: Final = "erased"
 REDACTED_HEADER: Final = (KIND_HEADER, b"redacted")
 
 
-def privacy_event(
-    pid: str,
-    kind: str,
-    reason: str,
-    at: datetime,
-    *,
-    reference: str | None = None,
-    requested_by: str | None = None,
-    closed_at: datetime | None = None,
-    partition: int | None = None,
-    offset: int | None = None,
-    revision: int | None = None,
-    fields: tuple[str, ...] = (),
-) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Key, value and headers of a hub.privacy record (``kind``: :data:`REQUESTED`,
-    :data:`DUE` or :data:`ERASED`; ``reason``: ``RETENTION`` or ``REQUEST``)."""
-    value = schemas.encode(
-        PRIVACY_EVENT_V1,
-        {
-            "petitionId": pid,
-            "kind": kind.upper(),
-            "reason": reason,
-            "at": at,
-            "reference": reference,
-            "requestedBy": requested_by,
-            "closedAt": closed_at,
-            "petitionPartition": partition,
-            "petitionOffset": offset,
-            "revision": revision,
-            "fields": list(fields),
-        },
-    )
-    return pid.encode(), value, [(KIND_HEADER, kind.encode())]
+def privacy_event(record: wire.PrivacyEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of a hub.privacy record
+    (:func:`petition_hub.schemas.codec.privacy_event_record`; the header says its kind:
+    :data:`REQUESTED`, :data:`DUE` or :data:`ERASED`)."""
+    value = schemas.encode(codec.PRIVACY_EVENT_V1, record)
+    kind = record["kind"].lower()
+    return record["petitionId"].encode(), value, [(KIND_HEADER, kind.encode())]
 
 
 class Eraser(Service):
@@ -178,7 +152,7 @@ class Eraser(Service):
     async def carry_out(self, value: bytes) -> None:
         """Carry out one ``erasure_due`` order (its Avro value)."""
         assert self.producer is not None
-        order = schemas.decode(value)[1]
+        order = codec.read_privacy_event(schemas.decode(value)[1])
         pid = str(order["petitionId"])
         reason = str(order["reason"])
         found = await self._latest(pid, order["petitionPartition"], order["petitionOffset"])
@@ -188,17 +162,17 @@ class Eraser(Service):
             log.warning("nothing to erase", petition_id=pid, reason=reason)
             return
         offset, avro = found
-        petition = petition_from_avro(schemas.decode(avro)[1])
+        petition = codec.petition_of(schemas.decode(avro)[1])
         done = redact(petition)
         event_id = f"{pid}@erased:{reason}:{offset}".encode()
         headers = [REDACTED_HEADER, (EVENT_ID_HEADER, event_id)]
         await self.producer.send(
             PETITIONS,
             key=pid.encode(),
-            value=schemas.encode(schemas.PETITION, petition_to_avro(done.petition)),
+            value=schemas.encode(codec.PETITION, codec.petition_record(done.petition)),
             headers=headers,
         )
-        key, record, kind = privacy_event(
+        erased = codec.privacy_event_record(
             pid,
             ERASED,
             reason,
@@ -209,6 +183,7 @@ class Eraser(Service):
             revision=petition.revision,
             fields=done.fields,
         )
+        key, record, kind = privacy_event(erased)
         await self.producer.send(
             PRIVACY, key=key, value=record, headers=[*kind, (EVENT_ID_HEADER, event_id)]
         )
