@@ -73,9 +73,9 @@ from petition_hub.service.crypto import cipher_for
 from petition_hub.service.live import live_calendar
 from petition_hub.service.settings import Settings
 from petition_hub.topics import load_topics
-from petition_hub.topics.names import DECISIONS, LIFECYCLE
+from petition_hub.topics.names import DECISIONS, LIFECYCLE, REROUTE
 
-from . import lifecycle_metrics, views
+from . import lifecycle_metrics, route_commands, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
 from .lifecycle_records import LifecycleRecords, lifecycle_outputs, units_of
 from .lifecycle_state import (
@@ -342,6 +342,8 @@ class LifecycleProcessor(Processor):
             rendered = self.records.render(
                 effect, before, entry.state, entry.channel_ref, event, self.cal
             )
+            # routing owns who handles the petition: a return or a closure is its to act on
+            rendered += route_commands.commands_of(effect)
             lifecycle_metrics.count(effect, before, entry.state)
             if event is None:  # the timer: ids from what fired, not from when
                 ident = f"{origin}:{_timer_identity(effect, entry.state)}"
@@ -422,7 +424,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         processor=processor,
         group=f"{settings.app_id}-lifecycle",
         creates={routed: partitions, statuses: partitions, evaluations: partitions},
-        outputs=lifecycle_outputs(spec),
+        outputs={**lifecycle_outputs(spec), REROUTE: spec[REROUTE].partitions},
         **common,
     )
     return [*evaluation, lifecycle]

@@ -63,8 +63,9 @@ from petition_hub.service.erasure import DUE, REQUESTED, privacy_event
 from petition_hub.service.live import LiveFile, live_calendar
 from petition_hub.service.settings import Settings
 from petition_hub.topics import load_topics
-from petition_hub.topics.names import DECISIONS, LIFECYCLE, PETITIONS, PRIVACY
+from petition_hub.topics.names import DECISIONS, PETITIONS, PRIVACY, REROUTE
 
+from . import route_commands
 from .rekeyers import status_stage
 from .routing_records import ROUTED_V1, deliveries, rejection, routed_record, undecodable_reason
 
@@ -138,8 +139,8 @@ class RoutingProcessor(Processor):
         try:
             if src.topic == DECISIONS:
                 return self.on_decision(src, state)
-            if src.topic == LIFECYCLE:
-                return self.on_lifecycle(src, state)
+            if src.topic == REROUTE:
+                return self.on_command(src, state)
             if src.topic == PRIVACY:
                 return self.on_privacy(src, state)
             return self.on_petition(src, state)
@@ -237,24 +238,24 @@ class RoutingProcessor(Processor):
         self._remember(state, petition, decision, now, list(known["excluded"]), avro, None)
         return self.emit(petition, decision, now)
 
-    def on_lifecycle(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
-        """From ``hub.lifecycle``: a unit's accepted return (route again without it) or a closed
-        petition (the petition is no longer needed here; its personal data's retention starts).
-        Other lifecycle records are skipped without decoding (header ``hub-kind``)."""
-        kind = kind_of(src.headers)
-        if kind not in ("routing_requested", "closed"):
-            return []
-        record = schemas.decode(src.value or b"")[1]
-        pid = str(record["petitionId"])
-        if kind == "closed":
-            self.closed(src.partition, state, pid, record["at"])
+    def on_command(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        """From ``hub.reroute`` (:mod:`.route_commands`, written by the lifecycle): a unit's
+        accepted return (route again without it) or a closed petition (the petition is no longer
+        needed here; its personal data's retention starts)."""
+        try:
+            cmd = route_commands.read(src.value or b"")
+        except Exception as exc:  # hub.reroute is ours: a record that does not decode is a bug
+            return [self.reject(src, None, "undecodable_command", undecodable_reason(exc))]
+        pid = cmd.petition_id
+        if cmd.kind == "CLOSED":
+            self.closed(src.partition, state, pid, cmd.at)
             return []
         seen = state.get(pid.encode())
         avro = state.get(b"p:" + pid.encode())
         if seen is None or avro is None:
             return [self.reject(src, pid, "unknown_petition", f"no routed petition {pid}")]
         known = json.loads(seen)
-        unit = str(record["unit"] or "")
+        unit = cmd.unit or ""
         if unit in known["excluded"]:
             return []  # a replay: routed again already
         petition = petition_from_avro(schemas.decode(avro)[1])
@@ -373,7 +374,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         status_stage(settings, spec, spec[PETITIONS].partitions, common),
         Stage(
             name="routing",
-            sources=(PETITIONS, DECISIONS, LIFECYCLE, PRIVACY),
+            sources=(PETITIONS, DECISIONS, REROUTE, PRIVACY),
             partitions=spec[PETITIONS].partitions,
             processor=RoutingProcessor(
                 LiveRules(settings.rules),

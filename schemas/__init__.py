@@ -79,6 +79,7 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     "cn.gov.pds.hub.LifecycleEvent.v2": 1021,
     "cn.gov.pds.hub.DeadLetter.v2": 1022,
     "cn.gov.pds.hub.PrivacyEvent.v1": 1023,
+    "cn.gov.pds.hub.RouteCommand.v1": 1024,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

@@ -29,6 +29,7 @@ DECISIONS: Final = "office.decisions"
 DEADLETTER: Final = "hub.deadletter"
 REJECTS: Final = "hub.rejects"
 PRIVACY: Final = "hub.privacy"
+REROUTE: Final = "hub.reroute"
 MINIPROGRAM_EVALUATION_REQUESTS: Final = "miniprogram.evaluation-requests"
 HOTLINE_CALLBACK_REQUESTS: Final = "hotline12345.callback-requests"
 PROVINCE_FEEDBACK: Final = "province.feedback"
@@ -58,8 +59,9 @@ HUB_TOPICS: tuple[str, ...] = (
     PROVINCE_TRANSFERS,
 )
 
-#: The hub's own topics that came after interface.md (issue 11: the record of erasures).
-LATER_HUB_TOPICS: tuple[str, ...] = (PRIVACY,)
+#: The hub's own topics that came after interface.md (issue 11: the record of erasures; issue 12:
+#: the lifecycle's commands to routing, the one owner of a petition's assignment).
+LATER_HUB_TOPICS: tuple[str, ...] = (PRIVACY, REROUTE)
 
 #: Every topic that does not depend on the reference data.
 FIXED_TOPICS: tuple[str, ...] = INPUT_TOPICS + HUB_TOPICS + LATER_HUB_TOPICS
@@ -74,6 +76,7 @@ CO_PARTITIONED_TOPICS: tuple[str, ...] = (
     "hub.triage",
     "office.decisions",
     "hub.privacy",
+    "hub.reroute",
 )
 
 #: The kinds of reference unit with topics of their own: departments and county-level units.
