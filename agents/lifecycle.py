@@ -4,7 +4,8 @@ Two kinds of batch stage: ``evaluations-<channel>``, the petitioners' ratings re
 petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.EvaluationRekeyer`), and
 ``lifecycle``, over four co-partitioned topics keyed by petition id:
 
-- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed.v1``), the units' status events
+- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed.v1``: the one source of who
+  handles the petition, routing being the owner of its assignment), the units' status events
   re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
   the re-keyed ratings (``Evaluation.v1``); read as domain events by :mod:`.lifecycle_records`.
@@ -14,19 +15,22 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
   stage has not seen routed yet waits (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record,
   which may be behind on another topic, before it is rejected as unknown.
 - Emits (:class:`.lifecycle_records.LifecycleRecords`): every state change (and extension
-  requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``;
-  routing reads the back-to-routing requests and closures from there); every clock event on
-  ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own ``.petitions`` topic
-  (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved deadlines); evaluation
-  requests on ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests`` (JSON, in
-  the channels' own terms); and for a provincial dispatch every state change on
-  ``province.feedback`` (``Feedback.v1``).
+  requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``);
+  every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
+  ``.petitions`` topic (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved
+  deadlines); evaluation requests on ``miniprogram.evaluation-requests`` /
+  ``hotline12345.callback-requests`` (JSON, in the channels' own terms); for a provincial
+  dispatch every state change on ``province.feedback`` (``Feedback.v1``); and what routing must
+  act on, as commands on ``hub.reroute`` (``RouteCommand.v1``, :mod:`.route_commands`: a unit's
+  return accepted, route again without it; the petition closed).
 - Keeps, per partition (:mod:`.lifecycle_state`): petition id -> the lifecycle state (clocks,
-  fired ladder steps, rating), the channel's reference, the last offset applied per source topic
-  (a replay applies nothing twice), and the petition's history for the web endpoint
-  (:mod:`.views`; written once per batch, when the stage flushes); parked events. Derived, not
-  stored: an index of the next due time per petition (rebuilt on restore), so a tick looks only
-  at what is due.
+  fired ladder steps, rating; of the assignment only what checks an event: the lead and
+  co-handlers as routing last decided, to check a status's sender, and the units whose return
+  it accepted, to refuse a decision naming one), the channel's reference, the last offset
+  applied per source topic (a replay applies nothing twice), and the petition's history for the
+  web endpoint (:mod:`.views`; written once per batch, when the stage flushes); parked events.
+  Derived, not stored: an index of the next due time per petition (rebuilt on restore), so a
+  tick looks only at what is due.
 
 Timers fire once: the stage is exactly-once for its outputs (:mod:`petition_hub.runtime`): every
 output has a stable event id (ladder steps: petition, clock, clock start and step; events: the

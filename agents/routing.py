@@ -5,27 +5,31 @@ lifecycle (:class:`.rekeyers.StatusRekeyer`), and ``routing``, over four co-part
 keyed by hub petition id:
 
 - Consumes: ``hub.petitions`` (Avro ``Petition.v1``), ``office.decisions`` (Avro
-  ``OfficeDecision.v1``: the joint-meeting office's triage routes), ``hub.lifecycle`` (closures,
-  and returns: a unit's RETURNED within its sign-for window, accepted by the lifecycle, re-routes
-  the petition without that unit, or sends it to triage; the original receipt time is kept) and
-  ``hub.privacy`` (erasure requests).
+  ``OfficeDecision.v1``: the joint-meeting office's triage routes), ``hub.reroute`` (Avro
+  ``RouteCommand.v1``, :mod:`.route_commands`: the lifecycle's commands; ``RETURNED``, a unit's
+  return the lifecycle accepted within its sign-for window, re-routes the petition without that
+  unit, or sends it to triage, the original receipt time kept; ``CLOSED``, the petition closed)
+  and ``hub.privacy`` (erasure requests).
 - Emits (records built by :mod:`.routing_records`), per petition revision, with the decision
   record (rules version, theme, keywords, rule, location source):
   ``dept.<CODE>.petitions`` / ``county.<DIV>.petitions`` (Avro ``UnitPetition.v2``, one record
   per lead and co-handler), or ``hub.triage`` (the same schema, role TRIAGE), or
   ``province.transfers`` (Avro ``Transfer.v1``, another city's or another province's matter), or
   ``province.feedback`` (Avro ``Feedback.v1``, RETURNED: a provincial dispatch not for this city).
-  Office decisions that cannot be applied go to ``hub.rejects`` with the reason.
+  Office decisions and commands that cannot be applied go to ``hub.rejects`` with the reason.
   Every decision also goes, for the petition's lifecycle, to the hub-internal ``<app>-routed``
   (Avro ``Routed.v1``, co-partitioned, no personal data).
 - Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
   returned it, where the revision is on hub.petitions, when the petition closed; the petition
-  itself until it closes (to route it again on a return or a triage decision).
+  itself until it closes (to route it again on a return or a triage decision). Routing is the one
+  owner of a petition's assignment (who handles it, who returned it, whether it waits in
+  triage): the lifecycle learns it only from the ``Routed`` records (a return it accepts ends
+  the returning unit's part; who comes next is routing's to say) and tells routing, by command,
+  of that return and of the closure.
 - Personal data's end (:mod:`petition_hub.service.erasure`): from ``hub.privacy`` an operator's
-  erasure
-  request (the petition kept here is redacted at once); on a tick, the closed petitions whose
-  retention (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out. For each it orders the eraser
-  (``erasure_due`` on ``hub.privacy``, with the revision's partition and offset).
+  erasure request (the petition kept here is redacted at once); on a tick, the closed petitions
+  whose retention (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out. For each it orders the
+  eraser (``erasure_due`` on ``hub.privacy``, with the revision's partition and offset).
 
 The rules are data (``HUB_RULES``: a rules file or directory; default the packaged reference
 data); a changed file is picked up within seconds, without a restart, and its version is stamped
@@ -114,7 +118,8 @@ def routed_topic(app_id: str) -> str:
 
 
 class RoutingProcessor(Processor):
-    """Route each new petition revision; apply the office's triage decisions and units' returns."""
+    """Route each new petition revision; apply the office's triage decisions and the
+    lifecycle's commands (units' accepted returns, closures)."""
 
     def __init__(
         self,
