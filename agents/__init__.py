@@ -5,7 +5,8 @@ The stage modules (:mod:`.intake`, :mod:`.routing`, :mod:`.lifecycle`) each have
 returns its batch stages (:mod:`petition_hub.runtime`, for the high-volume data path); the docstring
 of each says what it consumes, emits and keeps. :func:`register` wires them all. Their parts:
 :mod:`.rekeyers` (the re-keying stages, registered by routing and the lifecycle),
-:mod:`.routing_records`; :mod:`.lifecycle_records`, :mod:`.lifecycle_texts`,
+:mod:`.routing_records`, :mod:`.route_commands` (the lifecycle's commands to routing, the owner
+of who handles a petition); :mod:`.lifecycle_records`, :mod:`.lifecycle_texts`,
 :mod:`.lifecycle_events`, :mod:`.lifecycle_state`, :mod:`.lifecycle_metrics` and :mod:`.views`
 (the web endpoint's read model).
 """

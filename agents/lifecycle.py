@@ -4,7 +4,8 @@ Two kinds of batch stage: ``evaluations-<channel>``, the petitioners' ratings re
 petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.EvaluationRekeyer`), and
 ``lifecycle``, over four co-partitioned topics keyed by petition id:
 
-- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed.v1``), the units' status events
+- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed.v1``: the one source of who
+  handles the petition, routing being the owner of its assignment), the units' status events
   re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
   the re-keyed ratings (``Evaluation.v1``); read as domain events by :mod:`.lifecycle_records`.
@@ -14,19 +15,22 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
   stage has not seen routed yet waits (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record,
   which may be behind on another topic, before it is rejected as unknown.
 - Emits (:class:`.lifecycle_records.LifecycleRecords`): every state change (and extension
-  requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``;
-  routing reads the back-to-routing requests and closures from there); every clock event on
-  ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own ``.petitions`` topic
-  (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved deadlines); evaluation
-  requests on ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests`` (JSON, in
-  the channels' own terms); and for a provincial dispatch every state change on
-  ``province.feedback`` (``Feedback.v1``).
+  requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``);
+  every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
+  ``.petitions`` topic (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved
+  deadlines); evaluation requests on ``miniprogram.evaluation-requests`` /
+  ``hotline12345.callback-requests`` (JSON, in the channels' own terms); for a provincial
+  dispatch every state change on ``province.feedback`` (``Feedback.v1``); and what routing must
+  act on, as commands on ``hub.reroute`` (``RouteCommand.v1``, :mod:`.route_commands`: a unit's
+  return accepted, route again without it; the petition closed).
 - Keeps, per partition (:mod:`.lifecycle_state`): petition id -> the lifecycle state (clocks,
-  fired ladder steps, rating), the channel's reference, the last offset applied per source topic
-  (a replay applies nothing twice), and the petition's history for the web endpoint
-  (:mod:`.views`; written once per batch, when the stage flushes); parked events. Derived, not
-  stored: an index of the next due time per petition (rebuilt on restore), so a tick looks only
-  at what is due.
+  fired ladder steps, rating; of the assignment only what checks an event: the lead and
+  co-handlers as routing last decided, to check a status's sender, and the units whose return
+  it accepted, to refuse a decision naming one), the channel's reference, the last offset
+  applied per source topic (a replay applies nothing twice), and the petition's history for the
+  web endpoint (:mod:`.views`; written once per batch, when the stage flushes); parked events.
+  Derived, not stored: an index of the next due time per petition (rebuilt on restore), so a
+  tick looks only at what is due.
 
 Timers fire once: the stage is exactly-once for its outputs (:mod:`petition_hub.runtime`): every
 output has a stable event id (ladder steps: petition, clock, clock start and step; events: the
@@ -76,6 +80,7 @@ from petition_hub.service.settings import Settings
 from petition_hub.topics.names import (
     DECISIONS,
     LIFECYCLE,
+    REROUTE,
     changelog_topic,
     evaluations_repartition,
     routed_topic,
@@ -84,7 +89,7 @@ from petition_hub.topics.names import (
 )
 from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
-from . import lifecycle_metrics, views
+from . import lifecycle_metrics, route_commands, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
 from .lifecycle_records import LifecycleRecords, lifecycle_outputs, units_of
 from .lifecycle_state import (
@@ -351,6 +356,8 @@ class LifecycleProcessor(Processor):
             rendered = self.records.render(
                 effect, before, entry.state, entry.channel_ref, event, self.cal
             )
+            # routing owns who handles the petition: a return or a closure is its to act on
+            rendered += route_commands.commands_of(effect)
             lifecycle_metrics.count(effect, before, entry.state)
             if event is None:  # the timer: ids from what fired, not from when
                 ident = f"{origin}:{_timer_identity(effect, entry.state)}"
@@ -436,7 +443,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         topics=declared(
             spec, (routed, statuses, evaluations, changelog_topic(group)), "the lifecycle stage"
         ),
-        outputs=lifecycle_outputs(spec),
+        outputs={**lifecycle_outputs(spec), REROUTE: spec[REROUTE].partitions},
         petition_keyed=unit_petition_topics(spec),
         **common,
     )

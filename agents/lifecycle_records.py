@@ -3,8 +3,8 @@
 Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`LifecycleRecords`):
 
 - a state change, an extension request or answer, urging, back-to-routing: ``hub.lifecycle``
-  (``LifecycleEvent.v2``, header ``hub-kind``: what it is, so routing reads only
-  ``routing_requested`` and ``closed`` without decoding the rest);
+  (``LifecycleEvent.v2``, header ``hub-kind``: what it is, so a reader picks kinds without
+  decoding the rest; routing does not read it: its commands are :mod:`.route_commands`');
 - a clock event: ``hub.sla`` (``SlaEvent.v2``);
 - a ladder step, an extension answer, a reopening, a moved deadline: a notice to the unit on its
   own ``.petitions`` topic (``UnitNotice.v2``; the texts are :mod:`.lifecycle_texts`', the

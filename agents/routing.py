@@ -5,27 +5,31 @@ lifecycle (:class:`.rekeyers.StatusRekeyer`), and ``routing``, over four co-part
 keyed by hub petition id:
 
 - Consumes: ``hub.petitions`` (Avro ``Petition``, v2 or v1), ``office.decisions`` (Avro
-  ``OfficeDecision.v1``: the joint-meeting office's triage routes), ``hub.lifecycle`` (closures,
-  and returns: a unit's RETURNED within its sign-for window, accepted by the lifecycle, re-routes
-  the petition without that unit, or sends it to triage; the original receipt time is kept) and
-  ``hub.privacy`` (erasure requests).
+  ``OfficeDecision.v1``: the joint-meeting office's triage routes), ``hub.reroute`` (Avro
+  ``RouteCommand.v1``, :mod:`.route_commands`: the lifecycle's commands; ``RETURNED``, a unit's
+  return the lifecycle accepted within its sign-for window, re-routes the petition without that
+  unit, or sends it to triage, the original receipt time kept; ``CLOSED``, the petition closed)
+  and ``hub.privacy`` (erasure requests).
 - Emits (records built by :mod:`.routing_records`), per petition revision, with the decision
   record (rules version, theme, keywords, rule, location source):
   ``dept.<CODE>.petitions`` / ``county.<DIV>.petitions`` (Avro ``UnitPetition.v2``, one record
   per lead and co-handler), or ``hub.triage`` (the same schema, role TRIAGE), or
   ``province.transfers`` (Avro ``Transfer.v1``, another city's or another province's matter), or
   ``province.feedback`` (Avro ``Feedback.v1``, RETURNED: a provincial dispatch not for this city).
-  Office decisions that cannot be applied go to ``hub.rejects`` with the reason.
+  Office decisions and commands that cannot be applied go to ``hub.rejects`` with the reason.
   Every decision also goes, for the petition's lifecycle, to the hub-internal ``<app>-routed``
   (Avro ``Routed.v1``, co-partitioned, no personal data).
 - Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
   returned it, where the revision is on hub.petitions, when the petition closed; the petition
-  itself until it closes (to route it again on a return or a triage decision).
+  itself until it closes (to route it again on a return or a triage decision). Routing is the one
+  owner of a petition's assignment (who handles it, who returned it, whether it waits in
+  triage): the lifecycle learns it only from the ``Routed`` records (a return it accepts ends
+  the returning unit's part; who comes next is routing's to say) and tells routing, by command,
+  of that return and of the closure.
 - Personal data's end (:mod:`petition_hub.service.erasure`): from ``hub.privacy`` an operator's
-  erasure
-  request (the petition kept here is redacted at once); on a tick, the closed petitions whose
-  retention (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out. For each it orders the eraser
-  (``erasure_due`` on ``hub.privacy``, with the revision's partition and offset).
+  erasure request (the petition kept here is redacted at once); on a tick, the closed petitions
+  whose retention (``HUB_RETENTION_AFTER_CLOSURE_DAYS``) has run out. For each it orders the
+  eraser (``erasure_due`` on ``hub.privacy``, with the revision's partition and offset).
 
 The rules are data (``HUB_RULES``: a rules file or directory; default the packaged reference
 data); a changed file is picked up within seconds, without a restart, and its version is stamped
@@ -65,15 +69,16 @@ from petition_hub.service.live import LiveFile, live_calendar
 from petition_hub.service.settings import Settings
 from petition_hub.topics.names import (
     DECISIONS,
-    LIFECYCLE,
     PETITIONS,
     PRIVACY,
+    REROUTE,
     changelog_topic,
     routed_topic,
     stage_group,
 )
 from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
+from . import route_commands
 from .rekeyers import status_stage
 from .routing_records import deliveries, rejection, routed, undecodable_reason
 
@@ -115,7 +120,8 @@ def _rules_changed(old: RuleSet, new: RuleSet) -> None:
 
 
 class RoutingProcessor(Processor):
-    """Route each new petition revision; apply the office's triage decisions and units' returns."""
+    """Route each new petition revision; apply the office's triage decisions and the
+    lifecycle's commands (units' accepted returns, closures)."""
 
     def __init__(
         self,
@@ -140,8 +146,8 @@ class RoutingProcessor(Processor):
         try:
             if src.topic == DECISIONS:
                 return self.on_decision(src, state)
-            if src.topic == LIFECYCLE:
-                return self.on_lifecycle(src, state)
+            if src.topic == REROUTE:
+                return self.on_command(src, state)
             if src.topic == PRIVACY:
                 return self.on_privacy(src, state)
             return self.on_petition(src, state)
@@ -237,24 +243,24 @@ class RoutingProcessor(Processor):
         self._remember(state, petition, decision, now, list(known["excluded"]), avro, None)
         return self.emit(petition, decision, now)
 
-    def on_lifecycle(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
-        """From ``hub.lifecycle``: a unit's accepted return (route again without it) or a closed
-        petition (the petition is no longer needed here; its personal data's retention starts).
-        Other lifecycle records are skipped without decoding (header ``hub-kind``)."""
-        kind = kind_of(src.headers)
-        if kind not in ("routing_requested", "closed"):
-            return []
-        record = codec.read_lifecycle_event(schemas.decode(src.value or b"")[1])
-        pid = str(record["petitionId"])
-        if kind == "closed":
-            self.closed(src.partition, state, pid, record["at"])
+    def on_command(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+        """From ``hub.reroute`` (:mod:`.route_commands`, written by the lifecycle): a unit's
+        accepted return (route again without it) or a closed petition (the petition is no longer
+        needed here; its personal data's retention starts)."""
+        try:
+            cmd = route_commands.read(src.value or b"")
+        except Exception as exc:  # hub.reroute is ours: a record that does not decode is a bug
+            return [self.reject(src, None, "undecodable_command", undecodable_reason(exc))]
+        pid = cmd.petition_id
+        if cmd.kind == "CLOSED":
+            self.closed(src.partition, state, pid, cmd.at)
             return []
         seen = state.get(pid.encode())
         avro = state.get(b"p:" + pid.encode())
         if seen is None or avro is None:
             return [self.reject(src, pid, "unknown_petition", f"no routed petition {pid}")]
         known = json.loads(seen)
-        unit = str(record["unit"] or "")
+        unit = cmd.unit or ""
         if unit in known["excluded"]:
             return []  # a replay: routed again already
         petition = codec.petition_of(schemas.decode(avro)[1])
@@ -380,7 +386,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         status_stage(settings, spec, common),
         Stage(
             name="routing",
-            sources=(PETITIONS, DECISIONS, LIFECYCLE, PRIVACY),
+            sources=(PETITIONS, DECISIONS, REROUTE, PRIVACY),
             partitions=spec[PETITIONS].partitions,
             processor=RoutingProcessor(
                 LiveRules(settings.rules),

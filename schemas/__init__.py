@@ -43,6 +43,7 @@ from .codec import (
     PRIVACY_EVENT_V1,
     REDRIVE_V1,
     REJECTION_V1,
+    ROUTE_COMMAND_V1,
     ROUTED_V1,
     SLA_V1,
     SLA_V2,
@@ -108,6 +109,7 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     DEADLETTER_V2: 1022,
     PRIVACY_EVENT_V1: 1023,
     PETITION_V2: 1024,
+    ROUTE_COMMAND_V1: 1025,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).

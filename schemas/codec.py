@@ -75,6 +75,7 @@ SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
 PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
+ROUTE_COMMAND_V1: Final = "cn.gov.pds.hub.RouteCommand.v1"
 
 #: Records (every version of one: :func:`petition_hub.schemas.record_ids`).
 DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
@@ -479,6 +480,14 @@ def privacy_event_record(
     }
 
 
+def route_command_record(
+    petition_id: str, kind: str, at: datetime, unit: str | None = None
+) -> wire.RouteCommand:
+    """``RouteCommand.v1`` (``kind``: ``RETURNED``, with the unit that returned it, or
+    ``CLOSED``)."""
+    return {"petitionId": petition_id, "kind": kind, "unit": unit, "at": at}
+
+
 # --- readers: the typed record of a decoded one (see the module's docstring) -------------------
 
 
@@ -506,6 +515,8 @@ read_lifecycle_event = _reader(wire.LifecycleEvent)
 read_sla_event = _reader(wire.SlaEvent)
 #: ``hub.privacy``.
 read_privacy_event = _reader(wire.PrivacyEvent)
+#: ``hub.reroute``.
+read_route_command = _reader(wire.RouteCommand)
 #: ``hub.rejects``.
 read_rejection = _reader(wire.Rejection)
 #: ``hub.deadletter`` (any version).

@@ -38,6 +38,7 @@ __all__ = [
     "Petitioner",
     "PrivacyEvent",
     "Rejection",
+    "RouteCommand",
     "Routed",
     "SlaEvent",
     "Transfer",
@@ -293,6 +294,15 @@ class OfficeDecision(TypedDict):
 
 
 # --- personal data's end, dead letters ---------------------------------------------------------
+
+
+class RouteCommand(TypedDict):
+    """``cn.gov.pds.hub.RouteCommand.v1`` (``hub.reroute``): the lifecycle's command to routing."""
+
+    petitionId: str
+    kind: str
+    unit: str | None
+    at: datetime
 
 
 class PrivacyEvent(TypedDict):

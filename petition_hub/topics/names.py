@@ -27,6 +27,7 @@ DECISIONS: Final = "office.decisions"
 DEADLETTER: Final = "hub.deadletter"
 REJECTS: Final = "hub.rejects"
 PRIVACY: Final = "hub.privacy"
+REROUTE: Final = "hub.reroute"
 PROVINCE_FEEDBACK: Final = "province.feedback"
 PROVINCE_TRANSFERS: Final = "province.transfers"
 
@@ -48,8 +49,9 @@ HUB_TOPICS: tuple[str, ...] = (
     PROVINCE_TRANSFERS,
 )
 
-#: The hub's own topics that came after interface.md (issue 11: the record of erasures).
-LATER_HUB_TOPICS: tuple[str, ...] = (PRIVACY,)
+#: The hub's own topics that came after interface.md (issue 11: the record of erasures; issue 12:
+#: the lifecycle's commands to routing, the one owner of a petition's assignment).
+LATER_HUB_TOPICS: tuple[str, ...] = (PRIVACY, REROUTE)
 
 #: Every topic that does not depend on the reference data.
 FIXED_TOPICS: tuple[str, ...] = INPUT_TOPICS + HUB_TOPICS + LATER_HUB_TOPICS
@@ -64,6 +66,7 @@ CO_PARTITIONED_TOPICS: tuple[str, ...] = (
     "hub.triage",
     "office.decisions",
     "hub.privacy",
+    "hub.reroute",
 )
 
 # --- the hub's internal topics: ``{app}`` stands for the app id (HUB_APP_ID) in topics.yaml ---

@@ -76,8 +76,14 @@ class PetitionState(BaseModel):
     provincial_deadline: AwareDatetime | None = None
     state: LifecycleState
     lead_unit: str | None = None
+    """The lead unit (主办) as routing last decided (:class:`~.events.Routed`,
+    :class:`~.events.TriageRouted`): routing owns the assignment; the lifecycle keeps it only to
+    check each status's sender. None after a return, until routing decides again."""
     co_units: tuple[str, ...] = ()
+    """The co-handlers (协办) as routing last decided, for the same check."""
     returned_by: tuple[str, ...] = ()
+    """The units whose return was accepted, only to refuse a routing decision naming one
+    (routing keeps its own list, and routes without them)."""
     sign_for: ClockState | None = None
     sign_for_fired: tuple[LadderStep, ...] = ()
     resolve: ClockState
