@@ -4,11 +4,12 @@ Two kinds of batch stage: ``evaluations-<channel>``, the petitioners' ratings re
 petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.EvaluationRekeyer`), and
 ``lifecycle``, over four co-partitioned topics keyed by petition id:
 
-- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed.v1``: the one source of who
+- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v2 or v1: the one source of who
   handles the petition, routing being the owner of its assignment), the units' status events
   re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
-  the re-keyed ratings (``Evaluation.v1``); read as domain events by :mod:`.lifecycle_records`.
+  the re-keyed ratings (``Evaluation`` v2 or v1); read as domain events by
+  :mod:`.lifecycle_records`.
 - Applies each to the petition's state with the pure state machine
   (:func:`petition_hub.domain.lifecycle.apply`); an event that does not fit goes to
   ``hub.rejects`` with the reason and changes nothing. A status or rating for a petition this

@@ -1,11 +1,11 @@
 """The lifecycle's inputs, read as the domain events they mean.
 
-- ``Routed.v1`` (``<app>-routed``, routing's decisions): the events of a decision for the
-  petition's state (:func:`routed_events`): received, routed, sent to triage, routed by the
-  office out of triage.
+- ``Routed`` (``<app>-routed``, routing's decisions; v2, and v1 still read): the events of a
+  decision for the petition's state (:func:`routed_events`): received, routed, sent to triage,
+  routed by the office out of triage.
 - ``UnitStatus.v1`` (re-keyed by ``unit-status``, header ``hub-unit``: the unit),
-  ``OfficeDecision.v1`` (``office.decisions``: extension answers) and ``Evaluation.v1`` (re-keyed
-  ratings): one event each (:func:`input_event`).
+  ``OfficeDecision.v1`` (``office.decisions``: extension answers) and ``Evaluation`` (re-keyed
+  ratings; v2, and v1 still read): one event each (:func:`input_event`).
 
 What does not decode raises; the stage rejects it, with why.
 """
@@ -45,7 +45,7 @@ TIME_FIELD: Final = {"unit": "at", "office": "decidedAt", "evaluation": "evaluat
 
 
 def routed_events(rec: wire.Routed, current: LifecycleState | None) -> list[Event]:
-    """The events a ``Routed.v1`` decision of this city means for a petition in ``current``
+    """The events a ``Routed`` decision of this city means for a petition in ``current``
     (None: not known here yet); none when it changes nothing (a later revision re-routed while a
     unit handles it)."""
     pid = str(rec["petitionId"])

@@ -19,7 +19,7 @@ keeps any state.
 
 - Consumes: ``miniprogram.evaluations`` (key ``appealId``) and ``hotline12345.callbacks`` (key
   ``GDBH``), JSON in the channels' own terms.
-- Emits: ``<app>-evaluations-repartition`` (Avro ``Evaluation.v1``, key: the hub petition id,
+- Emits: ``<app>-evaluations-repartition`` (Avro ``Evaluation.v2``, key: the hub petition id,
   the channel's reference's or, for a provincial dispatch's call-back, the ``petitionRef`` the hub
   sent); ``hub.deadletter`` for what the connector cannot decode, with the reason (the original
   kept whole, encrypted), like intake's dead letters.
@@ -138,7 +138,7 @@ class EvaluationRekeyer(Processor):
             # call-back (GDBH = the dispatch id) finds its petition
             pid = ref
         record = codec.evaluation_record(evaluation, petition_id=pid)
-        value = schemas.encode(codec.EVALUATION_V1, record)
+        value = schemas.encode(codec.EVALUATION_V2, record)
         return [Output(self.target, pid.encode(), value)]
 
     def _dead(self, src: SourceRecord, reason: str, error: str, message: str) -> Output:

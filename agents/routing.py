@@ -12,13 +12,13 @@ keyed by hub petition id:
   and ``hub.privacy`` (erasure requests).
 - Emits (records built by :mod:`.routing_records`), per petition revision, with the decision
   record (rules version, theme, keywords, rule, location source):
-  ``dept.<CODE>.petitions`` / ``county.<DIV>.petitions`` (Avro ``UnitPetition.v2``, one record
+  ``dept.<CODE>.petitions`` / ``county.<DIV>.petitions`` (Avro ``UnitPetition.v3``, one record
   per lead and co-handler), or ``hub.triage`` (the same schema, role TRIAGE), or
   ``province.transfers`` (Avro ``Transfer.v1``, another city's or another province's matter), or
   ``province.feedback`` (Avro ``Feedback.v1``, RETURNED: a provincial dispatch not for this city).
   Office decisions and commands that cannot be applied go to ``hub.rejects`` with the reason.
   Every decision also goes, for the petition's lifecycle, to the hub-internal ``<app>-routed``
-  (Avro ``Routed.v1``, co-partitioned, no personal data).
+  (Avro ``Routed.v2``, co-partitioned, no personal data).
 - Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
   returned it, where the revision is on hub.petitions, when the petition closed; the petition
   itself until it closes (to route it again on a return or a triage decision). Routing is the one

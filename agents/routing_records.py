@@ -4,14 +4,14 @@ No state: each function takes the petition, the domain's decision and the times,
 goes where (recipients, roles, deadlines, masking) and returns the :class:`Output`; the records'
 shapes are the codec's (:mod:`petition_hub.schemas.codec`).
 
-- ``UnitPetition.v2`` (:func:`unit_record`): to a unit's ``.petitions`` topic or ``hub.triage``,
+- ``UnitPetition.v3`` (:func:`unit_record`): to a unit's ``.petitions`` topic or ``hub.triage``,
   with the deadlines the unit works to (:func:`deadlines`) and, when the petitioner's identity is
   withheld, the personal data masked.
 - ``Transfer.v1``: to ``province.transfers``, another city's or province's matter.
 - ``Feedback.v1`` (:func:`feedback`): to ``province.feedback``, about a provincial dispatch; the
   one writer of it (its one builder is the codec's), for routing (RETURNED: not this city's) and
   the lifecycle (every state change of a dispatch).
-- ``Routed.v1`` (:func:`routed`): the hub-internal decision the lifecycle reads (no personal
+- ``Routed.v2`` (:func:`routed`): the hub-internal decision the lifecycle reads (no personal
   data).
 - ``Rejection.v1`` (:func:`rejection`): to ``hub.rejects``, an event the hub does not apply, with
   why (routing, the lifecycle and the unit-status re-keyer all write it).
@@ -114,7 +114,7 @@ def unit_record(
     routed_at: datetime,
     cal: WorkingCalendar | None = None,
 ) -> wire.UnitPetition:
-    """The ``UnitPetition.v2`` record of ``decision`` (``role`` is set per recipient).
+    """The ``UnitPetition.v3`` record of ``decision`` (``role`` is set per recipient).
 
     When the petitioner's identity is withheld (``identityWithheld``), the contact fields are
     empty and every free text (title, content, attachment names, the explanation) has the
@@ -153,9 +153,9 @@ def feedback(record: wire.Feedback) -> Output:
 
 
 def routed(petition: Petition, decision: RoutingDecision, at: datetime, topic: str) -> Output:
-    """``Routed.v1`` on ``topic`` (``<app>-routed``): a decision as the lifecycle needs it."""
+    """``Routed.v2`` on ``topic`` (``<app>-routed``): a decision as the lifecycle needs it."""
     record = codec.routed_record(petition, decision, at)
-    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V1, record))
+    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V2, record))
 
 
 def deliveries(
@@ -175,13 +175,13 @@ def deliveries(
         out = []
         for i, unit in enumerate(decision.units):
             role = "LEAD" if i == 0 else "CO_HANDLER"
-            value = schemas.encode(codec.UNIT_PETITION_V2, codec.with_role(record, role))
+            value = schemas.encode(codec.UNIT_PETITION_V3, codec.with_role(record, role))
             out.append(Output(unit.topic, key, value))
             metrics.UNIT_ROUTED.labels(unit.key, role.lower()).inc()
         return out
     if decision.kind == "triage":
         record = unit_record(petition, decision, "TRIAGE", now, calendar())
-        return [Output(TRIAGE, key, schemas.encode(codec.UNIT_PETITION_V2, record))]
+        return [Output(TRIAGE, key, schemas.encode(codec.UNIT_PETITION_V3, record))]
     if decision.kind == "province_transfer":
         transfer = codec.transfer_record(petition, decision, city)
         value = schemas.encode(codec.TRANSFER_V1, transfer)

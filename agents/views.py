@@ -107,7 +107,7 @@ def row(pid: str, s: PetitionState, cal: WorkingCalendar) -> dict[str, Any]:
 
 
 def routing_history(rec: wire.Routed, *, applied: bool) -> dict[str, Any]:
-    """The history entry of a ``Routed.v1`` decision (``applied``: it changed the state)."""
+    """The history entry of a ``Routed`` decision (``applied``: it changed the state)."""
     return {
         "kind": "routing",
         "at": rec["routedAt"].astimezone(UTC).isoformat(),

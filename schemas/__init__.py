@@ -30,6 +30,7 @@ from .codec import (
     DISPATCH_V1,
     DISPATCH_V2,
     EVALUATION_V1,
+    EVALUATION_V2,
     FEEDBACK_V1,
     LIFECYCLE_V1,
     LIFECYCLE_V2,
@@ -45,16 +46,19 @@ from .codec import (
     REJECTION_V1,
     ROUTE_COMMAND_V1,
     ROUTED_V1,
+    ROUTED_V2,
     SLA_V1,
     SLA_V2,
     TRANSFER_V1,
     UNIT_PETITION_V1,
     UNIT_PETITION_V2,
+    UNIT_PETITION_V3,
     UNIT_STATUS_V1,
 )
 
 __all__ = [
     "EVALUATION_V1",
+    "EVALUATION_V2",
     "MAGIC",
     "PETITION",
     "PETITION_V1",
@@ -81,7 +85,8 @@ __all__ = [
 MAGIC: Final = 0
 _HEADER: Final = struct.Struct(">bI")
 
-# The schema names are :mod:`.codec`'s (``PETITION_V1`` and ``EVALUATION_V1`` re-exported here).
+# The schema names are :mod:`.codec`'s (``PETITION_V1``, ``PETITION_V2``, ``PETITION``,
+# ``EVALUATION_V1`` and ``EVALUATION_V2`` re-exported here).
 
 #: Fixed schema ids: the provincial contract's (101, 102, 201, 202) and the hub's own (1001+).
 SCHEMA_IDS: Final[Mapping[str, int]] = {
@@ -110,12 +115,16 @@ SCHEMA_IDS: Final[Mapping[str, int]] = {
     PRIVACY_EVENT_V1: 1023,
     PETITION_V2: 1024,
     ROUTE_COMMAND_V1: 1025,
+    ROUTED_V2: 1026,
+    UNIT_PETITION_V3: 1027,
+    EVALUATION_V2: 1028,
 }
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).
 REFERENCES: Final[Mapping[str, tuple[str, ...]]] = {
     TRANSFER_V1: (DISPATCH_V1,),
     EVALUATION_V1: (PETITION_V1,),
+    EVALUATION_V2: (PETITION_V1,),  # its channel's enum branch is Petition.v1's Channel
 }
 
 _FOLDER: Final = Path(__file__).resolve().parent

@@ -57,17 +57,22 @@ PETITION_V1: Final = "cn.gov.pds.hub.Petition.v1"
 PETITION_V2: Final = "cn.gov.pds.hub.Petition.v2"
 #: The version of ``Petition`` the hub writes; readers take any version (the id says which).
 PETITION: Final = PETITION_V2
+#: ``Routed``, ``UnitPetition`` and ``Evaluation`` did the same: their v1 (``UnitPetition`` v1 and
+#: v2) carry the channel as an Avro enum, their next version as a string; the hub writes the latter.
 EVALUATION_V1: Final = "cn.gov.pds.hub.Evaluation.v1"
+EVALUATION_V2: Final = "cn.gov.pds.hub.Evaluation.v2"
 DEADLETTER_V1: Final = "cn.gov.pds.hub.DeadLetter.v1"
 DEADLETTER_V2: Final = "cn.gov.pds.hub.DeadLetter.v2"
 ORIGINAL_V1: Final = "cn.gov.pds.hub.Original.v1"
 REDRIVE_V1: Final = "cn.gov.pds.hub.DeadLetterRedrive.v1"
 UNIT_PETITION_V1: Final = "cn.gov.pds.hub.UnitPetition.v1"
 UNIT_PETITION_V2: Final = "cn.gov.pds.hub.UnitPetition.v2"
+UNIT_PETITION_V3: Final = "cn.gov.pds.hub.UnitPetition.v3"
 OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
 REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
 UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
+ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
 LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
@@ -159,7 +164,7 @@ def petition_of(record: Mapping[str, Any]) -> Petition:
 
 
 def evaluation_record(e: Evaluation, *, petition_id: str | None = None) -> wire.Evaluation:
-    """``Evaluation.v1`` of ``e`` (schema id 1002); ``petition_id``: the hub id it is for, when
+    """``Evaluation.v2`` of ``e`` (schema id 1028); ``petition_id``: the hub id it is for, when
     it is not the evaluation's own (a provincial dispatch's call-back names it by petitionRef)."""
     return {
         "channel": e.channel.name,
@@ -194,7 +199,7 @@ def unit_petition_record(
     deadline_note: str | None,
     mask: Callable[[str], str],
 ) -> wire.UnitPetition:
-    """``UnitPetition.v2`` of ``decision`` for a recipient in ``role``. ``deadlines``: (sign-for,
+    """``UnitPetition.v3`` of ``decision`` for a recipient in ``role``. ``deadlines``: (sign-for,
     provisional, resolve, provisional); ``mask``: what every free text goes through (the
     petitioner's personal data masked, or unchanged); the contact fields only when the decision
     lets the units see them, the enterprise only when the identity is not withheld."""
@@ -311,7 +316,7 @@ def feedback_record(
 
 
 def routed_record(petition: Petition, decision: RoutingDecision, at: datetime) -> wire.Routed:
-    """``Routed.v1``: a decision as the lifecycle needs it (no personal data)."""
+    """``Routed.v2``: a decision as the lifecycle needs it (no personal data)."""
     return {
         "petitionId": petition.petition_id,
         "revision": petition.revision,

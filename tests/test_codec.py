@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -181,7 +182,7 @@ def test_the_checker_sees_a_drift() -> None:
 
 
 def test_every_hub_schema_name_is_the_codecs() -> None:
-    spelled = {v for k, v in vars(codec).items() if k.endswith(("_V1", "_V2"))}
+    spelled = {v for k, v in vars(codec).items() if re.fullmatch(r"[A-Z_]+_V[0-9]+", k)}
     assert spelled == set(schemas.SCHEMA_IDS) == set(schemas.names())
 
 
@@ -238,10 +239,10 @@ def test_an_evaluation_round_trips_under_another_id() -> None:
         evaluated_at=NOW,
         revision=1,
     )
-    decoded = _round_trip(codec.EVALUATION_V1, codec.evaluation_record(e))
+    decoded = _round_trip(codec.EVALUATION_V2, codec.evaluation_record(e))
     assert codec.evaluation_of(decoded) == e
     other = codec.evaluation_record(e, petition_id="PH-ABCDEFGHIJKLMNOPQRST")
-    read = codec.read_evaluation(_round_trip(codec.EVALUATION_V1, other))
+    read = codec.read_evaluation(_round_trip(codec.EVALUATION_V2, other))
     assert read == other and read["petition_id"] == "PH-ABCDEFGHIJKLMNOPQRST"
 
 
@@ -250,12 +251,12 @@ def test_routing_records_round_trip() -> None:
     decision = route(FINANCING, rules)
     assert decision.kind == "units" and decision.co
     record = unit_record(FINANCING, decision, "LEAD", NOW)
-    assert codec.read_unit_petition(_round_trip(codec.UNIT_PETITION_V2, record)) == record
+    assert codec.read_unit_petition(_round_trip(codec.UNIT_PETITION_V3, record)) == record
     co = codec.with_role(record, "CO_HANDLER")
-    assert codec.read_unit_petition(_round_trip(codec.UNIT_PETITION_V2, co)) == co
+    assert codec.read_unit_petition(_round_trip(codec.UNIT_PETITION_V3, co)) == co
     assert co["role"] == "CO_HANDLER" and record["role"] == "LEAD"
     routed = codec.routed_record(FINANCING, decision, NOW)
-    assert codec.read_routed(_round_trip(codec.ROUTED_V1, routed)) == routed
+    assert codec.read_routed(_round_trip(codec.ROUTED_V2, routed)) == routed
     assert decision.lead is not None
     assert routed["kind"] == "UNITS" and routed["lead"] == decision.lead.key
 

@@ -89,7 +89,7 @@ def _routed(at: datetime, offset: int = 0, **over: Any) -> SourceRecord:
         "rulesVersion": "test",
         **over,
     }
-    value = schemas.encode("cn.gov.pds.hub.Routed.v1", record)
+    value = schemas.encode("cn.gov.pds.hub.Routed.v2", record)
     return SourceRecord(ROUTED, 0, offset, PID.encode(), value)
 
 
@@ -355,7 +355,7 @@ def test_a_satisfied_rating_counts_when_its_window_closes() -> None:
     )
     p(SourceRecord(STATUS, 0, 1, PID.encode(), value, ((UNIT_HEADER, b"dept.TAX"),)), state)
     rating = schemas.encode(
-        schemas.EVALUATION_V1,
+        schemas.EVALUATION_V2,
         {
             "channel": "HOTLINE",
             "ref": "L-1",

@@ -56,7 +56,7 @@ def _routed(i: int) -> tuple[str, datetime, bytes]:
         "channelRef": f"restart-{i:05d}",
         "rulesVersion": "test",
     }
-    return pid, at, schemas.encode("cn.gov.pds.hub.Routed.v1", record)
+    return pid, at, schemas.encode("cn.gov.pds.hub.Routed.v2", record)
 
 
 def _expected(petitions: list[tuple[str, datetime]], end: datetime) -> Counter[tuple[str, ...]]:

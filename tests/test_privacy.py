@@ -192,7 +192,7 @@ def _appeal(authorize: bool) -> Petition:
 def _unit_view(petition: Petition) -> dict[str, Any]:
     decision = route(petition, default_rules())
     record = unit_record(petition, decision, "LEAD", NOW)
-    schemas.encode(codec.UNIT_PETITION_V2, record)  # still a valid record
+    schemas.encode(codec.UNIT_PETITION_V3, record)  # still a valid record
     return record
 
 

@@ -118,14 +118,14 @@ def test_every_record_the_hub_writes_has_its_schema_in_the_registry_view(
     for topic, name in [
         ("hub.lifecycle", "cn.gov.pds.hub.LifecycleEvent.v2"),
         ("hub.sla", "cn.gov.pds.hub.SlaEvent.v2"),
-        ("petition-hub-routed", "cn.gov.pds.hub.Routed.v1"),
+        ("petition-hub-routed", "cn.gov.pds.hub.Routed.v2"),
         ("petition-hub-unit-status-repartition", "cn.gov.pds.hub.UnitStatus.v1"),
-        ("petition-hub-evaluations-repartition", "cn.gov.pds.hub.Evaluation.v1"),
+        ("petition-hub-evaluations-repartition", "cn.gov.pds.hub.Evaluation.v2"),
         ("hub.deadletter", "cn.gov.pds.hub.DeadLetter.v2"),
     ]:
         assert name in written.get(topic, set()), (topic, sorted(written))
     unit_writes = {n for t, names in written.items() if t.startswith("dept.") for n in names}
-    assert {"cn.gov.pds.hub.UnitPetition.v2", "cn.gov.pds.hub.UnitNotice.v2"} <= unit_writes
+    assert {"cn.gov.pds.hub.UnitPetition.v3", "cn.gov.pds.hub.UnitNotice.v2"} <= unit_writes
 
 
 def test_the_view_is_the_files_schemas_column(view: SchemaView) -> None:
@@ -142,6 +142,7 @@ def test_the_view_is_the_files_schemas_column(view: SchemaView) -> None:
     assert unit == (
         "cn.gov.pds.hub.UnitPetition.v1",
         "cn.gov.pds.hub.UnitPetition.v2",
+        "cn.gov.pds.hub.UnitPetition.v3",
         "cn.gov.pds.hub.UnitNotice.v1",
         "cn.gov.pds.hub.UnitNotice.v2",
     )
@@ -163,6 +164,9 @@ def test_every_schema_named_in_topics_yaml_exists(view: SchemaView) -> None:
 
 def test_the_internal_subjects_follow_the_app_id(tmp_path: Path) -> None:
     other = SchemaView(load_topics(TOPICS_YAML, "hub-x").topics)
-    assert other.subject_versions("hub-x-routed-value") == ("cn.gov.pds.hub.Routed.v1",)
+    assert other.subject_versions("hub-x-routed-value") == (
+        "cn.gov.pds.hub.Routed.v1",
+        "cn.gov.pds.hub.Routed.v2",
+    )
     with pytest.raises(NotFound):
         other.subject_versions("petition-hub-routed-value")
