@@ -109,7 +109,7 @@ def _dump(model: BaseModel | None) -> Any:
 
 
 def petition_record(p: Petition) -> wire.Petition:
-    """``Petition.v1`` of ``p`` (schema id 1001)."""
+    """``Petition.v2`` of ``p`` (schema id 1024; v1, 1001, has the same fields)."""
     petitioner = p.petitioner
     return {
         "petition_id": p.petition_id,
