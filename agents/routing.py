@@ -105,7 +105,7 @@ class LiveRules(LiveFile[RuleSet]):
             every=every,
             on_change=_rules_changed,
         )
-        metrics.RULES_INFO.labels(self.value.version).set(1)
+        metrics.set_info(metrics.RULES_INFO, self.value.version)
 
     @property
     def rules(self) -> RuleSet:
@@ -115,8 +115,7 @@ class LiveRules(LiveFile[RuleSet]):
 def _rules_changed(old: RuleSet, new: RuleSet) -> None:
     if new.version != old.version:
         log.info("rules version changed", old=old.version, new=new.version)
-        metrics.RULES_INFO.labels(old.version).set(0)
-        metrics.RULES_INFO.labels(new.version).set(1)
+        metrics.set_info(metrics.RULES_INFO, new.version)
 
 
 class RoutingProcessor(Processor):

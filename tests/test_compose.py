@@ -178,10 +178,12 @@ def test_healthchecks(services: dict[str, dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("name", WORKERS)
-def test_worker_healthcheck_hits_metrics(services: dict[str, dict[str, Any]], name: str) -> None:
+def test_worker_healthcheck_hits_health(services: dict[str, dict[str, Any]], name: str) -> None:
     test = " ".join(map(str, services[name]["healthcheck"]["test"]))
     assert "python" in test  # the slim image has no curl
-    assert "localhost:9108/metrics" in test
+    # readiness (/health answers 503 until the partitions are restored), not the metrics page
+    assert "localhost:9108/health" in test
+    assert "/metrics" not in test
 
 
 def test_kafka_healthcheck_talks_to_the_broker(services: dict[str, dict[str, Any]]) -> None:

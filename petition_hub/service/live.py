@@ -91,8 +91,7 @@ def _calendar_changed(old: WorkingCalendar, new: WorkingCalendar) -> None:
         digest=new.digest,
         official_now=gained,
     )
-    metrics.CALENDAR_INFO.labels(old.digest).set(0)
-    metrics.CALENDAR_INFO.labels(new.digest).set(1)
+    metrics.set_info(metrics.CALENDAR_INFO, new.digest)
 
 
 _calendars: dict[Path, LiveFile[WorkingCalendar]] = {}
@@ -115,6 +114,6 @@ def live_calendar(path: Path | None) -> LiveFile[WorkingCalendar]:
             refused=CalendarConfigError,
             on_change=_calendar_changed,
         )
-        metrics.CALENDAR_INFO.labels(live.value.digest).set(1)
+        metrics.set_info(metrics.CALENDAR_INFO, live.value.digest)
         _calendars[path] = live
     return _calendars[path]

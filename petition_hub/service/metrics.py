@@ -3,13 +3,28 @@
 Names follow Prometheus conventions (``petition_hub_`` prefix, ``_total`` counters, base units);
 labels are bounded (channel, reason, unit, type): never a petition id or anything personal.
 Counters are per process and restart at zero, which ``rate()``/``increase()`` handle.
+
+Beside the hub's own families the registry carries the client library's standard collectors
+(``process_*``: memory, CPU, open files, start time; ``python_info``; ``python_gc_*``) and
+``petition_hub_build_info``. Every ``_info`` metric is constant at 1 (a new value replaces the
+old series). Every known label value (channels, dead-letter reasons, routing kinds, units, ...)
+exists at 0 from the start (:func:`create_known_series`, :func:`create_unit_series`): a series
+born at 1 hides its first event from ``increase()``.
 """
 
 from __future__ import annotations
 
+import platform
+import subprocess
 from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import get_args
 
 from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -18,10 +33,62 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from petition_hub.connectors.base import Reason
+from petition_hub.domain.intake import Admission
+from petition_hub.domain.lifecycle.states import Closure
+from petition_hub.domain.petition import Channel
+from petition_hub.domain.routing.model import DecisionKind
+from petition_hub.domain.sla.state import ClockKind, LadderStep
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the exposition and no rule uses them
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+
+#: The client library's standard collectors (the default registry's), on the hub's registry too:
+#: ``process_*`` (Linux /proc: resident and virtual memory, CPU seconds, open and max file
+#: descriptors, start time), ``python_info`` and ``python_gc_*``, under their usual names so the
+#: usual dashboards and alerts find them.
+STANDARD_COLLECTORS: tuple[Collector, ...] = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
+for _collector in STANDARD_COLLECTORS:
+    REGISTRY.register(_collector)
+
+
+def _git_commit() -> str:
+    """The commit of the checkout the package runs from, or ``unknown`` (an installed wheel)."""
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=True,
+        )
+        top, commit = done.stdout.split()
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return "unknown"
+    # a wheel installed inside another repository's folder must not report that one's commit
+    return commit if (Path(top) / "topics.yaml").is_file() else "unknown"
+
+
+def _package_version() -> str:
+    try:
+        return version("petition-hub")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+BUILD_INFO = Gauge(
+    "petition_hub_build_info",
+    "The hub's build: package version, git commit (revision, unknown outside a checkout) and "
+    "Python version; constant 1.",
+    ["version", "revision", "python_version"],
+    registry=REGISTRY,
+)
+BUILD_INFO.labels(_package_version(), _git_commit(), platform.python_version()).set(1)
 
 RECEIVED = Counter(
     "petition_hub_intake_messages_total",
@@ -102,7 +169,7 @@ REJECTS = Counter(
 )
 RULES_INFO = Gauge(
     "petition_hub_rules_info",
-    "The routing rules version in force (1) and earlier ones (0).",
+    "The routing rules version in force (constant 1; a new version replaces the series).",
     ["version"],
     registry=REGISTRY,
 )
@@ -226,7 +293,7 @@ STAGE_FENCED = Counter(
 )
 CALENDAR_INFO = Gauge(
     "petition_hub_calendar_info",
-    "The working-day calendar in force (1, by digest) and earlier ones (0).",
+    "The working-day calendar in force, by digest (constant 1; a new one replaces the series).",
     ["digest"],
     registry=REGISTRY,
 )
@@ -246,13 +313,61 @@ def create_unit_series(units: Iterable[str]) -> None:
     """Make every unit's per-unit counters exist at 0 (``units``: ``dept.TAX``, …).
 
     ``increase()`` cannot see a series' first increment: a series born at 1 would lose that event
-    from the rates. Called once when the worker is wired.
+    from the rates. Called once when the worker is wired. The ladder steps and closures also
+    under ``none`` (a petition no unit leads yet).
     """
+    units = list(units)
+    for unit in (*units, "none"):
+        for clock in ClockKind:
+            for step in LadderStep:
+                SLA_STEPS.labels(unit, clock.value, step.value)
+        for closure in Closure:
+            CLOSED.labels(unit, closure.value)
     for unit in units:
         for role in ("lead", "co_handler"):
             UNIT_ROUTED.labels(unit, role)
         for counter in (*_RATE_COUNTERS, REOPENED, RETURNED):
             counter.labels(unit)
+
+
+def set_info(info: Gauge, *values: str) -> None:
+    """Make ``values`` the one series of the ``_info`` gauge ``info``, at 1 (the convention: an
+    info metric is constant 1; the value in force is its labels, an old one disappears)."""
+    info.clear()
+    info.labels(*values).set(1)
+
+
+#: The lifecycle's event sources and results (``petition_hub_lifecycle_events_total``); parked
+#: events are counted under source ``parked`` by why, which is open-ended, so not listed.
+LIFECYCLE_SOURCES = ("routing", "unit", "office", "evaluation", "timer")
+LIFECYCLE_RESULTS = ("accepted", "rejected", "ignored")
+#: What dead-letters a record at a batch stage (``runtime/delivery.py``), channel ``stage``.
+STAGE_DEAD_LETTER_REASONS = ("internal", "unwritable_output")
+
+
+def create_known_series() -> None:
+    """Make every series whose label values are known in advance exist at 0: by channel, dead-
+    letter reason, admission, routing decision kind, erasure reason and outcome, lifecycle
+    source and result. Done on import: every process that exports the registry has them."""
+    for channel in Channel:
+        RECEIVED.labels(channel.value)
+        for admission in Admission:
+            ACCEPTED.labels(channel.value, admission.value)
+        for reason in Reason:
+            DEAD_LETTERS.labels(channel.value, reason.value)
+        for kind in get_args(DecisionKind):
+            ROUTED.labels(channel.value, kind)
+    for reason in STAGE_DEAD_LETTER_REASONS:
+        DEAD_LETTERS.labels("stage", reason)
+    for why in ("retention", "request"):
+        for outcome in ("erased", "not_found"):
+            ERASURES.labels(why, outcome)
+    for source in LIFECYCLE_SOURCES:
+        for result in LIFECYCLE_RESULTS:
+            LIFECYCLE_EVENTS.labels(source, result)
+
+
+create_known_series()
 
 
 def flag_calendar_missing(year: int) -> bool:
