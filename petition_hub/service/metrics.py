@@ -357,8 +357,8 @@ def create_known_series() -> None:
             DEAD_LETTERS.labels(channel.value, reason.value)
         for kind in get_args(DecisionKind):
             ROUTED.labels(channel.value, kind)
-    for reason in STAGE_DEAD_LETTER_REASONS:
-        DEAD_LETTERS.labels("stage", reason)
+    for stage_reason in STAGE_DEAD_LETTER_REASONS:
+        DEAD_LETTERS.labels("stage", stage_reason)
     for why in ("retention", "request"):
         for outcome in ("erased", "not_found"):
             ERASURES.labels(why, outcome)
