@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from petition_hub.ops.contracts_cli import contracts
 from petition_hub.service import logs
 from petition_hub.service.settings import Settings, get_settings
 
@@ -44,6 +45,9 @@ def _kafka(settings: Settings) -> dict[str, Any]:
 @click.version_option(package_name="petition-hub")
 def main() -> None:
     """The enterprise petition hub (企业诉求): intake, routing, SLA clocks, metrics."""
+
+
+main.add_command(contracts)  # petition-hub contracts asyncapi|openapi
 
 
 @main.command()

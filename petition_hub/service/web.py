@@ -10,6 +10,7 @@
   the answer: with several workers, ask each, or one that holds all).
 - ``/schemas/ids/{id}``, ``/subjects``, ``/subjects/{subject}/versions[/{version}]``: the
   read-only Schema Registry endpoints a Confluent deserializer uses (:mod:`.registry`).
+- ``/openapi.json``: these endpoints as an OpenAPI 3.1 document (:mod:`.openapi`).
 
 Every endpoint asks for ``Authorization: Bearer <token>``, a token of ``HUB_API_TOKENS``
 (:data:`OPEN_PATHS` excepted: health checks, Prometheus, and the Schema Registry endpoints, which
@@ -35,7 +36,7 @@ from pydantic import SecretStr
 
 from petition_hub.agents.lifecycle import LifecycleProcessor
 from petition_hub.runtime.stage import Stage
-from petition_hub.service import registry
+from petition_hub.service import openapi, registry
 from petition_hub.service.metrics import exposition
 from petition_hub.service.settings import Settings, get_settings
 from petition_hub.topics import load_topics
@@ -158,6 +159,11 @@ def register(
         async def get(self, request: Request) -> Response:
             body, content_type = exposition()
             return self.bytes(body, content_type=content_type.split(";")[0])
+
+    @app.page("/openapi.json")
+    class OpenApi(View):
+        async def get(self, request: Request) -> Response:
+            return self.json(openapi.document())
 
     _register_registry(app, registry.SchemaView(declared))
     _register_lifecycle(app, stages)
