@@ -19,7 +19,7 @@ _REGISTRY_ERROR: Final = {"$ref": "#/components/schemas/RegistryError"}
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One route of the worker: ``GET`` on ``path`` (``{name}``: a path parameter)."""
+    """One route of the worker: ``method`` on ``path`` (``{name}``: a path parameter)."""
 
     path: str
     summary: str
@@ -31,6 +31,9 @@ class Endpoint:
     #: no bearer token asked (:data:`petition_hub.service.web.OPEN_PATHS`)
     open: bool = False
     media: str = _JSON
+    method: str = "get"
+    #: the JSON schema of the request's JSON body (POST, PUT), if it has one
+    body: dict[str, Any] | None = None
 
 
 _SCHEMA_TEXT: Final = {"type": "string", "description": "the Avro schema, JSON text"}
@@ -186,14 +189,20 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "content": {_JSON: {"schema": _ERROR}},
         }
     operation: dict[str, Any] = {
-        "operationId": endpoint.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
-        or "root",
+        "operationId": endpoint.method
+        + "_"
+        + endpoint.path.strip("/").replace("/", "_").replace("{", "").replace("}", ""),
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
         "responses": responses,
         # an open endpoint asks for nothing; the others for the bearer token
         "security": [] if endpoint.open else [{"bearer": []}],
     }
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {_JSON: {"schema": endpoint.body}},
+        }
     if endpoint.parameters:
         operation["parameters"] = [
             {
@@ -206,6 +215,13 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             for name, description in endpoint.parameters.items()
         ]
     return operation
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in ENDPOINTS:
+        paths.setdefault(endpoint.path, {})[endpoint.method] = _operation(endpoint)
+    return paths
 
 
 def _version() -> str:
@@ -228,6 +244,6 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "http://localhost:9108", "description": "a worker (HUB_METRICS_PORT)"}],
         "security": [{"bearer": []}],
-        "paths": {e.path: {"get": _operation(e)} for e in ENDPOINTS},
+        "paths": _paths(),
         "components": _COMPONENTS,
     }
