@@ -34,7 +34,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final, Protocol
 
 import fastavro
@@ -110,11 +110,13 @@ def parse(text: str) -> Any:
         raise invalid(f"{type(exc).__name__}: {exc}") from None
 
 
+@lru_cache(maxsize=4096)  # registration and lookup compare the same texts again and again
 def canonical(text: str) -> str:
     """Avro's Parsing Canonical Form of a schema text: what two texts of one schema share."""
     return to_parsing_canonical_form(parse(text))
 
 
+@lru_cache(maxsize=4096)
 def reads(reader_text: str, writer_text: str, samples: int = 16) -> bool:
     """Whether ``reader_text`` reads records written with ``writer_text`` (Avro resolution, on
     records generated from the writer: a field without a default, a narrowed type fail)."""
