@@ -241,3 +241,25 @@ def test_an_unreachable_registry_is_one_clear_error() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(RegistrationError, match="cannot register with"):
         register_all(url, TOPICS)
+
+
+def test_a_producer_of_the_record_strategy_writes_the_latest_version(hub_registry: str) -> None:
+    client = SchemaRegistryClient({"url": hub_registry})
+    conf = {
+        "auto.register.schemas": False,
+        "use.latest.version": True,
+        "subject.name.strategy": _strategy(),
+    }
+    serialize = AvroSerializer(client, schema_text_of(codec.NOTICE_V1), conf=conf)
+    record = _sample(codec.NOTICE_V2)
+    value = serialize(record, SerializationContext(PETITIONS, MessageField.VALUE))
+    assert value is not None
+    assert schemas.split_header(value)[0] == schemas.schema_id(codec.NOTICE_V2)
+
+
+def test_a_subjects_record_is_the_schemas_avro_full_name() -> None:
+    """TopicRecordNameStrategy takes the record's name from the schema: it must be the name the
+    hub's subjects use (the schema's file name without its version)."""
+    for name in schemas.names():
+        raw = schemas.raw_schema(name)
+        assert f"{raw['namespace']}.{raw['name']}" == schemas.record_name(name), name
