@@ -6,10 +6,12 @@ types, so two versions of one record (``Dispatch`` v1 and v2) live side by side.
 named types of another (``Transfer.v1`` uses ``Category`` and ``Petitioner`` of ``Dispatch.v1``,
 as the provincial contract says) lists it in :data:`REFERENCES`, like a schema-registry reference.
 
-Schema ids are fixed here (:data:`SCHEMA_IDS`): the provincial ones are the contract's, the hub's
-own start at 1001. The schema names, and the typed record, builder and reader of each record, are
-the codec's (:mod:`.codec`, :mod:`.records`). The wire format is Confluent's: byte 0 is
-``0x00``, bytes 1-4 the big-endian schema id, then the schemaless Avro body.
+Schema ids are :mod:`.ids`'s, the one table of them: fixed (:data:`SCHEMA_IDS`: the provincial
+ones are the contract's, the hub's own start at 1001) unless the hub registered its schemas with a
+Schema Registry, whose ids it then writes and reads. The schema names, and the typed record,
+builder and reader of each record, are the codec's (:mod:`.codec`, :mod:`.records`). The wire
+format is Confluent's: byte 0 is ``0x00``, bytes 1-4 the big-endian schema id, then the
+schemaless Avro body.
 """
 
 from __future__ import annotations
@@ -24,36 +26,15 @@ from typing import Any, Final, Literal
 
 import fastavro
 
+from . import ids
 from .codec import (
-    DEADLETTER_V1,
-    DEADLETTER_V2,
     DISPATCH_V1,
-    DISPATCH_V2,
     EVALUATION_V1,
     EVALUATION_V2,
-    FEEDBACK_V1,
-    LIFECYCLE_V1,
-    LIFECYCLE_V2,
-    NOTICE_V1,
-    NOTICE_V2,
-    OFFICE_DECISION_V1,
-    ORIGINAL_V1,
     PETITION,
     PETITION_V1,
     PETITION_V2,
-    PRIVACY_EVENT_V1,
-    REDRIVE_V1,
-    REJECTION_V1,
-    ROUTE_COMMAND_V1,
-    ROUTED_V1,
-    ROUTED_V2,
-    SLA_V1,
-    SLA_V2,
     TRANSFER_V1,
-    UNIT_PETITION_V1,
-    UNIT_PETITION_V2,
-    UNIT_PETITION_V3,
-    UNIT_STATUS_V1,
 )
 
 __all__ = [
@@ -88,37 +69,8 @@ _HEADER: Final = struct.Struct(">bI")
 # The schema names are :mod:`.codec`'s (``PETITION_V1``, ``PETITION_V2``, ``PETITION``,
 # ``EVALUATION_V1`` and ``EVALUATION_V2`` re-exported here).
 
-#: Fixed schema ids: the provincial contract's (101, 102, 201, 202) and the hub's own (1001+).
-SCHEMA_IDS: Final[Mapping[str, int]] = {
-    DISPATCH_V1: 101,
-    DISPATCH_V2: 102,
-    FEEDBACK_V1: 201,
-    TRANSFER_V1: 202,
-    PETITION_V1: 1001,
-    EVALUATION_V1: 1002,
-    DEADLETTER_V1: 1003,
-    ORIGINAL_V1: 1004,
-    REDRIVE_V1: 1005,
-    UNIT_PETITION_V1: 1010,
-    OFFICE_DECISION_V1: 1011,
-    REJECTION_V1: 1012,
-    UNIT_STATUS_V1: 1013,
-    ROUTED_V1: 1014,
-    LIFECYCLE_V1: 1015,
-    SLA_V1: 1016,
-    NOTICE_V1: 1017,
-    UNIT_PETITION_V2: 1018,
-    NOTICE_V2: 1019,
-    SLA_V2: 1020,
-    LIFECYCLE_V2: 1021,
-    DEADLETTER_V2: 1022,
-    PRIVACY_EVENT_V1: 1023,
-    PETITION_V2: 1024,
-    ROUTE_COMMAND_V1: 1025,
-    ROUTED_V2: 1026,
-    UNIT_PETITION_V3: 1027,
-    EVALUATION_V2: 1028,
-}
+#: Fixed schema ids (:mod:`.ids`): the ids without a Schema Registry.
+SCHEMA_IDS: Final[Mapping[str, int]] = ids.FIXED_IDS
 
 #: Schemas whose named types another schema uses (parsed first, their types made available).
 REFERENCES: Final[Mapping[str, tuple[str, ...]]] = {
@@ -165,7 +117,6 @@ class _Registry:
         self.parsed: dict[str, Any] = {}
         for name in self.raw:
             self._parse(name, ())
-        self.by_id: dict[int, str] = {i: n for n, i in SCHEMA_IDS.items() if n in self.parsed}
 
     def _parse(self, name: str, stack: tuple[str, ...]) -> None:
         if name in self.parsed:
@@ -197,7 +148,7 @@ def schema_name(name_or_id: str | int) -> str:
     reg = _registry()
     if isinstance(name_or_id, int):
         try:
-            return reg.by_id[name_or_id]
+            return ids.current().by_id[name_or_id]
         except KeyError:
             raise UnknownSchemaError(f"no schema with id {name_or_id}") from None
     if name_or_id not in reg.raw:
@@ -206,12 +157,14 @@ def schema_name(name_or_id: str | int) -> str:
 
 
 def schema_id(name_or_id: str | int) -> int:
-    """The fixed schema id of a schema; raises :class:`UnknownSchemaError`."""
+    """The id the hub writes a schema with (the registry's, else the fixed one: :mod:`.ids`);
+    raises :class:`UnknownSchemaError`."""
     name = schema_name(name_or_id)
+    table = ids.current()
     try:
-        return SCHEMA_IDS[name]
+        return table.by_name[name]
     except KeyError:
-        raise UnknownSchemaError(f"schema {name!r} has no id in SCHEMA_IDS") from None
+        raise UnknownSchemaError(f"schema {name!r} has no id ({table.source})") from None
 
 
 def record_name(name_or_id: str | int) -> str:
@@ -222,7 +175,8 @@ def record_name(name_or_id: str | int) -> str:
 
 def record_ids(record: str) -> frozenset[int]:
     """The schema ids of every version of ``record`` (``cn.gov.pds.hub.SlaEvent``)."""
-    return frozenset(i for n, i in SCHEMA_IDS.items() if n.rsplit(".v", 1)[0] == record)
+    table = ids.current().by_name
+    return frozenset(i for n, i in table.items() if n.rsplit(".v", 1)[0] == record)
 
 
 def raw_schema(name_or_id: str | int) -> dict[str, Any]:

@@ -113,7 +113,12 @@ def test_every_record_the_hub_writes_has_its_schema_in_the_registry_view(
         assert out.value is not None
         name = schemas.schema_name(schemas.split_header(out.value)[0])
         written.setdefault(out.topic, set()).add(name)
-        assert name in view.subject_versions(f"{out.topic}-value"), (out.topic, name)
+        # TopicRecordNameStrategy: the subject is the topic and the record's Avro full name
+        raw = schemas.raw_schema(name)
+        subject = f"{out.topic}-{raw['namespace']}.{raw['name']}"
+        assert name in view.subject_versions(subject), (out.topic, name)
+        if len(declared[out.topic].schemas) == 1:  # and the default strategy's, one record only
+            assert name in view.subject_versions(f"{out.topic}-value"), (out.topic, name)
     # the run reached what the registry had drifted from (and the routed and re-keyed topics)
     for topic, name in [
         ("hub.lifecycle", "cn.gov.pds.hub.LifecycleEvent.v2"),
@@ -130,27 +135,40 @@ def test_every_record_the_hub_writes_has_its_schema_in_the_registry_view(
 
 def test_the_view_is_the_files_schemas_column(view: SchemaView) -> None:
     topics = load_topics(TOPICS_YAML).topics
-    assert view.subjects() == [f"{t.name}-value" for t in topics if t.schemas]
+    expected: list[str] = []
+    for t in topics:
+        expected += [f"{t.name}-value"] if len(t.schemas) == 1 else []
+        expected += [f"{t.name}-{record}" for record in t.schemas]
+    assert view.subjects() == expected
     for topic in topics:
-        if not topic.schemas:
-            with pytest.raises(NotFound):
+        if len(topic.schemas) != 1:  # JSON, changelogs, or several records: no <topic>-value
+            with pytest.raises(NotFound) as missing:
                 view.subject_versions(f"{topic.name}-value")
-            continue
-        names = view.subject_versions(f"{topic.name}-value")
-        assert names == tuple(n for r in topic.schemas for n in versions_of(r)), topic.name
-    unit = view.subject_versions("dept.TAX.petitions-value")
+            assert missing.value.code == 40401
+        else:
+            assert view.subject_versions(f"{topic.name}-value") == versions_of(topic.schemas[0])
+        for record in topic.schemas:
+            names = view.subject_versions(f"{topic.name}-{record}")
+            assert names == versions_of(record), topic.name
+    # a unit's topic carries two records: one subject each, so each stays backward compatible
+    with pytest.raises(NotFound):
+        view.subject_versions("dept.TAX.petitions-value")
+    unit = view.subject_versions("dept.TAX.petitions-cn.gov.pds.hub.UnitPetition")
     assert unit == (
         "cn.gov.pds.hub.UnitPetition.v1",
         "cn.gov.pds.hub.UnitPetition.v2",
         "cn.gov.pds.hub.UnitPetition.v3",
-        "cn.gov.pds.hub.UnitNotice.v1",
-        "cn.gov.pds.hub.UnitNotice.v2",
     )
-    # versions 1 and 2 of a unit topic's subject are what they were before UnitNotice was listed
-    assert view.version("dept.TAX.petitions-value", "2")["id"] == schemas.schema_id(unit[1])
+    notice = view.subject_versions("dept.TAX.petitions-cn.gov.pds.hub.UnitNotice")
+    assert notice == ("cn.gov.pds.hub.UnitNotice.v1", "cn.gov.pds.hub.UnitNotice.v2")
+    version = view.version("dept.TAX.petitions-cn.gov.pds.hub.UnitPetition", "2")
+    assert version["id"] == schemas.schema_id(unit[1])
+    assert view.version("dept.TAX.petitions-cn.gov.pds.hub.UnitNotice", "latest")["version"] == 2
     assert [n for n in view.subjects() if "lifecycle" in n or "sla" in n] == [
         "hub.lifecycle-value",
+        "hub.lifecycle-cn.gov.pds.hub.LifecycleEvent",
         "hub.sla-value",
+        "hub.sla-cn.gov.pds.hub.SlaEvent",
     ]
 
 
@@ -165,6 +183,10 @@ def test_every_schema_named_in_topics_yaml_exists(view: SchemaView) -> None:
 def test_the_internal_subjects_follow_the_app_id(tmp_path: Path) -> None:
     other = SchemaView(load_topics(TOPICS_YAML, "hub-x").topics)
     assert other.subject_versions("hub-x-routed-value") == (
+        "cn.gov.pds.hub.Routed.v1",
+        "cn.gov.pds.hub.Routed.v2",
+    )
+    assert other.subject_versions("hub-x-routed-cn.gov.pds.hub.Routed") == (
         "cn.gov.pds.hub.Routed.v1",
         "cn.gov.pds.hub.Routed.v2",
     )

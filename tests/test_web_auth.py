@@ -66,7 +66,9 @@ def test_tokens_are_comma_separated_and_blanks_ignored() -> None:
 
 def test_open_paths_are_health_metrics_and_the_schema_registry() -> None:
     for path in OPEN_PATHS:
-        assert path in ("/health", "/metrics") or path.startswith(("/schemas/", "/subjects"))
+        assert path in ("/health", "/metrics") or path.startswith(
+            ("/schemas/", "/subjects", "/config", "/compatibility/subjects/")
+        )
 
 
 # --- a real worker -------------------------------------------------------------------------------

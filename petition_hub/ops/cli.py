@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from petition_hub.ops.contracts_cli import contracts
+from petition_hub.ops.schemas import schemas as schemas_group
 from petition_hub.service import logs
 from petition_hub.service.settings import Settings, get_settings
 
@@ -577,3 +578,6 @@ def report(period: str, csv_path: Path | None, as_json: bool) -> None:
             write_report_csv(csv_path, rows, name)
         except OSError as exc:
             raise click.ClickException(f"cannot write {csv_path}: {exc.strerror or exc}") from exc
+
+
+main.add_command(schemas_group)

@@ -37,6 +37,17 @@ class Endpoint:
 
 
 _SCHEMA_TEXT: Final = {"type": "string", "description": "the Avro schema, JSON text"}
+_SUBJECT: Final = "<topic>-<record full name> (TopicRecordNameStrategy), or <topic>-value"
+_SCHEMA_BODY: Final = {
+    "type": "object",
+    "properties": {"schema": _SCHEMA_TEXT, "schemaType": {"type": "string"}},
+    "required": ["schema"],
+}
+_COMPATIBILITY_LEVEL: Final = {
+    "type": "object",
+    "properties": {"compatibilityLevel": {"type": "string"}},
+}
+_IS_COMPATIBLE: Final = {"type": "object", "properties": {"is_compatible": {"type": "boolean"}}}
 _REGISTRY_NOTE: Final = "404: error_code 40401 (subject), 40402 (version) or 40403 (schema)"
 
 #: Every route of the worker's web server (faust's own pages, added at start, excepted).
@@ -98,7 +109,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     ),
     Endpoint(
         "/subjects",
-        "Schema Registry: every subject (<topic>-value)",
+        "Schema Registry: every subject (<topic>-<record>, and <topic>-value)",
         {200: ("the subjects", {"type": "array", "items": {"type": "string"}})},
         "schema registry",
         open=True,
@@ -111,7 +122,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
             404: (_REGISTRY_NOTE, _REGISTRY_ERROR),
         },
         "schema registry",
-        {"subject": "<topic>-value"},
+        {"subject": _SUBJECT},
         open=True,
     ),
     Endpoint(
@@ -122,8 +133,77 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
             404: (_REGISTRY_NOTE, _REGISTRY_ERROR),
         },
         "schema registry",
-        {"subject": "<topic>-value", "version": "a version number, or latest"},
+        {"subject": _SUBJECT, "version": "a version number, or latest"},
         open=True,
+    ),
+    Endpoint(
+        "/schemas/types",
+        "Schema Registry: the schema types it serves (AVRO)",
+        {200: ("the types", {"type": "array", "items": {"type": "string"}})},
+        "schema registry",
+        open=True,
+    ),
+    Endpoint(
+        "/subjects/{subject}",
+        "Schema Registry: look a schema up under a subject (what a default serializer asks)",
+        {
+            200: ("the version", {"$ref": "#/components/schemas/SubjectVersion"}),
+            404: (_REGISTRY_NOTE, _REGISTRY_ERROR),
+        },
+        "schema registry",
+        {"subject": _SUBJECT},
+        open=True,
+        method="post",
+        body=_SCHEMA_BODY,
+    ),
+    Endpoint(
+        "/subjects/{subject}/versions",
+        "Schema Registry: register a schema (the id of a schema it has; 409 for another)",
+        {
+            200: ("its id", {"type": "object", "properties": {"id": {"type": "integer"}}}),
+            409: ("not compatible: error_code 409", _REGISTRY_ERROR),
+            422: ("not a valid schema: error_code 42201", _REGISTRY_ERROR),
+        },
+        "schema registry",
+        {"subject": _SUBJECT},
+        open=True,
+        method="post",
+        body=_SCHEMA_BODY,
+    ),
+    Endpoint(
+        "/config",
+        "Schema Registry: the compatibility level",
+        {200: ("the level", _COMPATIBILITY_LEVEL)},
+        "schema registry",
+        open=True,
+    ),
+    Endpoint(
+        "/config/{subject}",
+        "Schema Registry: a subject's compatibility level",
+        {200: ("the level", _COMPATIBILITY_LEVEL)},
+        "schema registry",
+        {"subject": _SUBJECT},
+        open=True,
+    ),
+    Endpoint(
+        "/compatibility/subjects/{subject}/versions",
+        "Schema Registry: is a schema compatible with the subject's versions",
+        {200: ("the answer", _IS_COMPATIBLE), 404: (_REGISTRY_NOTE, _REGISTRY_ERROR)},
+        "schema registry",
+        {"subject": _SUBJECT},
+        open=True,
+        method="post",
+        body=_SCHEMA_BODY,
+    ),
+    Endpoint(
+        "/compatibility/subjects/{subject}/versions/{version}",
+        "Schema Registry: is a schema compatible with one version of the subject",
+        {200: ("the answer", _IS_COMPATIBLE), 404: (_REGISTRY_NOTE, _REGISTRY_ERROR)},
+        "schema registry",
+        {"subject": _SUBJECT, "version": "a version number, or latest"},
+        open=True,
+        method="post",
+        body=_SCHEMA_BODY,
     ),
 )
 

@@ -8,8 +8,9 @@
 - ``/units/{unit}/petitions``: a unit's 在办 (open), 逾期 (overdue) and 已办 (done) lists
   (``unit``: ``dept.TAX``, ``county.410402``), over the partitions this worker holds (listed in
   the answer: with several workers, ask each, or one that holds all).
-- ``/schemas/ids/{id}``, ``/subjects``, ``/subjects/{subject}/versions[/{version}]``: the
-  read-only Schema Registry endpoints a Confluent deserializer uses (:mod:`.registry`).
+- ``/schemas/ids/{id}``, ``/subjects``, ``/subjects/{subject}[/versions[/{version}]]``,
+  ``/config``, ``/compatibility/...``: the built-in Schema Registry, what Confluent's serializers
+  and deserializers call (:mod:`.registry`, :mod:`.registry_web`).
 - ``/openapi.json``: these endpoints as an OpenAPI 3.1 document (:mod:`.openapi`).
 
 Every endpoint asks for ``Authorization: Bearer <token>``, a token of ``HUB_API_TOKENS``
@@ -36,7 +37,7 @@ from pydantic import SecretStr
 
 from petition_hub.agents.lifecycle import LifecycleProcessor
 from petition_hub.runtime.stage import Stage
-from petition_hub.service import openapi, registry
+from petition_hub.service import openapi, registry, registry_web
 from petition_hub.service.metrics import exposition
 from petition_hub.service.settings import Settings, get_settings
 from petition_hub.topics import load_topics
@@ -46,16 +47,7 @@ log = structlog.get_logger(__name__)
 #: The routes open without a token: health checks and Prometheus need no secret, and the
 #: read-only Schema Registry endpoints serve the published contracts (no personal data) to the
 #: units' Confluent deserializers. Matched on the route the request resolved to, not on its text.
-OPEN_PATHS = frozenset(
-    {
-        "/health",
-        "/metrics",
-        "/schemas/ids/{schema_id}",
-        "/subjects",
-        "/subjects/{subject}/versions",
-        "/subjects/{subject}/versions/{version}",
-    }
-)
+OPEN_PATHS = frozenset({"/health", "/metrics", *registry_web.PATHS})
 
 _Handler = Callable[[aioweb.Request], Awaitable[aioweb.StreamResponse]]
 
@@ -165,7 +157,7 @@ def register(
         async def get(self, request: Request) -> Response:
             return self.json(openapi.document())
 
-    _register_registry(app, registry.SchemaView(declared))
+    registry_web.install(cast(AiohttpWeb, app.web).web_app, registry.SchemaView(declared))
     _register_lifecycle(app, stages)
 
     @app.page("/health")
@@ -173,49 +165,6 @@ def register(
         async def get(self, request: Request) -> Response:
             state = readiness(app, stages)
             return self.json(state, status=200 if state["ready"] else 503)
-
-
-def _missing(view: View, exc: registry.NotFound) -> Response:
-    """A Schema Registry 404: its error code and message, as a Confluent client reads them."""
-    return view.json({"error_code": exc.code, "message": exc.message}, status=404)
-
-
-def _register_registry(app: faust.App, view: registry.SchemaView) -> None:
-    """The read-only Schema Registry endpoints (:mod:`.registry`), the subjects of ``view``."""
-
-    @app.page("/schemas/ids/{schema_id}")
-    class SchemaById(View):
-        async def get(self, request: Request, schema_id: str) -> Response:
-            try:
-                return self.json({"schema": registry.schema_text(int(schema_id))})
-            except (registry.NotFound, ValueError) as exc:
-                missing = (
-                    exc
-                    if isinstance(exc, registry.NotFound)
-                    else registry.NotFound(40403, f"Schema {schema_id} not found")
-                )
-                return _missing(self, missing)
-
-    @app.page("/subjects")
-    class Subjects(View):
-        async def get(self, request: Request) -> Response:
-            return self.json(view.subjects())
-
-    @app.page("/subjects/{subject}/versions")
-    class SubjectVersions(View):
-        async def get(self, request: Request, subject: str) -> Response:
-            try:
-                return self.json(list(range(1, len(view.subject_versions(subject)) + 1)))
-            except registry.NotFound as exc:
-                return _missing(self, exc)
-
-    @app.page("/subjects/{subject}/versions/{version}")
-    class SubjectVersion(View):
-        async def get(self, request: Request, subject: str, version: str) -> Response:
-            try:
-                return self.json(dict(view.version(subject, version)))
-            except registry.NotFound as exc:
-                return _missing(self, exc)
 
 
 def _register_lifecycle(app: faust.App, stages: Sequence[Stage]) -> None:

@@ -4,8 +4,10 @@
 build. It wires the layers together: the app's configuration (:mod:`petition_hub.service.app`),
 the agents (:mod:`petition_hub.agents`, which declare their agents and build their stages on the
 app), the eraser (:mod:`petition_hub.service.erasure`) and the web pages
-(:mod:`petition_hub.service.web`). Nothing imports this module but the tools that run a worker,
-so the agents import :mod:`petition_hub.service.app` without a cycle.
+(:mod:`petition_hub.service.web`); with ``HUB_SCHEMA_REGISTRY_URL`` it first registers the hub's
+schemas there and uses the ids it assigns (:mod:`petition_hub.service.registry_sync`). Nothing
+imports this module but the tools that run a worker, so the agents import
+:mod:`petition_hub.service.app` without a cycle.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from petition_hub.service.app import (
 )
 from petition_hub.service.clock import clock_from
 from petition_hub.service.erasure import Eraser
+from petition_hub.service.registry_sync import use_registry
 from petition_hub.service.security import aiokafka_options
 from petition_hub.service.settings import Settings
+from petition_hub.topics import load_topics
 
 
 def eraser(app: faust.App, settings: Settings) -> Eraser:
@@ -48,6 +52,10 @@ def create_app(settings: Settings, broker_url: str | None = None) -> faust.App:
     url = broker_url or settings.broker
     if url is None:
         raise RuntimeError("no broker: set HUB_BROKER, or use `petition-hub dev`")
+    if settings.schema_registry_url:  # before anything is written: the registry's ids, not fixed
+        use_registry(
+            settings.schema_registry_url, load_topics(settings.topics_file, settings.app_id).topics
+        )
     app = faust.App(settings.app_id, **faust_settings(settings, url))
     attach_monitor(app)
     attach_calendar_check(app, settings)
