@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from petition_hub.ops.cliopts import HubGroup, broker_option
 from petition_hub.service import logs
 from petition_hub.service.settings import Settings, get_settings
 
@@ -40,10 +41,13 @@ def _kafka(settings: Settings) -> dict[str, Any]:
     return kafka_python_options(settings)
 
 
-@click.group()
+@click.group(cls=HubGroup)
 @click.version_option(package_name="petition-hub")
-def main() -> None:
-    """The enterprise petition hub (企业诉求): intake, routing, SLA clocks, metrics."""
+@click.option("--debug", is_flag=True, help="show the traceback of an error (not one line)")
+def main(debug: bool) -> None:
+    """The enterprise petition hub (企业诉求): intake, routing, SLA clocks, metrics.
+
+    A configuration or connection problem is one line on standard error and exit status 2."""
 
 
 @main.command()
@@ -59,9 +63,11 @@ def dev(demo_rate: float, no_demo: bool) -> None:
 
 
 @main.command()
+@broker_option
 def worker() -> NoReturn:
     """A stream worker against HUB_BROKER (start more to scale out)."""
-    from petition_hub.service.crypto import cipher_for
+    from petition_hub.ops.cliopts import HubError
+    from petition_hub.ops.preflight import PreflightError, check_worker
 
     settings = _settings()
     if settings.broker is None:
@@ -69,10 +75,10 @@ def worker() -> NoReturn:
             "HUB_BROKER is not set: point it at Kafka (kafka://host:9092), "
             "or run `petition-hub dev` for the embedded broker"
         )
-    try:  # fail closed, on any broker: dead letters sealed with a made-up key nobody could read
-        cipher_for(settings)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    try:  # the key (fail closed), topics, rules, calendar, web port, broker: one line each
+        check_worker(settings)
+    except PreflightError as exc:
+        raise HubError(str(exc)) from exc
 
     from petition_hub.service.runner import run_worker
     from petition_hub.service.worker import create_app
@@ -333,12 +339,8 @@ def rules() -> None:
 
 def _rules_in_force(settings: Settings) -> RuleSet:
     from petition_hub.agents.routing import load_rules_at
-    from petition_hub.domain.rules import RulesError
 
-    try:
-        return load_rules_at(settings.rules)
-    except RulesError as exc:
-        raise click.ClickException("\n".join(exc.errors)) from exc
+    return load_rules_at(settings.rules)  # a RulesError: one line (HubGroup), or --debug
 
 
 @rules.command("explain")
