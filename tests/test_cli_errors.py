@@ -27,9 +27,7 @@ def _closed_broker() -> str:
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("HUB_") and k != "FORCE_COLOR"
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") and k != "FORCE_COLOR"}
     data = tmp_path / "var"
     data.mkdir(exist_ok=True)
     return {

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from petition_hub.ops.cliopts import HubGroup, broker_option
+from petition_hub.ops.tail import tail_command
 from petition_hub.service import logs
 from petition_hub.service.settings import Settings, get_settings
 
@@ -85,6 +86,9 @@ def worker() -> NoReturn:
 
     logs.configure(settings.log_level, settings.log_json)
     run_worker(create_app(settings), settings)
+
+
+main.add_command(tail_command)
 
 
 @main.group()
