@@ -109,3 +109,10 @@ def test_broker_option_beside_the_environment(tmp_path: Path) -> None:
     given = _closed_broker()
     line = _one_line(run_hub("worker", "-b", given, env=_env(tmp_path)), "cannot reach")
     assert given.partition("://")[2] in line
+
+
+def test_topics_apply_with_a_missing_topics_file(tmp_path: Path) -> None:
+    missing = tmp_path / "topics.yaml"
+    result = run_hub("topics", "apply", env=_env(tmp_path, HUB_TOPICS_FILE=str(missing)))
+    _one_line(result, str(missing))
+    assert result.stdout == ""

@@ -10,7 +10,6 @@ it).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar
@@ -136,22 +135,21 @@ def working(what: str) -> Iterator[None]:
         yield
 
 
-def table(
-    headers: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None
-) -> str:
-    """``rows`` under ``headers`` as a text table, columns measured by their display width (a
-    Chinese character is two columns), for standard output."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right_from: int = 99) -> str:
+    """``rows`` under ``headers`` as a text table for standard output, columns measured by their
+    display width (a Chinese character takes two), those from ``right_from`` on aligned right;
+    no rules or borders, so each row stays one line a script can split."""
     import io
 
     from rich.console import Console
     from rich.table import Table
 
-    grid = Table(title=title, box=None, show_edge=False, pad_edge=False, header_style="bold")
-    for header in headers:
-        grid.add_column(header, overflow="fold")
+    grid = Table(box=None, pad_edge=False, header_style="", show_edge=False)
+    for i, header in enumerate(headers):
+        grid.add_column(header, justify="right" if i >= right_from else "left", no_wrap=True)
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
     out = io.StringIO()
-    width = 200 if not sys.stdout.isatty() else None
-    Console(file=out, width=width, color_system=None, highlight=False).print(grid)
+    # as wide as the table needs: a pipe or a file gets whole rows, a terminal may wrap them
+    Console(file=out, width=10_000, color_system=None, highlight=False, emoji=False).print(grid)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
