@@ -5,6 +5,7 @@ Each command is a thin shell: it reads settings, calls one function of the packa
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from petition_hub.ops.cliopts import HubGroup, broker_option, working
+from petition_hub.ops.cliopts import HubGroup, broker_option, json_option, working
 from petition_hub.ops.dlq_cli import dlq
 from petition_hub.ops.tail import tail_command
 from petition_hub.service import logs
@@ -203,7 +204,10 @@ def privacy() -> None:
 )
 @click.option("--by", "requested_by", help="who asks (your operator account): recorded")
 @click.option("--wait", default=60.0, show_default=True, help="seconds to wait for the outcome")
-def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wait: float) -> None:
+@json_option
+def privacy_erase(
+    petition_id: str, reference: str, requested_by: str | None, wait: float, as_json: bool
+) -> None:
     """Erase PETITION_ID's personal data now: a redacted revision replaces it on hub.petitions
     (compaction then drops the old ones), and hub.privacy records the erasure (its reference and
     the names of the erased fields, never their values). Exit status 1 unless it is done."""
@@ -220,6 +224,10 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
         wait=wait,
         options=_kafka(settings),
     )
+    if as_json:  # the outcome as data; the exit status as without --json
+        shown = {"petition_id": petition_id, "outcome": result.outcome, "fields": result.fields}
+        click.echo(json.dumps({**shown, "reason": result.reason}, ensure_ascii=False))
+        sys.exit(0 if result.outcome == "erased" else 1)
     if result.outcome == "erased":
         fields = ", ".join(result.fields) or "none held personal data"
         click.echo(f"{petition_id}: personal data erased ({fields})")
@@ -347,7 +355,6 @@ def sla_explain(
     as_json: bool,
 ) -> None:
     """The sign-for and resolve deadlines and every ladder step, from the workers' own functions."""
-    import json
 
     from petition_hub.domain.calendar import CalendarUnavailable
     from petition_hub.domain.petition import PetitionType, Urgency
@@ -403,7 +410,6 @@ def _calendar_in_force(settings: Settings) -> tuple[Path, WorkingCalendar]:
 def calendar_status(metrics_url: str | None, as_json: bool) -> None:
     """Each year from last year to two years ahead: official, provisional or none, and where from;
     how many open clocks a worker runs on a provisional year."""
-    import json
 
     from petition_hub.domain.sla import SHANGHAI
     from petition_hub.ops.calendar import (
