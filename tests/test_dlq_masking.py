@@ -75,6 +75,14 @@ def test_show_masks_names_in_broken_and_valid_letters(
     assert original["region"]["name"] == appeal_json["region"]["name"]
     assert appeal_json["account"]["name"] not in shown
 
+    # --json: the same, as data
+    listed = json.loads(hub_cli(hub_topics.url, tmp_path, "dlq", "list", "--json"))
+    assert {e["id"] for e in listed} == set(ids.values())
+    assert {e["connector"] for e in listed} == {"hotline", "miniprogram"}
+    as_json = json.loads(hub_cli(hub_topics.url, tmp_path, "dlq", "show", ids["hotline"], "--json"))
+    assert as_json["reason"] == "bad_json" and "新华区" in as_json["original"]
+    assert name not in as_json["original"] and phone not in as_json["original"]
+
 
 def test_masking_keeps_an_enterprise_that_contains_the_name() -> None:
     """An enterprise named after its owner keeps its name; the owner's own field does not."""
