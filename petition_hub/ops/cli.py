@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from petition_hub.ops.cliopts import HubGroup, broker_option, json_option, working
+from petition_hub.ops.cliopts import HubError, HubGroup, broker_option, json_option, working
 from petition_hub.ops.dlq_cli import dlq
 from petition_hub.ops.tail import tail_command
 from petition_hub.service import logs
@@ -68,7 +68,6 @@ def dev(demo_rate: float, no_demo: bool) -> None:
 @broker_option
 def worker() -> NoReturn:
     """A stream worker against HUB_BROKER (start more to scale out)."""
-    from petition_hub.ops.cliopts import HubError
     from petition_hub.ops.preflight import PreflightError, check_worker
 
     settings = _settings()
