@@ -339,9 +339,20 @@ async def _run(n: int) -> BenchResult:
     )
 
 
-def run_bench(quick: bool, json_path: Path | None) -> int:
-    """Run the suite, print a table (and write JSON); 0 when every target is met."""
+def run_bench(quick: bool, json_path: Path | None, *, as_json: bool = False) -> int:
+    """Run the suite, print a table (or, ``as_json``, JSON; and write JSON to ``json_path``); 0
+    when every target is met."""
     result = asyncio.run(_run(12_000 if quick else 60_000))
+    if as_json:
+        print(json.dumps(asdict(result), indent=2))
+    else:
+        _print_table(result)
+    if json_path is not None:
+        json_path.write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
+    return 0 if result.passed else 1
+
+
+def _print_table(result: BenchResult) -> None:
     print(
         f"records                 {result.records}\n"
         f"copy loop (baseline)    {result.copy_rate:>8} records/s\n"
@@ -360,6 +371,3 @@ def run_bench(quick: bool, json_path: Path | None) -> int:
         f"deadline {result.deadline_us} µs\n"
         f"{'PASS' if result.passed else 'FAIL'}"
     )
-    if json_path is not None:
-        json_path.write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
-    return 0 if result.passed else 1

@@ -29,6 +29,7 @@ from petition_hub.domain.calendar import (
     load_overrides,
 )
 from petition_hub.domain.notice import ParsedNotice
+from petition_hub.ops.cliopts import table
 
 __all__ = [
     "ImportError_",
@@ -82,10 +83,11 @@ def format_status(
     rows: list[YearRow], source_file: str, clocks: float | None, metrics_url: str
 ) -> str:
     lines = [f"calendar file: {source_file}", ""]
-    lines.append(f"{'year':<6}{'source':<13}{'working days':<14}from")
-    for r in rows:
-        days = "-" if r.working_days is None else str(r.working_days)
-        lines.append(f"{r.year:<6}{r.source:<13}{days:<14}{r.origin}")
+    body = [
+        [r.year, r.source, "-" if r.working_days is None else r.working_days, r.origin]
+        for r in rows
+    ]
+    lines += table(["year", "source", "working days", "from"], body).splitlines()
     lines.append("")
     if clocks is None:
         lines.append(f"open clocks on a provisional year: unknown (no worker at {metrics_url})")

@@ -5,6 +5,7 @@ Each command is a thin shell: it reads settings, calls one function of the packa
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -13,15 +14,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from petition_hub.ops.cliopts import HubError, HubGroup, broker_option, json_option, working
 from petition_hub.ops.contracts_cli import contracts
+from petition_hub.ops.dlq_cli import dlq
 from petition_hub.ops.schemas import schemas as schemas_group
+from petition_hub.ops.tail import tail_command
 from petition_hub.service import logs
 from petition_hub.service.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from petition_hub.domain.calendar import WorkingCalendar
     from petition_hub.domain.rules import RuleSet
-    from petition_hub.service.crypto import PiiCipher
 
 
 def _settings() -> Settings:
@@ -42,10 +45,13 @@ def _kafka(settings: Settings) -> dict[str, Any]:
     return kafka_python_options(settings)
 
 
-@click.group()
+@click.group(cls=HubGroup)
 @click.version_option(package_name="petition-hub")
-def main() -> None:
-    """The enterprise petition hub (企业诉求): intake, routing, SLA clocks, metrics."""
+@click.option("--debug", is_flag=True, help="show the traceback of an error (not one line)")
+def main(debug: bool) -> None:
+    """The enterprise petition hub (企业诉求): intake, routing, SLA clocks, metrics.
+
+    A configuration or connection problem is one line on standard error and exit status 2."""
 
 
 main.add_command(contracts)  # petition-hub contracts asyncapi|openapi
@@ -64,9 +70,10 @@ def dev(demo_rate: float, no_demo: bool) -> None:
 
 
 @main.command()
+@broker_option
 def worker() -> NoReturn:
     """A stream worker against HUB_BROKER (start more to scale out)."""
-    from petition_hub.service.crypto import cipher_for
+    from petition_hub.ops.preflight import PreflightError, check_worker
 
     settings = _settings()
     if settings.broker is None:
@@ -74,16 +81,20 @@ def worker() -> NoReturn:
             "HUB_BROKER is not set: point it at Kafka (kafka://host:9092), "
             "or run `petition-hub dev` for the embedded broker"
         )
-    try:  # fail closed, on any broker: dead letters sealed with a made-up key nobody could read
-        cipher_for(settings)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    try:  # the key (fail closed), topics, rules, calendar, web port, broker: one line each
+        check_worker(settings)
+    except PreflightError as exc:
+        raise HubError(str(exc)) from exc
 
     from petition_hub.service.runner import run_worker
     from petition_hub.service.worker import create_app
 
     logs.configure(settings.log_level, settings.log_json)
     run_worker(create_app(settings), settings)
+
+
+main.add_command(tail_command)
+main.add_command(dlq)
 
 
 @main.group()
@@ -110,11 +121,12 @@ def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
         replication_factor_cap=settings.topics_replication_factor_cap,
         security=_kafka(settings),
     )
-    click.echo(text)
+    click.echo(text, err=code == 2)  # 2: an unreadable topics file, an unreachable broker
     sys.exit(code)
 
 
 @topics.command("apply")
+@broker_option
 @click.option(
     "--delete-unexpected",
     is_flag=True,
@@ -128,6 +140,7 @@ def topics_apply(delete_unexpected: bool) -> None:
 
 
 @topics.command("diff")
+@broker_option
 def topics_diff() -> None:
     """Report how the broker differs from topics.yaml (exit 1 on drift); change nothing."""
     from petition_hub.topics import run_diff
@@ -136,13 +149,13 @@ def topics_diff() -> None:
 
 
 @topics.command("acls")
-@click.option(
+@click.option("--json", "as_json", is_flag=True, help="JSON bindings instead of the script")
+@click.option(  # the old spelling of --json, kept working
     "--format",
     "output_format",
     type=click.Choice(["kafka-acls", "json"]),
     default="kafka-acls",
-    show_default=True,
-    help="kafka-acls.sh command lines (a shell script), or JSON bindings",
+    hidden=True,
 )
 @click.option(
     "--bootstrap-server",
@@ -156,7 +169,9 @@ def topics_diff() -> None:
     show_default=True,
     help="the admin's client config for kafka-acls.sh (SASL/SCRAM credentials)",
 )
-def topics_acls(output_format: str, bootstrap_server: str, command_config: str) -> None:
+def topics_acls(
+    as_json: bool, output_format: str, bootstrap_server: str, command_config: str
+) -> None:
     """Kafka ACLs from topics.yaml and the reference units: each unit only its own topics."""
     from petition_hub.data import data_path
     from petition_hub.ops.acls import AclError, format_json, format_kafka_acls, generate
@@ -170,7 +185,7 @@ def topics_acls(output_format: str, bootstrap_server: str, command_config: str) 
             data_path("regions.yaml"),
             app_id=settings.app_id,
         )
-        if output_format == "json":
+        if as_json or output_format == "json":
             click.echo(format_json(bindings), nl=False)
         else:
             click.echo(format_kafka_acls(bindings, bootstrap_server, command_config), nl=False)
@@ -179,110 +194,12 @@ def topics_acls(output_format: str, bootstrap_server: str, command_config: str) 
 
 
 @main.group()
-def dlq() -> None:
-    """Inspect and resend dead letters (personal data masked when shown)."""
-
-
-def _dlq_context() -> tuple[str, PiiCipher]:
-    from petition_hub.service.crypto import cipher_for
-
-    settings = _settings()
-    if settings.broker is None:
-        raise click.ClickException("HUB_BROKER is not set: which broker holds the dead letters?")
-    try:
-        return settings.bootstrap_servers(), cipher_for(settings)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@dlq.command("list")
-@click.option("--reason", help="only this reason code (e.g. bad_json)")
-@click.option("--connector", help="only this channel (hotline, miniprogram, province)")
-def dlq_list(reason: str | None, connector: str | None) -> None:
-    """Every dead letter, oldest first: id, time, channel, reason, size, message (or why it
-    cannot be read: a wrong or rotated-out key, or a record that is not a dead letter)."""
-    from petition_hub.ops.dlq import entries, format_list
-
-    bootstrap, cipher = _dlq_context()
-    items = [
-        e
-        for e in entries(bootstrap, cipher, options=_kafka(_settings()))
-        if (reason is None or e.reason == reason)
-        and (connector is None or e.connector == connector)
-    ]
-    click.echo(format_list(items))
-
-
-@dlq.command("show")
-@click.argument("dead_letter_id")
-def dlq_show(dead_letter_id: str) -> None:
-    """One dead letter: metadata, redrives, and the original with personal data masked."""
-    from petition_hub.ops.dlq import entries, find, format_show
-
-    bootstrap, cipher = _dlq_context()
-    found = find(entries(bootstrap, cipher, options=_kafka(_settings())), dead_letter_id)
-    if found is None:
-        raise click.ClickException(f"no dead letter {dead_letter_id}")
-    if found.letter is None:  # one line on stderr, exit 1: a wrong key, or not a dead letter
-        raise click.ClickException(format_show(found))
-    click.echo(format_show(found))
-
-
-@dlq.command("redrive")
-@click.argument("dead_letter_ids", nargs=-1)
-@click.option("--reason", help="every dead letter with this reason code")
-@click.option(
-    "--via",
-    type=click.Choice(["source", "connector"]),
-    default="source",
-    show_default=True,
-    help="resend to the source topic, or decode with the current connector into hub.petitions",
-)
-@click.option("--include-redriven", is_flag=True, help="also those already redriven")
-@click.option("--dry-run", is_flag=True, help="say what would be done; send nothing")
-def dlq_redrive(
-    dead_letter_ids: tuple[str, ...],
-    reason: str | None,
-    via: str,
-    include_redriven: bool,
-    dry_run: bool,
-) -> None:
-    """Send selected dead letters again (by id, or all of one --reason); records each redrive.
-
-    Those that cannot be read, or whose whole original (of a truncated letter) is not on its
-    source topic any more, are reported and left; the exit status is 1 when any was not redriven.
-    """
-    from petition_hub.ops.dlq import entries, redrive
-
-    if not dead_letter_ids and reason is None:
-        raise click.ClickException("name dead letter ids, or --reason")
-    bootstrap, cipher = _dlq_context()
-    wanted = set(dead_letter_ids)
-    selected = [
-        e
-        for e in entries(bootstrap, cipher, options=_kafka(_settings()))
-        if (e.id in wanted or e.position in wanted or (reason is not None and e.reason == reason))
-        and (include_redriven or not e.redrives or e.id in wanted or e.position in wanted)
-    ]
-    missing = wanted - {e.id for e in selected} - {e.position for e in selected}
-    if missing:
-        raise click.ClickException(f"no dead letter {', '.join(sorted(missing))}")
-    results = redrive(bootstrap, selected, via, dry_run=dry_run, options=_kafka(_settings()))
-    for result in results:
-        click.echo(f"{result.id}: {result.outcome}")
-    if not selected:
-        click.echo("nothing to redrive")
-    left = sum(not r.redriven for r in results)
-    if left:
-        raise click.ClickException(f"{left} of {len(results)} dead letters not redriven")
-
-
-@main.group()
 def privacy() -> None:
     """Personal data: erase a petition's at the petitioner's request."""
 
 
 @privacy.command("erase")
+@broker_option
 @click.argument("petition_id")
 @click.option(
     "--reference",
@@ -291,7 +208,10 @@ def privacy() -> None:
 )
 @click.option("--by", "requested_by", help="who asks (your operator account): recorded")
 @click.option("--wait", default=60.0, show_default=True, help="seconds to wait for the outcome")
-def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wait: float) -> None:
+@json_option
+def privacy_erase(
+    petition_id: str, reference: str, requested_by: str | None, wait: float, as_json: bool
+) -> None:
     """Erase PETITION_ID's personal data now: a redacted revision replaces it on hub.petitions
     (compaction then drops the old ones), and hub.privacy records the erasure (its reference and
     the names of the erased fields, never their values). Exit status 1 unless it is done."""
@@ -308,6 +228,10 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
         wait=wait,
         options=_kafka(settings),
     )
+    if as_json:  # the outcome as data; the exit status as without --json
+        shown = {"petition_id": petition_id, "outcome": result.outcome, "fields": result.fields}
+        click.echo(json.dumps({**shown, "reason": result.reason}, ensure_ascii=False))
+        sys.exit(0 if result.outcome == "erased" else 1)
     if result.outcome == "erased":
         fields = ", ".join(result.fields) or "none held personal data"
         click.echo(f"{petition_id}: personal data erased ({fields})")
@@ -322,13 +246,15 @@ def privacy_erase(petition_id: str, reference: str, requested_by: str | None, wa
 
 @main.command()
 @click.option("--quick", is_flag=True, help="a small run (seconds), e.g. for CI")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write JSON here")
-def bench(quick: bool, json_path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of the table")
+@click.option("--json-file", "json_path", type=click.Path(path_type=Path), help="also write JSON")
+def bench(quick: bool, as_json: bool, json_path: Path | None) -> None:
     """The benchmark suite: the data path's speed as ratios to same-process baselines."""
     from petition_hub.devtools.bench import run_bench
 
     logs.configure("WARNING")
-    sys.exit(run_bench(quick, json_path))
+    with working("running the benchmark suite…"):
+        sys.exit(run_bench(quick, json_path, as_json=as_json))
 
 
 @main.group()
@@ -338,12 +264,8 @@ def rules() -> None:
 
 def _rules_in_force(settings: Settings) -> RuleSet:
     from petition_hub.agents.routing import load_rules_at
-    from petition_hub.domain.rules import RulesError
 
-    try:
-        return load_rules_at(settings.rules)
-    except RulesError as exc:
-        raise click.ClickException("\n".join(exc.errors)) from exc
+    return load_rules_at(settings.rules)  # a RulesError: one line (HubGroup), or --debug
 
 
 @rules.command("explain")
@@ -382,6 +304,7 @@ def rules_explain(
 
 
 @rules.command("dry-run")
+@broker_option
 @click.argument("candidate", type=click.Path(exists=True, path_type=Path))
 @click.option("--limit", default=10_000, show_default=True, help="the most recent petitions")
 @click.option("--json", "as_json", is_flag=True)
@@ -399,7 +322,8 @@ def rules_dry_run(candidate: Path, limit: int, as_json: bool) -> None:
         new = load_rules_at(candidate)
     except RulesError as exc:
         raise click.ClickException("\n".join(exc.errors)) from exc
-    petitions = recent_petitions(settings.bootstrap_servers(), limit, options=_kafka(settings))
+    with working(f"reading the {limit} most recent petitions of hub.petitions…"):
+        petitions = recent_petitions(settings.bootstrap_servers(), limit, options=_kafka(settings))
     click.echo(dry_run_report(petitions, current, new, settings.city, as_json))
 
 
@@ -435,7 +359,6 @@ def sla_explain(
     as_json: bool,
 ) -> None:
     """The sign-for and resolve deadlines and every ladder step, from the workers' own functions."""
-    import json
 
     from petition_hub.domain.calendar import CalendarUnavailable
     from petition_hub.domain.petition import PetitionType, Urgency
@@ -491,7 +414,6 @@ def _calendar_in_force(settings: Settings) -> tuple[Path, WorkingCalendar]:
 def calendar_status(metrics_url: str | None, as_json: bool) -> None:
     """Each year from last year to two years ahead: official, provisional or none, and where from;
     how many open clocks a worker runs on a provisional year."""
-    import json
 
     from petition_hub.domain.sla import SHANGHAI
     from petition_hub.ops.calendar import (
@@ -545,6 +467,7 @@ def calendar_import(notice_file: Path, write: bool) -> None:
 
 
 @main.command()
+@broker_option
 @click.option("--period", required=True, help="the calendar month, YYYY-MM (Asia/Shanghai)")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="also write CSV here")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of the table")
@@ -568,7 +491,8 @@ def report(period: str, csv_path: Path | None, as_json: bool) -> None:
     if settings.broker is None:
         raise click.ClickException("HUB_BROKER is not set: which broker holds hub.lifecycle?")
     name = unit_namer(_rules_in_force(settings))
-    events = read_events(settings.bootstrap_servers(), _kafka(settings))
+    with working("reading hub.lifecycle and hub.sla…"):
+        events = read_events(settings.bootstrap_servers(), _kafka(settings))
     if events.skipped:
         click.echo(f"warning: {events.skipped} records skipped (not decodable)", err=True)
     rows = compute(events.lifecycle, events.sla, month)

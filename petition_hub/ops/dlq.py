@@ -32,6 +32,7 @@ from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIV
 from petition_hub.broker.reading import read_all
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
+from petition_hub.ops.masking import mask_free_text, mask_record
 from petition_hub.runtime.deadletter import DeadLetter, unseal
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.schemas import codec
@@ -39,16 +40,6 @@ from petition_hub.schemas import records as wire
 from petition_hub.schemas.codec import REDRIVE_V1
 from petition_hub.service.crypto import InvalidToken, PiiCipher
 from petition_hub.service.logs import scrub_text
-
-#: Field names that hold personal data in the channels' JSON and Avro (masked by ``show``).
-PERSONAL_KEYS: Final = frozenset(
-    {
-        "LDRXM", "LDHM",  # 12345 caller's name and phone
-        "name", "phone", "idCardNo", "openid",  # mini-program account
-        "contactName", "idNumber",  # province petitioner
-    }
-)  # fmt: skip
-
 
 #: What ``dlq`` says of a dead letter sealed under a key ``HUB_PII_KEY`` does not hold.
 UNDECRYPTABLE: Final = "cannot be decrypted with HUB_PII_KEY (wrong or rotated-out key)"
@@ -179,56 +170,48 @@ def format_list(items: Sequence[Entry]) -> str:
     return "\n".join(lines)
 
 
-def _mask(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {
-            k: ("***" if k in PERSONAL_KEYS and v not in (None, "") else _mask(v))
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_mask(v) for v in node]
-    if isinstance(node, str):
-        return scrub_text(node)
-    if isinstance(node, bytes):
-        return f"<{len(node)} bytes>"
-    if isinstance(node, datetime):
-        return node.isoformat()
-    return node
-
-
 def masked_original(letter: DeadLetter, limit: int = 2000) -> str:
     """The original value, readable and with personal data masked, cut to ``limit`` characters.
 
-    JSON and wire-format Avro are parsed and their personal fields masked; anything else (which
-    is why it is a dead letter) is shown as text with phone/ID/openid patterns masked, or as the
-    length and first bytes in hex when it is not text.
+    JSON and wire-format Avro are parsed and their personal fields masked, and only those
+    (:func:`petition_hub.ops.masking.mask_record`); anything else (which is why it is a dead
+    letter) is shown as text with the personal values it spells out and every phone, ID number
+    or openid masked (:func:`petition_hub.ops.masking.mask_free_text`), or as the length and
+    first bytes in hex when it is not text.
     """
     value = letter.source.value
     if value is None:
         return "(null value)"
     charset = dict(letter.source.headers).get("charset")
-    encoding = (
-        "gb18030" if charset and charset.decode(errors="replace").lower() == "gb18030" else "utf-8"
-    )
-    try:
-        return json.dumps(_mask(json.loads(value.decode(encoding))), ensure_ascii=False, indent=2)[
-            :limit
-        ]
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        pass
+    said = charset.decode(errors="replace").lower() if charset else ""
+    # a hotline message in GB18030 without its charset header must not show as hex: hex is
+    # the name still, for anyone who decodes it
+    encodings = ("gb18030",) if said == "gb18030" else ("utf-8", "gb18030")
+    text = None
+    for encoding in encodings:
+        try:
+            text = value.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is not None:
+        try:
+            shown = json.dumps(mask_record(json.loads(text)), ensure_ascii=False, indent=2)
+            return shown[:limit]
+        except (ValueError, RecursionError):
+            pass
     try:
         sid, record = schemas.decode(value)
         return (
             f"(Avro, schema id {sid})\n"
-            + json.dumps(_mask(record), ensure_ascii=False, indent=2)[:limit]
+            + json.dumps(mask_record(record), ensure_ascii=False, indent=2)[:limit]
         )
     except (ValueError, KeyError):
         pass
-    try:
-        text = value.decode(encoding)
-    except UnicodeDecodeError:
+    if text is None:
         return f"({len(value)} bytes, not text) {value[:48].hex(' ')}…"
-    shown = scrub_text(text[:limit])
+    # masked whole, then cut: a value spelled out after the cut may recur before it
+    shown = mask_free_text(text)[:limit]
     return shown + (f"… ({len(text) - limit} more characters)" if len(text) > limit else "")
 
 

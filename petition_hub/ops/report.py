@@ -32,7 +32,6 @@ import csv
 import io
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from petition_hub.domain.rules import RuleSet
+from petition_hub.ops.cliopts import table
 from petition_hub.topics import names
 
 if TYPE_CHECKING:  # the wire format is imported when the topics are read (start-up time)
@@ -324,16 +324,6 @@ def _percent(rate: float | None) -> str:
     return DASH if rate is None else f"{rate * 100:.1f}%"
 
 
-def _width(text: str) -> int:
-    """Columns ``text`` takes in a terminal (CJK characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    fill = " " * max(0, width - _width(text))
-    return fill + text if right else text + fill
-
-
 def _title(period: Period) -> str:
     return (
         f"{period.year}年{period.month}月 ({period}, Asia/Shanghai "
@@ -346,10 +336,10 @@ def format_text(rows: Sequence[UnitRow], period: Period, name: Callable[[str], s
     head = _title(period)
     if not rows:
         return f"{head}\nno events in this period"
-    table = [["单位", "代码", *(h for h, _, _ in _COLUMNS)]]
+    body = []
     for row in [*rows, total(rows)]:
         values = row.as_dict()
-        table.append(
+        body.append(
             [
                 name(row.unit),
                 "" if row.unit == "total" else row.unit,
@@ -359,11 +349,7 @@ def format_text(rows: Sequence[UnitRow], period: Period, name: Callable[[str], s
                 ),
             ]
         )
-    widths = [max(_width(line[i]) for line in table) for i in range(len(table[0]))]
-    lines = [
-        "  ".join(_pad(cell, widths[i], right=i >= 2) for i, cell in enumerate(line)).rstrip()
-        for line in table
-    ]
+    lines = table(["单位", "代码", *(h for h, _, _ in _COLUMNS)], body, right_from=2).splitlines()
     notes = (
         "响应率 = 按时签收/签收  办结率 = 办结/受理  限时办结率 = 按时办结/办结  "
         "满意率 = (满意+基本满意)/评价  逾期未办结: 期末仍逾期未办结  —: 分母为0"
