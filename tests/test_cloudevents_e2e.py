@@ -36,6 +36,7 @@ from petition_hub import schemas
 from petition_hub.agents.intake import REDRIVE_HEADER
 from petition_hub.broker.embedded import free_port
 from petition_hub.domain.petition import Channel, petition_id_for
+from petition_hub.ops.report import read_events
 from petition_hub.runtime.cloudevents import HEADERS
 from petition_hub.topics import names
 
@@ -209,6 +210,8 @@ def test_every_record_the_hub_writes_is_a_cloudevent(tmp_path: Path) -> None:
         # read while dev runs: its broker keeps the topics in memory only
         topics = _hub_outputs(bootstrap)
         records = _snapshot(bootstrap, topics)
+        # the report counts each event once by its ce_id (the hub's record bodies carry none)
+        events = read_events(bootstrap)
     finally:
         stop_process(proc, timeout=30)
 
@@ -221,3 +224,9 @@ def test_every_record_the_hub_writes_is_a_cloudevent(tmp_path: Path) -> None:
     assert not problems, f"{len(problems)} problems in {checked} records:\n" + "\n".join(
         problems[:20]
     )
+    # the report read every lifecycle event with its id
+    lifecycle_ids = [e["eventId"] for e in events.lifecycle]
+    assert len(lifecycle_ids) >= len(records[names.LIFECYCLE]) > 0
+    assert all(lifecycle_ids)
+    stamped = {dict(r.headers)["ce_id"].decode() for r in records[names.LIFECYCLE]}
+    assert stamped <= set(lifecycle_ids)
