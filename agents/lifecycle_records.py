@@ -68,6 +68,9 @@ from .routing_records import FEEDBACK, feedback
 
 log = structlog.get_logger(__name__)
 
+#: The CloudEvents type of a channel's request to rate a reply (JSON: its value names no schema).
+EVALUATION_REQUEST_TYPE: Final = "cn.gov.pds.hub.EvaluationRequest"
+
 _FEEDBACK_STATUS: Final = {
     LifecycleState.RECEIVED: "RECEIVED",
     LifecycleState.TRIAGE: "RECEIVED",
@@ -362,7 +365,7 @@ def _evaluation_request(effect: EvaluationInvited, r: _Rendering) -> Output:
         "choices": [choice.value for choice in Satisfaction],
     }
     value = json.dumps(body, ensure_ascii=False).encode()
-    return Output(topic, r.channel_ref.encode(), value)
+    return Output(topic, r.channel_ref.encode(), value, ce_type=EVALUATION_REQUEST_TYPE)
 
 
 def units_of(spec: Mapping[str, TopicSpec]) -> frozenset[str]:

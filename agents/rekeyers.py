@@ -60,6 +60,8 @@ log = structlog.get_logger(__name__)
 
 #: Header of a re-keyed status event: the unit it came from (``dept.HUD``).
 UNIT_HEADER: Final = "hub-unit"
+#: The CloudEvents type of a relayed status event (its bytes are the unit's, decoded later).
+UNIT_STATUS_TYPE: Final = codec.UNIT_STATUS_V1.rsplit(".v", 1)[0]
 #: The rating topics, with their connectors' decoders (in the order of their stages), as the
 #: channels declare them.
 EVALUATION_TOPICS: Final[Mapping[str, EvaluationDecoder]] = EVALUATION_DECODERS
@@ -102,7 +104,8 @@ class StatusRekeyer(Processor):
                 )
             ]
         headers = [(UNIT_HEADER, _unit_of_topic(src.topic).encode())]
-        return [Output(self.target, pid.encode(), src.value, headers)]
+        # relayed as the unit wrote it: its CloudEvents type says what it is whatever the bytes
+        return [Output(self.target, pid.encode(), src.value, headers, ce_type=UNIT_STATUS_TYPE)]
 
 
 class EvaluationRekeyer(Processor):

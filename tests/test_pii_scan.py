@@ -14,7 +14,7 @@ appear in:
 - any line of the worker's log;
 - the clear part of any dead letter (everything but ``sealed``) or of any rejection (everything
   but ``original``);
-- the headers of any record on any topic;
+- the headers of any record on any topic (the CloudEvents ones too);
 - ``/metrics``.
 
 Values are looked for as planted and in the text with spaces and dashes removed and full-width
@@ -329,6 +329,9 @@ def test_no_personal_data_outside_its_envelope(
     topics = _all_topics(bootstrap)
     records = read_topic(bootstrap, topics, timeout=30)
     assert {"hub.deadletter", "hub.petitions", REJECTS} <= {r.topic for r in records}
+    # the headers scanned include the CloudEvents ones (ce_id, ce_type, ce_source...)
+    stamped = {r.topic for r in records if "ce_id" in dict(r.headers)}
+    assert {"hub.deadletter", "hub.petitions", REJECTS} <= stamped
     unit_views = 0
     shown = 0
     for r in records:

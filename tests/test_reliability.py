@@ -264,7 +264,7 @@ def test_rebalance_one_three_two_under_cpu_saturation(
         time.sleep(3)  # a late duplicate would land now
         lifecycle = read_topic(hub_topics.bootstrap, "hub.lifecycle", timeout=5)
         sla = read_topic(hub_topics.bootstrap, "hub.sla", timeout=5)
-        ids = Counter(dict(r.headers).get("hub-event-id", b"").decode() for r in (*lifecycle, *sla))
+        ids = Counter(dict(r.headers).get("ce_id", b"").decode() for r in (*lifecycle, *sla))
         twice = {i: c for i, c in ids.items() if c > 1}
         petitions = {
             (r.key or b"").decode()

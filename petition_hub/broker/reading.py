@@ -55,7 +55,7 @@ def read_all(
 async def event_ids_since(
     bootstrap: str,
     starts: Mapping[TopicPartition, int],
-    header: str = "hub-event-id",
+    header: str = "ce_id",
     timeout: float = 60.0,
     options: Mapping[str, Any] | None = None,
 ) -> set[str]:

@@ -33,6 +33,7 @@ from petition_hub.broker.reading import read_all
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
 from petition_hub.ops.masking import mask_free_text, mask_record
+from petition_hub.runtime.cloudevents import source_of, stamp
 from petition_hub.runtime.deadletter import DeadLetter, unseal
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.schemas import codec
@@ -45,6 +46,8 @@ from petition_hub.service.logs import scrub_text
 UNDECRYPTABLE: Final = "cannot be decrypted with HUB_PII_KEY (wrong or rotated-out key)"
 #: The largest record a redrive reads back from a source topic (its whole original).
 _FETCH_BYTES: Final = 64 * 1024 * 1024
+#: ``ce_source`` of what a redrive writes to the hub's topics.
+REDRIVE_SOURCE: Final = source_of("ops/dlq")
 
 
 @dataclass
@@ -411,19 +414,22 @@ def _redrive_one(
     if producer is not None:
         sent = producer.send(send.target, key=send.key, value=send.value, headers=send.headers)
         sent.get(timeout=30)
+        at = datetime.now(UTC)
         marker: wire.DeadLetterRedrive = {
             "deadLetterId": d.id,
-            "redrivenAt": datetime.now(UTC),
+            "redrivenAt": at,
             "via": via,
             "target": send.target,
             "outcome": send.outcome,
         }
-        producer.send(
-            DEADLETTER_TOPIC,
-            key=d.source.key,
-            value=schemas.encode(REDRIVE_V1, marker),
-            headers=[(REDRIVE_HEADER, d.id.encode())],
-        ).get(timeout=30)
+        value = schemas.encode(REDRIVE_V1, marker)
+        # each redrive is an event of its own: its id says when
+        event_id = f"{d.id}@redriven:{at.isoformat()}"
+        headers = [(REDRIVE_HEADER, d.id.encode())]
+        headers = stamp(headers, value, event_id=event_id, source=REDRIVE_SOURCE, time=at)
+        producer.send(DEADLETTER_TOPIC, key=d.source.key, value=value, headers=headers).get(
+            timeout=30
+        )
     outcome = send.outcome if producer is not None else f"would be {send.outcome}"
     return RedriveResult(d.id, via, outcome + whole)
 
@@ -451,4 +457,8 @@ def _through_connector(d: DeadLetter, src: SourceRecord, via: str) -> _Send | Re
         return RedriveResult(d.id, via, f"still refused: {exc.message}", False)
     value = schemas.encode(codec.PETITION, codec.petition_record(petition))
     outcome = f"petition {petition.petition_id} to {PETITIONS_TOPIC}"
-    return _Send(PETITIONS_TOPIC, petition.petition_id.encode(), value, [], outcome)
+    # a hub record: the CloudEvents headers, its id the letter's (a second redrive repeats it)
+    headers = stamp(
+        [], value, event_id=f"{d.id}@redrive:{via}", source=REDRIVE_SOURCE, time=datetime.now(UTC)
+    )
+    return _Send(PETITIONS_TOPIC, petition.petition_id.encode(), value, headers, outcome)

@@ -10,6 +10,7 @@ unknown petition id). The worker's side (routing's order, the eraser) is
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTP
 
 from petition_hub import schemas
+from petition_hub.runtime.cloudevents import source_of, stamp
 from petition_hub.runtime.records import kind_of
 from petition_hub.schemas import codec
 from petition_hub.service.erasure import ERASED, REQUESTED, privacy_event
@@ -72,6 +74,14 @@ def request_erasure(
             requested_by=requested_by,
         )
         key, value, headers = privacy_event(request)
+        # a request is a new event each time it is made: its id is new
+        headers = stamp(
+            headers,
+            value,
+            event_id=f"{pid}@requested:{uuid.uuid4()}",
+            source=source_of("ops/privacy"),
+            time=request["at"],
+        )
         producer.send(PRIVACY, key=key, value=value, headers=headers).get(timeout=30)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

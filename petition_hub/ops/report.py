@@ -2,10 +2,10 @@
 
 The source of truth is the event log: ``hub.lifecycle`` (``LifecycleEvent``) and ``hub.sla``
 (``SlaEvent``, any version), read whole. Delivery is at-least-once, so events are counted once per
-``eventId``. The definitions are those of the Prometheus recording rules (see
+event id: the record's CloudEvents ``ce_id`` (the body's ``eventId`` for a record without one).
+The definitions are those of the Prometheus recording rules (see
 :mod:`petition_hub.service.metrics`); a period is a calendar month in Asia/Shanghai,
-``[start, end)``,
-and an event belongs to it by its ``at``:
+``[start, end)``, and an event belongs to it by its ``at``:
 
 - received (受理): ``state_changed`` to ``routed``, for ``leadUnit`` (else ``unit``);
 - signed for: ``hub.sla`` clock ``sign_for``, signal ``met`` or ``missed``, for ``unit``; on time
@@ -203,7 +203,7 @@ def _unique(records: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]
     seen: set[str] = set()
     for r in records:
         event_id = r.get("eventId")
-        if event_id is not None:
+        if event_id:  # an empty id identifies nothing
             if event_id in seen:
                 continue
             seen.add(event_id)
@@ -420,6 +420,7 @@ def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Eve
     (:func:`petition_hub.service.security.kafka_python_options`)."""
     from petition_hub import schemas
     from petition_hub.broker.reading import read_all
+    from petition_hub.runtime.cloudevents import event_id_of
     from petition_hub.schemas import codec
 
     events = Events()
@@ -434,7 +435,9 @@ def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Eve
             if sid not in wanted or value is None:
                 events.skipped += 1
                 continue
-            yield value
+            # the hub writes the stable id in the record's CloudEvents header (``ce_id``); the
+            # body's ``eventId`` is the writer's own (empty in the hub's records)
+            yield {**value, "eventId": event_id_of(record.headers) or value.get("eventId")}
 
     events.lifecycle = [
         codec.read_lifecycle_event(v) for v in decoded(LIFECYCLE_TOPIC, codec.LIFECYCLE_RECORD)

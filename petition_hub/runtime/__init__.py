@@ -26,11 +26,11 @@ Guarantees, per batch:
 Exactly-once outputs (``outputs=`` given; the lifecycle's clock events must fire once): without
 broker transactions (Tansu has none) a crash after the outputs were acknowledged but before the
 state recording them was would emit them again. So each output carries a stable ``event_id``
-(header ``hub-event-id``) and is written to partition ``p mod n`` of its topic for source
-partition ``p``; the state of ``p`` records, with each flush, where the outputs of ``p`` ended
-in those partitions (the *marks*, written after the other state changes). Restoring ``p`` reads
-every output partition from its mark to its end: those records were written after the last state
-flush, and a processor that regenerates one of them (same ``event_id``) has it suppressed.
+(header ``ce_id``, its CloudEvents id) and is written to partition ``p mod n`` of its topic for
+source partition ``p``; the state of ``p`` records, with each flush, where the outputs of ``p``
+ended in those partitions (the *marks*, written after the other state changes). Restoring ``p``
+reads every output partition from its mark to its end: those records were written after the last
+state flush, and a processor that regenerates one of them (same ``event_id``) has it suppressed.
 Together with processors that skip input records their state already holds (a partial state
 flush), a crash repeats no output and loses none.
 

@@ -23,9 +23,10 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
+from petition_hub.runtime.cloudevents import stamp_output
 from petition_hub.runtime.lease import LeaseLost
 from petition_hub.runtime.marks import Marks
-from petition_hub.runtime.records import EVENT_ID_HEADER, Output, SourceRecord
+from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.topics.partitioning import petition_partition
 
 # the stage's logger, under its name from before the move into petition_hub.runtime
@@ -85,22 +86,29 @@ class Delivery:
             return None
         return petition_partition(out.key, partitions)
 
-    async def send(self, out: Output) -> asyncio.Future[Any]:
+    async def send(
+        self, out: Output, src: SourceRecord | None = None, index: int | str = 0
+    ) -> asyncio.Future[Any]:
+        """Send ``out``, the ``index``-th output of ``src`` (None: of a timer), with its
+        CloudEvents headers (:func:`.cloudevents.stamp_output`)."""
         assert self.producer is not None
         fut: asyncio.Future[Any] = await self.producer.send(
             out.topic,
             out.value,
             key=out.key,
-            headers=list(out.headers),
+            headers=stamp_output(out, self.stage_name, src, index),
             partition=self.partition_of(out),
         )
         return fut
 
-    async def emit(self, out: Output, partition: int) -> asyncio.Future[Any] | None:
-        """Send ``out`` for source ``partition``; None when an exactly-once stage finds it was
-        sent before the crash it recovers from."""
+    async def emit(
+        self, out: Output, partition: int, src: SourceRecord | None = None, index: int = 0
+    ) -> asyncio.Future[Any] | None:
+        """Send ``out`` (the ``index``-th output of ``src``; None: of a timer) for source
+        ``partition``; None when an exactly-once stage finds it was sent before the crash it
+        recovers from."""
         if self.marks is None:
-            return await self.send(out)
+            return await self.send(out, src, index)
         if self.marks.suppressed(partition, out.event_id):
             return None
         tp = self.marks.out_tp(out.topic, partition)
@@ -111,9 +119,7 @@ class Delivery:
                 f"{out.topic} belongs in partition {chosen} by the hub's rule, but exactly once "
                 f"writes partition {tp.partition} (does its count divide the sources'?)"
             )
-        headers = list(out.headers)
-        if out.event_id is not None:
-            headers.append((EVENT_ID_HEADER, out.event_id.encode()))
+        headers = stamp_output(out, self.stage_name, src, index)
         assert self.producer is not None
         fut: asyncio.Future[Any] = await self.producer.send(
             out.topic, out.value, key=out.key, headers=headers, partition=tp.partition
@@ -127,11 +133,13 @@ class Delivery:
         src: SourceRecord,
         futures: list[asyncio.Future[Any]],
         origin: dict[int, SourceRecord],
+        index: int = 0,
     ) -> None:
-        """Emit ``out`` of ``src``, remembering where it came from; a record the producer
-        refuses before sending (too large) makes ``src`` a dead letter at once."""
+        """Emit ``out``, the ``index``-th output of ``src``, remembering where it came from; a
+        record the producer refuses before sending (too large) makes ``src`` a dead letter at
+        once."""
         try:
-            fut = await self.emit(out, src.partition)
+            fut = await self.emit(out, src.partition, src, index)
         except RECORD_ERRORS as exc:
             if self.dead_letter is None:
                 raise
@@ -180,7 +188,8 @@ class Delivery:
         )
         what = "process" if reason == "internal" else "write an output of"
         message = f"the {self.stage_name} stage could not {what} this record: {type(exc).__name__}"
-        return await self.send(self.dead_letter(src, reason, message))
+        # its id is the source's place and "dead": the same however often it is refused
+        return await self.send(self.dead_letter(src, reason, message), src, "dead")
 
     def drop_queued(self, why: str) -> int:
         """Drop the outputs still waiting in the producer (not yet sent to the broker): they must

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 #: A header as read from a source topic (Kafka allows a header without a value).
 Header = tuple[str, bytes | None]
 #: A header a stage writes.
 OutputHeader = tuple[str, bytes]
 
-#: Header carrying an output's ``event_id``.
-EVENT_ID_HEADER = "hub-event-id"
+#: Header carrying an output's ``event_id``: the CloudEvents ``ce_id`` (every record the hub
+#: writes carries the CloudEvents headers, :mod:`petition_hub.runtime.cloudevents`).
+EVENT_ID_HEADER = "ce_id"
 #: Header naming what a hub record is (``closed``, ``erasure_due``, ``redacted``...), so a reader
 #: skips the kinds it does not want without decoding them.
 KIND_HEADER = "hub-kind"
@@ -50,4 +52,10 @@ class Output:
     value: bytes | None
     headers: Sequence[OutputHeader] = ()
     event_id: str | None = None
-    """Stable id of what this output says (exactly-once stages): regenerated, it is the same."""
+    """Stable id of what this output says (exactly-once stages, timers): regenerated, it is the
+    same. Without one, the stage makes it of the source record's place (its ``ce_id``)."""
+    ce_type: str | None = None
+    """Its CloudEvents type when the value does not say it (a JSON record): else the Avro record
+    name, with the ``hub-kind``."""
+    time: datetime | None = None
+    """When what it says happened (``ce_time``); by default the source record's timestamp."""

@@ -416,8 +416,8 @@ class Stage(Service):
                 log.exception("processor raised", stage=self.stage_name, source=src.ref)
                 work.futures.append(await self.delivery.poison(src, exc, "internal"))
                 outs = ()
-            for out in outs:
-                await self.delivery.emit_for(out, src, work.futures, work.origin)
+            for n, out in enumerate(outs):
+                await self.delivery.emit_for(out, src, work.futures, work.origin, n)
             done += 1
             if time.perf_counter() - work.slice_start > YIELD_EVERY:
                 # let heartbeats, other stages and the web server run: a loop blocked longer

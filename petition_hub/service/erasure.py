@@ -38,7 +38,8 @@ from petition_hub import schemas
 from petition_hub.broker.offsets import end_offsets
 from petition_hub.domain.privacy import redact
 from petition_hub.runtime import clients
-from petition_hub.runtime.records import EVENT_ID_HEADER, KIND_HEADER, kind_of
+from petition_hub.runtime.cloudevents import source_of, stamp
+from petition_hub.runtime.records import KIND_HEADER, kind_of
 from petition_hub.schemas import codec
 from petition_hub.schemas import records as wire
 from petition_hub.service import metrics
@@ -51,6 +52,8 @@ DUE: Final = "erasure_due"
 ERASED: Final = "erased"
 #: Header of a redacted revision on hub.petitions.
 REDACTED_HEADER: Final = (KIND_HEADER, b"redacted")
+#: ``ce_source`` of what the eraser writes.
+SOURCE: Final = source_of("eraser")
 
 
 def privacy_event(record: wire.PrivacyEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -72,7 +75,8 @@ class Eraser(Service):
       of the petition after it).
     - Emits: the redacted revision to ``hub.petitions`` (same key and revision, flag
       ``personal_data_erased``, header ``hub-kind: redacted``: routing does not route it again)
-      and ``erased`` to ``hub.privacy`` (event id ``<pid>@erased:<reason>:<offset>``).
+      and ``erased`` to ``hub.privacy``; both with the CloudEvents headers (``ce_id``
+      ``<pid>@erased:<reason>:<offset>``, ``ce_source`` ``/petition-hub/eraser``).
     - Keeps: nothing but its committed offsets. At least once: an order read again after a crash
       is carried out again, with the same outputs.
 
@@ -164,19 +168,20 @@ class Eraser(Service):
         offset, avro = found
         petition = codec.petition_of(schemas.decode(avro)[1])
         done = redact(petition)
-        event_id = f"{pid}@erased:{reason}:{offset}".encode()
-        headers = [REDACTED_HEADER, (EVENT_ID_HEADER, event_id)]
+        event_id = f"{pid}@erased:{reason}:{offset}"
+        at = self.clock()
+        redacted = schemas.encode(codec.PETITION, codec.petition_record(done.petition))
         await self.producer.send(
             PETITIONS,
             key=pid.encode(),
-            value=schemas.encode(codec.PETITION, codec.petition_record(done.petition)),
-            headers=headers,
+            value=redacted,
+            headers=stamp([REDACTED_HEADER], redacted, event_id=event_id, source=SOURCE, time=at),
         )
         erased = codec.privacy_event_record(
             pid,
             ERASED,
             reason,
-            self.clock(),
+            at,
             reference=order["reference"],
             requested_by=order["requestedBy"],
             closed_at=order["closedAt"],
@@ -184,9 +189,8 @@ class Eraser(Service):
             fields=done.fields,
         )
         key, record, kind = privacy_event(erased)
-        await self.producer.send(
-            PRIVACY, key=key, value=record, headers=[*kind, (EVENT_ID_HEADER, event_id)]
-        )
+        headers = stamp(kind, record, event_id=event_id, source=SOURCE, time=at)
+        await self.producer.send(PRIVACY, key=key, value=record, headers=headers)
         metrics.ERASURES.labels(reason.lower(), "erased").inc()
         log.info("personal data erased", petition_id=pid, reason=reason, fields=len(done.fields))
 

@@ -1,0 +1,232 @@
+"""CloudEvents on every record the hub writes (issue 13), checked over a ``dev`` run's topics.
+
+``petition-hub dev`` runs the demo (three channels, broken messages, units that sign for and
+reply, petitioners who rate); on top of it, what an operator and a unit do that the demo does
+not: a provincial dispatch its lead unit returns at once (the lifecycle's command on
+``hub.reroute``, routing's new decision), an erasure at the petitioner's request
+(``hub.privacy``: the request, routing's order, the eraser's outcome, and the redacted revision on
+``hub.petitions``), an erasure of a petition the hub does not know (``hub.rejects``), and a redrive
+of a dead letter (its marker on ``hub.deadletter``). Then every record of every topic the hub
+writes (its own topics, the units' ``.petitions``, ``province.*``, the evaluation requests, the
+routed and repartition topics) must carry the Kafka binding's binary-mode headers, read back by
+the ``cloudevents`` library, with ids unique per topic.
+
+The stages' changelogs are their state, not events, and are not checked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
+from cloudevents.core.formats.json import JSONFormat
+from kafka import KafkaConsumer, TopicPartition
+
+from hubtest import Record, court_dispatch, produce, read_topic, run_hub, stop_process, wait_until
+from petition_hub import schemas
+from petition_hub.agents.intake import REDRIVE_HEADER
+from petition_hub.broker.embedded import free_port
+from petition_hub.domain.petition import Channel, petition_id_for
+from petition_hub.ops.report import read_events
+from petition_hub.runtime.cloudevents import HEADERS
+from petition_hub.topics import names
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+APP = names.DEFAULT_APP_ID
+DISPATCH = f"HA-{datetime.now(UTC):%Y%m%d}-990013"
+PID = petition_id_for(Channel.PROVINCE, DISPATCH)
+LEAD = "dept.COURT"
+
+#: The hub's topics that the run must have filled (so the check is not vacuous).
+MUST_HAVE_RECORDS = (
+    names.PETITIONS,
+    names.LIFECYCLE,
+    names.SLA,
+    names.TRIAGE,
+    names.DEADLETTER,
+    names.REJECTS,
+    names.PRIVACY,
+    names.REROUTE,
+    names.PROVINCE_FEEDBACK,
+    *names.EVALUATION_REQUEST_TOPICS,
+    names.routed_topic(APP),
+    names.status_repartition(APP),
+    names.evaluations_repartition(APP),
+    f"{LEAD}.petitions",
+)
+
+
+def _hub_outputs(bootstrap: str) -> list[str]:
+    """Every topic the hub writes, as it stands on the broker."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        topics = consumer.topics()
+    finally:
+        consumer.close()
+    own = set(names.HUB_TOPICS + names.LATER_HUB_TOPICS) - {names.DECISIONS}
+    internal = {
+        names.routed_topic(APP),
+        names.status_repartition(APP),
+        names.evaluations_repartition(APP),
+    }
+    units = {t for t in topics if names.is_unit_topic(t) and t.endswith(".petitions")}
+    return sorted((own | internal | units) & topics)
+
+
+def _snapshot(bootstrap: str, topics: list[str], timeout: float = 120.0) -> dict[str, list[Record]]:
+    """Every record of ``topics`` up to their ends as they are when asked (dev goes on writing:
+    what comes after is read too, as far as the reading got), by topic."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out: dict[str, list[Record]] = {t: [] for t in topics}
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, "the hub's topics not read to their ends"
+            for tp, msgs in consumer.poll(timeout_ms=500, max_records=5000).items():
+                out[tp.topic] += [
+                    Record(m.key, m.value, list(m.headers or []), tp.partition, m.offset, tp.topic)
+                    for m in msgs
+                ]
+        return out
+    finally:
+        consumer.close()
+
+
+def _start_dev(data: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """``petition-hub dev`` with the demo; its process, broker URL and bootstrap address."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATA_DIR": str(data),
+        "HUB_METRICS_PORT": str(free_port()),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "petition_hub", "dev", "--demo-rate", "40"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    banner = [proc.stdout.readline()]
+    while "stop" not in banner[-1] and banner[-1]:
+        banner.append(proc.stdout.readline())
+    found = re.search(r"HUB_BROKER=(\S+)", "".join(banner))
+    assert found is not None, banner
+    url = found.group(1)
+    return proc, url, url.split("://", 1)[1]
+
+
+def _status(kind: str) -> bytes:
+    return schemas.encode(
+        "cn.gov.pds.hub.UnitStatus.v1",
+        {"petitionId": PID, "kind": kind, "at": datetime.now(UTC)},
+    )
+
+
+def _problems(topic: str, records: list[Record]) -> Iterator[str]:
+    """What is wrong with the CloudEvents headers of ``topic``'s records."""
+    ids: Counter[str] = Counter()
+    for r in records:
+        where = f"{topic}:{r.partition}:{r.offset}"
+        headers = dict(r.headers)
+        missing = [h for h in HEADERS if not headers.get(h)]
+        if missing:
+            yield f"{where}: no {missing} in {sorted(headers)}"
+            continue
+        message = KafkaMessage(
+            {k: v for k, v in headers.items() if v is not None}, r.key, r.value or b""
+        )
+        event = from_binary(message, JSONFormat())
+        ids[event.get_id()] += 1
+        if event.get_specversion() != "1.0" or not event.get_source().startswith("/petition-hub/"):
+            yield f"{where}: {event.get_attributes()}"
+        avro = r.value is not None and r.value[:1] == b"\x00"
+        if avro and event.get_datacontenttype() != "application/avro":
+            yield f"{where}: an Avro value of content type {event.get_datacontenttype()}"
+        if avro and not event.get_type().startswith(
+            schemas.record_name(schemas.split_header(r.value or b"")[0])
+        ):
+            yield f"{where}: type {event.get_type()} of an Avro value of another record"
+        if event.get_time() is None:
+            yield f"{where}: no time"
+    twice = {i: n for i, n in ids.items() if n > 1}
+    if twice:
+        yield f"{topic}: ids more than once: {list(twice.items())[:5]}"
+
+
+def test_every_record_the_hub_writes_is_a_cloudevent(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    proc, url, bootstrap = _start_dev(data)
+    try:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+            "HUB_BROKER": url,
+            "HUB_DATA_DIR": str(data),
+            "HUB_PII_KEY": (data / "dev-pii.key").read_text().strip(),
+        }
+        # a unit's return (within the sign-for window: the dispatch was received now)
+        dispatch = court_dispatch(DISPATCH, datetime.now(UTC))
+        produce(bootstrap, "province.dispatch", [(DISPATCH.encode(), dispatch, ())])
+        wait_until(
+            lambda: any(
+                r.key == PID.encode() for r in read_topic(bootstrap, f"{LEAD}.petitions", timeout=5)
+            ),
+            60,
+            what=f"the dispatch routed to {LEAD}",
+        )
+        produce(bootstrap, f"{LEAD}.status", [(PID.encode(), _status("RETURNED"), ())])
+        wait_until(
+            lambda: read_topic(bootstrap, names.REROUTE, timeout=5),
+            60,
+            what="the return accepted (a command on hub.reroute)",
+        )
+        # an erasure at the petitioner's request, and one of a petition the hub does not know
+        erase = ("privacy", "erase", "--reference", "CE-13", "--wait", "90")
+        done = run_hub(*erase[:2], PID, *erase[2:], env=env)
+        assert done.returncode == 0, done.stderr
+        unknown = run_hub(*erase[:2], "PH-AAAAAAAAAAAAAAAAAAAA", *erase[2:], env=env)
+        assert unknown.returncode != 0 and "refused" in unknown.stdout + unknown.stderr
+        # a redrive of a dead letter (the demo's broken messages make them)
+        letter = read_topic(bootstrap, names.DEADLETTER, min_count=1, timeout=60)[0]
+        source = dict(letter.headers)["hub-source"] or b""
+        run_hub("dlq", "redrive", source.decode(), env=env)
+
+        for topic in MUST_HAVE_RECORDS:
+            read_topic(bootstrap, topic, min_count=1, timeout=90)
+        # read while dev runs: its broker keeps the topics in memory only
+        topics = _hub_outputs(bootstrap)
+        records = _snapshot(bootstrap, topics)
+        # the report counts each event once by its ce_id (the hub's record bodies carry none)
+        events = read_events(bootstrap)
+    finally:
+        stop_process(proc, timeout=30)
+
+    empty = [t for t in MUST_HAVE_RECORDS if not records.get(t)]
+    assert not empty, f"no records on {empty}"
+    redriven = [r for r in records[names.DEADLETTER] if REDRIVE_HEADER in dict(r.headers)]
+    assert redriven, "no redrive marker on hub.deadletter"
+    problems = [p for t in topics for p in _problems(t, records[t])]
+    checked = sum(len(v) for v in records.values())
+    assert not problems, f"{len(problems)} problems in {checked} records:\n" + "\n".join(
+        problems[:20]
+    )
+    # the report read every lifecycle event with its id
+    lifecycle_ids = [e["eventId"] for e in events.lifecycle]
+    assert len(lifecycle_ids) >= len(records[names.LIFECYCLE]) > 0
+    assert all(lifecycle_ids)
+    stamped = {dict(r.headers)["ce_id"].decode() for r in records[names.LIFECYCLE]}
+    assert stamped <= set(lifecycle_ids)
