@@ -51,6 +51,8 @@ def main() -> None:
 @click.option("--no-demo", is_flag=True, help="run without the demo stream")
 def dev(demo_rate: float, no_demo: bool) -> None:
     """The whole hub on one machine: embedded broker, topics, a worker, a demo stream."""
+    # at once: loading the hub takes seconds, and a silent terminal looks like a hang
+    print("petition hub (dev): loading…", flush=True)
     from petition_hub.devtools.dev import run_dev
 
     settings = _settings()
