@@ -366,7 +366,7 @@ def test_the_stages_get_the_same_login() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The tools: kafka-python through read_all, report, topics apply/diff
+# The tools: kafka-python through read_all and report; confluent-kafka through topics apply/diff
 # --------------------------------------------------------------------------------------------------
 
 
@@ -383,23 +383,28 @@ class _Recorder:
 
 
 def test_topics_admin_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kafka
-    from kafka.errors import KafkaError
+    import confluent_kafka.admin
+    from confluent_kafka import KafkaError, KafkaException
 
     from petition_hub.topics import run_apply, run_diff
 
-    recorder = _Recorder(KafkaError)
-    recorder.DEFAULT_CONFIG = kafka.KafkaAdminClient.DEFAULT_CONFIG  # type: ignore[attr-defined]
-    monkeypatch.setattr(kafka, "KafkaAdminClient", recorder)
-    options = kafka_python_options(sasl())
+    calls: list[dict[str, Any]] = []
+
+    def recorder(config: dict[str, Any]) -> Any:
+        """Stands in for confluent-kafka's AdminClient: records the configuration, then fails."""
+        calls.append(config)
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT, "recorded"))
+
+    monkeypatch.setattr(confluent_kafka.admin, "AdminClient", recorder)
+    options = confluent_config(sasl())
     for run in (run_apply, run_diff):
         text, code = run("127.0.0.1:9", False, PROJECT_ROOT / "topics.yaml", security=options)
         assert code == 2 and "unreachable" in text
-    assert len(recorder.calls) == 2
-    for call in recorder.calls:
-        assert call["sasl_mechanism"] == "SCRAM-SHA-512"
-        assert call["sasl_plain_password"] == PASSWORD
-        assert call["client_id"] == "petition-hub-topics"
+    assert len(calls) == 2
+    for call in calls:
+        assert call["sasl.mechanisms"] == "SCRAM-SHA-512"
+        assert call["sasl.password"] == PASSWORD
+        assert call["client.id"] == "petition-hub-topics"
 
 
 def test_read_all_and_report_log_in(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -722,10 +727,12 @@ def test_worker_and_tools_over_tls(
     wrong_ca = tls(pki, "SSL", ssl_cafile=pki["other_ca"])
     text, code = run_diff(
         bootstrap, True, PROJECT_ROOT / "topics.yaml", timeout_s=3,
-        security=kafka_python_options(wrong_ca),
+        security=confluent_config(wrong_ca),
     )  # fmt: skip
     assert code == 2, text
-    text, code = run_apply(bootstrap, True, PROJECT_ROOT / "topics.yaml", security=options)
+    text, code = run_apply(
+        bootstrap, True, PROJECT_ROOT / "topics.yaml", security=confluent_config(s)
+    )
     assert code == 0, text
 
     # a worker whose every client (faust's, the stages', the Tansu driver's) logs in over TLS

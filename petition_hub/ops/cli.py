@@ -97,6 +97,8 @@ def _topics_broker(settings: Settings) -> str:
 def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
     """Print what ``run`` (apply or diff) reports of the broker against topics.yaml; exit with
     its code. ``flags``: what the command adds after the topics file."""
+    from petition_hub.service.security import confluent_config
+
     settings = _settings()
     text, code = run(
         _topics_broker(settings),
@@ -105,7 +107,7 @@ def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
         *flags,
         app_id=settings.app_id,
         replication_factor_cap=settings.topics_replication_factor_cap,
-        security=_kafka(settings),
+        security=confluent_config(settings),
     )
     click.echo(text)
     sys.exit(code)
