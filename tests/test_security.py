@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import faust
@@ -408,30 +409,32 @@ def test_topics_admin_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_read_all_and_report_log_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    from petition_hub.broker import reading
+    from petition_hub.broker import reading, tools
     from petition_hub.ops import report
 
     class NoPartitions:
+        """Stands in for confluent-kafka's Consumer: records the configuration; no topics."""
+
         calls: ClassVar[list[dict[str, Any]]] = []
 
-        def __init__(self, **kwargs: Any) -> None:
-            NoPartitions.calls.append(kwargs)
+        def __init__(self, config: dict[str, Any]) -> None:
+            NoPartitions.calls.append(config)
 
-        def partitions_for_topic(self, topic: str) -> None:
-            return None
+        def list_topics(self, topic: str, timeout: float) -> Any:
+            return SimpleNamespace(topics={})
 
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(reading, "KafkaConsumer", NoPartitions)
-    options = kafka_python_options(sasl())
+    monkeypatch.setattr(tools, "Consumer", NoPartitions)
+    options = confluent_config(sasl())
     assert list(reading.read_all("127.0.0.1:9", "hub.deadletter", options=options)) == []
     events = report.read_events("127.0.0.1:9", options)
     assert events.lifecycle == [] and events.sla == []
     assert len(NoPartitions.calls) == 3
     for call in NoPartitions.calls:
-        assert call["security_protocol"] == "SASL_PLAINTEXT"
-        assert call["sasl_plain_username"] == "petition-hub"
+        assert call["security.protocol"] == "sasl_plaintext"
+        assert call["sasl.username"] == "petition-hub"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -764,7 +767,7 @@ def test_worker_and_tools_over_tls(
         }
         deadline = time.monotonic() + 60
         while True:
-            got = {r.key for r in read_all(bootstrap, "hub.petitions", options=options)}
+            got = {r.key for r in read_all(bootstrap, "hub.petitions", options=confluent_config(s))}
             if want <= got:
                 break
             assert time.monotonic() < deadline, f"{len(want - got)} petitions missing"

@@ -34,10 +34,10 @@ def _settings() -> Settings:
 
 
 def _kafka(settings: Settings) -> dict[str, Any]:
-    """The tools' kafka-python login (SASL, TLS): the same principal as the workers."""
-    from petition_hub.service.security import kafka_python_options
+    """The tools' confluent-kafka login (SASL, TLS): the same principal as the workers."""
+    from petition_hub.service.security import confluent_config
 
-    return kafka_python_options(settings)
+    return dict(confluent_config(settings))
 
 
 @click.group()
