@@ -75,6 +75,18 @@ def test_the_wheel_is_no_checkout(installed: Path) -> None:
     assert topics_file.read_bytes() == (PROJECT_ROOT / "topics.yaml").read_bytes()
 
 
+def test_the_wheel_brings_two_kafka_clients_only(installed: Path) -> None:
+    # aiokafka for the stream runtime, confluent-kafka for the tools and the registry
+    found = _run(
+        installed / "python",
+        "-c",
+        "import importlib.util as u; "
+        "print(*(m for m in ('aiokafka', 'confluent_kafka', 'kafka') if u.find_spec(m)))",
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == ["aiokafka", "confluent_kafka"]
+
+
 def test_topics_apply_and_a_worker_from_the_root_folder(
     installed: Path, fresh_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
