@@ -152,6 +152,8 @@ class WorkerProcess:
     log_path: Path | None = None
     #: the program to run; default the hub's worker (tests/apps/*.py are other faust apps)
     command: Sequence[str] = (sys.executable, "-m", "petition_hub", "worker")
+    #: the folder it runs in; default the test's own
+    cwd: Path | None = None
 
     def start(self, wait_ready: float = 60.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +176,7 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                cwd=self.cwd,
             )
         if wait_ready:
             self.wait_ready(wait_ready)

@@ -14,12 +14,14 @@ import pytest
 
 from hubtest import pid_alive, wait_until
 from petition_hub.broker.embedded import broker_answers, free_port
+from petition_hub.devtools.dev_screen import width
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-SUMMARY = re.compile(
-    r"petitions in: (\d+) \(.*\) \| routed to (\d+) units .* \| dead letters: (\d+)"
-)
+#: The summary's lines (each within 100 columns): petitions in, dead letters, routed to …
+PETITIONS_IN = re.compile(r"\[\s*\d+s\] petitions in: (\d+) \(")
+ROUTED = re.compile(r"^\s+routed to (\d+) units ")
+DEAD_LETTERS = re.compile(r"^\s+dead letters: (\d+) ")
 
 
 def _children(pid: int) -> list[int]:
@@ -65,20 +67,29 @@ def test_dev_shows_petitions_flowing_and_leaves_nothing_running(
             banner.append(proc.stdout.readline())
         text = "".join(banner)
         assert f"metrics  http://127.0.0.1:{port}/metrics" in text
-        bootstrap = re.search(r"broker\s+(\S+)", text)
+        bootstrap = re.search(r"^\s+broker\s+(\S+)", text, re.MULTILINE)
         assert bootstrap is not None, banner
         host, broker_port = bootstrap.group(1).split(":")
         broker_pid = _broker_of(proc.pid)
         deadline = time.monotonic() + 60
-        petitions = 0
+        petitions = units = 0
+        dead_letters: int | None = None
+        seen = list(banner)
         for line in proc.stdout:
-            match = SUMMARY.search(line)
-            if match:
+            seen.append(line)
+            if match := PETITIONS_IN.search(line):
                 petitions = int(match.group(1))
-                if petitions >= 20 and int(match.group(2)) >= 3:
+            elif match := DEAD_LETTERS.search(line):
+                dead_letters = int(match.group(1))
+            elif match := ROUTED.search(line):
+                units = int(match.group(1))
+                if petitions >= 20 and units >= 3:
                     break
             assert time.monotonic() < deadline, "no petitions within a minute"
-        assert petitions >= 20
+        assert petitions >= 20 and dead_letters is not None
+        # nothing wraps on a 100-column terminal but the command line (which must stay whole)
+        wide = [s for s in seen if width(s.rstrip("\n")) > 100 and "petition-hub dlq list" not in s]
+        assert wide == [], wide
 
         proc.send_signal(stop)
         code = proc.wait(30)

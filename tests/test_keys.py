@@ -108,7 +108,7 @@ def test_dev_makes_its_key_prints_where_and_gives_it_to_worker_and_tools(tmp_pat
         cli = re.search(r"CLI\s+(.+petition-hub dlq list)", text)
         assert cli is not None, text
         assert f'HUB_PII_KEY="$(cat {key_file})"' in cli.group(1)
-        bootstrap = re.search(r"broker\s+(\S+)", text)
+        bootstrap = re.search(r"^\s+broker\s+(\S+)", text, re.MULTILINE)
         assert bootstrap is not None, text
 
         # dev's worker seals with that key: a broken work order's dead letter, listed by the

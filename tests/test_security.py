@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import faust
@@ -366,7 +367,7 @@ def test_the_stages_get_the_same_login() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The tools: kafka-python through read_all, report, topics apply/diff
+# The tools: kafka-python through read_all and report; confluent-kafka through topics apply/diff
 # --------------------------------------------------------------------------------------------------
 
 
@@ -383,50 +384,57 @@ class _Recorder:
 
 
 def test_topics_admin_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kafka
-    from kafka.errors import KafkaError
+    import confluent_kafka.admin
+    from confluent_kafka import KafkaError, KafkaException
 
     from petition_hub.topics import run_apply, run_diff
 
-    recorder = _Recorder(KafkaError)
-    recorder.DEFAULT_CONFIG = kafka.KafkaAdminClient.DEFAULT_CONFIG  # type: ignore[attr-defined]
-    monkeypatch.setattr(kafka, "KafkaAdminClient", recorder)
-    options = kafka_python_options(sasl())
+    calls: list[dict[str, Any]] = []
+
+    def recorder(config: dict[str, Any]) -> Any:
+        """Stands in for confluent-kafka's AdminClient: records the configuration, then fails."""
+        calls.append(config)
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT, "recorded"))
+
+    monkeypatch.setattr(confluent_kafka.admin, "AdminClient", recorder)
+    options = confluent_config(sasl())
     for run in (run_apply, run_diff):
         text, code = run("127.0.0.1:9", False, PROJECT_ROOT / "topics.yaml", security=options)
         assert code == 2 and "unreachable" in text
-    assert len(recorder.calls) == 2
-    for call in recorder.calls:
-        assert call["sasl_mechanism"] == "SCRAM-SHA-512"
-        assert call["sasl_plain_password"] == PASSWORD
-        assert call["client_id"] == "petition-hub-topics"
+    assert len(calls) == 2
+    for call in calls:
+        assert call["sasl.mechanisms"] == "SCRAM-SHA-512"
+        assert call["sasl.password"] == PASSWORD
+        assert call["client.id"] == "petition-hub-topics"
 
 
 def test_read_all_and_report_log_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    from petition_hub.broker import reading
+    from petition_hub.broker import reading, tools
     from petition_hub.ops import report
 
     class NoPartitions:
+        """Stands in for confluent-kafka's Consumer: records the configuration; no topics."""
+
         calls: ClassVar[list[dict[str, Any]]] = []
 
-        def __init__(self, **kwargs: Any) -> None:
-            NoPartitions.calls.append(kwargs)
+        def __init__(self, config: dict[str, Any]) -> None:
+            NoPartitions.calls.append(config)
 
-        def partitions_for_topic(self, topic: str) -> None:
-            return None
+        def list_topics(self, topic: str, timeout: float) -> Any:
+            return SimpleNamespace(topics={})
 
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(reading, "KafkaConsumer", NoPartitions)
-    options = kafka_python_options(sasl())
+    monkeypatch.setattr(tools, "Consumer", NoPartitions)
+    options = confluent_config(sasl())
     assert list(reading.read_all("127.0.0.1:9", "hub.deadletter", options=options)) == []
     events = report.read_events("127.0.0.1:9", options)
     assert events.lifecycle == [] and events.sla == []
     assert len(NoPartitions.calls) == 3
     for call in NoPartitions.calls:
-        assert call["security_protocol"] == "SASL_PLAINTEXT"
-        assert call["sasl_plain_username"] == "petition-hub"
+        assert call["security.protocol"] == "sasl_plaintext"
+        assert call["sasl.username"] == "petition-hub"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -722,10 +730,12 @@ def test_worker_and_tools_over_tls(
     wrong_ca = tls(pki, "SSL", ssl_cafile=pki["other_ca"])
     text, code = run_diff(
         bootstrap, True, PROJECT_ROOT / "topics.yaml", timeout_s=3,
-        security=kafka_python_options(wrong_ca),
+        security=confluent_config(wrong_ca),
     )  # fmt: skip
     assert code == 2, text
-    text, code = run_apply(bootstrap, True, PROJECT_ROOT / "topics.yaml", security=options)
+    text, code = run_apply(
+        bootstrap, True, PROJECT_ROOT / "topics.yaml", security=confluent_config(s)
+    )
     assert code == 0, text
 
     # a worker whose every client (faust's, the stages', the Tansu driver's) logs in over TLS
@@ -757,7 +767,7 @@ def test_worker_and_tools_over_tls(
         }
         deadline = time.monotonic() + 60
         while True:
-            got = {r.key for r in read_all(bootstrap, "hub.petitions", options=options)}
+            got = {r.key for r in read_all(bootstrap, "hub.petitions", options=confluent_config(s))}
             if want <= got:
                 break
             assert time.monotonic() < deadline, f"{len(want - got)} petitions missing"

@@ -7,8 +7,14 @@ import asyncio
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
+from aiokafka import TopicPartition
+
+from petition_hub.broker import tools
+from petition_hub.broker.tools import Record
+
+#: Empty polls in a row after which a reading gives up on a partition's end (a broker that stopped
+#: answering): 10 s at the default poll.
+_IDLE_POLLS = 20
 
 
 def read_all(
@@ -17,39 +23,34 @@ def read_all(
     poll_ms: int = 500,
     *,
     options: Mapping[str, Any] | None = None,
-) -> Iterator[ConsumerRecord]:
+) -> Iterator[Record]:
     """Every record of ``topic`` from the beginning to its end at the time of reading.
 
-    The end is the high watermark each Fetch response reports, which is right on every broker
-    (ListOffsets is not, on Tansu: see :mod:`petition_hub.broker.offsets`). ``options``: the
-    client's security settings (SASL, TLS:
-    :func:`petition_hub.service.security.kafka_python_options`).
+    The end is the high watermark each Fetch response reports (librdkafka's end-of-partition
+    event), which is right on every broker (ListOffsets is not, on Tansu: see
+    :mod:`petition_hub.broker.offsets`). ``options``: the client's security settings (SASL, TLS:
+    :func:`petition_hub.service.security.confluent_config`).
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **(options or {})
-    )
+    from confluent_kafka import OFFSET_BEGINNING
+    from confluent_kafka import TopicPartition as ConfluentTP
+
+    client = tools.consumer(bootstrap, options)
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
+        partitions = tools.partitions_of(client, topic)
+        if not partitions:
             return
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        idle = 0
-        while idle < 3:
-            batch = consumer.poll(timeout_ms=poll_ms, max_records=5000)
-            if not batch:
-                done = all(
-                    consumer.highwater(tp) is not None
-                    and consumer.position(tp) >= (consumer.highwater(tp) or 0)
-                    for tp in tps
-                )
-                idle = 3 if done else idle + 1
-                continue
-            idle = 0
-            for records in batch.values():
-                yield from records
+        client.assign([ConfluentTP(topic, p, OFFSET_BEGINNING) for p in partitions])
+        pending, idle = set(partitions), 0
+        while pending and idle < _IDLE_POLLS:
+            batch = client.consume(num_messages=5000, timeout=poll_ms / 1000)
+            idle = 0 if batch else idle + 1
+            for message in batch:
+                if tools.is_end(message):
+                    pending.discard(int(message.partition() or 0))
+                else:
+                    yield tools.record_of(message)
     finally:
-        consumer.close()
+        client.close()
 
 
 async def event_ids_since(

@@ -53,7 +53,7 @@ from petition_hub.runtime.state import PartitionState
 from petition_hub.schemas import codec
 from petition_hub.service import metrics
 from petition_hub.service.crypto import PiiCipher
-from petition_hub.service.settings import PROJECT_ROOT
+from petition_hub.service.settings import PACKAGED_TOPICS_FILE
 from petition_hub.topics import load_topics, run_apply
 
 TARGET_VS_CPU = 0.5
@@ -277,9 +277,9 @@ async def _run(n: int) -> BenchResult:
     hotline = next(c for c in channels() if c.topic == TOPIC)
     intake_processor = IntakeProcessor(hotline, PiiCipher(Fernet.generate_key().decode()))
     router = RoutingProcessor(LiveRules(None), "410400", ROUTED, clock=lambda: NOW)
-    spec = {t.name: t for t in load_topics(PROJECT_ROOT / "topics.yaml").topics}
+    spec = {t.name: t for t in load_topics(PACKAGED_TOPICS_FILE).topics}
     with EmbeddedBroker() as broker:
-        text, code = run_apply(broker.bootstrap, True, PROJECT_ROOT / "topics.yaml")
+        text, code = run_apply(broker.bootstrap, True, PACKAGED_TOPICS_FILE)
         if code != 0:
             raise RuntimeError(text)
         await _preload(broker.bootstrap, items)

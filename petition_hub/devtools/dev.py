@@ -16,25 +16,24 @@ import itertools
 import json
 import random
 import re
-import shlex
 import sys
 import time
-from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import faust
 import structlog
 from faust.exceptions import NotReady
-from prometheus_client import Metric
 from pydantic import SecretStr
 
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import CHANNELS
 from petition_hub.data import load_samples
+from petition_hub.devtools import dev_screen
 from petition_hub.devtools.corpus import generate_all
-from petition_hub.service import metrics
+from petition_hub.domain.calendar import WorkingCalendar
 from petition_hub.service.crypto import cipher_for, dev_key_file, has_key
 from petition_hub.service.runner import worker_for
 from petition_hub.service.settings import Settings
@@ -46,22 +45,32 @@ if TYPE_CHECKING:  # the wire format is imported when the demo reacts (start-up 
 
 log = structlog.get_logger(__name__)
 
-SUMMARY_EVERY = 2.0
+SUMMARY_EVERY = 3.0
 
 
 DemoMessage = tuple[str, bytes | None, bytes | None, tuple[tuple[str, bytes], ...]]
 
 
-def demo_stream(seed: int = 2026) -> Iterator[DemoMessage]:
+#: Messages per channel in one round of the demo stream: their receipt times span a few hours
+#: (one every 7 to 13 minutes), all before the round starts.
+DEMO_ROUND = 20
+
+
+def demo_stream(
+    seed: int = 2026, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Iterator[DemoMessage]:
     """An endless, realistic stream (topic, key, value, headers): first the channels' contract
     samples, then generated messages of all channels, shuffled, about 3% of them broken.
 
-    Each round uses a fresh seed, so references do not repeat across rounds.
+    Each round uses a fresh seed, so references do not repeat across rounds, and its petitions
+    arrive now: their receipt times run up to ``clock()`` at the round's start (not the corpus's
+    days of 2026, which would make every one overdue on arrival and fire every step of the SLA
+    ladder at intake).
     """
     for sample in load_samples().values():
         yield sample.topic, sample.key, sample.value, sample.headers
     for round_no in itertools.count():
-        items = generate_all(200, seed + round_no)
+        items = generate_all(DEMO_ROUND, seed + round_no, ending=clock())
         valid = [i for i in items if i.expected == "petition"]
         broken = [i for i in items if i.expected == "deadletter"]
         rng = random.Random(seed + round_no)
@@ -69,57 +78,6 @@ def demo_stream(seed: int = 2026) -> Iterator[DemoMessage]:
         rng.shuffle(mixed)
         for item in mixed:
             yield item.topic, item.key, item.value, item.headers
-
-
-def _samples(metric_name: str) -> list[tuple[dict[str, str], float]]:
-    out: list[tuple[dict[str, str], float]] = []
-    for family in metrics.REGISTRY.collect():
-        fam: Metric = family
-        for sample in fam.samples:
-            if sample.name == metric_name:
-                out.append((sample.labels, sample.value))
-    return out
-
-
-def summary_line() -> str:
-    """One line on what the worker has done so far, from its Prometheus metrics."""
-    accepted = Tally[str]()
-    for labels, value in _samples("petition_hub_petitions_received_total"):
-        if labels["kind"] in ("new", "edit"):
-            accepted[labels["channel"]] += int(value)
-    dead = Tally[str]()
-    for labels, value in _samples("petition_hub_dead_letters_total"):
-        dead[labels["reason"]] += int(value)
-    led = Tally[str]()
-    for labels, value in _samples("petition_hub_routed_total"):
-        if labels["role"] == "lead" and value:  # every unit's series exists, at 0 until used
-            led[labels["unit"]] += int(value)
-    elsewhere = Tally[str]()
-    for labels, value in _samples("petition_hub_routing_decisions_total"):
-        if labels["kind"] != "units":
-            elsewhere[labels["kind"]] += int(value)
-
-    def total(name: str) -> int:
-        return int(sum(value for _, value in _samples(name)))
-
-    ratings = sum(
-        int(value)
-        for labels, value in _samples("petition_hub_lifecycle_events_total")
-        if labels["source"] == "evaluation" and labels["result"] == "accepted"
-    )
-    per_channel = ", ".join(f"{c} {n}" for c, n in sorted(accepted.items())) or "none yet"
-    reasons = ", ".join(f"{r} {n}" for r, n in dead.most_common(4)) or "none"
-    units = ", ".join(f"{u} {n}" for u, n in led.most_common(4)) or "none yet"
-    other = ", ".join(f"{k} {n}" for k, n in sorted(elsewhere.items())) or "none"
-    return (
-        f"petitions in: {sum(accepted.values())} ({per_channel}) | "
-        f"routed to {len(led)} units (top: {units}; {other}) | "
-        f"signed for {total('petition_hub_signed_for_total')}, "
-        f"replied {total('petition_hub_resolved_total')}, "
-        f"ratings {ratings}, reopened {total('petition_hub_reopened_total')}, "
-        f"closed {total('petition_hub_closed_total')} | "
-        f"dead letters: {sum(dead.values())} ({reasons})"
-    )
 
 
 def install_demo(app: faust.App, rate: float) -> None:
@@ -245,18 +203,18 @@ def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) ->
 
 
 def install_summary(app: faust.App, settings: Settings) -> None:
-    """Print :func:`summary_line` every couple of seconds."""
+    """Print :func:`dev_screen.summary_lines` every couple of seconds."""
     started = time.monotonic()
 
     @app.timer(SUMMARY_EVERY)  # type: ignore[untyped-decorator]
     async def print_summary() -> None:
         elapsed = int(time.monotonic() - started)
-        print(f"[{elapsed:>4}s] {summary_line()}", flush=True)
+        print("\n".join(dev_screen.summary_lines(elapsed)), flush=True)
 
 
-def with_dev_key(settings: Settings) -> tuple[Settings, str, str]:
+def with_dev_key(settings: Settings) -> tuple[Settings, str, Path | None]:
     """``settings`` with the key dev's worker seals dead letters with, what the banner says of
-    it, and the setting an operator's CLI line needs (empty for a key from the environment).
+    it, and the file an operator's CLI line reads it from (None for a key from the environment).
 
     ``HUB_PII_KEY`` from the environment wins (checked here: ``ValueError`` when it is not Fernet
     keys); otherwise dev makes a key of its own in ``HUB_DATA_DIR`` (once, kept across runs). Only
@@ -264,25 +222,33 @@ def with_dev_key(settings: Settings) -> tuple[Settings, str, str]:
     """
     if has_key(settings):
         cipher_for(settings)
-        return settings, "HUB_PII_KEY of the environment", ""
-    path = dev_key_file(settings.data_dir)
+        return settings, "HUB_PII_KEY of the environment", None
+    path = dev_key_file(settings.data_dir).resolve()
     key = SecretStr(path.read_text(encoding="ascii").strip())
     keyed = settings.model_copy(update={"pii_key": key})
     cipher_for(keyed)
-    setting = f'HUB_PII_KEY="$(cat {shlex.quote(str(path))})" '
-    return keyed, f"{path}  (dev key: give it to tools as HUB_PII_KEY)", setting
+    return keyed, f"{path}  (dev key: give it to tools as HUB_PII_KEY)", path
+
+
+def _say(what: str) -> None:
+    """A line on what dev is doing now (starting takes a while: nobody waits in silence)."""
+    print(f"petition hub (dev): {what}", flush=True)
 
 
 def run_dev(settings: Settings, demo_rate: float | None) -> int:
     """Run the hub on the embedded broker until Ctrl-C; returns the exit status."""
     try:
-        settings, key_banner, key_setting = with_dev_key(settings)
+        settings, key_banner, key_file = with_dev_key(settings)
     except ValueError as exc:  # a HUB_PII_KEY of the environment that is not Fernet keys
         print(f"petition-hub dev: {exc}", file=sys.stderr)
         return 2
+    # absolute from here on: the lines dev prints work from any folder
+    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _say("starting the embedded Tansu broker…")
     broker = EmbeddedBroker(log_file=settings.data_dir / "tansu.log").start()
     try:
+        _say(f"creating the topics of {settings.topics_file}…")
         text, code = run_apply(broker.bootstrap, True, settings.topics_file, app_id=settings.app_id)
         if code != 0:
             print(text, file=sys.stderr)
@@ -293,27 +259,29 @@ def run_dev(settings: Settings, demo_rate: float | None) -> int:
             install_demo(app, demo_rate)
             install_demo_units(app, dev_settings)
         install_summary(app, dev_settings)
-        port = settings.metrics_port
         created = sum(line.startswith("+") for line in text.splitlines())
         demo = (
-            f"{demo_rate:g} messages/s from all three channels; demo units sign for and reply, "
-            "petitioners rate"
+            f"{demo_rate:g} messages/s from all three channels, received just now;\n"
+            "           demo units sign for and reply, petitioners rate"
             if demo_rate
             else "off"
         )
+        calendar = WorkingCalendar.load(settings.calendar_file)
         print(
-            "petition hub (dev)\n"
-            f"  broker   {broker.bootstrap}  (embedded Tansu, memory only)\n"
-            f"  topics   {created} created from {settings.topics_file.name}\n"
-            f"  metrics  http://127.0.0.1:{port}/metrics\n"
-            f"  health   http://127.0.0.1:{port}/health\n"
-            f"  demo     {demo}\n"
-            f"  key      {key_banner}\n"
-            f"  CLI      HUB_BROKER={broker.url} {key_setting}"
-            f"HUB_DATA_DIR={shlex.quote(str(settings.data_dir.resolve()))} "
-            "petition-hub dlq list\n"
-            "  stop     Ctrl-C",
+            dev_screen.banner(
+                bootstrap=broker.bootstrap,
+                topics=f"{created} created from {settings.topics_file}",
+                port=settings.metrics_port,
+                demo=demo,
+                key=key_banner,
+                cli=dev_screen.cli_line(broker.url, key_file, settings.data_dir),
+                calendar=dev_screen.calendar_warnings(calendar, datetime.now(UTC).date()),
+            ),
             flush=True,
+        )
+        _say(
+            f"starting the worker (its stages join in 10 to 20 s); a summary every "
+            f"{SUMMARY_EVERY:g} s"
         )
         try:
             worker_for(app, dev_settings).execute_from_commandline()

@@ -39,10 +39,10 @@ def _settings() -> Settings:
 
 
 def _kafka(settings: Settings) -> dict[str, Any]:
-    """The tools' kafka-python login (SASL, TLS): the same principal as the workers."""
-    from petition_hub.service.security import kafka_python_options
+    """The tools' confluent-kafka login (SASL, TLS): the same principal as the workers."""
+    from petition_hub.service.security import confluent_config
 
-    return kafka_python_options(settings)
+    return dict(confluent_config(settings))
 
 
 @click.group(cls=HubGroup)
@@ -62,6 +62,8 @@ main.add_command(contracts)  # petition-hub contracts asyncapi|openapi
 @click.option("--no-demo", is_flag=True, help="run without the demo stream")
 def dev(demo_rate: float, no_demo: bool) -> None:
     """The whole hub on one machine: embedded broker, topics, a worker, a demo stream."""
+    # at once: loading the hub takes seconds, and a silent terminal looks like a hang
+    print("petition hub (dev): loading…", flush=True)
     from petition_hub.devtools.dev import run_dev
 
     settings = _settings()
@@ -111,6 +113,8 @@ def _topics_broker(settings: Settings) -> str:
 def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
     """Print what ``run`` (apply or diff) reports of the broker against topics.yaml; exit with
     its code. ``flags``: what the command adds after the topics file."""
+    from petition_hub.service.security import confluent_config
+
     settings = _settings()
     text, code = run(
         _topics_broker(settings),
@@ -119,7 +123,7 @@ def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
         *flags,
         app_id=settings.app_id,
         replication_factor_cap=settings.topics_replication_factor_cap,
-        security=_kafka(settings),
+        security=confluent_config(settings),
     )
     click.echo(text, err=code == 2)  # 2: an unreadable topics file, an unreachable broker
     sys.exit(code)

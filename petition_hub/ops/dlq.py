@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from confluent_kafka import KafkaException
+from confluent_kafka import TopicPartition as ConfluentTP
 
 from petition_hub import schemas
 from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
+from petition_hub.broker import tools
 from petition_hub.broker.reading import read_all
+from petition_hub.broker.tools import Record
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
 from petition_hub.ops.masking import mask_free_text, mask_record
@@ -268,34 +269,40 @@ def fetch_record(
     offset: int,
     timeout: float = 30.0,
     options: Mapping[str, Any] | None = None,
-) -> ConsumerRecord | None:
+) -> Record | None:
     """The record at ``offset`` of ``topic``/``partition``, or None when it is not there (any
     more: retention deleted it, compaction removed it, or the topic is not the one it was)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",  # an offset before the log start: read from there, and see
-        max_partition_fetch_bytes=_FETCH_BYTES,
-        fetch_max_bytes=_FETCH_BYTES,
-        **(options or {}),
+    consumer = tools.consumer(
+        bootstrap,
+        options,
+        # an offset before the log start: read from there, and see
+        **{
+            "auto.offset.reset": "earliest",
+            "max.partition.fetch.bytes": _FETCH_BYTES,
+            "fetch.max.bytes": _FETCH_BYTES,
+        },
     )
     try:
-        if partition not in (consumer.partitions_for_topic(topic) or ()):
+        if partition not in tools.partitions_of(consumer, topic):
             return None
-        tp = TopicPartition(topic, partition)
+        tp = ConfluentTP(topic, partition, offset)
         consumer.assign([tp])
-        consumer.seek(tp, offset)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=300, max_records=500)
-            for rec in batch.get(tp, ()):
+            batch = consumer.consume(num_messages=500, timeout=0.3)
+            # past the end: the high watermark of the fetch responses (right on Tansu too)
+            _, high = consumer.get_watermark_offsets(tp, cached=True)
+            if not batch and 0 <= high <= offset:
+                return None
+            for message in batch:
+                # the end of the partition (the fetch high watermark: right on Tansu too)
+                if tools.is_end(message):
+                    return None
+                rec = tools.record_of(message)
                 if rec.offset == offset:
                     return rec
                 if rec.offset > offset:
                     return None  # deleted or compacted away
-            high = consumer.highwater(tp)  # the fetch high watermark: right on Tansu too
-            if not batch and high is not None and (high <= offset or consumer.position(tp) >= high):
-                return None
         raise TimeoutError(f"could not read {topic}:{partition} at {offset} in {timeout:g}s")
     finally:
         consumer.close()
@@ -310,7 +317,7 @@ def whole_original(
     where = f"{src.topic} partition {src.partition} offset {src.offset}"
     try:
         rec = fetch_record(bootstrap, src.topic, src.partition, src.offset, options=options)
-    except (KafkaError, TimeoutError) as exc:
+    except (KafkaException, TimeoutError) as exc:
         return None, f"truncated, and its whole original at {where} could not be read ({exc})"
     if rec is None:
         return None, (
@@ -363,12 +370,7 @@ def redrive(
     producer = (
         None
         if dry_run
-        else KafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            max_request_size=_FETCH_BYTES,
-            **(options or {}),
-        )
+        else tools.SendingProducer(bootstrap, options, **{"message.max.bytes": _FETCH_BYTES})
     )
     try:
         for entry in selected:
@@ -394,7 +396,7 @@ def _redrive_one(
     bootstrap: str,
     entry: Entry,
     via: str,
-    producer: KafkaProducer | None,
+    producer: tools.SendingProducer | None,
     options: Mapping[str, Any] | None,
 ) -> RedriveResult:
     """Redrive one dead letter (``producer`` None: a dry run, nothing sent)."""
@@ -412,8 +414,7 @@ def _redrive_one(
     if isinstance(send, RedriveResult):
         return send
     if producer is not None:
-        sent = producer.send(send.target, key=send.key, value=send.value, headers=send.headers)
-        sent.get(timeout=30)
+        producer.send(send.target, key=send.key, value=send.value, headers=send.headers)
         at = datetime.now(UTC)
         marker: wire.DeadLetterRedrive = {
             "deadLetterId": d.id,
@@ -427,9 +428,7 @@ def _redrive_one(
         event_id = f"{d.id}@redriven:{at.isoformat()}"
         headers = [(REDRIVE_HEADER, d.id.encode())]
         headers = stamp(headers, value, event_id=event_id, source=REDRIVE_SOURCE, time=at)
-        producer.send(DEADLETTER_TOPIC, key=d.source.key, value=value, headers=headers).get(
-            timeout=30
-        )
+        producer.send(DEADLETTER_TOPIC, key=d.source.key, value=value, headers=headers)
     outcome = send.outcome if producer is not None else f"would be {send.outcome}"
     return RedriveResult(d.id, via, outcome + whole)
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
-from kafka import TopicPartition as KafkaTP
+from confluent_kafka import TopicPartition as ConfluentTP
 
 from petition_hub import schemas
+from petition_hub.broker import tools
 from petition_hub.runtime.cloudevents import source_of, stamp
 from petition_hub.runtime.records import kind_of
 from petition_hub.schemas import codec
@@ -50,20 +50,18 @@ def request_erasure(
     and wait up to ``wait`` seconds for the outcome: the ``erased`` record on hub.privacy, or
     the refusal on hub.rejects (an unknown petition id)."""
     answers = [PRIVACY, REJECTS]
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **(options or {})
-    )
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **(options or {}))
+    consumer = tools.consumer(bootstrap, options, **{"enable.partition.eof": False})
+    producer = tools.SendingProducer(bootstrap, options)
     try:
-        tps = [
-            KafkaTP(topic, p)
-            for topic in answers
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(tps)
-        consumer.seek_to_end(*tps)  # on Tansu a little before the end: the timestamp filters
-        for tp in tps:
-            consumer.position(tp)
+        # from the end, asked before the request is sent (on Tansu a little before it: the
+        # timestamp filters); an OFFSET_END resolved later could miss a quick answer
+        starts = []
+        for topic in answers:
+            for p in tools.partitions_of(consumer, topic):
+                tp = ConfluentTP(topic, p)
+                _, end = consumer.get_watermark_offsets(tp, timeout=15)
+                starts.append(ConfluentTP(topic, p, max(end, 0)))
+        consumer.assign(starts)
         sent_ms = int(time.time() * 1000) - 1000
         request = codec.privacy_event_record(
             pid,
@@ -82,11 +80,12 @@ def request_erasure(
             source=source_of("ops/privacy"),
             time=request["at"],
         )
-        producer.send(PRIVACY, key=key, value=value, headers=headers).get(timeout=30)
+        producer.send(PRIVACY, key=key, value=value, headers=headers)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for rec in records:
+            for message in consumer.consume(num_messages=500, timeout=0.5):
+                if not tools.is_end(message):
+                    rec = tools.record_of(message)
                     if rec.key != key or rec.timestamp < sent_ms:
                         continue
                     body = schemas.decode(rec.value or b"")[1]

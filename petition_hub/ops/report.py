@@ -417,7 +417,7 @@ class Events:
 def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Events:
     """``hub.lifecycle`` and ``hub.sla`` whole, to their high watermarks, decoded. ``options``:
     the client's SASL and TLS settings
-    (:func:`petition_hub.service.security.kafka_python_options`)."""
+    (:func:`petition_hub.service.security.confluent_config`)."""
     from petition_hub import schemas
     from petition_hub.broker.reading import read_all
     from petition_hub.runtime.cloudevents import event_id_of

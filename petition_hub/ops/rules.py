@@ -85,7 +85,7 @@ def recent_petitions(
     bootstrap: str, limit: int, options: Mapping[str, Any] | None = None
 ) -> list[Petition]:
     """The latest revision of the last ``limit`` petitions on ``hub.petitions`` (``options``: the
-    client's SASL and TLS settings, :func:`petition_hub.service.security.kafka_python_options`)."""
+    client's SASL and TLS settings, :func:`petition_hub.service.security.confluent_config`)."""
     latest: dict[str, Petition] = {}
     for record in read_all(bootstrap, names.PETITIONS, options=options):
         if not record.value:

@@ -8,9 +8,11 @@ each client library wants, so the workers and the tools all log in as the same p
   producers and admin, :mod:`petition_hub.broker.offsets`, :func:`.broker.reading.event_ids_since`);
 - :func:`faust_credentials`: faust's ``broker_credentials`` (the worker's own consumer, producer and
   topic creation; :func:`petition_hub.service.app.faust_settings`);
-- :func:`kafka_python_options`: keyword arguments for kafka-python (``topics apply/diff``,
-  :func:`.broker.reading.read_all` for ``report``, ``dlq`` and ``rules dry-run``);
-- :func:`confluent_config`: a confluent-kafka (librdkafka) configuration, for tools on that client.
+- :func:`confluent_config`: a confluent-kafka (librdkafka) configuration, for the operator tools
+  (``topics apply/diff``, :func:`.broker.reading.read_all` for ``report``, ``dlq`` and ``rules
+  dry-run``, ``privacy erase``: :mod:`petition_hub.broker.tools`);
+- :func:`kafka_python_options`: keyword arguments for kafka-python, which only the tests still use
+  (the hub's own clients are aiokafka and confluent-kafka).
 
 Everything is checked before the first connection, and a bad combination is refused with one line
 naming the settings (:class:`SecurityConfigError`): a SASL protocol without mechanism, user or

@@ -13,8 +13,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The repository root when the hub runs from a checkout (``pip install -e .``).
+from petition_hub.data import data_path
+
+#: The repository root when the hub runs from a checkout (``pip install -e .``); the tests and the
+#: developer tools use it. The hub itself reads nothing from it: what it reads at run time is
+#: package data (:func:`petition_hub.data.data_path`), so a wheel works from any directory.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: The packaged topics.yaml: petition_hub/data/topics.yaml is a symbolic link to the repository's
+#: top-level topics.yaml (the one source of truth); building a wheel copies the file it points to.
+PACKAGED_TOPICS_FILE = data_path("topics.yaml")
 
 #: URL schemes of HUB_BROKER: ``kafka`` is Apache Kafka (stock faust driver); ``tansu`` is a
 #: Tansu broker, driven with the workarounds in :mod:`petition_hub.broker.transport`.
@@ -42,7 +50,10 @@ class Settings(BaseSettings):
         "transcribed with `petition-hub calendar import`); unset means the packaged one. A "
         "running worker picks up a change within seconds.",
     )
-    topics_file: Path = PROJECT_ROOT / "topics.yaml"
+    topics_file: Path = Field(
+        default=PACKAGED_TOPICS_FILE,
+        description="The topics' declaration; unset means the one shipped in the package.",
+    )
     topics_replication_factor_cap: int | None = Field(
         default=None,
         ge=1,

@@ -1,6 +1,6 @@
 """Broker access for reconciling: the :class:`TopicAdmin` protocol and its Kafka adapter.
 
-:class:`KafkaTopicAdmin` speaks to Apache Kafka or Tansu through kafka-python's admin client;
+:class:`KafkaTopicAdmin` speaks to Apache Kafka or Tansu through confluent-kafka's admin client;
 tests pass a fake :class:`TopicAdmin` instead.
 
 Tansu (the embedded broker) does not support CreatePartitions: adding partitions there fails, and
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from petition_hub.broker.tools import LIBRDKAFKA_LOG
 from petition_hub.topics.planning import ActualTopic
 from petition_hub.topics.spec import TopicSpec
 
@@ -47,11 +48,27 @@ class TopicAdmin(Protocol):
         ...
 
 
+#: librdkafka's answers that mean "this broker has no CreatePartitions" (Tansu answers the request
+#: with UNSUPPORTED_VERSION; a client that knows the broker's API versions refuses it itself).
+_NO_CREATE_PARTITIONS_CODES = frozenset({"UNSUPPORTED_VERSION", "_UNSUPPORTED_FEATURE"})
+
+
+def _why(exc: BaseException) -> tuple[str, str]:
+    """(librdkafka's error name, a message) of what a confluent-kafka future raised."""
+    from confluent_kafka import KafkaException
+
+    if isinstance(exc, KafkaException) and exc.args:
+        error = exc.args[0]
+        name = getattr(error, "name", lambda: "")()
+        return str(name), str(getattr(error, "str", lambda: exc)()) or str(name)
+    return "", str(exc)
+
+
 class KafkaTopicAdmin:
-    """:class:`TopicAdmin` over kafka-python's ``KafkaAdminClient`` (kafka-python 3.x API).
+    """:class:`TopicAdmin` over confluent-kafka's ``AdminClient`` (librdkafka).
 
     ``security``: the client's SASL and TLS settings
-    (:func:`petition_hub.service.security.kafka_python_options`; none: PLAINTEXT)."""
+    (:func:`petition_hub.service.security.confluent_config`; none: PLAINTEXT)."""
 
     def __init__(
         self,
@@ -60,26 +77,29 @@ class KafkaTopicAdmin:
         timeout_s: float = 15.0,
         security: Mapping[str, Any] | None = None,
     ) -> None:
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
 
-        options: dict[str, Any] = {
-            "bootstrap_servers": bootstrap.split(","),
-            "client_id": "petition-hub-topics",
-            "request_timeout_ms": int(timeout_s * 1000),
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "client.id": "petition-hub-topics",
+            "socket.timeout.ms": int(timeout_s * 1000),
+            # librdkafka's own lines (connection refused, …): logged, not on stderr
+            "logger": LIBRDKAFKA_LOG,
             **(security or {}),
         }
-        if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:
-            options["bootstrap_timeout_ms"] = int(timeout_s * 1000)
         self.bootstrap = bootstrap
+        self.timeout_s = timeout_s
         self._partitions_unsupported: str | None = None
         try:
-            self._admin = KafkaAdminClient(**options)
-        except KafkaError as exc:
-            raise TopicsBrokerError(f"broker {bootstrap} unreachable: {exc}") from exc
+            self._admin = AdminClient(config)
+            # librdkafka connects lazily: ask once, so an unreachable broker is told here
+            self._admin.list_topics(timeout=timeout_s)
+        except KafkaException as exc:
+            raise TopicsBrokerError(f"broker {bootstrap} unreachable: {_why(exc)[1]}") from exc
 
     def close(self) -> None:
-        self._admin.close()
+        pass  # librdkafka's client ends with the object
 
     def __enter__(self) -> KafkaTopicAdmin:
         return self
@@ -87,36 +107,47 @@ class KafkaTopicAdmin:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _configs(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each topic's configuration; a topic whose configuration the broker does not tell is
+        left out (no config drift can be told for it)."""
+        from confluent_kafka.admin import (  # type: ignore[attr-defined]
+            ConfigResource,
+            ResourceType,
+        )
+
+        if not names:
+            return {}
+        resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
+        try:
+            futures = self._admin.describe_configs(resources, request_timeout=self.timeout_s)
+        except Exception:
+            return {}
+        configs: dict[str, dict[str, str]] = {}
+        for resource, future in futures.items():
+            try:
+                entries = future.result()
+            except Exception:
+                continue
+            configs[resource.name] = {
+                key: str(entry.value) for key, entry in entries.items() if entry.value is not None
+            }
+        return configs
+
     def describe(self) -> dict[str, ActualTopic]:
-        from kafka.admin import ConfigResource, ConfigResourceType
-        from kafka.errors import KafkaError
+        from confluent_kafka import KafkaException
 
         try:
-            names = sorted(self._admin.list_topics())
-            described = self._admin.describe_topics(names) if names else []
-        except KafkaError as exc:
-            raise TopicsBrokerError(f"cannot describe topics on {self.bootstrap}: {exc}") from exc
-        configs: dict[str, dict[str, str]] = {}
-        if names:
-            resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
-            try:
-                result = self._admin.describe_configs(resources, config_filter="all")
-            except KafkaError:
-                result = {}  # configs unknown: no config drift can be told
-            for name, entries in (result.get("topic") or {}).items():
-                configs[name] = {
-                    key: str(entry["value"])
-                    for key, entry in (entries or {}).items()
-                    if isinstance(entry, dict) and entry.get("value") is not None
-                }
+            metadata = self._admin.list_topics(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise TopicsBrokerError(
+                f"cannot describe topics on {self.bootstrap}: {_why(exc)[1]}"
+            ) from exc
+        live = {n: t for n, t in metadata.topics.items() if t.error is None}
+        configs = self._configs(sorted(live))
         topics: dict[str, ActualTopic] = {}
-        for info in described:
-            if info.get("error_code", 0) != 0:
-                continue  # vanished (or being deleted) since list_topics
-            partitions = info.get("partitions") or []
-            first = partitions[0] if partitions else {}
-            replicas = first.get("replica_nodes", first.get("replicas"))
-            name = str(info["name"])
+        for name, info in sorted(live.items()):
+            partitions = [info.partitions[p] for p in sorted(info.partitions)]
+            replicas = partitions[0].replicas if partitions else None
             topics[name] = ActualTopic(
                 name=name,
                 partitions=len(partitions),
@@ -126,68 +157,85 @@ class KafkaTopicAdmin:
         return topics
 
     def create(self, topics: Sequence[TopicSpec]) -> dict[str, str | None]:
-        from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+        from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
         if not topics:
             return {}
-        request = {
-            t.name: {
-                "num_partitions": t.partitions,
-                "replication_factor": t.replication_factor,
-                "configs": dict(t.config),
-            }
+        request = [
+            NewTopic(
+                t.name,
+                num_partitions=t.partitions,
+                replication_factor=t.replication_factor,
+                config={k: str(v) for k, v in t.config.items()},
+            )
             for t in topics
-        }
+        ]
         try:
-            response = self._admin.create_topics(request, raise_errors=False)
-        except KafkaError as exc:
+            futures = self._admin.create_topics(request, request_timeout=self.timeout_s)
+        except Exception as exc:
             return {t.name: str(exc) for t in topics}
         out: dict[str, str | None] = {t.name: "no answer from the broker" for t in topics}
-        for result in response.get("topics", []):
-            code = int(result.get("error_code", 0))
-            error = for_code(code)
-            if code == 0 or error is TopicAlreadyExistsError:
-                out[str(result["name"])] = None  # created meanwhile by someone else: fine
-            else:
-                out[str(result["name"])] = result.get("error_message") or error.__name__
+        for name, future in futures.items():
+            try:
+                future.result()
+                out[name] = None
+            except Exception as exc:
+                code, message = _why(exc)
+                # created meanwhile by someone else: fine
+                out[name] = None if code == "TOPIC_ALREADY_EXISTS" else message
         return out
 
     def can_add_partitions(self) -> bool | None:
+        from confluent_kafka.admin import NewPartitions  # type: ignore[attr-defined]
+
+        # librdkafka does not list the broker's API versions, but refuses a request the broker
+        # lacks before sending it: ask to validate (only) growing a topic nobody has
+        probe = "__petition_hub_probe"
         try:
-            keys = self._admin.api_versions()
-        except Exception:  # older kafka-python or no answer: find out by trying
-            return None
-        return any(getattr(key, "name", None) == "CreatePartitions" for key in keys)
+            futures = self._admin.create_partitions(
+                [NewPartitions(probe, 2)], validate_only=True, request_timeout=self.timeout_s
+            )
+            futures[probe].result()
+        except Exception as exc:
+            code, _ = _why(exc)
+            if code in _NO_CREATE_PARTITIONS_CODES:
+                return False
+            if code in ("_TRANSPORT", "_TIMED_OUT", ""):
+                return None  # no answer: find out by trying
+        return True  # the broker answered the request (no such topic, most likely)
 
     def add_partitions(self, topic: str, total: int) -> str | None:
-        from kafka.errors import IncompatibleBrokerVersion, KafkaError, UnsupportedVersionError
+        from confluent_kafka.admin import NewPartitions  # type: ignore[attr-defined]
 
         if self._partitions_unsupported is not None:
             return self._partitions_unsupported
         try:
-            self._admin.create_partitions({topic: total})
-        except (IncompatibleBrokerVersion, UnsupportedVersionError):
-            self._partitions_unsupported = NO_CREATE_PARTITIONS
-            return self._partitions_unsupported
-        except KafkaError as exc:
-            return str(exc)
+            futures = self._admin.create_partitions(
+                [NewPartitions(topic, total)], request_timeout=self.timeout_s
+            )
+            futures[topic].result()
+        except Exception as exc:
+            code, message = _why(exc)
+            if code in _NO_CREATE_PARTITIONS_CODES:
+                self._partitions_unsupported = NO_CREATE_PARTITIONS
+                return self._partitions_unsupported
+            return message
         return None
 
     def delete(self, topics: Sequence[str]) -> dict[str, str | None]:
-        from kafka.errors import KafkaError, for_code
-
         if not topics:
             return {}
         try:
-            response = self._admin.delete_topics(list(topics), raise_errors=False)
-        except KafkaError as exc:
+            futures = self._admin.delete_topics(list(topics), request_timeout=self.timeout_s)
+        except Exception as exc:
             return {t: str(exc) for t in topics}
         out: dict[str, str | None] = {t: "no answer from the broker" for t in topics}
-        for result in response.get("topics", []):
-            code = int(result.get("error_code", 0))
-            out[str(result["name"])] = (
-                None if code == 0 else (result.get("error_message") or for_code(code).__name__)
-            )
+        for name, future in futures.items():
+            try:
+                future.result()
+                out[name] = None
+            except Exception as exc:
+                out[name] = _why(exc)[1]
         return out
 
 

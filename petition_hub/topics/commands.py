@@ -64,7 +64,7 @@ def run_apply(
     topics.yaml or unreachable broker. ``embedded`` caps the replication factor at 1;
     ``replication_factor_cap`` caps it on other brokers (a single-node Kafka: 1). ``security``:
     the admin client's SASL and TLS settings
-    (:func:`petition_hub.service.security.kafka_python_options`)."""
+    (:func:`petition_hub.service.security.confluent_config`)."""
     return _run(
         settings_like_bootstrap,
         embedded,

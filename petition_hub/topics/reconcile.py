@@ -55,7 +55,7 @@ def diff(
     security: Mapping[str, Any] | None = None,
 ) -> ApplyReport:
     """Compare the broker with ``spec``; change nothing. ``security``: the admin client's SASL
-    and TLS settings (:func:`petition_hub.service.security.kafka_python_options`)."""
+    and TLS settings (:func:`petition_hub.service.security.confluent_config`)."""
     with KafkaTopicAdmin(bootstrap, timeout_s=timeout_s, security=security) as admin:
         return diff_with(
             spec,

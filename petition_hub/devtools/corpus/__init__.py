@@ -29,6 +29,7 @@ the realistic values (names, enterprises, codes, texts). The contract's samples 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Final
 
 from petition_hub.data import SAMPLES_DIR, Sample, load_samples
@@ -73,19 +74,22 @@ def generate(
     *,
     broken_every: int = 7,
     oversize_bytes: int = 5 * 1024 * 1024,
+    ending: datetime | None = None,
 ) -> list[CorpusItem]:
     """``n`` messages of ``channel`` (``hotline``, ``miniprogram`` or ``province``), in publishing
     order (an edit comes after the work order it edits).
 
     ``broken_every``: every so many items one is broken (0: none). ``oversize_bytes``: the size of
     the ``oversize_payload`` items (a broker may refuse 5 MB messages; pass a value just over the
-    hub's 1 MiB limit if yours does).
+    hub's 1 MiB limit if yours does). ``ending`` (an aware time; ``dev``'s demo gives now): the
+    items' times run up to just before it, instead of the seeded days of 2026 (so the result
+    depends on it: the tests leave it unset).
     """
     try:
         make = _GENERATORS[channel]
     except KeyError:
         raise ValueError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})") from None
-    return make(n, seed, broken_every, oversize_bytes)
+    return make(n, seed, broken_every, oversize_bytes, ending)
 
 
 def generate_all(
@@ -94,6 +98,7 @@ def generate_all(
     *,
     broken_every: int = 7,
     oversize_bytes: int = 5 * 1024 * 1024,
+    ending: datetime | None = None,
 ) -> list[CorpusItem]:
     """``generate`` for every channel, concatenated (hotline, mini-program, province)."""
     items: list[CorpusItem] = []
@@ -105,6 +110,7 @@ def generate_all(
                 seed,
                 broken_every=broken_every,
                 oversize_bytes=oversize_bytes,
+                ending=ending,
             )
         )
     return items

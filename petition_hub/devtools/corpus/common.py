@@ -22,8 +22,9 @@ CHANNELS: Final[tuple[str, ...]] = tuple(TOPICS)
 
 #: A broken kind and the dead-letter reason the intake must give it.
 BrokenKind = tuple[str, str]
-#: A channel's generator: ``(n, seed, broken_every, oversize_bytes)`` -> items.
-Generate = Callable[[int, int, int, int], "list[CorpusItem]"]
+#: A channel's generator: ``(n, seed, broken_every, oversize_bytes, ending)`` -> items; ``ending``
+#: (an aware time, or None) is :class:`Generation`'s.
+Generate = Callable[[int, int, int, int, "datetime | None"], "list[CorpusItem]"]
 
 
 @dataclass(frozen=True)
@@ -133,13 +134,32 @@ def broken_kind(kinds: Sequence[BrokenKind], i: int, broken_every: int) -> tuple
 
 class Generation:
     """One call's generation of a channel: its seeded choices (``rng``, ``gen``), its first day
-    (``start`` plus a seeded number of days) and its sequence number."""
+    (``start`` plus a seeded number of days) and its sequence number.
 
-    def __init__(self, channel: str, seed: int, start: datetime) -> None:
+    With ``ending`` (``dev``'s demo: petitions that arrive now), the first time is ``ending``
+    less ``span`` instead (``ending`` already in the channel's convention of times, ``span`` as
+    long as the call's items), so the receipt times run up to just before ``ending``; the sequence
+    numbers then start from ``ending``'s second of the day, so the calls of one demo, a second or
+    more apart, do not reuse the references of one day. Without it the items are as they always
+    were (the tests' corpora are deterministic)."""
+
+    def __init__(
+        self,
+        channel: str,
+        seed: int,
+        start: datetime,
+        ending: datetime | None = None,
+        span: timedelta = timedelta(0),
+    ) -> None:
         self.rng = random.Random(f"{channel}:{seed}")
         self.gen = Gen(self.rng)
+        # drawn either way: the rest of the seeded choices stay the same
         self.day0 = start + timedelta(days=self.rng.randrange(300))
         self.seq = self.rng.randrange(1000)
+        if ending is not None:
+            self.day0 = ending - span
+            second_of_day = ending.hour * 3600 + ending.minute * 60 + ending.second
+            self.seq += 1000 * second_of_day
 
 
 def oversize_text(size: int) -> str:

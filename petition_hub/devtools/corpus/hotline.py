@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from stdnum.cn import uscc
 
+from petition_hub.connectors.values import SHANGHAI
 from petition_hub.devtools.corpus.common import (
     BrokenKind,
     ChannelCorpus,
@@ -52,9 +53,11 @@ _HOTLINE_TYPES: Final = {
 }
 
 
-def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[CorpusItem]:
+def generate(
+    n: int, seed: int, broken_every: int, oversize: int, ending: datetime | None = None
+) -> list[CorpusItem]:
     """``n`` work orders for :func:`petition_hub.devtools.corpus.generate`."""
-    hotline = _Hotline(seed)
+    hotline = _Hotline(seed, n, ending)
     rng = hotline.rng
     items: list[CorpusItem] = []
     for i in range(n):
@@ -71,8 +74,11 @@ class _Hotline(Generation):
     """One call's generation: its seeded choices, the order sequence, and what was published (an
     edit or a repeat call refers to an earlier order)."""
 
-    def __init__(self, seed: int) -> None:
-        super().__init__("hotline", seed, datetime(2026, 1, 5, 8, 0))
+    def __init__(self, seed: int, n: int = 0, ending: datetime | None = None) -> None:
+        # SLSJ is Asia/Shanghai wall-clock time; one item every 7 minutes at most
+        local = None if ending is None else ending.astimezone(SHANGHAI).replace(tzinfo=None)
+        span = timedelta(minutes=7 * (n + 1))
+        super().__init__("hotline", seed, datetime(2026, 1, 5, 8, 0), local, span)
         self.published: list[dict[str, Any]] = []
         self.latest: dict[str, dict[str, Any]] = {}  # GDBH -> its latest publication
 

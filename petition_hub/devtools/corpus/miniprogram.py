@@ -54,9 +54,11 @@ def _openid(rng: random.Random) -> str:
     return "o6_" + "".join(rng.choice(alphabet) for _ in range(25))
 
 
-def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[CorpusItem]:
+def generate(
+    n: int, seed: int, broken_every: int, oversize: int, ending: datetime | None = None
+) -> list[CorpusItem]:
     """``n`` appeals for :func:`petition_hub.devtools.corpus.generate`."""
-    mp = _MiniProgram(seed)
+    mp = _MiniProgram(seed, n, ending)
     rng, gen = mp.rng, mp.gen
     items: list[CorpusItem] = []
     for i in range(n):
@@ -90,8 +92,11 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
 class _MiniProgram(Generation):
     """One call's generation: its seeded choices and the appeal sequence."""
 
-    def __init__(self, seed: int) -> None:
-        super().__init__("miniprogram", seed, datetime(2026, 1, 5, 8, 0))
+    def __init__(self, seed: int, n: int = 0, ending: datetime | None = None) -> None:
+        # its naive times are UTC (written with +08:00); one item every 11 minutes at most
+        local = None if ending is None else ending.astimezone(UTC).replace(tzinfo=None)
+        span = timedelta(minutes=11 * (n + 1))
+        super().__init__("miniprogram", seed, datetime(2026, 1, 5, 8, 0), local, span)
 
     def new_appeal(self, at: datetime, version: int) -> tuple[dict[str, Any], list[str], str]:
         rng, gen = self.rng, self.gen

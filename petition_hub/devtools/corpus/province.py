@@ -50,9 +50,11 @@ _PROVINCE_TYPES: Final = {
 }
 
 
-def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[CorpusItem]:
+def generate(
+    n: int, seed: int, broken_every: int, oversize: int, ending: datetime | None = None
+) -> list[CorpusItem]:
     """``n`` dispatches for :func:`petition_hub.devtools.corpus.generate`."""
-    province = _Province(seed)
+    province = _Province(seed, n, ending)
     rng, gen = province.rng, province.gen
     items: list[CorpusItem] = []
     for i in range(n):
@@ -84,8 +86,11 @@ def generate(n: int, seed: int, broken_every: int, oversize: int) -> list[Corpus
 class _Province(Generation):
     """One call's generation: its seeded choices and the dispatch sequence."""
 
-    def __init__(self, seed: int) -> None:
-        super().__init__("province", seed, datetime(2026, 1, 5, 0, 0, tzinfo=UTC))
+    def __init__(self, seed: int, n: int = 0, ending: datetime | None = None) -> None:
+        # its times are aware UTC; one item every 13 minutes at most
+        local = None if ending is None else ending.astimezone(UTC)
+        span = timedelta(minutes=13 * (n + 1))
+        super().__init__("province", seed, datetime(2026, 1, 5, 0, 0, tzinfo=UTC), local, span)
 
     def new_dispatch(self, at: datetime, sid: int) -> tuple[dict[str, Any], list[str], str]:
         rng, gen = self.rng, self.gen

@@ -1,0 +1,150 @@
+"""The operator tools' Kafka clients (confluent-kafka, i.e. librdkafka): a consumer without a
+group, a producer that waits for each acknowledgement, and the record they hand back.
+
+Consumes and emits whatever the tools ask; keeps nothing. The stream runtime uses aiokafka
+instead (:mod:`petition_hub.runtime`); these are for commands that run and end (``dlq``,
+``report``, ``rules``, ``privacy``). ``options`` everywhere: the client's security settings (SASL,
+TLS: :func:`petition_hub.service.security.confluent_config`).
+
+On Tansu, ListOffsets answers end offsets that are too small: the end of a partition here is the
+high watermark of the fetch responses, which is what librdkafka's end-of-partition events and
+``get_watermark_offsets(cached=True)`` report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+
+#: A group id librdkafka requires of a consumer; the tools only ``assign``, so it never joins.
+_TOOLS_GROUP = "petition-hub-tools"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as a tool reads it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp: int
+    """Milliseconds since the epoch (the producer's or the broker's time)."""
+
+
+def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
+    found: Any = message.headers() or []  # librdkafka gives a list of (name, bytes) pairs
+    return tuple((str(name), value) for name, value in found)
+
+
+def record_of(message: Message) -> Record:
+    """A librdkafka message as a :class:`Record`."""
+    _, timestamp = message.timestamp()
+    return Record(
+        topic=str(message.topic()),
+        partition=int(message.partition() or 0),
+        offset=int(message.offset() or 0),
+        key=message.key(),
+        value=message.value(),
+        headers=_headers(message),
+        timestamp=int(timestamp),
+    )
+
+
+#: librdkafka's own lines (a broker gone, a retry: one per attempt) go through logging, not to
+#: stderr, and only from CRITICAL: a tool's failure reaches its caller as an exception (one line
+#: in the CLI). Lower this logger's level to see them.
+LIBRDKAFKA_LOG: Final = logging.getLogger("petition_hub.broker.librdkafka")
+LIBRDKAFKA_LOG.setLevel(logging.CRITICAL)
+
+
+def _config(bootstrap: str, options: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "logger": LIBRDKAFKA_LOG,
+        **extra,
+        **(options or {}),
+    }
+
+
+def consumer(bootstrap: str, options: Mapping[str, Any] | None = None, **extra: Any) -> Consumer:
+    """A consumer that is given its partitions (no group, no commits), reads what is written
+    (committed or not, as the hub's readers do) and reports each partition's end."""
+    return Consumer(
+        _config(
+            bootstrap,
+            options,
+            **{
+                "group.id": _TOOLS_GROUP,
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_uncommitted",
+                **extra,
+            },
+        )
+    )
+
+
+def partitions_of(client: Consumer, topic: str, timeout: float = 15.0) -> list[int]:
+    """``topic``'s partitions, sorted; none when the topic does not exist."""
+    metadata = client.list_topics(topic, timeout=timeout)
+    info = metadata.topics.get(topic)
+    if info is None or info.error is not None:
+        return []
+    return sorted(info.partitions)
+
+
+def is_end(message: Message) -> bool:
+    """True for librdkafka's end-of-partition event; raises on any other error."""
+    error = message.error()
+    if error is None:
+        return False
+    if error.code() == KafkaError._PARTITION_EOF:
+        return True
+    raise KafkaException(error)
+
+
+class SendingProducer:
+    """A producer whose :meth:`send` returns once the broker acknowledged the record."""
+
+    def __init__(
+        self, bootstrap: str, options: Mapping[str, Any] | None = None, **extra: Any
+    ) -> None:
+        self._producer = Producer(_config(bootstrap, options, **{"acks": "all", **extra}))
+
+    def send(
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+        timeout: float = 30.0,
+    ) -> None:
+        """Write one record and wait for its acknowledgement (``KafkaException`` if refused,
+        ``TimeoutError`` if none came)."""
+        failed: list[KafkaError] = []
+        done: list[bool] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            done.append(True)
+            if error is not None:
+                failed.append(error)
+
+        self._producer.produce(
+            topic, key=key, value=value, headers=list(headers), on_delivery=delivered
+        )
+        self._producer.flush(timeout)
+        if failed:
+            raise KafkaException(failed[0])
+        if not done:
+            raise TimeoutError(f"no acknowledgement from the broker for {topic} in {timeout:g}s")
+
+    def close(self) -> None:
+        self._producer.flush(5)
