@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hubtest import TEST_PII_KEY, run_hub
-from petition_hub.broker.embedded import free_port
+from petition_hub.broker.embedded import EmbeddedBroker, free_port
 
 pytestmark = pytest.mark.ops
 
@@ -86,6 +86,13 @@ def test_worker_with_a_missing_topics_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "topics.yaml"
     env = _env(tmp_path, HUB_TOPICS_FILE=str(missing))
     _one_line(run_hub("worker", env=env), str(missing), "cannot read")
+
+
+def test_worker_with_an_unreachable_schema_registry(tmp_path: Path, broker: EmbeddedBroker) -> None:
+    """The broker answers; the registry it must register its schemas with does not."""
+    registry = f"http://127.0.0.1:{free_port()}"
+    env = _env(tmp_path, HUB_BROKER=broker.url, HUB_SCHEMA_REGISTRY_URL=registry)
+    _one_line(run_hub("worker", env=env, timeout=120), "127.0.0.1")
 
 
 @pytest.mark.slow

@@ -43,9 +43,10 @@ def _known_problem(exc: BaseException) -> str | None:
     """What a configuration or connection problem means, or None for anything else."""
     from petition_hub.domain.calendar import CalendarConfigError
     from petition_hub.domain.rules import RulesError
+    from petition_hub.service.registry_sync import RegistrationError
     from petition_hub.topics import TopicsFileError
 
-    if isinstance(exc, RulesError | TopicsFileError | CalendarConfigError):
+    if isinstance(exc, RulesError | TopicsFileError | CalendarConfigError | RegistrationError):
         return one_line(exc)
     if isinstance(exc, ConnectionError | TimeoutError):
         return f"cannot reach the broker or service: {one_line(exc)}"
