@@ -3,23 +3,28 @@ new virtual environment and run from ``/``, finds everything it reads at run tim
 rules, policies, schemas, calendar) in the package, not in a checkout.
 
 The wheel's dependencies come through pip as usual (its cache makes that quick); the broker is the
-test's embedded one, the worker the installed ``petition-hub`` command.
+test's embedded one; `topics apply`, the worker and `tail` are the installed ``petition-hub``
+command, each run from ``/``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hubtest import TEST_PII_KEY, WorkerProcess
+from hubtest import TEST_PII_KEY, WorkerProcess, produce
 from petition_hub.broker.embedded import EmbeddedBroker
+from petition_hub.data import load_samples
 from petition_hub.service.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -106,5 +111,24 @@ def test_topics_apply_and_a_worker_from_the_root_folder(
     try:
         worker.start(wait_ready=90)
         assert worker.health()["ready"] is True
+        # a contract sample through the installed worker; the installed `tail` decodes what it wrote
+        sample = load_samples()["hotline-financing.json"]
+        produce(fresh_broker.bootstrap, sample.topic, [(sample.key, sample.value, sample.headers)])
+        deadline = time.monotonic() + 90
+        shown: list[dict[str, Any]] = []
+        while not shown and time.monotonic() < deadline:
+            tailed = _run(
+                installed / "petition-hub",
+                "tail",
+                "hub.petitions",
+                "--from-beginning",
+                "--exit-at-end",
+                "--json",
+                HUB_BROKER=fresh_broker.url,
+            )
+            assert tailed.returncode == 0, tailed.stdout + tailed.stderr
+            shown = [json.loads(line) for line in tailed.stdout.splitlines() if line.strip()]
+        assert shown, "the installed tail showed no record on hub.petitions within 90 s"
+        assert "PH-" in json.dumps(shown[0], ensure_ascii=False), shown[0]
     finally:
         worker.stop()
