@@ -116,7 +116,12 @@ class SendingProducer:
     def __init__(
         self, bootstrap: str, options: Mapping[str, Any] | None = None, **extra: Any
     ) -> None:
-        self._producer = Producer(_config(bootstrap, options, **{"acks": "all", **extra}))
+        # Kafka's own partitioner (murmur2 of the key), as the hub's other writers and
+        # topics/partitioning.py: librdkafka's default (CRC32) would put a petition's record where
+        # the stages that own it never look (an erasure request "of no petition", a redriven
+        # petition outside its deduplication state)
+        config = {"acks": "all", "partitioner": "murmur2_random", **extra}
+        self._producer = Producer(_config(bootstrap, options, **config))
 
     def send(
         self,
@@ -126,14 +131,14 @@ class SendingProducer:
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]] = (),
         timeout: float = 30.0,
-    ) -> None:
+    ) -> int:
         """Write one record and wait for its acknowledgement (``KafkaException`` if refused,
-        ``TimeoutError`` if none came)."""
+        ``TimeoutError`` if none came); the partition it was written to."""
         failed: list[KafkaError] = []
-        done: list[bool] = []
+        done: list[int] = []
 
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            done.append(True)
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            done.append(message.partition() or 0)
             if error is not None:
                 failed.append(error)
 
@@ -145,6 +150,7 @@ class SendingProducer:
             raise KafkaException(failed[0])
         if not done:
             raise TimeoutError(f"no acknowledgement from the broker for {topic} in {timeout:g}s")
+        return done[0]
 
     def close(self) -> None:
         self._producer.flush(5)
