@@ -404,3 +404,20 @@ def strings_of(node: Any) -> Iterator[str]:
     elif isinstance(node, list | tuple):
         for v in node:
             yield from strings_of(v)
+
+
+def start_dev(data_dir: Path, metrics_port: int, demo_rate: float = 40) -> subprocess.Popen[str]:
+    """``petition-hub dev`` with its demo (no HUB_* of the caller's environment), its screen on
+    the process's stdout (stderr dropped); the caller stops it."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATA_DIR": str(data_dir),
+        "HUB_METRICS_PORT": str(metrics_port),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "petition_hub", "dev", "--demo-rate", f"{demo_rate:g}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -31,7 +30,16 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 from kafka import KafkaConsumer, TopicPartition
 
-from hubtest import Record, court_dispatch, produce, read_topic, run_hub, stop_process, wait_until
+from hubtest import (
+    Record,
+    court_dispatch,
+    produce,
+    read_topic,
+    run_hub,
+    start_dev,
+    stop_process,
+    wait_until,
+)
 from petition_hub import schemas
 from petition_hub.agents.intake import REDRIVE_HEADER
 from petition_hub.broker.embedded import free_port
@@ -108,18 +116,7 @@ def _snapshot(bootstrap: str, topics: list[str], timeout: float = 120.0) -> dict
 
 def _start_dev(data: Path) -> tuple[subprocess.Popen[str], str, str]:
     """``petition-hub dev`` with the demo; its process, broker URL and bootstrap address."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_DATA_DIR": str(data),
-        "HUB_METRICS_PORT": str(free_port()),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "petition_hub", "dev", "--demo-rate", "40"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_dev(data, free_port())
     assert proc.stdout is not None
     banner = [proc.stdout.readline()]
     while "stop" not in banner[-1] and banner[-1]:

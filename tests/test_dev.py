@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from hubtest import pid_alive, wait_until
+from hubtest import pid_alive, start_dev, wait_until
 from petition_hub.broker.embedded import broker_answers, free_port
 from petition_hub.devtools.dev_screen import width
 
@@ -34,19 +32,7 @@ def _children(pid: int) -> list[int]:
 
 def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_DATA_DIR": str(tmp_path / "var"),
-        "HUB_METRICS_PORT": str(port),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "petition_hub", "dev", "--demo-rate", "40"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    return proc, port
+    return start_dev(tmp_path / "var", port), port
 
 
 def _broker_of(dev_pid: int) -> int:
