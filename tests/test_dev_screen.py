@@ -134,18 +134,22 @@ def test_the_cli_line_has_absolute_paths(key_file: Path | None) -> None:
     assert line.endswith("petition-hub dlq list")
 
 
-def test_the_banner_fits_but_keeps_the_command_line_whole() -> None:
-    cli = cli_line("tansu://127.0.0.1:9092", Path("/" + "x" * 120) / "dev-pii.key", Path("/v"))
+def test_the_banner_fits_but_keeps_the_command_line_and_paths_whole() -> None:
+    deep = Path("/" + "x" * 120)
+    cli = cli_line("tansu://127.0.0.1:9092", deep / "dev-pii.key", Path("/v"))
+    key = f"{deep / 'dev-pii.key'}  (dev key: give it to tools as HUB_PII_KEY)"
+    topics = f"141 created from {deep / 'topics.yaml'}"
     text = banner(
         bootstrap="127.0.0.1:9092",
-        topics="141 created from /x/topics.yaml",
+        topics=topics,
         port=9108,
         demo="5 messages/s\n           second line",
-        key="/v/dev-pii.key",
+        key=key,
         cli=cli,
         calendar=["  calendar " + "y" * 200],
     )
     lines = text.splitlines()
-    assert f"  CLI      {cli}" in lines
-    assert all(width(line) <= COLUMNS for line in lines if cli not in line)
+    whole = [f"  CLI      {cli}", f"  key      {key}", f"  topics   {topics}"]
+    assert all(line in lines for line in whole), text
+    assert all(width(line) <= COLUMNS for line in lines if line not in whole)
     assert lines[-1] == "  stop     Ctrl-C"

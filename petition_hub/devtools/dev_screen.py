@@ -164,6 +164,8 @@ def banner(
         "           (the operator's tools on this hub: from any folder, in another terminal)",
         "  stop     Ctrl-C",
     ]
-    # the command line stays whole (cut, it would not run); everything else fits the screen
+    # the command line and the lines naming a file (key, topics) stay whole: cut, a command would
+    # not run and a path would lead nowhere; everything else fits the screen
+    whole = (f"  CLI      {cli}", f"  key      {key}", f"  topics   {topics}")
     physical = "\n".join(lines).split("\n")
-    return "\n".join(line if line.endswith(cli) else fit(line) for line in physical)
+    return "\n".join(line if line in whole else fit(line) for line in physical)
