@@ -64,3 +64,21 @@ def test_a_bad_topics_file_names_the_line(fresh_broker: EmbeddedBroker, tmp_path
     )
     assert env_run.returncode == 2
     assert f"{bad}:10" in env_run.stdout + env_run.stderr
+
+
+def test_apply_and_diff_report_as_json(fresh_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    import json
+
+    applied = _cli(fresh_broker, tmp_path, "apply", "--json")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    report = json.loads(applied.stdout)
+    created = {c["topic"] for c in report["changes"] if c["outcome"] == "applied"}
+    assert report["command"] == "apply" and "hub.petitions" in created, report["changes"][:3]
+    first = next(c for c in report["changes"] if c["topic"] == "hub.petitions")
+    assert first["kind"] == "create" and first["declared"]["partitions"] >= 1, first
+
+    diff = _cli(fresh_broker, tmp_path, "diff", "--json")
+    found = json.loads(diff.stdout)
+    assert diff.returncode == found["exit_code"] == 0, diff.stdout
+    assert found["command"] == "diff" and not found["drift"], found["changes"]
+    assert "hub.petitions" in found["up_to_date"], found["up_to_date"][:5]

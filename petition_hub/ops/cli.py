@@ -110,7 +110,7 @@ def _topics_broker(settings: Settings) -> str:
     return settings.bootstrap_servers()
 
 
-def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
+def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool, as_json: bool) -> NoReturn:
     """Print what ``run`` (apply or diff) reports of the broker against topics.yaml; exit with
     its code. ``flags``: what the command adds after the topics file."""
     from petition_hub.service.security import confluent_config
@@ -124,6 +124,7 @@ def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
         app_id=settings.app_id,
         replication_factor_cap=settings.topics_replication_factor_cap,
         security=confluent_config(settings),
+        as_json=as_json,
     )
     click.echo(text, err=code == 2)  # 2: an unreadable topics file, an unreachable broker
     sys.exit(code)
@@ -136,20 +137,22 @@ def _reconcile(run: Callable[..., tuple[str, int]], *flags: bool) -> NoReturn:
     is_flag=True,
     help="also delete topics on the broker that topics.yaml does not declare",
 )
-def topics_apply(delete_unexpected: bool) -> None:
+@json_option
+def topics_apply(delete_unexpected: bool, as_json: bool) -> None:
     """Create what is missing, grow partitions, report drift. Deletes nothing unless asked."""
     from petition_hub.topics import run_apply
 
-    _reconcile(run_apply, delete_unexpected)
+    _reconcile(run_apply, delete_unexpected, as_json=as_json)
 
 
 @topics.command("diff")
 @broker_option
-def topics_diff() -> None:
+@json_option
+def topics_diff(as_json: bool) -> None:
     """Report how the broker differs from topics.yaml (exit 1 on drift); change nothing."""
     from petition_hub.topics import run_diff
 
-    _reconcile(run_diff)
+    _reconcile(run_diff, as_json=as_json)
 
 
 @topics.command("acls")
@@ -250,15 +253,26 @@ def privacy_erase(
 
 @main.command()
 @click.option("--quick", is_flag=True, help="a small run (seconds), e.g. for CI")
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of the table")
-@click.option("--json-file", "json_path", type=click.Path(path_type=Path), help="also write JSON")
-def bench(quick: bool, as_json: bool, json_path: Path | None) -> None:
+@click.option(
+    "--json",
+    "json_to",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    metavar="[PATH]",
+    help="JSON instead of the table; with PATH, the table and JSON written to PATH",
+)
+@click.option("--json-file", "json_file", type=click.Path(path_type=Path), hidden=True)
+def bench(quick: bool, json_to: str | None, json_file: Path | None) -> None:
     """The benchmark suite: the data path's speed as ratios to same-process baselines."""
     from petition_hub.devtools.bench import run_bench
 
+    # One spelling, --json, for both: bare, it prints JSON; with a path (what CI keeps), it
+    # writes it there. --json-file PATH, the spelling of a few weeks, still works.
+    json_path = Path(json_to) if json_to not in (None, "-") else json_file
     logs.configure("WARNING")
     with working("running the benchmark suite…"):
-        sys.exit(run_bench(quick, json_path, as_json=as_json))
+        sys.exit(run_bench(quick, json_path, as_json=json_to == "-"))
 
 
 @main.group()

@@ -9,7 +9,7 @@ from typing import Any
 from petition_hub.topics.admin import TopicsBrokerError
 from petition_hub.topics.names import DEFAULT_APP_ID
 from petition_hub.topics.reconcile import apply, diff
-from petition_hub.topics.report import format_report
+from petition_hub.topics.report import format_json, format_report
 from petition_hub.topics.spec import TopicsFileError, load_topics
 
 
@@ -23,6 +23,7 @@ def _run(
     timeout_s: float,
     replication_factor_cap: int | None,
     security: Mapping[str, Any] | None,
+    as_json: bool,
 ) -> tuple[str, int]:
     cap = replication_factor_cap
     if embedded:  # Tansu: one node, whatever the file says
@@ -45,7 +46,7 @@ def _run(
             )
     except (TopicsFileError, TopicsBrokerError) as exc:
         return f"error: {exc}", 2
-    return format_report(report), report.exit_code
+    return (format_json if as_json else format_report)(report), report.exit_code
 
 
 def run_apply(
@@ -58,13 +59,15 @@ def run_apply(
     timeout_s: float = 15.0,
     replication_factor_cap: int | None = None,
     security: Mapping[str, Any] | None = None,
+    as_json: bool = False,
 ) -> tuple[str, int]:
     """``petition-hub topics apply``: (report text, exit code). Exit 0: the broker matches
     topics.yaml; 1: drift remains that needs an operator (or something failed); 2: invalid
     topics.yaml or unreachable broker. ``embedded`` caps the replication factor at 1;
     ``replication_factor_cap`` caps it on other brokers (a single-node Kafka: 1). ``security``:
     the admin client's SASL and TLS settings
-    (:func:`petition_hub.service.security.confluent_config`)."""
+    (:func:`petition_hub.service.security.confluent_config`). ``as_json``: the report as JSON
+    (errors stay one line of text)."""
     return _run(
         settings_like_bootstrap,
         embedded,
@@ -75,6 +78,7 @@ def run_apply(
         timeout_s,
         replication_factor_cap,
         security,
+        as_json,
     )
 
 
@@ -87,6 +91,7 @@ def run_diff(
     timeout_s: float = 15.0,
     replication_factor_cap: int | None = None,
     security: Mapping[str, Any] | None = None,
+    as_json: bool = False,
 ) -> tuple[str, int]:
     """``petition-hub topics diff``: (report text, exit code). Exit 0: no drift (unexpected topics
     are listed but do not count); 1: drift or missing topics; 2: invalid topics.yaml or unreachable
@@ -101,4 +106,5 @@ def run_diff(
         timeout_s,
         replication_factor_cap,
         security,
+        as_json,
     )

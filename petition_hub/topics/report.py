@@ -4,6 +4,7 @@ found (:class:`ApplyReport`), and the same as lines for a terminal (:func:`forma
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -167,3 +168,52 @@ def format_report(report: ApplyReport) -> str:
     if attention:
         lines.append(f"{attention} difference(s) need an operator")
     return "\n".join(lines)
+
+
+def _result_json(result: ChangeResult) -> dict[str, object]:
+    change, spec, have = result.change, result.change.spec, result.change.actual
+    out: dict[str, object] = {
+        "topic": change.topic,
+        "kind": str(change.kind),
+        "outcome": str(result.outcome),
+        "needs_attention": result.needs_attention,
+    }
+    if spec is not None:
+        out["declared"] = {
+            "partitions": spec.partitions,
+            "replication_factor": spec.replication_factor,
+            "config": dict(spec.config),
+        }
+    if have is not None:
+        out["broker"] = {
+            "partitions": have.partitions,
+            "replication_factor": have.replication_factor,
+            "config": dict(have.config),
+        }
+    if change.config:
+        out["config"] = [
+            {"key": d.key, "declared": d.desired, "broker": d.actual} for d in change.config
+        ]
+    if result.detail:
+        out["detail"] = result.detail
+    return out
+
+
+def format_json(report: ApplyReport) -> str:
+    """The report as one JSON document (``--json``): the same facts as :func:`format_report`,
+    one object per change, the up-to-date topics by name, and the exit code it leads to."""
+    return json.dumps(
+        {
+            "command": "diff" if report.dry_run else "apply",
+            "bootstrap": report.bootstrap,
+            "replication_factor_cap": report.replication_factor_cap,
+            "changes": [_result_json(r) for r in report.results],
+            "up_to_date": list(report.up_to_date),
+            "configs_unknown": {t: list(k) for t, k in sorted(report.configs_unknown.items())},
+            "changed": report.changed,
+            "drift": report.drift,
+            "exit_code": report.exit_code,
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
