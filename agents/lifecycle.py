@@ -41,7 +41,7 @@ source record), so a crash or rebalance neither repeats nor loses a step.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
@@ -58,6 +58,7 @@ from petition_hub.domain.lifecycle import (
     LifecycleState,
     PetitionState,
     Rejection,
+    RejectReason,
     SlaSignal,
     SlaSignalKind,
     StateChanged,
@@ -411,6 +412,14 @@ def _ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
+def reject_reasons(sources: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """What the lifecycle may answer on ``hub.rejects`` per source topic (``sources``: topic ->
+    the source name of :data:`TIME_FIELD`): the rules' refusals and the stage's own."""
+    rules = tuple(r.value for r in RejectReason)
+    own = ("internal", "bad_value", "unknown_petition")
+    return {topic: (*own, f"undecodable_{src}", *rules) for topic, src in sources.items()}
+
+
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The evaluations re-keying stages and the lifecycle stage."""
     spec = stage_specs(
@@ -422,6 +431,9 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
     routed = routed_topic(settings.app_id)
     statuses = status_repartition(settings.app_id)
     common = stage_options(app, settings)
+    metrics.create_reject_series(
+        reject_reasons({DECISIONS: "office", statuses: "unit", evaluations: "evaluation"})
+    )
     cipher = cipher_for(settings)
     evaluation = evaluation_stages(settings, spec, common, cipher)
     processor = LifecycleProcessor(

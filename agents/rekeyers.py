@@ -41,6 +41,7 @@ from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
 from petition_hub.runtime.state import PartitionState
 from petition_hub.schemas import codec
+from petition_hub.service import metrics
 from petition_hub.service.clock import Clock, system_clock
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.service.settings import Settings
@@ -88,7 +89,9 @@ class StatusRekeyer(Processor):
             event = codec.read_unit_status(decoded)
         except Exception as exc:
             return [
-                rejection(src, None, "undecodable_status", undecodable_reason(exc), self.clock())
+                rejection(
+                    src, None, STATUS_REJECT_REASONS[0], undecodable_reason(exc), self.clock()
+                )
             ]
         pid = str(event["petitionId"])
         if src.key != pid.encode():
@@ -98,7 +101,7 @@ class StatusRekeyer(Processor):
                 rejection(
                     src,
                     pid,
-                    "key_mismatch",
+                    STATUS_REJECT_REASONS[1],
                     f"the event {what}: a unit status event must be keyed by its petitionId",
                     self.clock(),
                 )
@@ -148,6 +151,10 @@ class EvaluationRekeyer(Processor):
         return dead_letter(src, self.connector, self.cipher, self.clock(), reason, error, message)
 
 
+#: What the unit-status stage answers on ``hub.rejects`` (a unit's own mistakes).
+STATUS_REJECT_REASONS: Final = ("undecodable_status", "key_mismatch")
+
+
 def status_stage(
     settings: Settings, spec: Mapping[str, TopicSpec], common: dict[str, Any]
 ) -> Stage:
@@ -156,6 +163,7 @@ def status_stage(
     status_topics = sorted(t for t in spec if t.endswith(".status"))
     repartition = status_repartition(settings.app_id)
     group = stage_group(settings.app_id, "unit-status")
+    metrics.create_reject_series({t: STATUS_REJECT_REASONS for t in status_topics})
     return Stage(
         name="unit-status",
         sources=status_topics,

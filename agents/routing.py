@@ -44,7 +44,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import faust
 import structlog
@@ -373,6 +373,22 @@ class RoutingProcessor(Processor):
         return rejection(src, pid, reason, message, self.clock())
 
 
+#: What the routing stage may answer on ``hub.rejects``, by source topic (``internal``: the
+#: processor raised); listed for the rejects counter's series at 0.
+REJECT_REASONS: Final = {
+    PETITIONS: ("internal", "undecodable_petition"),
+    DECISIONS: (
+        "internal",
+        "undecodable_decision",
+        "unknown_petition",
+        "not_in_triage",
+        "unknown_unit",
+    ),
+    REROUTE: ("internal", "undecodable_command", "unknown_petition"),
+    PRIVACY: ("internal", "undecodable_request", "unknown_petition"),
+}
+
+
 def register(app: faust.App, settings: Settings) -> list[Stage]:
     """The unit-status re-keying stage and the routing stage."""
     spec = stage_specs(
@@ -381,6 +397,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
     routed = routed_topic(settings.app_id)
     group = stage_group(settings.app_id, "routing")
     common = stage_options(app, settings)
+    metrics.create_reject_series(REJECT_REASONS)
     return [
         status_stage(settings, spec, common),
         Stage(

@@ -21,6 +21,7 @@ from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors.base import Reason
 from petition_hub.domain.petition import Channel
 from petition_hub.service.app import FAUST_METRICS_PREFIX
+from petition_hub.topics.names import status_repartition
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,3 +103,18 @@ def test_promtool_finds_nothing_in_the_hubs_families(
     assert {"dept.TAX", "none"} <= steps
     closed = ("petition_hub_closed_total", frozenset({("unit", "dept.TAX"), ("closure", "rated")}))
     assert samples[closed] == 0.0
+    # every reason a stage can refuse an event with, on each of its sources
+    rejects = {
+        (dict(labels)["topic"], dict(labels)["reason"])
+        for (n, labels), v in samples.items()
+        if n == "petition_hub_rejects_total" and v == 0.0
+    }
+    expected = {
+        ("office.decisions", "not_in_triage"),
+        ("office.decisions", "no_extension_pending"),
+        ("dept.TAX.status", "key_mismatch"),
+        ("hub.reroute", "undecodable_command"),
+    }
+    statuses = status_repartition(worker.app_id)  # the lifecycle's own source of unit events
+    expected |= {(statuses, "not_the_lead"), (statuses, "reply_before_sign_for")}
+    assert expected <= rejects, f"missing at 0: {sorted(expected - rejects)}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import get_args
@@ -328,6 +328,14 @@ def create_unit_series(units: Iterable[str]) -> None:
             UNIT_ROUTED.labels(unit, role)
         for counter in (*_RATE_COUNTERS, REOPENED, RETURNED):
             counter.labels(unit)
+
+
+def create_reject_series(reasons_by_topic: Mapping[str, Iterable[str]]) -> None:
+    """Make ``petition_hub_rejects_total{topic, reason}`` exist at 0 for every reason a stage can
+    give on each of its source topics (each stage passes its own, when it is wired)."""
+    for topic, reasons in reasons_by_topic.items():
+        for reason in reasons:
+            REJECTS.labels(topic, reason)
 
 
 def set_info(info: Gauge, *values: str) -> None:
