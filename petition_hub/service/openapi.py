@@ -75,6 +75,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         "This document",
         {200: ("the worker's OpenAPI document", {"type": "object"})},
         "operations",
+        open=True,
     ),
     Endpoint(
         "/petitions/{petition_id}",

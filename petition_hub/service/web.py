@@ -45,9 +45,11 @@ from petition_hub.topics import load_topics
 log = structlog.get_logger(__name__)
 
 #: The routes open without a token: health checks and Prometheus need no secret, and the
-#: read-only Schema Registry endpoints serve the published contracts (no personal data) to the
-#: units' Confluent deserializers. Matched on the route the request resolved to, not on its text.
-OPEN_PATHS = frozenset({"/health", "/metrics", *registry_web.PATHS})
+#: published contracts (no personal data) are for anyone to read: the read-only Schema Registry
+#: endpoints for the units' Confluent deserializers, the OpenAPI document for API clients and
+#: their generators (which fetch it before they hold a token). Matched on the route the request
+#: resolved to, not on its text.
+OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", *registry_web.PATHS})
 
 _Handler = Callable[[aioweb.Request], Awaitable[aioweb.StreamResponse]]
 
@@ -141,8 +143,8 @@ def register(
     tokens = api_tokens(settings.api_tokens)
     if not tokens:
         log.warning(
-            "HUB_API_TOKENS is not set: the web endpoints other than /health, /metrics and the "
-            "schema registry answer 401"
+            "HUB_API_TOKENS is not set: the web endpoints other than /health, /metrics, "
+            "/openapi.json and the schema registry answer 401"
         )
     cast(AiohttpWeb, app.web).web_app.middlewares.append(bearer_middleware(tokens))
 
