@@ -406,9 +406,12 @@ def strings_of(node: Any) -> Iterator[str]:
             yield from strings_of(v)
 
 
-def start_dev(data_dir: Path, metrics_port: int, demo_rate: float = 40) -> subprocess.Popen[str]:
+def start_dev(
+    data_dir: Path, metrics_port: int, demo_rate: float = 40, *, with_logs: bool = False
+) -> subprocess.Popen[str]:
     """``petition-hub dev`` with its demo (no HUB_* of the caller's environment), its screen on
-    the process's stdout (stderr dropped); the caller stops it."""
+    the process's stdout (its log lines on stderr dropped, or ``with_logs`` on stdout too, as a
+    terminal shows both); the caller stops it."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATA_DIR": str(data_dir),
@@ -418,6 +421,6 @@ def start_dev(data_dir: Path, metrics_port: int, demo_rate: float = 40) -> subpr
         [sys.executable, "-m", "petition_hub", "dev", "--demo-rate", f"{demo_rate:g}"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if with_logs else subprocess.DEVNULL,
         text=True,
     )

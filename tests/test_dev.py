@@ -32,7 +32,7 @@ def _children(pid: int) -> list[int]:
 
 def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
-    return start_dev(tmp_path / "var", port), port
+    return start_dev(tmp_path / "var", port, with_logs=True), port
 
 
 def _broker_of(dev_pid: int) -> int:

@@ -23,6 +23,7 @@ from petition_hub.devtools.dev_screen import (
     fit,
     summary_lines,
     width,
+    wrap,
 )
 from petition_hub.domain.calendar import (
     OFFICIAL_YEARS,
@@ -153,3 +154,17 @@ def test_the_banner_fits_but_keeps_the_command_line_and_paths_whole() -> None:
     assert all(line in lines for line in whole), text
     assert all(width(line) <= COLUMNS for line in lines if line not in whole)
     assert lines[-1] == "  stop     Ctrl-C"
+
+
+def test_a_long_log_line_is_folded_not_cut() -> None:
+    line = (
+        "2026-12-02T19:00:00Z [warning  ] rejected  [petition_hub.agents.routing_records] "
+        "reason=not_in_triage source=office.decisions/3@1234 error=PH-7YJ5VTTMAAEDFKE7P6NX is "
+        "not waiting in triage 诉求已由牵头单位签收，不能再分派" + "x" * 130
+    )
+    folded = wrap(line).split("\n")
+    assert len(folded) >= 3 and all(width(f) <= COLUMNS for f in folded), folded
+    assert all(f.startswith("    ") for f in folded[1:]), folded
+    # nothing lost: the pieces put back together are the line (the breaks were at spaces or cuts)
+    assert "".join(f.strip() for f in folded).replace(" ", "") == line.replace(" ", "")
+    assert wrap("short") == "short"

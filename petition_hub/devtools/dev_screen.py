@@ -44,6 +44,30 @@ def fit(line: str, columns: int = COLUMNS) -> str:
     return "".join(out) + "…"
 
 
+def wrap(text: str, columns: int = COLUMNS, indent: str = "    ") -> str:
+    """``text`` (a log line, say) folded into lines of at most ``columns`` terminal columns, the
+    later ones indented by ``indent``: nothing is cut. Breaks after a space where one is near
+    the end of a line, else at the column (a long path, a run of Chinese)."""
+    lines: list[str] = []
+    for raw in text.split("\n"):
+        rest, lead = raw, ""
+        while width(lead + rest) > columns:
+            room, used, cut, space = columns - width(lead), 0, 0, -1
+            for i, char in enumerate(rest):
+                used += width(char)
+                if used > room:
+                    break
+                cut = i + 1
+                if char == " ":
+                    space = cut
+            if space > room // 2:  # a word boundary not too far back
+                cut = space
+            lines.append((lead + rest[:cut]).rstrip())
+            rest, lead = rest[cut:].lstrip(" "), indent
+        lines.append(lead + rest)
+    return "\n".join(lines)
+
+
 def _samples(metric_name: str) -> list[tuple[dict[str, str], float]]:
     out: list[tuple[dict[str, str], float]] = []
     for family in metrics.REGISTRY.collect():

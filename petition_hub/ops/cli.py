@@ -65,9 +65,10 @@ def dev(demo_rate: float, no_demo: bool) -> None:
     # at once: loading the hub takes seconds, and a silent terminal looks like a hang
     print("petition hub (dev): loading…", flush=True)
     from petition_hub.devtools.dev import run_dev
+    from petition_hub.devtools.dev_screen import wrap
 
     settings = _settings()
-    logs.configure("WARNING", settings.log_json)
+    logs.configure("WARNING", settings.log_json, fold=wrap)  # dev's screen: 100 columns
     sys.exit(run_dev(settings, demo_rate=None if no_demo else demo_rate))
 
 

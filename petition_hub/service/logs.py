@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, Final
 
 import structlog
@@ -104,8 +104,22 @@ class _ScrubbingFilter(logging.Filter):
         return True
 
 
-def configure(level: str = "INFO", json: bool = False) -> None:
-    """Configure structlog and the standard library's root logger once per process."""
+class _Folding(logging.Formatter):
+    """A formatter's lines passed through ``fold`` (``dev`` keeps its screen 100 columns wide)."""
+
+    def __init__(self, inner: logging.Formatter, fold: Callable[[str], str]) -> None:
+        super().__init__()
+        self.inner, self.fold = inner, fold
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.fold(self.inner.format(record))
+
+
+def configure(
+    level: str = "INFO", json: bool = False, fold: Callable[[str], str] | None = None
+) -> None:
+    """Configure structlog and the standard library's root logger once per process. ``fold``:
+    applied to each rendered text line (never to JSON, which a machine reads whole)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -126,9 +140,10 @@ def configure(level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer)
+    formatter: logging.Formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared, processor=renderer
     )
+    handler.setFormatter(formatter if json or fold is None else _Folding(formatter, fold))
     handler.addFilter(_ScrubbingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
