@@ -43,6 +43,7 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from hubtest import TEST_PII_KEY, WorkerProcess, stop_process
 from petition_hub.broker.embedded import _die_with_parent, free_port, tansu_binary
+from petition_hub.broker.tools import LIBRDKAFKA_LOG
 from petition_hub.service import security
 from petition_hub.service.app import faust_settings, stage_options
 from petition_hub.service.security import (
@@ -406,6 +407,43 @@ def test_topics_admin_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
         assert call["sasl.mechanisms"] == "SCRAM-SHA-512"
         assert call["sasl.password"] == PASSWORD
         assert call["client.id"] == "petition-hub-topics"
+        assert call["logger"] is LIBRDKAFKA_LOG  # the tools' configuration: lines logged
+
+
+def test_tail_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tail`` builds its consumer's configuration as the other tools do: the hub's security
+    settings, librdkafka's lines logged, and its own group (never committed)."""
+    import confluent_kafka
+    from confluent_kafka import KafkaError, KafkaException
+
+    from petition_hub.ops import tail
+
+    calls: list[dict[str, Any]] = []
+
+    class Unreachable:
+        """Stands in for confluent-kafka's Consumer: records the configuration; no broker."""
+
+        def __init__(self, config: dict[str, Any]) -> None:
+            calls.append(config)
+
+        def list_topics(self, topic: str, timeout: float) -> Any:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "recorded"))
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(confluent_kafka, "Consumer", Unreachable)
+    opts = tail.Options(exit_at_end=True)
+    with pytest.raises(tail.TailError, match="cannot reach the broker"):
+        tail.tail("127.0.0.1:9", "hub.petitions", opts, confluent_config(sasl()), print)
+    assert len(calls) == 1, calls
+    (call,) = calls
+    assert call["bootstrap.servers"] == "127.0.0.1:9"
+    assert call["security.protocol"] == "sasl_plaintext"
+    assert call["sasl.password"] == PASSWORD
+    assert call["logger"] is LIBRDKAFKA_LOG
+    assert call["group.id"].startswith("petition-hub-tail-")
+    assert call["enable.auto.commit"] is False
 
 
 def test_read_all_and_report_log_in(monkeypatch: pytest.MonkeyPatch) -> None:

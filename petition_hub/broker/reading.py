@@ -1,5 +1,12 @@
 """Reading topics to their end: whole, as operator tools do (dead letters, recent petitions), or
-from given offsets, as an exactly-once stage does on restore."""
+from given offsets, as an exactly-once stage does on restore; and where a partition ends.
+
+The end of a partition is the high watermark of the Fetch responses, which is right on every
+broker. ListOffsets is not, on Tansu: it answers end offsets that are too small (see
+:mod:`petition_hub.broker.offsets`). The high watermark is what librdkafka's end-of-partition
+events (:func:`is_end`, with the tools' consumer: :func:`petition_hub.broker.tools.consumer`) and
+``get_watermark_offsets(cached=True)`` report, and what aiokafka's ``highwater`` is.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from petition_hub.broker import tools
 from petition_hub.broker.tools import Record
@@ -17,6 +25,17 @@ from petition_hub.broker.tools import Record
 _IDLE_POLLS = 20
 
 
+def is_end(message: Message) -> bool:
+    """True for librdkafka's end-of-partition event (the partition's fetch high watermark
+    reached); raises ``KafkaException`` on any other error."""
+    error = message.error()
+    if error is None:
+        return False
+    if error.code() == KafkaError._PARTITION_EOF:
+        return True
+    raise KafkaException(error)
+
+
 def read_all(
     bootstrap: str,
     topic: str,
@@ -24,11 +43,8 @@ def read_all(
     *,
     options: Mapping[str, Any] | None = None,
 ) -> Iterator[Record]:
-    """Every record of ``topic`` from the beginning to its end at the time of reading.
-
-    The end is the high watermark each Fetch response reports (librdkafka's end-of-partition
-    event), which is right on every broker (ListOffsets is not, on Tansu: see
-    :mod:`petition_hub.broker.offsets`). ``options``: the client's security settings (SASL, TLS:
+    """Every record of ``topic`` from the beginning to its end at the time of reading (each
+    partition's end-of-partition event). ``options``: the client's security settings (SASL, TLS:
     :func:`petition_hub.service.security.confluent_config`).
     """
     from confluent_kafka import OFFSET_BEGINNING
@@ -45,7 +61,7 @@ def read_all(
             batch = client.consume(num_messages=5000, timeout=poll_ms / 1000)
             idle = 0 if batch else idle + 1
             for message in batch:
-                if tools.is_end(message):
+                if is_end(message):
                     pending.discard(int(message.partition() or 0))
                 else:
                     yield tools.record_of(message)
@@ -62,8 +78,8 @@ async def event_ids_since(
 ) -> set[str]:
     """The ``header`` values of every record from ``starts`` (partition -> offset) to the end.
 
-    The end is each partition's fetch high watermark (right on Tansu too). An exactly-once stage
-    reads this on restore: what it wrote after its last state flush.
+    The end is each partition's fetch high watermark (aiokafka's ``highwater``). An exactly-once
+    stage reads this on restore: what it wrote after its last state flush.
     """
     from aiokafka import AIOKafkaConsumer
     from aiokafka import TopicPartition as AioTP

@@ -4,11 +4,10 @@ group, a producer that waits for each acknowledgement, and the record they hand 
 Consumes and emits whatever the tools ask; keeps nothing. The stream runtime uses aiokafka
 instead (:mod:`petition_hub.runtime`); these are for commands that run and end (``dlq``,
 ``report``, ``rules``, ``privacy``). ``options`` everywhere: the client's security settings (SASL,
-TLS: :func:`petition_hub.service.security.confluent_config`).
+TLS: :func:`petition_hub.service.security.confluent_config`). :func:`config` is every librdkafka
+client's configuration, these and the others' (``topics``' admin, ``tail``).
 
-On Tansu, ListOffsets answers end offsets that are too small: the end of a partition here is the
-high watermark of the fetch responses, which is what librdkafka's end-of-partition events and
-``get_watermark_offsets(cached=True)`` report.
+Where a partition ends, and reading to there, is :mod:`petition_hub.broker.reading`'s.
 """
 
 from __future__ import annotations
@@ -64,7 +63,11 @@ LIBRDKAFKA_LOG: Final = logging.getLogger("petition_hub.broker.librdkafka")
 LIBRDKAFKA_LOG.setLevel(logging.CRITICAL)
 
 
-def _config(bootstrap: str, options: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
+def config(bootstrap: str, options: Mapping[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    """A librdkafka client's configuration, for any of the hub's (consumer, producer, admin):
+    ``bootstrap``, librdkafka's lines through :data:`LIBRDKAFKA_LOG`, the client's own ``extra``
+    settings, and ``options``, the security settings from the hub's (SASL, TLS:
+    :func:`petition_hub.service.security.confluent_config`), which no ``extra`` overrides."""
     return {
         "bootstrap.servers": bootstrap,
         "logger": LIBRDKAFKA_LOG,
@@ -77,7 +80,7 @@ def consumer(bootstrap: str, options: Mapping[str, Any] | None = None, **extra: 
     """A consumer that is given its partitions (no group, no commits), reads what is written
     (committed or not, as the hub's readers do) and reports each partition's end."""
     return Consumer(
-        _config(
+        config(
             bootstrap,
             options,
             **{
@@ -100,16 +103,6 @@ def partitions_of(client: Consumer, topic: str, timeout: float = 15.0) -> list[i
     return sorted(info.partitions)
 
 
-def is_end(message: Message) -> bool:
-    """True for librdkafka's end-of-partition event; raises on any other error."""
-    error = message.error()
-    if error is None:
-        return False
-    if error.code() == KafkaError._PARTITION_EOF:
-        return True
-    raise KafkaException(error)
-
-
 class SendingProducer:
     """A producer whose :meth:`send` returns once the broker acknowledged the record."""
 
@@ -120,8 +113,8 @@ class SendingProducer:
         # topics/partitioning.py: librdkafka's default (CRC32) would put a petition's record where
         # the stages that own it never look (an erasure request "of no petition", a redriven
         # petition outside its deduplication state)
-        config = {"acks": "all", "partitioner": "murmur2_random", **extra}
-        self._producer = Producer(_config(bootstrap, options, **config))
+        settings = {"acks": "all", "partitioner": "murmur2_random", **extra}
+        self._producer = Producer(config(bootstrap, options, **settings))
 
     def send(
         self,

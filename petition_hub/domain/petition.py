@@ -41,6 +41,7 @@ __all__ = [
     "mask_openid",
     "mask_phone",
     "personal_fields",
+    "personal_kinds",
     "petition_id_for",
 ]
 
@@ -129,6 +130,17 @@ _MASK: Final = "mask"
 def _pii(mask: str) -> Any:
     """A ``Field`` for a personal attribute: optional, marked ``pii``, masked with ``mask``."""
     return Field(default=None, json_schema_extra={_PII: True, _MASK: mask})
+
+
+def personal_kinds(model: type[BaseModel]) -> dict[str, str]:
+    """``model``'s own fields marked ``pii``, in their order, each with the kind of personal value
+    it holds (``name``, ``phone``, ``id_number`` or ``openid``: how it is masked)."""
+    kinds: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get(_PII):
+            kinds[name] = str(extra[_MASK])
+    return kinds
 
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
@@ -274,12 +286,10 @@ class Petitioner(_Model):
     def masked(self) -> Petitioner:
         """A copy with every personal field masked (see :func:`mask_phone` and friends)."""
         update: dict[str, str] = {}
-        for name, info in type(self).model_fields.items():
-            extra = info.json_schema_extra
-            if isinstance(extra, dict) and extra.get(_PII):
-                value = getattr(self, name)
-                if isinstance(value, str):
-                    update[name] = _MASKS[str(extra[_MASK])](value)
+        for name, kind in personal_kinds(type(self)).items():
+            value = getattr(self, name)
+            if isinstance(value, str):
+                update[name] = _MASKS[kind](value)
         return self.model_copy(update=update)
 
 

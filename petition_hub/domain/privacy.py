@@ -19,23 +19,36 @@ An enterprise's name and unified social credit code are not personal information
 the petition's enterprise name and credit code are never masked, even where the petitioner's name
 is part of the enterprise's (``平顶山市王建国商贸有限公司``), and a valid credit code is never
 taken for an ID number.
+
+This module owns the masking rules: the kinds of personal value (:data:`NAME`, :data:`PHONE`,
+:data:`ID_NUMBER`, :data:`OPENID`, and :data:`KEEP` for what is never masked), which of the hub's
+own petitioner fields holds which (:data:`PETITIONER_FIELD_KINDS`), and how the values found make
+a masker (:meth:`Personal.gathered`, :func:`text_masker`). The operator tools' masking of any
+record (:mod:`petition_hub.ops.masking`) adds only the channels' field names and the reading of
+records and broken texts.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from petition_hub.domain.petition import Petition, Petitioner
+from petition_hub.domain.petition import Petition, Petitioner, personal_kinds
 from petition_hub.domain.validation import is_valid_uscc
 
 __all__ = [
+    "ID_NUMBER",
     "ID_NUMBER_MASK",
+    "KEEP",
+    "NAME",
     "NAME_MASK",
+    "OPENID",
     "OPENID_MASK",
+    "PETITIONER_FIELD_KINDS",
+    "PHONE",
     "PHONE_MASK",
     "REDACTED_FLAG",
     "Personal",
@@ -49,6 +62,19 @@ NAME_MASK: Final = "【姓名已隐去】"
 PHONE_MASK: Final = "【电话已隐去】"
 ID_NUMBER_MASK: Final = "【证件号码已隐去】"
 OPENID_MASK: Final = "【openid已隐去】"
+
+#: The kinds of personal value, as the petitioner's fields are marked (``pii``, with how each is
+#: masked: :func:`petition_hub.domain.petition.personal_kinds`).
+NAME: Final = "name"
+PHONE: Final = "phone"
+ID_NUMBER: Final = "id_number"
+OPENID: Final = "openid"
+#: Not personal, and kept even where it contains a personal value: an enterprise's name and
+#: credit code.
+KEEP: Final = "keep"
+#: The hub's own petitioner fields that hold personal data, each with its kind (``contact_name``:
+#: a name): what a masker looks for in a petition, in a record of the hub's, and what it erases.
+PETITIONER_FIELD_KINDS: Final[Mapping[str, str]] = personal_kinds(Petitioner)
 
 _FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
 _D: Final = "[0-9０-９]"
@@ -130,17 +156,28 @@ class Personal:
     name and credit code."""
 
     @classmethod
+    def gathered(cls, found: Mapping[str, Iterable[str]]) -> Personal:
+        """The values ``found``, by kind (:data:`NAME`, :data:`PHONE`, :data:`ID_NUMBER`,
+        :data:`OPENID`, :data:`KEEP`), in the order found; other kinds are no personal data."""
+        return cls(
+            names=tuple(found.get(NAME, ())),
+            phones=tuple(found.get(PHONE, ())),
+            id_numbers=tuple(found.get(ID_NUMBER, ())),
+            openids=tuple(found.get(OPENID, ())),
+            keep=tuple(found.get(KEEP, ())),
+        )
+
+    @classmethod
     def of(cls, petition: Petition) -> Personal:
         """The petitioner's own values, and the enterprise's name and credit code to keep."""
         who = petition.petitioner
         ent = petition.enterprise
-        return cls(
-            names=_present(who.name, who.contact_name),
-            phones=_present(who.phone),
-            id_numbers=_present(who.id_number),
-            openids=_present(who.openid),
-            keep=_present(ent.name, ent.uscc) if ent else (),
-        )
+        found: dict[str, list[str]] = {}
+        for field, kind in PETITIONER_FIELD_KINDS.items():
+            found.setdefault(kind, []).extend(_present(getattr(who, field)))
+        if ent:
+            found[KEEP] = list(_present(ent.name, ent.uscc))
+        return cls.gathered(found)
 
 
 def _present(*values: str | None) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from confluent_kafka import TopicPartition as ConfluentTP
 from petition_hub import schemas
 from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
 from petition_hub.broker import tools
-from petition_hub.broker.reading import read_all
+from petition_hub.broker.reading import is_end, read_all
 from petition_hub.broker.tools import Record
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
@@ -296,7 +296,7 @@ def fetch_record(
                 return None
             for message in batch:
                 # the end of the partition (the fetch high watermark: right on Tansu too)
-                if tools.is_end(message):
+                if is_end(message):
                     return None
                 rec = tools.record_of(message)
                 if rec.offset == offset:

@@ -1,6 +1,10 @@
 """Personal data masked in what an operator tool shows (``dlq show``, ``tail``), and only personal
 data, whatever the shape of the record.
 
+The masking rules are the domain's (:mod:`petition_hub.domain.privacy`: the kinds of personal
+value, the hub's own petitioner fields, what is kept, how a text is masked); this module adds the
+channels' field names, which the domain does not know, and the reading of any record or text.
+
 A parsed record (JSON, or Avro as :func:`petition_hub.schemas.decode` reads it) has its personal
 fields replaced by ``***`` (the caller's, account holder's, petitioner's or contact's name, phone,
 ID number, openid), and every text in it passed through the domain's free-text redaction
@@ -23,24 +27,40 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
-from petition_hub.domain.privacy import Personal, text_masker
+from petition_hub.domain.privacy import (
+    ID_NUMBER,
+    KEEP,
+    NAME,
+    PETITIONER_FIELD_KINDS,
+    PHONE,
+    Personal,
+    text_masker,
+)
 
 #: Shown instead of a personal field's value.
 MASK: Final = "***"
 
-#: Fields that hold a person's name, phone, ID number or openid, wherever they are: the hotline's
-#: (``LDRXM``, ``LDHM``), the mini-program's, the province's and the hub's own records'.
-_NAME_KEYS: Final = frozenset({"LDRXM", "contactName", "contact_name"})
-_PHONE_KEYS: Final = frozenset({"LDHM", "phone", "contactPhone", "contact_phone"})
-_ID_KEYS: Final = frozenset({"idCardNo", "idNumber", "id_number"})
-_OPENID_KEYS: Final = frozenset({"openid"})
+#: Fields that hold a person's name, phone, ID number or openid wherever they are, and the kind
+#: of each: the hub's own records' (the domain's petitioner fields but ``name``, which is a
+#: person's only in some places), then the channels' (the hotline's ``LDRXM``, ``LDHM``, the
+#: mini-program's, the province's, the units').
+_KEY_KINDS: Final[Mapping[str, str]] = {
+    **{key: kind for key, kind in PETITIONER_FIELD_KINDS.items() if key != "name"},
+    "LDRXM": NAME,
+    "contactName": NAME,
+    "LDHM": PHONE,
+    "contactPhone": PHONE,
+    "contact_phone": PHONE,
+    "idCardNo": ID_NUMBER,
+    "idNumber": ID_NUMBER,
+}
 #: ``name`` is a person's only inside these (elsewhere: an enterprise, a region, an attachment).
 _PERSON_PARENTS: Final = frozenset({"account", "petitioner"})
 #: Fields that hold an enterprise's name or credit code: kept even where they contain a name.
 _KEEP_KEYS: Final = frozenset(
     {"QYMC", "TYSHXYDM", "uscc", "enterpriseName", "enterprise_name", "enterpriseUscc"}
 )
-PERSONAL_KEYS: Final = _NAME_KEYS | _PHONE_KEYS | _ID_KEYS | _OPENID_KEYS | {"name"}
+PERSONAL_KEYS: Final = frozenset(_KEY_KINDS) | {"name"}
 
 
 def _is_enterprise(node: Mapping[str, Any]) -> bool:
@@ -49,19 +69,14 @@ def _is_enterprise(node: Mapping[str, Any]) -> bool:
 
 
 def _kind(key: str, parent: str | None, node: Mapping[str, Any]) -> str | None:
-    """Which personal value ``key`` of ``node`` (under ``parent``) holds, if any."""
-    if key in _NAME_KEYS:
-        return "name"
-    if key in _PHONE_KEYS:
-        return "phone"
-    if key in _ID_KEYS:
-        return "id"
-    if key in _OPENID_KEYS:
-        return "openid"
+    """Which kind of value (the domain's: a personal one, or :data:`KEEP`) ``key`` of ``node``
+    (under ``parent``) holds, if any."""
+    if key in _KEY_KINDS:
+        return _KEY_KINDS[key]
     if key == "name" and parent in _PERSON_PARENTS:
-        return "keep" if _is_enterprise(node) else "name"
+        return KEEP if _is_enterprise(node) else NAME
     if key in _KEEP_KEYS or (key == "name" and parent == "enterprise"):
-        return "keep"
+        return KEEP
     return None
 
 
@@ -77,22 +92,12 @@ def _collect(node: Any, parent: str | None, found: dict[str, list[str]]) -> None
             _collect(item, parent, found)
 
 
-def _personal(found: Mapping[str, list[str]]) -> Personal:
-    return Personal(
-        names=tuple(found.get("name", ())),
-        phones=tuple(found.get("phone", ())),
-        id_numbers=tuple(found.get("id", ())),
-        openids=tuple(found.get("openid", ())),
-        keep=tuple(found.get("keep", ())),
-    )
-
-
 def _apply(node: Any, parent: str | None, mask: Callable[[str], str]) -> Any:
     if isinstance(node, Mapping):
         out = {}
         for key, value in node.items():
             kind = _kind(str(key), parent, node)
-            personal = kind not in (None, "keep") and value not in (None, "")
+            personal = kind not in (None, KEEP) and value not in (None, "")
             out[key] = MASK if personal else _apply(value, str(key), mask)
         return out
     if isinstance(node, list | tuple):
@@ -111,7 +116,7 @@ def mask_record(record: Any) -> Any:
     (the names, phones and ID numbers it holds, anywhere, and any phone or ID number by shape)."""
     found: dict[str, list[str]] = {}
     _collect(record, None, found)
-    return _apply(record, None, text_masker(_personal(found)))
+    return _apply(record, None, text_masker(Personal.gathered(found)))
 
 
 _ANY_KEY: Final = "|".join(sorted(map(re.escape, PERSONAL_KEYS | _KEEP_KEYS), key=len))
@@ -152,7 +157,7 @@ def mask_free_text(text: str) -> str:
         parent = _parent_at(text, m.start())
         kind = _kind(key, parent, _enterprise_around(text, m.start()))
         if kind is None and key == "name" and parent is None:
-            kind = "name"  # a name in an object we cannot place: a person's, to be safe
+            kind = NAME  # a name in an object we cannot place: a person's, to be safe
         if kind is not None and value.strip():
             found.setdefault(kind, []).append(value.strip())
-    return text_masker(_personal(found))(text)
+    return text_masker(Personal.gathered(found))(text)

@@ -20,6 +20,7 @@ from confluent_kafka import TopicPartition as ConfluentTP
 
 from petition_hub import schemas
 from petition_hub.broker import tools
+from petition_hub.broker.reading import is_end
 from petition_hub.runtime.cloudevents import source_of, stamp
 from petition_hub.runtime.records import kind_of
 from petition_hub.schemas import codec
@@ -84,7 +85,7 @@ def request_erasure(
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             for message in consumer.consume(num_messages=500, timeout=0.5):
-                if not tools.is_end(message):
+                if not is_end(message):
                     rec = tools.record_of(message)
                     if rec.key != key or rec.timestamp < sent_ms:
                         continue

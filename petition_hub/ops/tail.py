@@ -13,7 +13,8 @@ Personal data is masked (:mod:`petition_hub.ops.masking`) unless ``reveal`` is g
 ``HUB_PII_KEY``: whoever holds the key may read the originals anyway.
 
 On Tansu the end of a partition (``ListOffsets``) may be a few records early (see
-:mod:`petition_hub.broker.offsets`): a tail from the end may start with a few recent records.
+:mod:`petition_hub.broker.reading`): a tail from the end may start with a few recent records;
+``exit_at_end`` stops at each partition's end-of-partition event, which is right.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any, Final
 import click
 
 from petition_hub import schemas
+from petition_hub.broker import tools
+from petition_hub.broker.reading import is_end
 from petition_hub.ops.cliopts import broker_option, json_option
 from petition_hub.ops.masking import mask_free_text, mask_record
 from petition_hub.runtime.deadletter import unseal
@@ -179,17 +182,14 @@ def records(bootstrap: str, topic: str, opts: Options, config: Mapping[str, str]
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException
     from confluent_kafka import TopicPartition as TP
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            # a group nobody else has, never committed: assign() reads without joining one
-            "group.id": f"petition-hub-tail-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "log_level": 0,
-            **config,
-        }
-    )
+    own = {
+        # a group nobody else has, never committed: assign() reads without joining one
+        "group.id": f"petition-hub-tail-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+    }
+    # the tools' configuration: ``config``'s security settings, librdkafka's lines logged
+    consumer = Consumer(tools.config(bootstrap, config, **own))
     try:
         try:
             meta = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT)
@@ -207,20 +207,22 @@ def records(bootstrap: str, topic: str, opts: Options, config: Mapping[str, str]
 
 
 def _poll(consumer: Any, partitions: set[int], opts: Options) -> Iterator[Any]:
-    from confluent_kafka import KafkaError
+    from confluent_kafka import KafkaException
 
     at_end: set[int] = set()
     while not (opts.exit_at_end and at_end >= partitions):
         message = consumer.poll(0.5)
         if message is None:
             continue
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
+        try:
+            if is_end(message):
                 at_end.add(message.partition())
                 continue
+        except KafkaException as exc:
+            # a tail goes on through what librdkafka retries; only a fatal error ends it
+            error = exc.args[0]
             if error.fatal():
-                raise TailError(f"Kafka: {error.str()}")
+                raise TailError(f"Kafka: {error.str()}") from exc
             continue
         at_end.discard(message.partition())
         yield message

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from petition_hub.broker.tools import LIBRDKAFKA_LOG
+from petition_hub.broker import tools
 from petition_hub.topics.planning import ActualTopic
 from petition_hub.topics.spec import TopicSpec
 
@@ -80,14 +80,13 @@ class KafkaTopicAdmin:
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
 
-        config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "client.id": "petition-hub-topics",
-            "socket.timeout.ms": int(timeout_s * 1000),
-            # librdkafka's own lines (connection refused, …): logged, not on stderr
-            "logger": LIBRDKAFKA_LOG,
-            **(security or {}),
-        }
+        # librdkafka's own lines (connection refused, …) are logged, not on stderr, as the
+        # tools' (one configuration for every librdkafka client)
+        config = tools.config(
+            bootstrap,
+            security,
+            **{"client.id": "petition-hub-topics", "socket.timeout.ms": int(timeout_s * 1000)},
+        )
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
         self._partitions_unsupported: str | None = None
