@@ -202,13 +202,13 @@ def unit_petition_record(
     """``UnitPetition.v3`` of ``decision`` for a recipient in ``role``. ``deadlines``: (sign-for,
     provisional, resolve, provisional); ``mask``: what every free text goes through (the
     petitioner's personal data masked, or unchanged); the contact fields only when the decision
-    lets the units see them, the enterprise only when the identity is not withheld."""
+    lets the units see them, the enterprise (no personal data) unless the theme is sensitive."""
     rec = decision.record
     loc = decision.location
     who = petition.petitioner
     contact_visible = decision.contact_visible
     sign_for, sign_for_provisional, resolve, resolve_provisional = deadlines
-    enterprise = petition.enterprise if not decision.identity_withheld else None
+    enterprise = petition.enterprise if decision.enterprise_visible else None
     return {
         "petitionId": petition.petition_id,
         "revision": petition.revision,

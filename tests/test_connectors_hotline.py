@@ -81,8 +81,9 @@ def test_financing_sample() -> None:
     assert p.petitioner.phone == "13937512345"
     assert p.attachments == ()
     assert p.confidential is False
-    assert p.disclosure_authorized is False
-    assert p.identity_visible_to_unit is False
+    assert p.disclosure_authorized is False  # 12345 sends no such field
+    # SFBM "0": no confidentiality asked, which on 12345 is consent (the hotline's practice)
+    assert p.identity_visible_to_unit is True
     assert p.target_city is None and p.provincial_deadline is None
     assert p.flags == ()
 

@@ -63,7 +63,7 @@ REJECTS = "hub.rejects"
 _NAMES = (
     "欧阳春花", "司马秋实", "诸葛青云", "上官雨桐", "皇甫晓岚", "慕容海峰", "令狐冬梅", "宇文博涛",
     "尉迟秀英", "公孙慧敏", "端木志强", "独孤红霞", "夏侯明轩", "长孙若曦", "南宫振宇", "西门雪莹",
-    "轩辕浩然", "百里清风",
+    "轩辕浩然", "百里清风", "第五晨曦",
 )  # fmt: skip
 
 
@@ -181,7 +181,8 @@ def _avro(key: str, record: dict[str, Any], sid: int = 102) -> Message:
 
 
 def _valid() -> list[Message]:
-    """Petitions: withheld (confidential, not authorised, sensitive, every 12345 call) and not."""
+    """Petitions: withheld (confidential, 12345 SFBM "1", not authorised, sensitive) and not (a
+    12345 caller with SFBM "0": the hotline's practice takes it as consent)."""
     sensitive = "窗口工作人员吃拿卡要、不作为，材料齐全仍拖着不办。"
     edit = _hotline(0, SFBM="1")
     return [
@@ -193,6 +194,7 @@ def _valid() -> list[Message]:
         _avro(_dispatch(5)["dispatchId"], _dispatch(5, confidential=True)),
         _avro(_dispatch(6, 101)["dispatchId"], _dispatch(6, 101, confidential=False), 101),
         _json(MINIPROGRAM, _appeal(2)["appealId"], _appeal(2, content=_told(P[2]) + sensitive)),
+        _json(HOTLINE, _hotline(18)["GDBH"], _hotline(18, SFBM="0")),  # shown, with its enterprise
     ]
 
 
@@ -334,6 +336,7 @@ def test_no_personal_data_outside_its_envelope(
     assert {"hub.deadletter", "hub.petitions", REJECTS} <= stamped
     unit_views = 0
     shown = 0
+    views: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         check(f"headers of {r.topic}:{r.partition}:{r.offset}", _headers(r))
         is_unit_topic = r.topic == "hub.triage" or (
@@ -341,6 +344,8 @@ def test_no_personal_data_outside_its_envelope(
         )
         if is_unit_topic and r.value:
             _, view = schemas.decode(r.value)
+            if "identityWithheld" in view:
+                views.setdefault(view["petitionId"], []).append(view)
             if view.get("identityWithheld") is True:
                 unit_views += 1
                 check(f"{r.topic} record of {view['petitionId']}", "\n".join(strings_of(view)))
@@ -348,6 +353,19 @@ def test_no_personal_data_outside_its_envelope(
                 shown += 1
     assert unit_views >= len(withheld & to_units)
     assert shown >= 1  # a unit allowed to see the petitioner does see the planted values
+    # 12345: the enterprise travels whatever SFBM says (not when sensitive); the caller with "0"
+    enterprise = json.loads(load_samples()["hotline-financing.json"].value)["QYMC"]
+    for p in petitions:
+        if p.channel.value != "hotline":
+            continue
+        sensitive = decisions[p.petition_id].sensitive
+        expected = (P[18].name, P[18].mobile) if p.channel_ref.endswith("18") else (None, None)
+        if not views.get(p.petition_id):
+            problems.append(f"12345 {p.channel_ref}: no record on a unit topic or hub.triage")
+        for view in views.get(p.petition_id, []):
+            seen = (view["contactName"], view["contactPhone"], view["enterpriseName"])
+            if seen != (*expected, None if sensitive else enterprise):
+                problems.append(f"12345 {p.channel_ref} (sensitive: {sensitive}): sent {seen}")
     for d in letters:
         check(f"dead letter {d['id']}", "\n".join(strings_of({**d, "sealed": None})))
     for rj in all_rejects:

@@ -24,7 +24,7 @@ from petition_hub import schemas
 from petition_hub.agents.routing_records import unit_record
 from petition_hub.connectors import DecodeError, hotline, miniprogram, province
 from petition_hub.data import load_samples
-from petition_hub.domain.petition import Petition
+from petition_hub.domain.petition import Channel, Petition
 from petition_hub.domain.privacy import (
     ID_NUMBER_MASK,
     NAME_MASK,
@@ -189,6 +189,23 @@ def _appeal(authorize: bool) -> Petition:
     return miniprogram.decode(sample.key, json.dumps(appeal, ensure_ascii=False).encode(), ())
 
 
+def _call(sfbm: str, content: str = "企业招工难，请求帮助组织一场招聘会。") -> Petition:
+    """A 12345 work order from caller NAME3 (MOBILE) about ENTERPRISE, ``SFBM`` as given."""
+    sample = load_samples()["hotline-financing.json"]
+    order = json.loads(sample.value)
+    order.update(
+        SFBM=sfbm,
+        LDRXM=NAME3,
+        LDHM=MOBILE,
+        QYMC=ENTERPRISE,
+        TYSHXYDM=USCC,
+        SQBT=f"{NAME3}反映招工难",
+        SQNR=f"{ENTERPRISE}的{NAME3}来电，电话{MOBILE}。{content}",
+        FJ=["https://rx.pds.gov.cn/f/1"],
+    )
+    return hotline.decode(sample.key, json.dumps(order, ensure_ascii=False).encode(), ())
+
+
 def _unit_view(petition: Petition) -> dict[str, Any]:
     decision = route(petition, default_rules())
     record = unit_record(petition, decision, "LEAD", NOW)
@@ -198,16 +215,22 @@ def _unit_view(petition: Petition) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "petition",
-    [_dispatch(confidential=True), _appeal(authorize=False)],
-    ids=["province-confidential", "miniprogram-not-authorized"],
+    [_dispatch(confidential=True), _appeal(authorize=False), _call("1")],
+    ids=["province-confidential", "miniprogram-not-authorized", "hotline-sfbm-1"],
 )
 def test_a_withheld_identity_is_masked_in_every_text_a_unit_reads(petition: Petition) -> None:
     view = _unit_view(petition)
     assert view["identityWithheld"] is True
     assert view["contactName"] is None and view["contactPhone"] is None
     assert not _leaks(view), view
+    # the enterprise is no personal data: it travels though the person is withheld
+    if petition.enterprise is not None:
+        assert view["enterpriseName"] == petition.enterprise.name
+        assert view["enterpriseUscc"] == petition.enterprise.uscc
     assert NAME_MASK in view["content"] and PHONE_MASK in view["content"]
-    assert all(NAME_MASK in a["name"] for a in view["attachments"])
+    # 12345 attachments are bare URLs (FJ): no names to mask there
+    named = petition.channel is not Channel.HOTLINE
+    assert all(NAME_MASK in a["name"] for a in view["attachments"] if named or a["name"])
     assert view["attachments"][0]["url"].startswith("https://")  # URLs are links: kept
     if petition.enterprise is not None and petition.enterprise.name == ENTERPRISE:
         assert ENTERPRISE in view["content"]  # an enterprise's name is never masked
@@ -220,6 +243,26 @@ def test_a_visible_identity_is_sent_as_the_petitioner_wrote_it() -> None:
     assert view["contactPhone"] == MOBILE
     assert view["content"] == petition.content and view["title"] == petition.title
     assert view["attachments"][0]["name"] == f"{NAME3}的合同.pdf"
+
+
+def test_a_12345_caller_who_asked_no_confidentiality_is_shown_with_the_enterprise() -> None:
+    view = _unit_view(_call("0"))
+    assert view["identityWithheld"] is False
+    assert (view["contactName"], view["contactPhone"]) == (NAME3, MOBILE)
+    assert (view["enterpriseName"], view["enterpriseUscc"]) == (ENTERPRISE, USCC)
+    assert NAME3 in view["content"] and MOBILE in view["content"]
+
+
+def test_a_sensitive_12345_call_withholds_caller_and_enterprise_whatever_sfbm_says() -> None:
+    for sfbm in ("0", "1"):
+        petition = _call(sfbm, "叶县市场监管局执法人员多次吃拿卡要，不给好处就刁难。")
+        decision = route(petition, default_rules())
+        assert decision.sensitive and "county.410422.petitions" not in decision.topics
+        view = _unit_view(petition)
+        assert view["identityWithheld"] is True and view["sensitive"] is True
+        assert view["contactName"] is None and view["contactPhone"] is None
+        assert view["enterpriseName"] is None and view["enterpriseUscc"] is None
+        assert not _leaks(view), view
 
 
 # --- dead-letter reasons: which field and why, never what it held -----------------------------

@@ -183,7 +183,7 @@ def test_corpus_hard_rules(rules: RuleSet) -> None:
                 problems.append(f"sent to {topic}")
         if d.contact_visible and not p.identity_visible_to_unit:
             problems.append("contact details visible without authorisation")
-        if d.sensitive and (d.contact_visible or not d.identity_withheld):
+        if d.sensitive and (d.contact_visible or not d.identity_withheld or d.enterprise_visible):
             problems.append("sensitive but identity shown")
         if x["lead"] == PROVINCE_TRANSFERS_TOPIC and d.kind != "province_transfer":
             problems.append("not transferred to the province")
@@ -226,7 +226,9 @@ def test_financing_sample_decision_and_record(rules: RuleSet) -> None:
     assert d.topic == dept_topic("FINOFFICE") == "dept.FINOFFICE.petitions"
     assert [u.key for u in d.co] == ["dept.PBOC", "dept.FINREG", "dept.MIIT", "dept.FIC"]
     assert d.topics[0] == d.topic and len(d.topics) == 5
-    assert not d.contact_visible and d.identity_withheld  # 12345 has no consent
+    # SFBM "0" (the default here): the caller did not ask for confidentiality, which on 12345 is
+    # consent to be contacted by the handling unit; the enterprise travels anyway
+    assert d.contact_visible and not d.identity_withheld and d.enterprise_visible
     r = d.record
     assert r.rules_version == rules.version and r.rules_digest.startswith("sha256:")
     assert r.theme == "T12" and "续贷" in r.keywords["T12"]
@@ -321,6 +323,25 @@ def test_contact_details_only_with_consent_and_no_confidentiality(rules: RuleSet
     assert not route(_petition(text, disclosure_authorized=False, **kw), rules).contact_visible
     d = route(_petition(text, disclosure_authorized=True, confidential=True, **kw), rules)
     assert not d.contact_visible and d.identity_withheld
+
+
+def test_12345_identity_by_the_hotlines_own_practice(rules: RuleSet) -> None:
+    """SFBM "0": the caller's contact and the enterprise travel; "1": the enterprise only; a
+    sensitive theme: neither, whatever SFBM says, and never to the accused."""
+    ent = Enterprise(name="平顶山市鹰城精密机械有限公司", uscc="91410402MA0011870T")
+    text = "企业招工难，请求帮助组织招聘会。"
+    kw: dict[str, Any] = {"region_code": "410423", "enterprise": ent}
+    d = route(_petition(text, confidential=False, **kw), rules)
+    assert d.kind == "units" and d.contact_visible and d.enterprise_visible
+    d = route(_petition(text, confidential=True, **kw), rules)
+    assert d.kind == "units" and not d.contact_visible and d.identity_withheld
+    assert d.enterprise_visible
+    accusing = "叶县市场监管局执法人员多次吃拿卡要，不给好处就刁难。"
+    for confidential in (False, True):
+        d = route(_petition(accusing, confidential=confidential, **kw), rules)
+        assert d.sensitive and d.identity_withheld and not d.contact_visible
+        assert not d.enterprise_visible
+        assert "county.410422.petitions" not in d.topics
 
 
 def test_cross_city_and_out_of_province(rules: RuleSet) -> None:
@@ -494,6 +515,9 @@ def test_route_never_drops(
             assert u.key not in d.record.accused
     if d.contact_visible:
         assert p.identity_visible_to_unit and not d.sensitive
+    assert d.enterprise_visible is not d.sensitive
+    if confidential:
+        assert not d.contact_visible
     assert d.explain()
 
 

@@ -131,9 +131,12 @@ def test_three_channels_to_unit_topics(
         assert unit_view["receivedAt"] == p.received_at
         if unit_view["identityWithheld"]:
             assert unit_view["contactPhone"] is None and unit_view["contactName"] is None
-            assert unit_view["enterpriseName"] is None or not unit_view["sensitive"]
         else:
             assert unit_view["contactPhone"] == p.petitioner.phone
+        # the enterprise is no personal data: it travels unless the theme is sensitive
+        ent = None if unit_view["sensitive"] or p.enterprise is None else p.enterprise
+        assert unit_view["enterpriseName"] == (ent.name if ent else None)
+        assert unit_view["enterpriseUscc"] == (ent.uscc if ent else None)
         role = unit_view["role"]
         assert role == ("TRIAGE" if r.topic == "hub.triage" else role)
         if role == "LEAD":

@@ -335,9 +335,10 @@ class Petition(_Model):
     enterprise: Enterprise | None = None
     petitioner: Petitioner
     confidential: bool = False
-    """The petitioner asked that their identity be withheld (12345 ``SFBM``, province)."""
+    """The petitioner asked that their identity be withheld (12345 ``SFBM`` "1", province)."""
     disclosure_authorized: bool = False
-    """Mini-program ``authorizeDisclosure``; the other channels have no such consent."""
+    """Mini-program ``authorizeDisclosure``; the other channels send no such field (on 12345 not
+    asking for confidentiality is the consent: :attr:`identity_visible_to_unit`)."""
     flags: tuple[str, ...] = ()
     """Problems of accepted fields (:class:`Flag` values), sorted, unique."""
 
@@ -396,8 +397,15 @@ class Petition(_Model):
 
     @property
     def identity_visible_to_unit(self) -> bool:
-        """The handling unit may see who petitions: authorised, and no confidentiality asked."""
-        return self.disclosure_authorized and not self.confidential
+        """The handling unit may see who petitions (the caller's or account holder's name and
+        phone): no confidentiality asked, and the channel's consent given. On 12345 not asking
+        for confidentiality (``SFBM`` "0") is the consent (domain.md, "Personal information": the
+        hotline's own practice); the mini-program asks (``authorizeDisclosure``). A sensitive
+        theme withholds it all the same (routing's decision). The enterprise's name and credit
+        code are no personal data and do not depend on this."""
+        if self.confidential:
+            return False
+        return self.channel is Channel.HOTLINE or self.disclosure_authorized
 
     def masked(self) -> Petition:
         """A copy with the petitioner's personal fields masked, for logs and dead-letter tools."""

@@ -27,8 +27,9 @@
 6. ``exclude`` (units that returned the petition as not their own): an excluded county hands a
    ``local`` theme to the city lead; otherwise the next matching theme in priority order is tried;
    none left → triage. Excluded co-handlers are dropped.
-7. Contact details are visible to the units only when ``petition.identity_visible_to_unit`` and
-   the decision is not sensitive.
+7. Contact details are visible to the units only when ``petition.identity_visible_to_unit`` (on
+   12345: ``SFBM`` "0") and the decision is not sensitive. The enterprise's name and credit code
+   travel unless the decision is sensitive (``RoutingDecision.enterprise_visible``).
 
 Every decision carries a :class:`DecisionRecord` (rules version, theme(s), keywords hit, the rule
 that decided, location and its source, exclusions, accused) with :meth:`DecisionRecord.explain`.

@@ -211,12 +211,21 @@ class RoutingDecision:
     reason: str | None
     sensitive: bool
     identity_withheld: bool
-    """The units must not learn who petitions (sensitive, confidential or not authorised)."""
+    """The units must not learn who petitions, the person (name, phone) that is: sensitive,
+    confidential or not authorised. The enterprise: :attr:`enterprise_visible`."""
     contact_visible: bool
     """The units may see the petitioner's contact details (the inverse of identity_withheld)."""
     record: DecisionRecord
     classification: Classification | None = field(default=None, repr=False, compare=False)
     location: Location | None = None
+
+    @property
+    def enterprise_visible(self) -> bool:
+        """The units may see the enterprise's name and credit code: always, but where a
+        sensitive theme withholds the petitioner's identity (domain.md, "Personal information":
+        an enterprise's name and credit code are no personal data, yet they would tell the
+        accused who complained). Not tied to the petitioner's consent or confidentiality."""
+        return not self.sensitive
 
     @property
     def units(self) -> tuple[UnitRef, ...]:
