@@ -129,8 +129,9 @@ class LifecycleProcessor(Processor):
         clock: Clock,
         park_seconds: float = 60.0,
         calendar: Callable[[], WorkingCalendar] = default_calendar,
+        unseal: Callable[[bytes], bytes] | None = None,
     ) -> None:
-        self.records = LifecycleRecords(rules, city, unit_topics)
+        self.records = LifecycleRecords(rules, city, unit_topics, unseal)
         self.routed = routed
         self.statuses = statuses
         self.evaluations = evaluations
@@ -260,6 +261,8 @@ class LifecycleProcessor(Processor):
             outputs += self._accepted(pid, entry, result, event, f"{src.ref}#{i}:", part)
             metrics.LIFECYCLE_EVENTS.labels("routing", "accepted").inc()
         if entry is not None:
+            if rec.get("callbackContact") and entry.state.state is not LifecycleState.CLOSED:
+                entry.contact = rec.get("callbackContact")  # sealed; the latest revision's
             entry.seen[src.topic] = src.offset
             entry.history.append(views.routing_history(rec, applied=True))
             part.dirty.add(pid)
@@ -356,7 +359,7 @@ class LifecycleProcessor(Processor):
         outputs: list[Output] = []
         for effect in result.effects:
             rendered = self.records.render(
-                effect, before, entry.state, entry.channel_ref, event, self.cal
+                effect, before, entry.state, entry.channel_ref, event, self.cal, entry.contact
             )
             # routing owns who handles the petition: a return or a closure is its to act on
             rendered += route_commands.commands_of(effect)
@@ -368,6 +371,8 @@ class LifecycleProcessor(Processor):
             for n, out in enumerate(rendered):
                 outputs.append(replace(out, event_id=f"{ident}/{n}"))
             entry.history.append(views.effect_history(effect))
+        if entry.state.state is LifecycleState.CLOSED:
+            entry.contact = None  # no call-back after the end: the personal data goes
         part.dirty.add(pid)
         part.schedule(pid, entry.state, self.cal, self.clock)
         return outputs
@@ -446,6 +451,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         clock=clock_from(settings.clock_file),
         park_seconds=settings.lifecycle_park_seconds,
         calendar=live_calendar(settings.calendar_file).current,
+        unseal=cipher.decrypt,
     )
     lifecycle = Stage(
         name="lifecycle",

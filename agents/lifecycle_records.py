@@ -22,7 +22,7 @@ output its id (:mod:`.lifecycle`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -117,6 +117,8 @@ class _Rendering:
     """The event that caused the effect (None for the timer)."""
     resolve_deadline: datetime | None
     resolve_provisional: bool
+    contact: bytes | None = None
+    """A provincial dispatch's call-back contact, sealed (:attr:`Entry.contact`)."""
 
     @property
     def key(self) -> bytes:
@@ -165,10 +167,19 @@ class LifecycleRecords:
     ``unit_topics``: the units' ``.petitions`` topics (a notice to a unit without one is logged and
     dropped); ``rules``: the reference data naming the units, for the province."""
 
-    def __init__(self, rules: RuleSet, city: str, unit_topics: frozenset[str]) -> None:
+    def __init__(
+        self,
+        rules: RuleSet,
+        city: str,
+        unit_topics: frozenset[str],
+        unseal: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.rules = rules
         self.city = city
         self.unit_topics = unit_topics
+        #: the PII key's decryption, for a provincial dispatch's call-back contact (None: the
+        #: call-back request goes without one)
+        self.unseal = unseal
 
     def render(
         self,
@@ -178,6 +189,7 @@ class LifecycleRecords:
         channel_ref: str,
         event: Event | None,
         cal: WorkingCalendar,
+        contact: bytes | None = None,
     ) -> list[Output]:
         """The records of ``effect``, which moved the petition from ``before`` to ``s``."""
         try:
@@ -191,13 +203,14 @@ class LifecycleRecords:
             event=event,
             resolve_deadline=resolve_deadline,
             resolve_provisional=provisional(s.resolve, resolve_deadline, cal=cal),
+            contact=contact,
         )
         if isinstance(effect, SlaSignal):
             return self._sla(effect, r)
         if isinstance(effect, StateChanged):
             return self._state_changed(effect, r)
         if isinstance(effect, EvaluationInvited):
-            return [_evaluation_request(effect, r)]
+            return [self._evaluation_request(effect, r)]
         if isinstance(effect, ExtensionForwarded):
             record = r.lifecycle(
                 effect,
@@ -337,6 +350,37 @@ class LifecycleRecords:
         key = record["petitionId"].encode()
         return [Output(topic, key, schemas.encode(codec.NOTICE_V2, record))]
 
+    def _evaluation_request(self, effect: EvaluationInvited, r: _Rendering) -> Output:
+        """The request to rate; a provincial dispatch's (rated by a 12345 call-back) also
+        carries its dispatch id, the petitioner's contact from the dispatch (unsealed here: the
+        call centre must call) and the replying unit's name."""
+        if effect.channel is not Channel.PROVINCE:
+            return _evaluation_request(effect, r)
+        name, phone = self._contact(r)
+        provincial = {
+            "dispatchId": r.channel_ref,
+            "contactName": name,
+            "contactPhone": phone,
+            "repliedBy": self._unit_name(r.lead) if r.lead else None,
+        }
+        return _evaluation_request(effect, r, provincial)
+
+    def _contact(self, r: _Rendering) -> tuple[str | None, str | None]:
+        """The sealed call-back contact, opened: (name, phone); (None, None) without one or
+        when the key no longer opens it (logged, without the petition's data)."""
+        if r.contact is None or self.unseal is None:
+            return None, None
+        try:
+            contact = json.loads(self.unseal(r.contact))
+        except Exception as exc:  # a rotated-out key, a damaged token: no one to call
+            log.warning(
+                "call-back contact not opened",
+                petition_id=r.s.petition_id,
+                error=type(exc).__name__,
+            )
+            return None, None
+        return contact.get("name"), contact.get("phone")
+
     def _unit_name(self, unit: str) -> str:
         kind, _, code = unit.partition(".")
         try:
@@ -351,18 +395,24 @@ def _lifecycle(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
     )
 
 
-def _evaluation_request(effect: EvaluationInvited, r: _Rendering) -> Output:
+def _evaluation_request(
+    effect: EvaluationInvited, r: _Rendering, provincial: Mapping[str, str | None] | None = None
+) -> Output:
     """The channel's request to rate the reply (JSON, keyed by the channel's reference; where it
-    goes is the channel's declaration, :data:`petition_hub.connectors.EVALUATION_REQUESTS`)."""
+    goes is the channel's declaration, :data:`petition_hub.connectors.EVALUATION_REQUESTS`);
+    ``provincial``: for a provincial dispatch, what the 12345 call centre needs besides (its id,
+    who to call, who replied). The shape is documented in README.md ("Ratings")."""
     topic, ref_field = EVALUATION_REQUESTS[effect.channel]
-    body = {
+    body: dict[str, object] = {
         ref_field: r.channel_ref,
         "petitionRef": r.s.petition_id,
+        "channel": effect.channel.name,
         "repliedAt": effect.at.isoformat(),
         "evaluateBy": effect.due.isoformat(),
         "round": effect.round,
         "replyText": r.event.text if isinstance(r.event, Replied) else None,
         "choices": [choice.value for choice in Satisfaction],
+        **(provincial or {}),
     }
     value = json.dumps(body, ensure_ascii=False).encode()
     return Output(topic, r.channel_ref.encode(), value, ce_type=EVALUATION_REQUEST_TYPE)

@@ -57,27 +57,31 @@ class Entry:
     channel_ref: str
     seen: dict[str, int] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    contact: bytes | None = None
+    """A provincial dispatch's call-back contact as routing sealed it (``HUB_PII_KEY``: never in
+    the clear in the state), until the petition closes."""
 
     def dump(self) -> bytes:
-        return json.dumps(
-            {
-                "s": self.state.model_dump(mode="json"),
-                "ref": self.channel_ref,
-                "seen": self.seen,
-                "h": self.history[-HISTORY_LIMIT:],
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        data: dict[str, Any] = {
+            "s": self.state.model_dump(mode="json"),
+            "ref": self.channel_ref,
+            "seen": self.seen,
+            "h": self.history[-HISTORY_LIMIT:],
+        }
+        if self.contact is not None:  # a Fernet token: URL-safe base64 already
+            data["c"] = self.contact.decode("ascii")
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def load(cls, raw: bytes) -> Entry:
         data = json.loads(raw)
+        contact = data.get("c")
         return cls(
             state=PetitionState.model_validate(data["s"]),
             channel_ref=data["ref"],
             seen=data["seen"],
             history=data["h"],
+            contact=None if contact is None else contact.encode("ascii"),
         )
 
 

@@ -18,7 +18,8 @@ keyed by hub petition id:
   ``province.feedback`` (Avro ``Feedback.v1``, RETURNED: a provincial dispatch not for this city).
   Office decisions and commands that cannot be applied go to ``hub.rejects`` with the reason.
   Every decision also goes, for the petition's lifecycle, to the hub-internal ``<app>-routed``
-  (Avro ``Routed.v2``, co-partitioned, no personal data).
+  (Avro ``Routed.v3``, co-partitioned, no personal data in the clear: a provincial dispatch's
+  call-back contact sealed with ``HUB_PII_KEY``).
 - Keeps, per partition: petition id -> the last revision routed, where, when, and the units that
   returned it, where the revision is on hub.petitions, when the petition closed; the petition
   itself until it closes (to route it again on a return or a triage decision). Routing is the one
@@ -64,6 +65,7 @@ from petition_hub.schemas import codec
 from petition_hub.service import metrics
 from petition_hub.service.app import stage_options
 from petition_hub.service.clock import clock_from
+from petition_hub.service.crypto import cipher_for
 from petition_hub.service.erasure import DUE, REQUESTED, privacy_event
 from petition_hub.service.live import LiveFile, live_calendar
 from petition_hub.service.settings import Settings
@@ -130,8 +132,11 @@ class RoutingProcessor(Processor):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         calendar: Callable[[], WorkingCalendar] = default_calendar,
         retention: timedelta = timedelta(days=3 * 365),
+        seal: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.rules = rules
+        #: the PII key's encryption, for a provincial dispatch's call-back contact on ``Routed``
+        self.seal = seal
         self.city = city
         self.routed = routed
         self.clock = clock
@@ -207,7 +212,7 @@ class RoutingProcessor(Processor):
         """The decision's records for its recipients, then the lifecycle's ``Routed``."""
         return [
             *deliveries(petition, decision, now, self.city, self.calendar),
-            routed(petition, decision, now, self.routed),
+            routed(petition, decision, now, self.routed, self.seal),
         ]
 
     def on_decision(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
@@ -411,6 +416,7 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
                 clock_from(settings.clock_file),
                 live_calendar(settings.calendar_file).current,
                 timedelta(days=settings.retention_after_closure_days),
+                cipher_for(settings).encrypt,
             ),
             group=group,
             topics=declared(spec, (routed, changelog_topic(group)), "the routing stage"),

@@ -11,14 +11,15 @@ shapes are the codec's (:mod:`petition_hub.schemas.codec`).
 - ``Feedback.v1`` (:func:`feedback`): to ``province.feedback``, about a provincial dispatch; the
   one writer of it (its one builder is the codec's), for routing (RETURNED: not this city's) and
   the lifecycle (every state change of a dispatch).
-- ``Routed.v2`` (:func:`routed`): the hub-internal decision the lifecycle reads (no personal
-  data).
+- ``Routed.v3`` (:func:`routed`): the hub-internal decision the lifecycle reads (no personal
+  data in the clear: a provincial dispatch's call-back contact travels sealed).
 - ``Rejection.v1`` (:func:`rejection`): to ``hub.rejects``, an event the hub does not apply, with
   why (routing, the lifecycle and the unit-status re-keyer all write it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final, NamedTuple
@@ -27,7 +28,7 @@ import structlog
 
 from petition_hub import schemas
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, default_calendar
-from petition_hub.domain.petition import Petition
+from petition_hub.domain.petition import Channel, Petition
 from petition_hub.domain.privacy import Personal, text_masker
 from petition_hub.domain.routing import RoutingDecision
 from petition_hub.domain.sla import (
@@ -152,10 +153,32 @@ def feedback(record: wire.Feedback) -> Output:
     return Output(FEEDBACK, key, schemas.encode(codec.FEEDBACK_V1, record))
 
 
-def routed(petition: Petition, decision: RoutingDecision, at: datetime, topic: str) -> Output:
-    """``Routed.v2`` on ``topic`` (``<app>-routed``): a decision as the lifecycle needs it."""
-    record = codec.routed_record(petition, decision, at)
-    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V2, record))
+def callback_contact(petition: Petition) -> bytes | None:
+    """Who the 12345 call centre calls back to rate the reply to a provincial dispatch: its
+    petitioner's contact (the contact person, else the petitioner's name; the phone), as JSON;
+    None for the other channels (12345 knows its own callers, the mini-program rates in the app)
+    and for a dispatch that names nobody to call."""
+    who = petition.petitioner
+    if petition.channel is not Channel.PROVINCE or not (who.phone or who.contact_name or who.name):
+        return None
+    contact = {"name": who.contact_name or who.name, "phone": who.phone}
+    return json.dumps(contact, ensure_ascii=False).encode()
+
+
+def routed(
+    petition: Petition,
+    decision: RoutingDecision,
+    at: datetime,
+    topic: str,
+    seal: Callable[[bytes], bytes] | None = None,
+) -> Output:
+    """``Routed.v3`` on ``topic`` (``<app>-routed``): a decision as the lifecycle needs it; a
+    provincial dispatch's call-back contact sealed with ``seal`` (the PII key's encryption: the
+    topic and the lifecycle's state hold no personal data in the clear), left out without one."""
+    contact = callback_contact(petition)
+    sealed = seal(contact) if seal is not None and contact is not None else None
+    record = codec.routed_record(petition, decision, at, sealed)
+    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V3, record))
 
 
 def deliveries(

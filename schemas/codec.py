@@ -73,6 +73,7 @@ REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
 UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
 ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
+ROUTED_V3: Final = "cn.gov.pds.hub.Routed.v3"
 LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
@@ -315,8 +316,11 @@ def feedback_record(
     }
 
 
-def routed_record(petition: Petition, decision: RoutingDecision, at: datetime) -> wire.Routed:
-    """``Routed.v2``: a decision as the lifecycle needs it (no personal data)."""
+def routed_record(
+    petition: Petition, decision: RoutingDecision, at: datetime, contact: bytes | None = None
+) -> wire.Routed:
+    """``Routed.v3``: a decision as the lifecycle needs it (no personal data in the clear;
+    ``contact``: a provincial dispatch's call-back contact, already sealed)."""
     return {
         "petitionId": petition.petition_id,
         "revision": petition.revision,
@@ -335,6 +339,7 @@ def routed_record(petition: Petition, decision: RoutingDecision, at: datetime) -
         "theme": decision.record.theme,
         "rule": decision.record.rule,
         "reason": decision.reason,
+        "callbackContact": contact,
     }
 
 

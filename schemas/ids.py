@@ -39,6 +39,7 @@ from .codec import (
     ROUTE_COMMAND_V1,
     ROUTED_V1,
     ROUTED_V2,
+    ROUTED_V3,
     SLA_V1,
     SLA_V2,
     TRANSFER_V1,
@@ -79,6 +80,7 @@ FIXED_IDS: Final[Mapping[str, int]] = MappingProxyType(
         ROUTED_V2: 1026,
         UNIT_PETITION_V3: 1027,
         EVALUATION_V2: 1028,
+        ROUTED_V3: 1029,
     }
 )
 

@@ -173,7 +173,8 @@ class UnitPetition(TypedDict):
 
 
 class Routed(TypedDict):
-    """``cn.gov.pds.hub.Routed.v1``: a routing decision as the lifecycle needs it."""
+    """``cn.gov.pds.hub.Routed`` (v3, v2 and v1 read): a routing decision as the lifecycle
+    needs it."""
 
     petitionId: str
     revision: int
@@ -192,6 +193,8 @@ class Routed(TypedDict):
     theme: str | None
     rule: str | None
     reason: str | None
+    callbackContact: NotRequired[bytes | None]
+    """v3: a provincial dispatch's call-back contact, sealed (absent in v1 and v2 records)."""
 
 
 class Rejection(TypedDict):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 
 from hubtest import (
     WorkerProcess,
@@ -165,6 +166,15 @@ def test_a_provincial_dispatch_from_receipt_to_closure(
     requests = story.records("hotline12345.callback-requests", 1)
     assert requests[0]["GDBH"] == DISPATCH and requests[0]["petitionRef"] == PID
     assert requests[0]["replyText"] == "已协调执行法院，款项将于本月底前执行到位。"
+    # what the 12345 call centre needs to call a provincial dispatch's petitioner back
+    call = {k: requests[0].get(k) for k in ("channel", "dispatchId", "contactName", "contactPhone")}
+    assert call == {
+        "channel": "PROVINCE",
+        "dispatchId": DISPATCH,
+        "contactName": "孙总",
+        "contactPhone": "13700375555",
+    }, requests[0]
+    assert requests[0]["repliedBy"] == "平顶山市中级人民法院", requests[0]
     t = story.at(t + timedelta(days=1))
     story.callback("不满意", t)
     story.lifecycle(12)
@@ -231,6 +241,24 @@ def test_a_provincial_dispatch_from_receipt_to_closure(
 
     requests = story.records("hotline12345.callback-requests", 2)
     assert [r["round"] for r in requests] == [0, 1]
+    assert [r["contactPhone"] for r in requests] == ["13700375555"] * 2
+    # the contact travels sealed from routing (which keeps the petition itself until it closes,
+    # as before) to the lifecycle: not in the clear on routed or in the lifecycle's changelog
+    consumer = KafkaConsumer(bootstrap_servers=hub_topics.bootstrap)
+    try:
+        internal = sorted(
+            t
+            for t in consumer.topics()
+            if t.startswith(worker.app_id) and t.endswith(("-routed", "-lifecycle-changelog"))
+        )
+    finally:
+        consumer.close()
+    assert len(internal) == 2, internal
+    assert read_topic(hub_topics.bootstrap, internal[-1], timeout=5)  # routed: records there
+    for r in read_topic(hub_topics.bootstrap, internal, timeout=5):
+        assert b"13700375555" not in (r.value or b"") and "孙总".encode() not in (r.value or b""), (
+            f"the dispatch's contact in the clear on {r.topic}"
+        )
 
     rejects = story.records("hub.rejects", 2)
     assert sorted(r["reason"] for r in rejects) == ["extension_already_requested", "not_the_lead"]
