@@ -123,7 +123,7 @@ def test_every_record_the_hub_writes_has_its_schema_in_the_registry_view(
     for topic, name in [
         ("hub.lifecycle", "cn.gov.pds.hub.LifecycleEvent.v2"),
         ("hub.sla", "cn.gov.pds.hub.SlaEvent.v2"),
-        ("petition-hub-routed", "cn.gov.pds.hub.Routed.v2"),
+        ("petition-hub-routed", "cn.gov.pds.hub.Routed.v3"),
         ("petition-hub-unit-status-repartition", "cn.gov.pds.hub.UnitStatus.v1"),
         ("petition-hub-evaluations-repartition", "cn.gov.pds.hub.Evaluation.v2"),
         ("hub.deadletter", "cn.gov.pds.hub.DeadLetter.v2"),
@@ -185,10 +185,12 @@ def test_the_internal_subjects_follow_the_app_id(tmp_path: Path) -> None:
     assert other.subject_versions("hub-x-routed-value") == (
         "cn.gov.pds.hub.Routed.v1",
         "cn.gov.pds.hub.Routed.v2",
+        "cn.gov.pds.hub.Routed.v3",
     )
     assert other.subject_versions("hub-x-routed-cn.gov.pds.hub.Routed") == (
         "cn.gov.pds.hub.Routed.v1",
         "cn.gov.pds.hub.Routed.v2",
+        "cn.gov.pds.hub.Routed.v3",
     )
     with pytest.raises(NotFound):
         other.subject_versions("petition-hub-routed-value")

@@ -250,7 +250,7 @@ def _petition_records(items: Sequence[CorpusItem]) -> list[SourceRecord]:
 def _routed_records(
     petitions: Sequence[SourceRecord], router: RoutingProcessor
 ) -> list[SourceRecord]:
-    """The routing decisions (``Routed.v2``) the router makes of ``petitions``."""
+    """The routing decisions (``Routed.v3``) the router makes of ``petitions``."""
     out: list[SourceRecord] = []
     state = PartitionState()
     for src in petitions:
