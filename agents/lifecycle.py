@@ -4,7 +4,7 @@ Two kinds of batch stage: ``evaluations-<channel>``, the petitioners' ratings re
 petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.EvaluationRekeyer`), and
 ``lifecycle``, over four co-partitioned topics keyed by petition id:
 
-- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v2 or v1: the one source of who
+- Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v3, v2 or v1: the one source of who
   handles the petition, routing being the owner of its assignment), the units' status events
   re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and

@@ -1,6 +1,6 @@
 """The lifecycle's inputs, read as the domain events they mean.
 
-- ``Routed`` (``<app>-routed``, routing's decisions; v2, and v1 still read): the events of a
+- ``Routed`` (``<app>-routed``, routing's decisions; v3, and v2 and v1 still read): the events of a
   decision for the petition's state (:func:`routed_events`): received, routed, sent to triage,
   routed by the office out of triage.
 - ``UnitStatus.v1`` (re-keyed by ``unit-status``, header ``hub-unit``: the unit),
