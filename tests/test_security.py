@@ -426,7 +426,7 @@ def test_tail_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
         def __init__(self, config: dict[str, Any]) -> None:
             calls.append(config)
 
-        def list_topics(self, topic: str, timeout: float) -> Any:
+        def list_topics(self, topic: str | None = None, timeout: float = 15.0) -> Any:
             raise KafkaException(KafkaError(KafkaError._TRANSPORT, "recorded"))
 
         def close(self) -> None:
@@ -458,7 +458,7 @@ def test_read_all_and_report_log_in(monkeypatch: pytest.MonkeyPatch) -> None:
         def __init__(self, config: dict[str, Any]) -> None:
             NoPartitions.calls.append(config)
 
-        def list_topics(self, topic: str, timeout: float) -> Any:
+        def list_topics(self, topic: str | None = None, timeout: float = 15.0) -> Any:
             return SimpleNamespace(topics={})
 
         def close(self) -> None:
