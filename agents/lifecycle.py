@@ -227,8 +227,8 @@ class LifecycleProcessor(Processor):
         entry = part.entries.get(pid)
         if entry is not None and entry.seen.get(src.topic, -1) >= src.offset:
             return []  # a replay
-        if entry is None and rec["kind"] in ("PROVINCE_TRANSFER", "PROVINCE_RETURN"):
-            return []  # not this city's to handle: no lifecycle here
+        if entry is None and rec["kind"] == "PROVINCE_RETURN":
+            return []  # a dispatch that is not this city's: no lifecycle here
         events = routed_events(rec, entry.state.state if entry else None)
         if not events:
             # a later revision re-routed while a unit handles it: the handling stays (the unit
