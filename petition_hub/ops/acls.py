@@ -19,8 +19,9 @@ Who gets what (principals are SASL/SCRAM user names):
   (``<app_id>…``).
 - the channels, ``User:hotline12345``, ``User:miniprogram``, ``User:province`` (the first part of
   their input topics' names): WRITE on their input topics, READ on the hub's topics back to them
-  (``hotline12345.callback-requests``, ``miniprogram.evaluation-requests``, ``province.feedback``,
-  ``province.transfers``) and on consumer groups named ``<channel>-…``.
+  (``hotline12345.callback-requests``, ``miniprogram.evaluation-requests``, the ``.progress``
+  topics, ``province.feedback``, ``province.transfers``) and on consumer groups named
+  ``<channel>-…``.
 - the supervisors, ``User:office`` (the joint-meeting office) and ``User:leadinggroup`` (the
   leading group), the first part of their ``<supervisor>.supervision`` topics' names: READ on
   that topic (督办, 挂牌督办) and on consumer groups named ``<supervisor>-…``.
