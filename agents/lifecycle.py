@@ -5,7 +5,8 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
 ``lifecycle``, over four co-partitioned topics keyed by petition id:
 
 - Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v2 or v1: the one source of who
-  handles the petition, routing being the owner of its assignment), the units' status events
+  handles the petition, routing being the owner of its assignment; a local petition handed to the
+  province ends here, closed as transferred), the units' status events
   re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
   the re-keyed ratings (``Evaluation`` v2 or v1); read as domain events by
@@ -20,8 +21,12 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
   every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
   ``.petitions`` topic (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved
   deadlines); evaluation requests on ``miniprogram.evaluation-requests`` /
-  ``hotline12345.callback-requests`` (JSON, in the channels' own terms); for a provincial
-  dispatch every state change on ``province.feedback`` (``Feedback.v1``); and what routing must
+  ``hotline12345.callback-requests`` (JSON, in the channels' own terms); the petitioners'
+  progress on ``miniprogram.progress`` / ``hotline12345.progress`` (JSON,
+  :mod:`.lifecycle_progress`); supervision on ``office.supervision`` /
+  ``leadinggroup.supervision`` (``Supervision.v1``, :mod:`.lifecycle_supervision`); for a
+  provincial dispatch every state change on ``province.feedback`` (``Feedback.v1``); and what
+  routing must
   act on, as commands on ``hub.reroute`` (``RouteCommand.v1``, :mod:`.route_commands`: a unit's
   return accepted, route again without it; the petition closed).
 - Keeps, per partition (:mod:`.lifecycle_state`): petition id -> the lifecycle state (clocks,
@@ -93,6 +98,7 @@ from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
 from . import lifecycle_metrics, route_commands, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
+from .lifecycle_progress import ProgressRecords, sensitive_theme
 from .lifecycle_records import LifecycleRecords, lifecycle_outputs, units_of
 from .lifecycle_state import (
     CALENDAR_RETRY,
@@ -131,6 +137,8 @@ class LifecycleProcessor(Processor):
         calendar: Callable[[], WorkingCalendar] = default_calendar,
     ) -> None:
         self.records = LifecycleRecords(rules, city, unit_topics)
+        self.progress = ProgressRecords(self.records.unit_name)
+        self.rules = rules
         self.routed = routed
         self.statuses = statuses
         self.evaluations = evaluations
@@ -227,8 +235,8 @@ class LifecycleProcessor(Processor):
         entry = part.entries.get(pid)
         if entry is not None and entry.seen.get(src.topic, -1) >= src.offset:
             return []  # a replay
-        if entry is None and rec["kind"] in ("PROVINCE_TRANSFER", "PROVINCE_RETURN"):
-            return []  # not this city's to handle: no lifecycle here
+        if entry is None and rec["kind"] == "PROVINCE_RETURN":
+            return []  # a dispatch that is not this city's: no lifecycle here
         events = routed_events(rec, entry.state.state if entry else None)
         if not events:
             # a later revision re-routed while a unit handles it: the handling stays (the unit
@@ -240,6 +248,7 @@ class LifecycleProcessor(Processor):
             metrics.LIFECYCLE_EVENTS.labels("routing", "ignored").inc()
             return []
         outputs: list[Output] = []
+        sensitive = sensitive_theme(self.rules, rec.get("theme"))
         for i, event in enumerate(events):
             try:
                 if entry is not None:
@@ -257,6 +266,7 @@ class LifecycleProcessor(Processor):
             if entry is None:
                 entry = Entry(state=result.state, channel_ref=rec["channelRef"])
                 part.entries[pid] = entry
+            entry.sensitive = sensitive
             outputs += self._accepted(pid, entry, result, event, f"{src.ref}#{i}:", part)
             metrics.LIFECYCLE_EVENTS.labels("routing", "accepted").inc()
         if entry is not None:
@@ -360,6 +370,10 @@ class LifecycleProcessor(Processor):
             )
             # routing owns who handles the petition: a return or a closure is its to act on
             rendered += route_commands.commands_of(effect)
+            # the petitioner hears through the channel it came from
+            rendered += self.progress.render(
+                effect, entry.state, entry.channel_ref, event, sensitive=entry.sensitive
+            )
             lifecycle_metrics.count(effect, before, entry.state)
             if event is None:  # the timer: ids from what fired, not from when
                 ident = f"{origin}:{_timer_identity(effect, entry.state)}"

@@ -2,7 +2,7 @@
 
 - ``Routed`` (``<app>-routed``, routing's decisions; v2, and v1 still read): the events of a
   decision for the petition's state (:func:`routed_events`): received, routed, sent to triage,
-  routed by the office out of triage.
+  routed by the office out of triage, handed to the province (a local petition: transferred).
 - ``UnitStatus.v1`` (re-keyed by ``unit-status``, header ``hub-unit``: the unit),
   ``OfficeDecision.v1`` (``office.decisions``: extension answers) and ``Evaluation`` (re-keyed
   ratings; v2, and v1 still read): one event each (:func:`input_event`).
@@ -30,6 +30,7 @@ from petition_hub.domain.lifecycle import (
     Returned,
     Routed,
     SignedFor,
+    TransferredToProvince,
     TriageRequested,
     TriageRouted,
 )
@@ -73,6 +74,10 @@ def routed_events(rec: wire.Routed, current: LifecycleState | None) -> list[Even
             events.append(Routed(petition_id=pid, at=at, lead_unit=lead, co_units=co))
     elif kind == "TRIAGE" and current in unrouted:
         events.append(TriageRequested(petition_id=pid, at=at, reason=rec.get("reason") or ""))
+    elif kind == "PROVINCE_TRANSFER" and current in (*unrouted, LifecycleState.TRIAGE):
+        # a local petition that is another city's or province's matter: its end here
+        reason = rec.get("reason") or ""
+        events.append(TransferredToProvince(petition_id=pid, at=at, reason=reason))
     return events
 
 

@@ -7,7 +7,10 @@ Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`Lif
   decoding the rest; routing does not read it: its commands are :mod:`.route_commands`');
 - a clock event: ``hub.sla`` (``SlaEvent.v2``);
 - a ladder step, an extension answer, a reopening, a moved deadline: a notice to the unit on its
-  own ``.petitions`` topic (``UnitNotice.v2``; the texts are :mod:`.lifecycle_texts`', the
+  own ``.petitions`` topic (not a step of a petition nobody holds: the office's);
+- overdue and listed supervision, and every step of a petition nobody holds: ``office.supervision``
+  and, for listed supervision, ``leadinggroup.supervision`` (``Supervision.v1``,
+  :mod:`.lifecycle_supervision`); (``UnitNotice.v2``; the texts are :mod:`.lifecycle_texts`', the
   ladder's with the numbers of the SLA policy the clock runs by);
 - an invitation to rate: ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests``
   (JSON, in the channel's own terms);
@@ -55,8 +58,16 @@ from petition_hub.runtime.records import KIND_HEADER, Output
 from petition_hub.schemas import codec
 from petition_hub.schemas import records as wire
 from petition_hub.topics import TopicSpec
-from petition_hub.topics.names import LIFECYCLE, REJECTS, SLA
+from petition_hub.topics.names import (
+    LEADING_GROUP_SUPERVISION,
+    LIFECYCLE,
+    OFFICE_SUPERVISION,
+    PROGRESS,
+    REJECTS,
+    SLA,
+)
 
+from .lifecycle_supervision import supervision
 from .lifecycle_texts import (
     LADDER_SIGNALS,
     clock_rules,
@@ -222,7 +233,11 @@ class LifecycleRecords:
         record = codec.sla_event_record(s, effect, unit)
         out = [Output(SLA, r.key, schemas.encode(codec.SLA_V2, record))]
         if effect.signal in LADDER_SIGNALS and unit:
-            message = step_notice(effect.signal, effect.clock, clock_rules(s, effect.clock))
+            rules = clock_rules(s, effect.clock)
+            message = step_notice(effect.signal, effect.clock, rules)
+            out += supervision(s, effect, rules, message, self.unit_name)
+            if s.lead_unit is None:
+                return out  # nobody holds it: the office's record is the notice
         elif effect.signal is SlaSignalKind.DEADLINE_CHANGED and unit:
             message = deadline_changed_text(effect)
             if s.channel is Channel.PROVINCE and effect.clock is ClockKind.RESOLVE:
@@ -234,7 +249,7 @@ class LifecycleRecords:
                     _FEEDBACK_STATUS[s.state],
                     message,
                     effect.at,
-                    handling_unit=self._unit_name(s.lead_unit) if s.lead_unit else None,
+                    handling_unit=self.unit_name(s.lead_unit) if s.lead_unit else None,
                     due=effect.deadline,
                 )
                 out.append(feedback(moved))
@@ -281,7 +296,7 @@ class LifecycleRecords:
             _FEEDBACK_STATUS[effect.to_state],
             feedback_message(effect, r.event, provisional_deadline),
             effect.at,
-            handling_unit=self._unit_name(unit) if unit else None,
+            handling_unit=self.unit_name(unit) if unit else None,
             due=r.resolve_deadline,
             satisfaction=satisfaction,
         )
@@ -337,7 +352,8 @@ class LifecycleRecords:
         key = record["petitionId"].encode()
         return [Output(topic, key, schemas.encode(codec.NOTICE_V2, record))]
 
-    def _unit_name(self, unit: str) -> str:
+    def unit_name(self, unit: str) -> str:
+        """The name of the unit ``unit`` (``dept.TAX``) in the reference data."""
         kind, _, code = unit.partition(".")
         try:
             return self.rules.unit_name(kind, code)
@@ -383,6 +399,9 @@ def lifecycle_outputs(spec: Mapping[str, TopicSpec]) -> dict[str, int]:
         REJECTS,
         FEEDBACK,
         *EVALUATION_REQUEST_TOPICS,
+        *PROGRESS,
+        OFFICE_SUPERVISION,
+        LEADING_GROUP_SUPERVISION,
         *units_of(spec),
     )
     return {t: spec[t].partitions for t in topics}

@@ -4,7 +4,8 @@ The stage's state (:class:`petition_hub.runtime.state.PartitionState`, one chang
 partition) holds:
 
 - ``<petition id>`` -> :class:`Entry` as JSON (``{"s": state, "ref": channel reference, "seen":
-  {topic: last offset applied}, "h": history}``): the petition's lifecycle state
+  {topic: last offset applied}, "h": history, "sens": true}`` (``sens`` only for a sensitive
+  theme: the unit is not named to the petitioner)): the petition's lifecycle state
   (:class:`petition_hub.domain.lifecycle.PetitionState`), the channel's reference, the last
   offset applied per source topic (a replay applies nothing twice) and the last
   :data:`HISTORY_LIMIT` entries of its history (for the web endpoint);
@@ -57,18 +58,19 @@ class Entry:
     channel_ref: str
     seen: dict[str, int] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    sensitive: bool = False
+    """Routed on a sensitive theme: the petitioner's progress messages do not name the unit."""
 
     def dump(self) -> bytes:
-        return json.dumps(
-            {
-                "s": self.state.model_dump(mode="json"),
-                "ref": self.channel_ref,
-                "seen": self.seen,
-                "h": self.history[-HISTORY_LIMIT:],
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        data: dict[str, Any] = {
+            "s": self.state.model_dump(mode="json"),
+            "ref": self.channel_ref,
+            "seen": self.seen,
+            "h": self.history[-HISTORY_LIMIT:],
+        }
+        if self.sensitive:  # only when set: entries written before it read the same
+            data["sens"] = True
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def load(cls, raw: bytes) -> Entry:
@@ -78,6 +80,7 @@ class Entry:
             channel_ref=data["ref"],
             seen=data["seen"],
             history=data["h"],
+            sensitive=bool(data.get("sens", False)),
         )
 
 

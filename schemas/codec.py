@@ -19,7 +19,7 @@ Nothing here does I/O or imports :mod:`petition_hub.schemas` (which imports the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -81,6 +81,7 @@ NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
 PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
 ROUTE_COMMAND_V1: Final = "cn.gov.pds.hub.RouteCommand.v1"
+SUPERVISION_V1: Final = "cn.gov.pds.hub.Supervision.v1"
 
 #: Records (every version of one: :func:`petition_hub.schemas.record_ids`).
 DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
@@ -451,6 +452,38 @@ def unit_notice_record(
     }
 
 
+def supervision_record(
+    s: PetitionState,
+    signal: SlaSignal,
+    unit: str,
+    unit_name: str,
+    *,
+    working_days_late: int,
+    reported_to: Sequence[str],
+    message: str,
+) -> wire.Supervision:
+    """``Supervision.v1``: a ladder step of the petition ``s`` for its supervisors (the office,
+    the leading group), against ``unit`` (the lead, or the office when nobody holds it)."""
+    return {
+        "eventId": "",
+        "petitionId": s.petition_id,
+        "step": signal.signal.value,
+        "clock": signal.clock.value,
+        "at": signal.at,
+        "deadline": signal.deadline,
+        "workingDaysLate": working_days_late,
+        "unit": unit,
+        "unitName": unit_name,
+        "state": s.state.value,
+        "round": signal.round,
+        "channel": s.channel.name,
+        "petitionType": s.petition_type.value if s.petition_type else None,
+        "urgency": s.urgency.name,
+        "reportedTo": list(reported_to),
+        "message": message,
+    }
+
+
 # --- personal data's end -----------------------------------------------------------------------
 
 
@@ -518,6 +551,8 @@ read_evaluation = _reader(wire.Evaluation)
 read_lifecycle_event = _reader(wire.LifecycleEvent)
 #: ``hub.sla`` (any version).
 read_sla_event = _reader(wire.SlaEvent)
+#: ``office.supervision``, ``leadinggroup.supervision``.
+read_supervision = _reader(wire.Supervision)
 #: ``hub.privacy``.
 read_privacy_event = _reader(wire.PrivacyEvent)
 #: ``hub.reroute``.

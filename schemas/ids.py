@@ -41,6 +41,7 @@ from .codec import (
     ROUTED_V2,
     SLA_V1,
     SLA_V2,
+    SUPERVISION_V1,
     TRANSFER_V1,
     UNIT_PETITION_V1,
     UNIT_PETITION_V2,
@@ -79,6 +80,8 @@ FIXED_IDS: Final[Mapping[str, int]] = MappingProxyType(
         ROUTED_V2: 1026,
         UNIT_PETITION_V3: 1027,
         EVALUATION_V2: 1028,
+        # 1041: clear of the ids the other parts of issue 14 may take next (1029…)
+        SUPERVISION_V1: 1041,
     }
 )
 

@@ -41,6 +41,7 @@ __all__ = [
     "RouteCommand",
     "Routed",
     "SlaEvent",
+    "Supervision",
     "Transfer",
     "UnitAttachment",
     "UnitNotice",
@@ -250,6 +251,28 @@ class SlaEvent(TypedDict):
     urgency: str
     deadlineProvisional: NotRequired[bool]  # v2
     previousDeadline: NotRequired[datetime | None]  # v2
+
+
+class Supervision(TypedDict):
+    """``cn.gov.pds.hub.Supervision.v1`` (``office.supervision``, ``leadinggroup.supervision``):
+    a ladder step for the supervisors."""
+
+    eventId: str
+    petitionId: str
+    step: str
+    clock: str
+    at: datetime
+    deadline: datetime | None
+    workingDaysLate: int
+    unit: str
+    unitName: str
+    state: str
+    round: int
+    channel: str
+    petitionType: str | None
+    urgency: str
+    reportedTo: list[str]
+    message: str
 
 
 class UnitNotice(TypedDict):

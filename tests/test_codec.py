@@ -64,6 +64,7 @@ TYPES: dict[str, type] = {
     "cn.gov.pds.hub.Rejection": wire.Rejection,
     "cn.gov.pds.hub.Routed": wire.Routed,
     "cn.gov.pds.hub.SlaEvent": wire.SlaEvent,
+    "cn.gov.pds.hub.Supervision": wire.Supervision,
     "cn.gov.pds.hub.UnitNotice": wire.UnitNotice,
     "cn.gov.pds.hub.UnitPetition": wire.UnitPetition,
     "cn.gov.pds.hub.UnitStatus": wire.UnitStatus,

@@ -383,21 +383,23 @@ def test_a_satisfied_rating_counts_when_its_window_closes() -> None:
 
 
 #: The ladder's notices with the packaged policy (sla_policy.yaml: 50 %, 80 %, 5 working days),
-#: word for word as the units have read them.
+#: word for word (issue 14: they name who was told, as it is done).
 PACKAGED_NOTICES = {
     (SlaSignalKind.WARNING, ClockKind.RESOLVE): "50% of the time to resolve has passed (预警)",
     (SlaSignalKind.URGING, ClockKind.RESOLVE): (
         "80% of the time to resolve has passed: urging (催办)"
     ),
     (SlaSignalKind.OVERDUE, ClockKind.RESOLVE): (
-        "the resolve deadline has passed: overdue, under supervision (逾期督办)"
+        "the resolve deadline has passed: overdue, under supervision (逾期督办), reported to the "
+        "joint-meeting office"
     ),
     (SlaSignalKind.LISTED_SUPERVISION, ClockKind.RESOLVE): (
         "5 working days past the resolve deadline: listed supervision (挂牌督办), reported to the "
-        "leading group"
+        "joint-meeting office and the leading group"
     ),
     (SlaSignalKind.OVERDUE, ClockKind.SIGN_FOR): (
-        "the sign for deadline has passed: overdue, under supervision (逾期督办)"
+        "the sign for deadline has passed: overdue, under supervision (逾期督办), reported to the "
+        "joint-meeting office"
     ),
 }
 

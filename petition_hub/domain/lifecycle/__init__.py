@@ -5,8 +5,10 @@ States (domain.md "Lifecycle")::
     received ─> routed ─> signed_for ─> in_progress ⇄ waiting_material ─> replied ─> evaluated
        └─> triage ─> routed               └─> extended (approved)          │            └─> closed
     routed | signed_for ─> returned ─> routed | triage                     └─> reopened (once)
+    received | triage | returned ─> transferred (to the province) ─> closed (transferred)
 
-Inputs: the hub's own decisions (:class:`Received`, :class:`Routed`, :class:`TriageRequested`), the
+Inputs: the hub's own decisions (:class:`Received`, :class:`Routed`, :class:`TriageRequested`,
+:class:`TransferredToProvince`), the
 handling unit's status events (:class:`SignedFor`, :class:`InProgress`, :class:`MaterialRequested`,
 :class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`, :class:`Returned`), the
 joint-meeting office's decisions (:class:`TriageRouted`, :class:`ExtensionDecided`), the
@@ -55,12 +57,15 @@ from petition_hub.domain.lifecycle.events import (
     Routed,
     SignedFor,
     Tick,
+    TransferredToProvince,
     TriageRequested,
     TriageRouted,
 )
 from petition_hub.domain.lifecycle.machine import apply
 from petition_hub.domain.lifecycle.results import Accepted, Rejection, RejectReason, Result
 from petition_hub.domain.lifecycle.states import (
+    LEADING_GROUP_UNIT,
+    OFFICE_UNIT,
     ClockPlan,
     Closure,
     ExtensionStatus,
@@ -69,6 +74,8 @@ from petition_hub.domain.lifecycle.states import (
 )
 
 __all__ = [
+    "LEADING_GROUP_UNIT",
+    "OFFICE_UNIT",
     "Accepted",
     "ClockPlan",
     "Closure",
@@ -99,6 +106,7 @@ __all__ = [
     "SlaSignalKind",
     "StateChanged",
     "Tick",
+    "TransferredToProvince",
     "TriageRequested",
     "TriageRouted",
     "UnitUrged",

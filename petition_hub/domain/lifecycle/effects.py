@@ -43,7 +43,8 @@ class SlaSignalKind(StrEnum):
     MISSED = "missed"
     """Stopped after the deadline."""
     CANCELLED = "cancelled"
-    """A sign-for clock ended by a return."""
+    """A clock ended without a verdict: a sign-for clock by a return, the resolve clock by a
+    transfer to the province."""
     DEADLINE_CHANGED = "deadline_changed"
     """The calendar changed under a running clock (the official year replaced the provisional
     one): its deadline or a pending ladder time moved."""

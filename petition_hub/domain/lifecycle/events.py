@@ -26,6 +26,7 @@ __all__ = [
     "Routed",
     "SignedFor",
     "Tick",
+    "TransferredToProvince",
     "TriageRequested",
     "TriageRouted",
 ]
@@ -94,6 +95,14 @@ class TriageRouted(_Event):
     kind: Literal["triage_routed"] = "triage_routed"
     lead_unit: str = Field(min_length=1)
     co_units: tuple[str, ...] = ()
+
+
+class TransferredToProvince(_Event):
+    """Routing handed a local petition to the province (``province.transfers``: another Henan
+    city's or another province's matter): transferred, then closed locally as transferred."""
+
+    kind: Literal["transferred_to_province"] = "transferred_to_province"
+    reason: str = ""
 
 
 class _UnitEvent(_Event):
@@ -165,6 +174,7 @@ Handled = (
     Routed
     | TriageRequested
     | TriageRouted
+    | TransferredToProvince
     | SignedFor
     | InProgress
     | MaterialRequested
