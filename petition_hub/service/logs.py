@@ -135,4 +135,3 @@ def configure(level: str = "INFO", json: bool = False) -> None:
     root.setLevel(level.upper())
     # aiokafka is chatty at INFO about every join and fetch; its warnings still show
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
