@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 from cryptography.fernet import Fernet
 
-from petition_hub.broker import tools
+from petition_hub.broker import reading, tools
 from petition_hub.broker.embedded import free_port
 from petition_hub.connectors.base import DecodeError
 from petition_hub.service.crypto import PiiCipher
@@ -121,7 +121,7 @@ def _read(
                 error = m.error()
                 if error is not None and error.code() in _PASSING_ERRORS:
                     continue
-                if tools.is_end(m):
+                if reading.is_end(m):
                     at_end.add(where)
                     reached.add(where)
                     continue
