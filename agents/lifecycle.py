@@ -6,15 +6,19 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
 
 - Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v2 or v1: the one source of who
   handles the petition, routing being the owner of its assignment), the units' status events
-  re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
+  re-keyed by ``unit-status`` (``UnitStatus`` v2 or v1, stamped with the unit and where the unit
+  wrote it), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
   the re-keyed ratings (``Evaluation`` v2 or v1); read as domain events by
   :mod:`.lifecycle_records`.
 - Applies each to the petition's state with the pure state machine
   (:func:`petition_hub.domain.lifecycle.apply`); an event that does not fit goes to
-  ``hub.rejects`` with the reason and changes nothing. A status or rating for a petition this
-  stage has not seen routed yet waits (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record,
-  which may be behind on another topic, before it is rejected as unknown.
+  ``hub.rejects`` with the reason and changes nothing; a unit's refused event also comes back to
+  the unit as an ``event_refused`` notice naming its own ``.status`` record
+  (:mod:`.unit_refusals`); a co-handler's opinion goes to the lead as a notice. A status or
+  rating for a petition this stage has not seen routed yet waits
+  (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record, which may be behind on another topic,
+  before it is rejected as unknown.
 - Emits (:class:`.lifecycle_records.LifecycleRecords`): every state change (and extension
   requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``);
   every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
@@ -101,9 +105,10 @@ from .lifecycle_state import (
     PartitionView,
     calendar_missing,
 )
-from .rekeyers import evaluation_stages
+from .rekeyers import UNIT_HEADER, evaluation_stages
 from .routing import load_rules_at
 from .routing_records import rejection, undecodable_reason
+from .unit_refusals import refusal_notice, unit_of, unit_source
 
 log = structlog.get_logger(__name__)
 
@@ -340,7 +345,24 @@ class LifecycleProcessor(Processor):
     def _reject(
         self, src: SourceRecord, pid: str | None, reason: str, message: str
     ) -> list[Output]:
-        return [rejection(src, pid, reason, message, self.clock(), event_id=f"{src.ref}#r")]
+        """The rejection of ``src``; for a unit's status event, naming where the unit wrote it,
+        and the unit's ``event_refused`` notice (its event ids: the source's, stable)."""
+        at = self.clock()
+        if src.topic != self.statuses:
+            return [rejection(src, pid, reason, message, at, event_id=f"{src.ref}#r")]
+        out = [
+            rejection(
+                src, pid, reason, message, at, event_id=f"{src.ref}#r", source=unit_source(src)
+            )
+        ]
+        unit = unit_of(src, UNIT_HEADER)
+        if unit is not None:
+            notice = refusal_notice(src, pid, reason, message, at)
+            # keyed as the re-keyed event: the partition exactly once writes is the one the
+            # hub's rule chooses for it
+            told = self.records.notice(unit, notice, key=src.key)
+            out += [replace(o, event_id=f"{src.ref}#n") for o in told]
+        return out
 
     def _accepted(
         self,

@@ -20,6 +20,7 @@ Nothing here does I/O or imports :mod:`petition_hub.schemas` (which imports the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -38,7 +39,13 @@ from petition_hub.domain.petition import (
 from . import records as wire
 
 if TYPE_CHECKING:  # annotations only: the schemas stay light to import
-    from petition_hub.domain.lifecycle import Closure, LifecycleState, PetitionState, SlaSignal
+    from petition_hub.domain.lifecycle import (
+        Closure,
+        LifecycleState,
+        PetitionState,
+        ReplyKind,
+        SlaSignal,
+    )
     from petition_hub.domain.routing import RoutingDecision
 
 _Record = TypeVar("_Record")
@@ -71,14 +78,22 @@ UNIT_PETITION_V3: Final = "cn.gov.pds.hub.UnitPetition.v3"
 OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
 REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
 UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
+#: v2 adds ``OPINION`` (a co-handler's 协办意见), ``replyKind`` and ``eventId``; the units write it
+#: (the hub reads both: a v1 reply is a resolved one).
+UNIT_STATUS_V2: Final = "cn.gov.pds.hub.UnitStatus.v2"
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
 ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
 LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
+#: v3 adds ``replyKind`` (resolved / explained) and the ``co_handler_opinion`` kind.
+LIFECYCLE_V3: Final = "cn.gov.pds.hub.LifecycleEvent.v3"
 SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
+#: v3 adds the ``event_refused`` notice's fields (the unit's own source, the event, the reason)
+#: and ``fromUnit`` (a ``co_handler_opinion``'s co-handler).
+NOTICE_V3: Final = "cn.gov.pds.hub.UnitNotice.v3"
 PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
 ROUTE_COMMAND_V1: Final = "cn.gov.pds.hub.RouteCommand.v1"
 
@@ -87,6 +102,7 @@ DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
 UNIT_PETITION_RECORD: Final = "cn.gov.pds.hub.UnitPetition"
 LIFECYCLE_RECORD: Final = "cn.gov.pds.hub.LifecycleEvent"
 SLA_RECORD: Final = "cn.gov.pds.hub.SlaEvent"
+UNIT_STATUS_RECORD: Final = "cn.gov.pds.hub.UnitStatus"
 
 #: The provincial contract's category of a petition type (政策咨询 -> POLICY_CONSULTATION).
 _PROVINCE_CATEGORY: Final = {
@@ -381,9 +397,11 @@ def lifecycle_event_record(
     extension_days: int | None = None,
     approved: bool | None = None,
     note: str | None = None,
+    reply_kind: ReplyKind | None = None,
 ) -> wire.LifecycleEvent:
-    """``LifecycleEvent.v2`` of the petition ``s`` (after the effect); the event id is the
-    stage's to set (empty here)."""
+    """``LifecycleEvent.v3`` of the petition ``s`` (after the effect); the event id is the
+    stage's to set (empty here). ``reply_kind``: the reply of the round, on the changes it makes
+    and settles (written as its value: ``resolved`` / ``explained``)."""
     return {
         "eventId": "",
         "petitionId": s.petition_id,
@@ -404,6 +422,7 @@ def lifecycle_event_record(
         "extensionDays": extension_days,
         "approved": approved,
         "note": note,
+        "replyKind": reply_kind.value if reply_kind else None,
     }
 
 
@@ -426,6 +445,20 @@ def sla_event_record(s: PetitionState, signal: SlaSignal, unit: str | None) -> w
     }
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedEvent:
+    """A unit's status event the hub did not apply, as its ``event_refused`` notice names it:
+    where the unit wrote it (its own ``.status`` topic, partition, offset), its kind and the
+    unit's own id of it (as the unit wrote them; None when it did not decode), the reason code."""
+
+    topic: str
+    partition: int
+    offset: int
+    kind: str | None
+    ref: str | None
+    reason: str
+
+
 def unit_notice_record(
     petition_id: str,
     kind: str,
@@ -436,8 +469,11 @@ def unit_notice_record(
     *,
     provisional: bool = False,
     previous: datetime | None = None,
+    refused: RefusedEvent | None = None,
+    from_unit: str | None = None,
 ) -> wire.UnitNotice:
-    """``UnitNotice.v2``: what the hub tells the lead unit of ``petition_id``."""
+    """``UnitNotice.v3``: what the hub tells a unit of ``petition_id`` (``refused``: an
+    ``event_refused`` notice's event; ``from_unit``: a ``co_handler_opinion``'s co-handler)."""
     return {
         "eventId": "",
         "petitionId": petition_id,
@@ -448,6 +484,13 @@ def unit_notice_record(
         "message": message,
         "deadlineProvisional": provisional,
         "previousDeadline": previous,
+        "sourceTopic": refused.topic if refused else None,
+        "sourcePartition": refused.partition if refused else None,
+        "sourceOffset": refused.offset if refused else None,
+        "eventKind": refused.kind if refused else None,
+        "eventRef": refused.ref if refused else None,
+        "reason": refused.reason if refused else None,
+        "fromUnit": from_unit,
     }
 
 

@@ -24,6 +24,7 @@ from petition_hub.domain.lifecycle import (
     LifecycleState,
     PetitionState,
     Received,
+    ReplyKind,
     SlaSignal,
     SlaSignalKind,
     apply,
@@ -321,8 +322,10 @@ def test_lifecycle_records_round_trip() -> None:
         extension_days=5,
         approved=False,
         note="说明",
+        reply_kind=ReplyKind.EXPLAINED,
     )
-    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V2, event)) == event
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V3, event)) == event
+    assert event["replyKind"] == "explained"
     assert (event["channel"], event["petitionType"]) == ("PROVINCE", "意见建议")
     assert (event["toState"], event["satisfaction"]) == ("closed", "DISSATISFIED")
     signal = SlaSignal(
@@ -345,7 +348,24 @@ def test_lifecycle_records_round_trip() -> None:
     notice = codec.unit_notice_record(
         s.petition_id, "reopened", NOW, "请重新办理", "resolve", None, provisional=True
     )
-    assert _round_trip(codec.NOTICE_V2, notice) == notice
+    assert _round_trip(codec.NOTICE_V3, notice) == notice
+    refused = codec.unit_notice_record(
+        s.petition_id,
+        "event_refused",
+        NOW,
+        "not applied",
+        None,
+        None,
+        refused=codec.RefusedEvent("dept.HUD.status", 2, 12345678901, "REPLIED", "R-1", "x"),
+    )
+    read = _round_trip(codec.NOTICE_V3, refused)
+    assert read == refused
+    assert (read["sourceTopic"], read["sourcePartition"], read["sourceOffset"]) == (
+        "dept.HUD.status",
+        2,
+        12345678901,
+    )
+    assert (read["eventKind"], read["eventRef"], read["reason"]) == ("REPLIED", "R-1", "x")
 
 
 def test_privacy_events_round_trip() -> None:
@@ -376,6 +396,20 @@ def test_what_the_units_and_the_office_write_reads_back() -> None:
         "extensionDays": 10,
     }
     assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V1, status)) == status
+    # v2: a co-handler's opinion, a reply's kind, the unit's own event id; v1 still reads
+    opinion: wire.UnitStatus = {
+        **status,
+        "kind": "OPINION",
+        "note": "建议联合现场核查",
+        "extensionDays": None,
+        "replyKind": None,
+        "eventId": "HUD-2026-0001",
+    }
+    assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V2, opinion)) == opinion
+    reply: wire.UnitStatus = {**opinion, "kind": "REPLIED", "replyKind": "EXPLAINED"}
+    assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V2, reply))["replyKind"] == (
+        "EXPLAINED"
+    )
     decision: wire.OfficeDecision = {
         "petitionId": "PH-X",
         "kind": "TRIAGE_ROUTE",

@@ -8,12 +8,14 @@ States (domain.md "Lifecycle")::
 
 Inputs: the hub's own decisions (:class:`Received`, :class:`Routed`, :class:`TriageRequested`), the
 handling unit's status events (:class:`SignedFor`, :class:`InProgress`, :class:`MaterialRequested`,
-:class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`, :class:`Returned`), the
+:class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`: resolved or explained,
+:class:`Returned`) and its co-handlers' opinions (:class:`OpinionGiven`), the
 joint-meeting office's decisions (:class:`TriageRouted`, :class:`ExtensionDecided`), the
 petitioner's ratings (:class:`Rated`) and the timer (:class:`Tick`). Outputs: the new
 :class:`PetitionState` and the effects to publish (:class:`StateChanged` for ``hub.lifecycle``,
 :class:`SlaSignal` for ``hub.sla``, :class:`EvaluationInvited`, :class:`ExtensionForwarded`,
-:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`); or a :class:`Rejection`
+:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`, :class:`OpinionRelayed`);
+or a :class:`Rejection`
 with its reason (for ``hub.rejects``), the state unchanged.
 
 Where each part lives:
@@ -35,6 +37,7 @@ from petition_hub.domain.lifecycle.effects import (
     EvaluationInvited,
     ExtensionAnswered,
     ExtensionForwarded,
+    OpinionRelayed,
     RoutingRequested,
     SlaSignal,
     SlaSignalKind,
@@ -48,6 +51,7 @@ from petition_hub.domain.lifecycle.events import (
     InProgress,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
     Rated,
     Received,
     Replied,
@@ -66,6 +70,7 @@ from petition_hub.domain.lifecycle.states import (
     ExtensionStatus,
     LifecycleState,
     PetitionState,
+    ReplyKind,
 )
 
 __all__ = [
@@ -84,12 +89,15 @@ __all__ = [
     "LifecycleState",
     "MaterialReceived",
     "MaterialRequested",
+    "OpinionGiven",
+    "OpinionRelayed",
     "PetitionState",
     "Rated",
     "Received",
     "RejectReason",
     "Rejection",
     "Replied",
+    "ReplyKind",
     "Result",
     "Returned",
     "Routed",
