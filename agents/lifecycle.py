@@ -289,6 +289,17 @@ class LifecycleProcessor(Processor):
             return self._park(src, state, part, pid, "unknown")
         if entry.seen.get(src.topic, -1) >= src.offset:
             return []  # a replay of what the state already holds
+        # the re-keyer is at least once: after a crash between its writes and its commit it
+        # relays a unit's record again, at a new offset; where the unit wrote each applied status
+        # is kept per petition (its records are in one partition of the unit's topic: keyed by
+        # the petition, or refused). None: not a unit's, or relayed by an older re-keyer.
+        origin = unit_source(src) if src.topic == self.statuses else None
+        if origin is not None and origin[0] == src.topic:
+            origin = None
+        if origin is not None and entry.seen.get(origin[0], -1) >= origin[2]:
+            entry.seen[src.topic] = src.offset
+            part.dirty.add(pid)
+            return []
         try:
             # caught up to the event's time, but never past now: a unit's clock running ahead
             # must not fire steps early (the event itself is applied at its own time)
@@ -298,6 +309,8 @@ class LifecycleProcessor(Processor):
             calendar_missing(exc)
             return self._park(src, state, part, pid, "calendar")
         entry.seen[src.topic] = src.offset
+        if origin is not None:
+            entry.seen[origin[0]] = origin[2]
         if isinstance(result, Rejection):
             metrics.LIFECYCLE_EVENTS.labels(source, "rejected").inc()
             part.dirty.add(pid)

@@ -573,3 +573,18 @@ def test_a_reply_is_recorded_with_its_kind() -> None:
             if o.topic == LIFECYCLE and o.headers == (("hub-kind", b"state_changed"),)
         ]
         assert [(c["toState"], c["replyKind"]) for c in changes] == [("replied", expected)], out
+
+
+def test_a_units_record_relayed_twice_is_applied_once() -> None:
+    """The re-keyer is at least once: a crash between its writes and its commit relays a unit's
+    record again at a new offset; the lifecycle knows it by where the unit wrote it, and neither
+    applies it again nor tells the unit it was refused."""
+    p, state = _processor(Clock(T))
+    p(_routed(T), state)
+    first = p(_status_v2("SIGNED_FOR", T, 4, "dept.TAX", ("dept.TAX.status", 1, 9)), state)
+    assert _kinds(first, LIFECYCLE) == ["signed_for"]
+    again = _status_v2("SIGNED_FOR", T, 5, "dept.TAX", ("dept.TAX.status", 1, 9))
+    assert p(again, state) == []
+    # the unit's next record is applied as usual
+    later = _status_v2("IN_PROGRESS", T, 6, "dept.TAX", ("dept.TAX.status", 1, 10))
+    assert _kinds(p(later, state), LIFECYCLE) == ["in_progress"]
