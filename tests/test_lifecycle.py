@@ -362,6 +362,12 @@ REJECTIONS: list[tuple[str, Any, Any, RejectReason]] = [
     ),
     ("unit after close", closed, ev(InProgress, "2026-03-14 10:00"), RejectReason.PETITION_CLOSED),
     (
+        "other unit after close",  # learns nothing of the petition
+        closed,
+        ev(InProgress, "2026-03-14 10:00", unit=OTHER),
+        RejectReason.NOT_A_HANDLER,
+    ),
+    (
         "wrong unit",
         routed,
         ev(SignedFor, "2026-03-03 09:00", unit=OTHER),

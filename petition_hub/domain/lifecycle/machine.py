@@ -78,11 +78,13 @@ def apply(
         if not ctx.effects:  # nothing happened (the calendar bookkeeping may have)
             return Accepted(state=ctx.s, effects=())
         return ctx.accepted()
+    # the sender first: a unit that does not handle the petition learns nothing of it (the
+    # refusal comes back to the unit)
+    if isinstance(event, _UnitEvent) and (refused := _check_sender(ctx, event)) is not None:
+        return refused
     if ctx.s.state is LifecycleState.CLOSED:
         how = ctx.s.closure.value if ctx.s.closure is not None else "closed"
         return _reject(RejectReason.PETITION_CLOSED, f"the petition is closed ({how})")
-    if isinstance(event, _UnitEvent) and (refused := _check_sender(ctx, event)) is not None:
-        return refused
     return handle(ctx, event)
 
 
