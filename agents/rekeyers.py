@@ -80,9 +80,17 @@ def _unit_of_topic(topic: str) -> str:
 class StatusRekeyer(Processor):
     """Unit status events, re-keyed by petition id and stamped with the unit they came from."""
 
-    def __init__(self, target: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        target: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        unit_topics: frozenset[str] | None = None,
+    ):
         self.target = target
         self.clock = clock
+        #: the units' ``.petitions`` topics (None: every unit has one); a refusal is told only
+        #: on a declared one
+        self.unit_topics = unit_topics
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
@@ -111,9 +119,12 @@ class StatusRekeyer(Processor):
         at = self.clock()
         notice = refusal_notice(src, pid, reason, message, at)
         unit_topic = f"{_unit_of_topic(src.topic)}.petitions"
+        rejected = rejection(src, pid, reason, message, at)
+        if self.unit_topics is not None and unit_topic not in self.unit_topics:
+            log.warning("no topic for a unit notice", topic=unit_topic, kind=notice["kind"])
+            return [rejected]
         key = pid.encode() if pid else None
-        told = Output(unit_topic, key, schemas.encode(codec.NOTICE_V3, notice))
-        return [rejection(src, pid, reason, message, at), told]
+        return [rejected, Output(unit_topic, key, schemas.encode(codec.NOTICE_V3, notice))]
 
 
 class EvaluationRekeyer(Processor):
@@ -168,7 +179,8 @@ def status_stage(
     status_topics = sorted(t for t in spec if t.endswith(".status"))
     # a refusal's notice goes to the unit's .petitions topic: by the hub's one rule for petition
     # keys, like the other writers of those topics
-    common = {**common, "petition_keyed": unit_petition_topics(spec)}
+    unit_topics = unit_petition_topics(spec)
+    common = {**common, "petition_keyed": unit_topics}
     repartition = status_repartition(settings.app_id)
     group = stage_group(settings.app_id, "unit-status")
     metrics.create_reject_series({t: STATUS_REJECT_REASONS for t in status_topics})
@@ -176,7 +188,7 @@ def status_stage(
         name="unit-status",
         sources=status_topics,
         partitions=spec[status_topics[0]].partitions,
-        processor=StatusRekeyer(repartition),
+        processor=StatusRekeyer(repartition, unit_topics=frozenset(unit_topics)),
         group=group,
         topics=declared(spec, (repartition, changelog_topic(group)), "the unit-status stage"),
         **common,
