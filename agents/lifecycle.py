@@ -7,15 +7,19 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
 - Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v2 or v1: the one source of who
   handles the petition, routing being the owner of its assignment; a local petition handed to the
   province ends here, closed as transferred), the units' status events
-  re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
+  re-keyed by ``unit-status`` (``UnitStatus`` v2 or v1, stamped with the unit and where the unit
+  wrote it), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
   the re-keyed ratings (``Evaluation`` v2 or v1); read as domain events by
   :mod:`.lifecycle_records`.
 - Applies each to the petition's state with the pure state machine
   (:func:`petition_hub.domain.lifecycle.apply`); an event that does not fit goes to
-  ``hub.rejects`` with the reason and changes nothing. A status or rating for a petition this
-  stage has not seen routed yet waits (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record,
-  which may be behind on another topic, before it is rejected as unknown.
+  ``hub.rejects`` with the reason and changes nothing; a unit's refused event also comes back to
+  the unit as an ``event_refused`` notice naming its own ``.status`` record
+  (:mod:`.unit_refusals`); a co-handler's opinion goes to the lead as a notice. A status or
+  rating for a petition this stage has not seen routed yet waits
+  (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record, which may be behind on another topic,
+  before it is rejected as unknown.
 - Emits (:class:`.lifecycle_records.LifecycleRecords`): every state change (and extension
   requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``);
   every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
@@ -107,9 +111,10 @@ from .lifecycle_state import (
     PartitionView,
     calendar_missing,
 )
-from .rekeyers import evaluation_stages
+from .rekeyers import UNIT_HEADER, evaluation_stages
 from .routing import load_rules_at
 from .routing_records import rejection, undecodable_reason
+from .unit_refusals import refusal_notice, unit_of, unit_source
 
 log = structlog.get_logger(__name__)
 
@@ -294,6 +299,17 @@ class LifecycleProcessor(Processor):
             return self._park(src, state, part, pid, "unknown")
         if entry.seen.get(src.topic, -1) >= src.offset:
             return []  # a replay of what the state already holds
+        # the re-keyer is at least once: after a crash between its writes and its commit it
+        # relays a unit's record again, at a new offset; where the unit wrote each applied status
+        # is kept per petition (its records are in one partition of the unit's topic: keyed by
+        # the petition, or refused). None: not a unit's, or relayed by an older re-keyer.
+        origin = unit_source(src) if src.topic == self.statuses else None
+        if origin is not None and origin[0] == src.topic:
+            origin = None
+        if origin is not None and entry.seen.get(origin[0], -1) >= origin[2]:
+            entry.seen[src.topic] = src.offset
+            part.dirty.add(pid)
+            return []
         try:
             # caught up to the event's time, but never past now: a unit's clock running ahead
             # must not fire steps early (the event itself is applied at its own time)
@@ -303,6 +319,8 @@ class LifecycleProcessor(Processor):
             calendar_missing(exc)
             return self._park(src, state, part, pid, "calendar")
         entry.seen[src.topic] = src.offset
+        if origin is not None:
+            entry.seen[origin[0]] = origin[2]
         if isinstance(result, Rejection):
             metrics.LIFECYCLE_EVENTS.labels(source, "rejected").inc()
             part.dirty.add(pid)
@@ -350,7 +368,24 @@ class LifecycleProcessor(Processor):
     def _reject(
         self, src: SourceRecord, pid: str | None, reason: str, message: str
     ) -> list[Output]:
-        return [rejection(src, pid, reason, message, self.clock(), event_id=f"{src.ref}#r")]
+        """The rejection of ``src``; for a unit's status event, naming where the unit wrote it,
+        and the unit's ``event_refused`` notice (its event ids: the source's, stable)."""
+        at = self.clock()
+        if src.topic != self.statuses:
+            return [rejection(src, pid, reason, message, at, event_id=f"{src.ref}#r")]
+        out = [
+            rejection(
+                src, pid, reason, message, at, event_id=f"{src.ref}#r", source=unit_source(src)
+            )
+        ]
+        unit = unit_of(src, UNIT_HEADER)
+        if unit is not None:
+            notice = refusal_notice(src, pid, reason, message, at)
+            # keyed as the re-keyed event: the partition exactly once writes is the one the
+            # hub's rule chooses for it
+            told = self.records.notice(unit, notice, key=src.key)
+            out += [replace(o, event_id=f"{src.ref}#n") for o in told]
+        return out
 
     def _accepted(
         self,

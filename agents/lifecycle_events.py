@@ -3,7 +3,8 @@
 - ``Routed`` (``<app>-routed``, routing's decisions; v2, and v1 still read): the events of a
   decision for the petition's state (:func:`routed_events`): received, routed, sent to triage,
   routed by the office out of triage, handed to the province (a local petition: transferred).
-- ``UnitStatus.v1`` (re-keyed by ``unit-status``, header ``hub-unit``: the unit),
+- ``UnitStatus`` (v2, and v1 still read; re-keyed by ``unit-status``, header ``hub-unit``: the
+  unit; a reply's ``replyKind``, none in v1: resolved; ``OPINION``: a co-handler's opinion),
   ``OfficeDecision.v1`` (``office.decisions``: extension answers) and ``Evaluation`` (re-keyed
   ratings; v2, and v1 still read): one event each (:func:`input_event`).
 
@@ -24,9 +25,11 @@ from petition_hub.domain.lifecycle import (
     LifecycleState,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
     Rated,
     Received,
     Replied,
+    ReplyKind,
     Returned,
     Routed,
     SignedFor,
@@ -123,5 +126,8 @@ def input_event(src: SourceRecord, source: str) -> tuple[str, Event | None]:
     if kind == "EXTENSION_REQUESTED":
         return pid, ExtensionRequested(**common, days=rec.get("extensionDays") or 0, reason=note)
     if kind == "REPLIED":
-        return pid, Replied(**common, text=rec.get("replyText") or "")
+        result = ReplyKind[rec.get("replyKind") or "RESOLVED"]
+        return pid, Replied(**common, text=rec.get("replyText") or "", result=result)
+    if kind == "OPINION":
+        return pid, OpinionGiven(**common, text=note)
     return pid, Returned(**common, reason=note)

@@ -2,16 +2,19 @@
 
 Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`LifecycleRecords`):
 
-- a state change, an extension request or answer, urging, back-to-routing: ``hub.lifecycle``
-  (``LifecycleEvent.v2``, header ``hub-kind``: what it is, so a reader picks kinds without
-  decoding the rest; routing does not read it: its commands are :mod:`.route_commands`');
+- a state change, an extension request or answer, urging, back-to-routing, a co-handler's
+  opinion: ``hub.lifecycle`` (``LifecycleEvent.v3``, header ``hub-kind``: what it is, so a reader
+  picks kinds without decoding the rest; routing does not read it: its commands are
+  :mod:`.route_commands`'; ``replyKind``: resolved or explained, on the change to replied and the
+  later ones of its round);
 - a clock event: ``hub.sla`` (``SlaEvent.v2``);
-- a ladder step, an extension answer, a reopening, a moved deadline: a notice to the unit on its
-  own ``.petitions`` topic (not a step of a petition nobody holds: the office's);
+- a ladder step, an extension answer, a reopening, a moved deadline, a co-handler's opinion (to
+  the lead, ``co_handler_opinion``): a notice to the unit on its own ``.petitions`` topic (not a
+  step of a petition nobody holds: the office's; ``UnitNotice.v3``; the texts are
+  :mod:`.lifecycle_texts`', the ladder's with the numbers of the SLA policy the clock runs by);
 - overdue and listed supervision, and every step of a petition nobody holds: ``office.supervision``
   and, for listed supervision, ``leadinggroup.supervision`` (``Supervision.v1``,
-  :mod:`.lifecycle_supervision`); (``UnitNotice.v2``; the texts are :mod:`.lifecycle_texts`', the
-  ladder's with the numbers of the SLA policy the clock runs by);
+  :mod:`.lifecycle_supervision`);
 - an invitation to rate: ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests``
   (JSON, in the channel's own terms);
 - for a provincial dispatch, every state change and every move of its resolve deadline:
@@ -43,8 +46,10 @@ from petition_hub.domain.lifecycle import (
     ExtensionAnswered,
     ExtensionForwarded,
     LifecycleState,
+    OpinionRelayed,
     PetitionState,
     Replied,
+    ReplyKind,
     RoutingRequested,
     SlaSignal,
     SlaSignalKind,
@@ -52,10 +57,11 @@ from petition_hub.domain.lifecycle import (
     UnitUrged,
 )
 from petition_hub.domain.petition import Channel, Satisfaction
+from petition_hub.domain.privacy import mask_text
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
 from petition_hub.runtime.records import KIND_HEADER, Output
-from petition_hub.schemas import codec
+from petition_hub.schemas import codec, lifecycle_codec
 from petition_hub.schemas import records as wire
 from petition_hub.topics import TopicSpec
 from petition_hub.topics.names import (
@@ -148,11 +154,12 @@ class _Rendering:
         extension_days: int | None = None,
         approved: bool | None = None,
         deadline: tuple[datetime | None, bool] | None = None,
+        reply_kind: ReplyKind | None = None,
     ) -> wire.LifecycleEvent:
-        """The ``LifecycleEvent.v2`` of ``effect``, with the petition's resolve deadline unless
+        """The ``LifecycleEvent.v3`` of ``effect``, with the petition's resolve deadline unless
         ``deadline`` (a deadline and whether it is provisional) is another."""
         due, due_provisional = deadline or (self.resolve_deadline, self.resolve_provisional)
-        return codec.lifecycle_event_record(
+        return lifecycle_codec.lifecycle_event_record(
             self.s,
             kind,
             effect.at,
@@ -167,7 +174,12 @@ class _Rendering:
             extension_days=extension_days,
             approved=approved,
             note=note,
+            reply_kind=reply_kind,
         )
+
+
+#: The states a reply's kind is written on (the reply's own change carries it from the effect).
+_REPLY_SETTLED: Final = frozenset({LifecycleState.EVALUATED, LifecycleState.CLOSED})
 
 
 class LifecycleRecords:
@@ -220,6 +232,8 @@ class LifecycleRecords:
             return [_lifecycle(r.key, record, "extension_requested")]
         if isinstance(effect, ExtensionAnswered):
             return self._extension_answered(effect, r)
+        if isinstance(effect, OpinionRelayed):
+            return self._opinion(effect, r)
         if isinstance(effect, RoutingRequested):
             unit = effect.exclude_units[-1] if effect.exclude_units else None
             record = r.lifecycle(effect, "routing_requested", unit=unit, note=effect.reason or None)
@@ -230,7 +244,7 @@ class LifecycleRecords:
     def _sla(self, effect: SlaSignal, r: _Rendering) -> list[Output]:
         s = r.s
         unit = effect.unit or r.lead
-        record = codec.sla_event_record(s, effect, unit)
+        record = lifecycle_codec.sla_event_record(s, effect, unit)
         out = [Output(SLA, r.key, schemas.encode(codec.SLA_V2, record))]
         if effect.signal in LADDER_SIGNALS and unit:
             rules = clock_rules(s, effect.clock)
@@ -255,7 +269,7 @@ class LifecycleRecords:
                 out.append(feedback(moved))
         else:
             return out
-        notice = codec.unit_notice_record(
+        notice = lifecycle_codec.unit_notice_record(
             s.petition_id,
             effect.signal.value,
             effect.at,
@@ -269,6 +283,9 @@ class LifecycleRecords:
 
     def _state_changed(self, effect: StateChanged, r: _Rendering) -> list[Output]:
         satisfaction = _reported_rating(effect, r.s)
+        reply_kind = effect.reply_kind
+        if reply_kind is None and effect.to_state in _REPLY_SETTLED:
+            reply_kind = r.s.reply_kind  # the reply this change settles
         record = r.lifecycle(
             effect,
             "state_changed",
@@ -278,6 +295,7 @@ class LifecycleRecords:
             unit=effect.unit,
             closure=effect.closure,
             satisfaction=satisfaction,
+            reply_kind=reply_kind,
         )
         hkind = "closed" if effect.to_state is LifecycleState.CLOSED else "state_changed"
         out = [_lifecycle(r.key, record, hkind)]
@@ -314,7 +332,7 @@ class LifecycleRecords:
         out = [_lifecycle(r.key, record, "extension_answered")]
         if effect.unit:
             what = "approved" if effect.approved else "refused"
-            notice = codec.unit_notice_record(
+            notice = lifecycle_codec.unit_notice_record(
                 r.s.petition_id,
                 f"extension_{what}",
                 effect.at,
@@ -330,7 +348,7 @@ class LifecycleRecords:
         record = r.lifecycle(effect, "unit_urged", unit=effect.unit, note=effect.reason)
         out = [_lifecycle(r.key, record, "unit_urged")]
         if effect.unit:
-            notice = codec.unit_notice_record(
+            notice = lifecycle_codec.unit_notice_record(
                 r.s.petition_id,
                 "reopened",
                 effect.at,
@@ -342,15 +360,34 @@ class LifecycleRecords:
             out += self.notice(effect.unit, notice)
         return out
 
-    def notice(self, unit: str, record: wire.UnitNotice) -> list[Output]:
-        """A ``UnitNotice.v2`` (:func:`petition_hub.schemas.codec.unit_notice_record`) to
-        ``unit`` on its ``.petitions`` topic (none if it has none)."""
+    def _opinion(self, effect: OpinionRelayed, r: _Rendering) -> list[Output]:
+        """A co-handler's opinion: on ``hub.lifecycle`` that it was given (no text: the record
+        carries no free text), and its text to the lead (phone- and ID-shaped numbers masked,
+        as the hub relays any free text to a unit that may not see the petitioner's identity)."""
+        record = r.lifecycle(effect, "co_handler_opinion", unit=effect.unit)
+        out = [_lifecycle(r.key, record, "co_handler_opinion")]
+        notice = lifecycle_codec.unit_notice_record(
+            r.s.petition_id,
+            "co_handler_opinion",
+            effect.at,
+            f"opinion of co-handler {effect.unit} (协办意见): {mask_text(effect.text)}",
+            None,
+            r.resolve_deadline,
+            provisional=r.resolve_provisional,
+            from_unit=effect.unit,
+        )
+        return out + self.notice(effect.lead, notice)
+
+    def notice(self, unit: str, record: wire.UnitNotice, key: bytes | None = None) -> list[Output]:
+        """A ``UnitNotice.v3`` (:func:`petition_hub.schemas.lifecycle_codec.unit_notice_record`) to
+        ``unit`` on its ``.petitions`` topic (none if it has none), keyed by its petition id
+        unless ``key`` says otherwise."""
         topic = f"{unit}.petitions"
         if topic not in self.unit_topics:
             log.warning("no topic for a unit notice", unit=unit, kind=record["kind"])
             return []
-        key = record["petitionId"].encode()
-        return [Output(topic, key, schemas.encode(codec.NOTICE_V2, record))]
+        key = record["petitionId"].encode() if key is None else key
+        return [Output(topic, key, schemas.encode(codec.NOTICE_V3, record))]
 
     def unit_name(self, unit: str) -> str:
         """The name of the unit ``unit`` (``dept.TAX``) in the reference data."""
@@ -363,7 +400,7 @@ class LifecycleRecords:
 
 def _lifecycle(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
     return Output(
-        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V2, record), ((KIND_HEADER, kind.encode()),)
+        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V3, record), ((KIND_HEADER, kind.encode()),)
     )
 
 

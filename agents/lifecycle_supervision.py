@@ -20,7 +20,7 @@ from petition_hub import schemas
 from petition_hub.domain.lifecycle import OFFICE_UNIT, PetitionState, SlaSignal, SlaSignalKind
 from petition_hub.domain.sla import ClockRules
 from petition_hub.runtime.records import Output
-from petition_hub.schemas import codec
+from petition_hub.schemas import codec, lifecycle_codec
 from petition_hub.topics.names import LEADING_GROUP_SUPERVISION, OFFICE_SUPERVISION
 
 __all__ = ["LEADING_GROUP", "OFFICE", "supervision", "supervisors"]
@@ -65,7 +65,7 @@ def supervision(
     )
     if not held:
         message += f" (nobody holds the petition, {s.state.value}: the office answers for it)"
-    record = codec.supervision_record(
+    record = lifecycle_codec.supervision_record(
         s,
         effect,
         unit,

@@ -27,8 +27,10 @@ from .codec import (
     FEEDBACK_V1,
     LIFECYCLE_V1,
     LIFECYCLE_V2,
+    LIFECYCLE_V3,
     NOTICE_V1,
     NOTICE_V2,
+    NOTICE_V3,
     OFFICE_DECISION_V1,
     ORIGINAL_V1,
     PETITION_V1,
@@ -47,6 +49,7 @@ from .codec import (
     UNIT_PETITION_V2,
     UNIT_PETITION_V3,
     UNIT_STATUS_V1,
+    UNIT_STATUS_V2,
 )
 
 #: Fixed schema ids: the provincial contract's (101, 102, 201, 202) and the hub's own (1001+).
@@ -80,7 +83,9 @@ FIXED_IDS: Final[Mapping[str, int]] = MappingProxyType(
         ROUTED_V2: 1026,
         UNIT_PETITION_V3: 1027,
         EVALUATION_V2: 1028,
-        # 1041: clear of the ids the other parts of issue 14 may take next (1029…)
+        UNIT_STATUS_V2: 1029,
+        LIFECYCLE_V3: 1030,
+        NOTICE_V3: 1031,
         SUPERVISION_V1: 1041,
     }
 )

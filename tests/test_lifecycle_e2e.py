@@ -236,9 +236,15 @@ def test_a_provincial_dispatch_from_receipt_to_closure(
     assert sorted(r["reason"] for r in rejects) == ["extension_already_requested", "not_the_lead"]
 
     notices = [
-        r["kind"] for r in story.records(f"{LEAD}.petitions", 6) if "kind" in r and "role" not in r
+        r["kind"] for r in story.records(f"{LEAD}.petitions", 7) if "kind" in r and "role" not in r
     ]
+    # the second extension request was refused and the lead told (before or after the approval:
+    # the two came at once on two topics)
+    assert notices.count("event_refused") == 1, notices
+    notices.remove("event_refused")
     assert notices == ["extension_approved", "warning", "urging", "overdue", "reopened"]
+    told = [r for r in story.records(f"{CO}.petitions", 2) if "role" not in r]
+    assert [(r["kind"], r["reason"]) for r in told] == [("event_refused", "not_the_lead")]
 
     _, history = http_json(f"{worker.url}/petitions/{PID}")
     assert history["state"]["state"] == "closed"

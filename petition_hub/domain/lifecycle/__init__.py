@@ -10,12 +10,14 @@ States (domain.md "Lifecycle")::
 Inputs: the hub's own decisions (:class:`Received`, :class:`Routed`, :class:`TriageRequested`,
 :class:`TransferredToProvince`), the
 handling unit's status events (:class:`SignedFor`, :class:`InProgress`, :class:`MaterialRequested`,
-:class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`, :class:`Returned`), the
+:class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`: resolved or explained,
+:class:`Returned`) and its co-handlers' opinions (:class:`OpinionGiven`), the
 joint-meeting office's decisions (:class:`TriageRouted`, :class:`ExtensionDecided`), the
 petitioner's ratings (:class:`Rated`) and the timer (:class:`Tick`). Outputs: the new
 :class:`PetitionState` and the effects to publish (:class:`StateChanged` for ``hub.lifecycle``,
 :class:`SlaSignal` for ``hub.sla``, :class:`EvaluationInvited`, :class:`ExtensionForwarded`,
-:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`); or a :class:`Rejection`
+:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`, :class:`OpinionRelayed`);
+or a :class:`Rejection`
 with its reason (for ``hub.rejects``), the state unchanged.
 
 Where each part lives:
@@ -37,6 +39,7 @@ from petition_hub.domain.lifecycle.effects import (
     EvaluationInvited,
     ExtensionAnswered,
     ExtensionForwarded,
+    OpinionRelayed,
     RoutingRequested,
     SlaSignal,
     SlaSignalKind,
@@ -50,6 +53,7 @@ from petition_hub.domain.lifecycle.events import (
     InProgress,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
     Rated,
     Received,
     Replied,
@@ -71,6 +75,7 @@ from petition_hub.domain.lifecycle.states import (
     ExtensionStatus,
     LifecycleState,
     PetitionState,
+    ReplyKind,
 )
 
 __all__ = [
@@ -91,12 +96,15 @@ __all__ = [
     "LifecycleState",
     "MaterialReceived",
     "MaterialRequested",
+    "OpinionGiven",
+    "OpinionRelayed",
     "PetitionState",
     "Rated",
     "Received",
     "RejectReason",
     "Rejection",
     "Replied",
+    "ReplyKind",
     "Result",
     "Returned",
     "Routed",

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from petition_hub.domain.lifecycle.states import ReplyKind
 from petition_hub.domain.petition import Channel, Petition, PetitionType, Satisfaction, Urgency
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "InProgress",
     "MaterialReceived",
     "MaterialRequested",
+    "OpinionGiven",
     "Rated",
     "Received",
     "Replied",
@@ -138,6 +140,16 @@ class ExtensionRequested(_UnitEvent):
 class Replied(_UnitEvent):
     kind: Literal["replied"] = "replied"
     text: str
+    result: ReplyKind = ReplyKind.RESOLVED
+    """Resolved (问题解决) or explained (解释说明): either closes the unit's work."""
+
+
+class OpinionGiven(_UnitEvent):
+    """A co-handler's opinion (协办意见) for the lead unit: the one event a co-handler may send;
+    it changes no state, it goes into the history and to the lead."""
+
+    kind: Literal["opinion"] = "opinion"
+    text: str
 
 
 class Returned(_UnitEvent):
@@ -181,6 +193,7 @@ Handled = (
     | MaterialReceived
     | ExtensionRequested
     | Replied
+    | OpinionGiven
     | Returned
     | ExtensionDecided
     | Rated

@@ -33,6 +33,7 @@ from petition_hub.domain.lifecycle.effects import (
     EvaluationInvited,
     ExtensionAnswered,
     ExtensionForwarded,
+    OpinionRelayed,
     RoutingRequested,
     SlaSignalKind,
     UnitUrged,
@@ -44,6 +45,7 @@ from petition_hub.domain.lifecycle.events import (
     InProgress,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
     Rated,
     Replied,
     Returned,
@@ -315,12 +317,27 @@ def _on_replied(ctx: _Ctx, ev: Replied) -> Result:
     # consumer, a parked event) still leaves the petitioner the whole window
     sent = ctx.at if ctx.now is None else max(ctx.at, ctx.now)
     due = sent + timedelta(days=ctx.policy.evaluation.window_days)
-    ctx.update(resolve=stopped, resume_to=None, evaluation_due=due)
+    ctx.update(resolve=stopped, resume_to=None, evaluation_due=due, reply_kind=ev.result)
     _met_or_missed(ctx, stopped, ev.unit)
-    ctx.move(LifecycleState.REPLIED, ev.kind, unit=ev.unit)
+    ctx.move(LifecycleState.REPLIED, ev.kind, unit=ev.unit, reply_kind=ev.result)
     ctx.effects.append(
         EvaluationInvited(
             petition_id=s.petition_id, at=sent, channel=s.channel, due=due, round=s.round
+        )
+    )
+    return ctx.accepted()
+
+
+def _on_opinion(ctx: _Ctx, ev: OpinionGiven) -> Result:
+    """A co-handler's opinion (the sender is checked: a co-handler of the current routing) goes
+    to the lead unit and into the history; the state stays."""
+    if not ev.text.strip():
+        return _reject(RejectReason.EMPTY_OPINION, "the opinion has no text")
+    lead = ctx.s.lead_unit
+    assert lead is not None  # a co-handler exists only beside a lead
+    ctx.effects.append(
+        OpinionRelayed(
+            petition_id=ctx.s.petition_id, at=ctx.at, unit=ev.unit, lead=lead, text=ev.text
         )
     )
     return ctx.accepted()
@@ -407,6 +424,7 @@ _HANDLERS: Final[Mapping[type[Handled], Callable[[_Ctx, Any], Result]]] = {
     MaterialReceived: _on_material_received,
     ExtensionRequested: _on_extension_requested,
     Replied: _on_replied,
+    OpinionGiven: _on_opinion,
     Returned: _on_returned,
     ExtensionDecided: _on_extension_decided,
     Rated: _on_rated,

@@ -19,6 +19,7 @@ __all__ = [
     "ExtensionStatus",
     "LifecycleState",
     "PetitionState",
+    "ReplyKind",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -53,6 +54,15 @@ class ExtensionStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+
+
+class ReplyKind(StrEnum):
+    """What kind of result a unit's reply is; either closes the unit's work."""
+
+    RESOLVED = "resolved"
+    """问题解决: the matter is done."""
+    EXPLAINED = "explained"
+    """解释说明: the matter cannot be done; the reply explains why."""
 
 
 class Closure(StrEnum):
@@ -116,6 +126,8 @@ class PetitionState(BaseModel):
     reopens: int = 0
     round: int = 0
     rating: Satisfaction | None = None
+    reply_kind: ReplyKind | None = None
+    """The kind of the round's reply (None before the first reply)."""
     rating_revision: int | None = None
     evaluation_due: AwareDatetime | None = None
     closure: Closure | None = None
