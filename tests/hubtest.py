@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
@@ -70,7 +70,7 @@ def produce(
     # driver recovered the whole table in 2 of 5 runs of test_table_recovery.py's canary, with
     # 16 KiB batches in none of 9
     producer = tools.SendingProducer(
-        bootstrap, **{"linger.ms": 5, "batch.size": 16384, "message.max.bytes": MAX_MESSAGE_BYTES}
+        bootstrap, {"linger.ms": 5, "batch.size": 16384, "message.max.bytes": MAX_MESSAGE_BYTES}
     )
     try:
         return len(producer.send_all(topic, records, timeout=timeout))
@@ -89,10 +89,12 @@ def _read(
     bootstrap: str,
     topics: Sequence[str],
     timeout: float,
-    done: Callable[[list[Record], bool, bool], bool],
+    done: Callable[[list[Record], bool, bool, bool], bool],
+    grace: float = 0.0,
 ) -> tuple[list[Record], bool]:
     """Read ``topics`` from the beginning (the tools' consumer: no group) until
-    ``done(records, at_end, reached_end)`` or ``timeout`` seconds; (records, whether done).
+    ``done(records, at_end, reached_end, expired)`` or ``timeout + grace`` seconds; (records,
+    whether done). ``expired``: ``timeout`` has passed (``done`` may then settle for less).
 
     ``at_end``: every partition's end (the high watermark of the fetch responses: right on Tansu
     too, unlike ListOffsets) was reached after its last record; ``reached_end``: every partition's
@@ -113,8 +115,8 @@ def _read(
         at_end: set[tuple[str, int]] = set()
         reached: set[tuple[str, int]] = set()
         out: list[Record] = []
-        while not done(out, at_end == every, reached == every):
-            if time.monotonic() >= deadline:
+        while not done(out, at_end == every, reached == every, time.monotonic() >= deadline):
+            if time.monotonic() >= deadline + grace:
                 return out, False
             for m in client.consume(num_messages=5000, timeout=0.3):
                 where = (str(m.topic()), int(m.partition() or 0))
@@ -126,7 +128,7 @@ def _read(
                     reached.add(where)
                     continue
                 at_end.discard(where)
-                headers = list(m.headers() or [])
+                headers = cast(list[Header], list(m.headers() or []))
                 out.append(
                     Record(m.key(), m.value(), headers, where[1], int(m.offset() or 0), where[0])
                 )
@@ -135,18 +137,31 @@ def _read(
         client.close()
 
 
+#: How long a reading may go on past its timeout to reach the topics' ends (a CPU-starved
+#: machine reads slowly; a partial topic would read as lost records).
+READ_GRACE = 120.0
+
+
 def read_topic(
     bootstrap: str, topic: str | Sequence[str], min_count: int = 0, timeout: float = 30.0
 ) -> list[Record]:
     """Every record of ``topic`` (or of several topics) from the beginning, waiting until at least
     ``min_count`` arrived (what arrived by then after ``timeout`` seconds).
 
-    Reads until every partition is at its fetch high watermark (right on Tansu too), so the result
-    is the topics' whole content at the time of reading.
+    Always reads until every partition is at its fetch high watermark (right on Tansu too), so the
+    result is the topics' whole content at the time of reading: ``timeout`` bounds only the wait
+    for ``min_count``; on a busy machine the reading itself may take longer (up to
+    ``READ_GRACE`` seconds more), and a reading that never reaches the ends fails rather than
+    return part of a topic.
     """
     topics = [topic] if isinstance(topic, str) else list(topic)
-    out, _ = _read(
-        bootstrap, topics, timeout, lambda records, at_end, _: at_end and len(records) >= min_count
+
+    def done(records: list[Record], at_end: bool, _: bool, expired: bool) -> bool:
+        return at_end and (expired or len(records) >= min_count)
+
+    out, complete = _read(bootstrap, topics, timeout, done, grace=READ_GRACE)
+    assert complete, (
+        f"{topics} not read to their ends in {timeout + READ_GRACE:g}s ({len(out)} records)"
     )
     return out
 
@@ -155,7 +170,7 @@ def read_to_ends(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) 
     """Every record of ``topics`` from the beginning to each partition's end as the reading
     reaches it: for topics written on meanwhile, which might never all be at their ends at once
     (what comes after an end is read too, as far as the reading got). Fails after ``timeout``."""
-    out, done = _read(bootstrap, topics, timeout, lambda _, __, reached: reached)
+    out, done = _read(bootstrap, topics, timeout, lambda _, __, reached, ___: reached)
     assert done, f"{len(topics)} topics not read to their ends in {timeout:g}s ({len(out)} records)"
     return out
 
