@@ -5,23 +5,32 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
 ``lifecycle``, over four co-partitioned topics keyed by petition id:
 
 - Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v3, v2 or v1: the one source of who
-  handles the petition, routing being the owner of its assignment), the units' status events
-  re-keyed by ``unit-status`` (``UnitStatus.v1``, stamped with the unit), ``office.decisions``
+  handles the petition, routing being the owner of its assignment; a local petition handed to the
+  province ends here, closed as transferred), the units' status events
+  re-keyed by ``unit-status`` (``UnitStatus`` v2 or v1, stamped with the unit and where the unit
+  wrote it), ``office.decisions``
   (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
   the re-keyed ratings (``Evaluation`` v2 or v1); read as domain events by
   :mod:`.lifecycle_records`.
 - Applies each to the petition's state with the pure state machine
   (:func:`petition_hub.domain.lifecycle.apply`); an event that does not fit goes to
-  ``hub.rejects`` with the reason and changes nothing. A status or rating for a petition this
-  stage has not seen routed yet waits (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record,
-  which may be behind on another topic, before it is rejected as unknown.
+  ``hub.rejects`` with the reason and changes nothing; a unit's refused event also comes back to
+  the unit as an ``event_refused`` notice naming its own ``.status`` record
+  (:mod:`.unit_refusals`); a co-handler's opinion goes to the lead as a notice. A status or
+  rating for a petition this stage has not seen routed yet waits
+  (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record, which may be behind on another topic,
+  before it is rejected as unknown.
 - Emits (:class:`.lifecycle_records.LifecycleRecords`): every state change (and extension
   requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``);
   every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
   ``.petitions`` topic (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved
   deadlines); evaluation requests on ``miniprogram.evaluation-requests`` /
-  ``hotline12345.callback-requests`` (JSON, in the channels' own terms); for a provincial
-  dispatch every state change on ``province.feedback`` (``Feedback.v1``); and what routing must
+  ``hotline12345.callback-requests`` (JSON, in the channels' own terms); the petitioners'
+  progress on ``miniprogram.progress`` / ``hotline12345.progress`` (JSON,
+  :mod:`.lifecycle_progress`); supervision on ``office.supervision`` /
+  ``leadinggroup.supervision`` (``Supervision.v1``, :mod:`.lifecycle_supervision`); for a
+  provincial dispatch every state change on ``province.feedback`` (``Feedback.v1``); and what
+  routing must
   act on, as commands on ``hub.reroute`` (``RouteCommand.v1``, :mod:`.route_commands`: a unit's
   return accepted, route again without it; the petition closed).
 - Keeps, per partition (:mod:`.lifecycle_state`): petition id -> the lifecycle state (clocks,
@@ -93,6 +102,7 @@ from petition_hub.topics.spec import declared, stage_specs, unit_petition_topics
 
 from . import lifecycle_metrics, route_commands, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
+from .lifecycle_progress import ProgressRecords, sensitive_theme
 from .lifecycle_records import LifecycleRecords, lifecycle_outputs, units_of
 from .lifecycle_state import (
     CALENDAR_RETRY,
@@ -101,9 +111,10 @@ from .lifecycle_state import (
     PartitionView,
     calendar_missing,
 )
-from .rekeyers import evaluation_stages
+from .rekeyers import UNIT_HEADER, evaluation_stages
 from .routing import load_rules_at
 from .routing_records import rejection, undecodable_reason
+from .unit_refusals import refusal_notice, unit_of, unit_source
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +143,8 @@ class LifecycleProcessor(Processor):
         unseal: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.records = LifecycleRecords(rules, city, unit_topics, unseal)
+        self.progress = ProgressRecords(self.records.unit_name)
+        self.rules = rules
         self.routed = routed
         self.statuses = statuses
         self.evaluations = evaluations
@@ -228,8 +241,8 @@ class LifecycleProcessor(Processor):
         entry = part.entries.get(pid)
         if entry is not None and entry.seen.get(src.topic, -1) >= src.offset:
             return []  # a replay
-        if entry is None and rec["kind"] in ("PROVINCE_TRANSFER", "PROVINCE_RETURN"):
-            return []  # not this city's to handle: no lifecycle here
+        if entry is None and rec["kind"] == "PROVINCE_RETURN":
+            return []  # a dispatch that is not this city's: no lifecycle here
         events = routed_events(rec, entry.state.state if entry else None)
         if not events:
             # a later revision re-routed while a unit handles it: the handling stays (the unit
@@ -241,6 +254,7 @@ class LifecycleProcessor(Processor):
             metrics.LIFECYCLE_EVENTS.labels("routing", "ignored").inc()
             return []
         outputs: list[Output] = []
+        sensitive = sensitive_theme(self.rules, rec.get("theme"))
         for i, event in enumerate(events):
             try:
                 if entry is not None:
@@ -258,6 +272,7 @@ class LifecycleProcessor(Processor):
             if entry is None:
                 entry = Entry(state=result.state, channel_ref=rec["channelRef"])
                 part.entries[pid] = entry
+            entry.sensitive = sensitive
             outputs += self._accepted(pid, entry, result, event, f"{src.ref}#{i}:", part)
             metrics.LIFECYCLE_EVENTS.labels("routing", "accepted").inc()
         if entry is not None:
@@ -287,6 +302,17 @@ class LifecycleProcessor(Processor):
             return self._park(src, state, part, pid, "unknown")
         if entry.seen.get(src.topic, -1) >= src.offset:
             return []  # a replay of what the state already holds
+        # the re-keyer is at least once: after a crash between its writes and its commit it
+        # relays a unit's record again, at a new offset; where the unit wrote each applied status
+        # is kept per petition (its records are in one partition of the unit's topic: keyed by
+        # the petition, or refused). None: not a unit's, or relayed by an older re-keyer.
+        origin = unit_source(src) if src.topic == self.statuses else None
+        if origin is not None and origin[0] == src.topic:
+            origin = None
+        if origin is not None and entry.seen.get(origin[0], -1) >= origin[2]:
+            entry.seen[src.topic] = src.offset
+            part.dirty.add(pid)
+            return []
         try:
             # caught up to the event's time, but never past now: a unit's clock running ahead
             # must not fire steps early (the event itself is applied at its own time)
@@ -296,6 +322,8 @@ class LifecycleProcessor(Processor):
             calendar_missing(exc)
             return self._park(src, state, part, pid, "calendar")
         entry.seen[src.topic] = src.offset
+        if origin is not None:
+            entry.seen[origin[0]] = origin[2]
         if isinstance(result, Rejection):
             metrics.LIFECYCLE_EVENTS.labels(source, "rejected").inc()
             part.dirty.add(pid)
@@ -343,7 +371,24 @@ class LifecycleProcessor(Processor):
     def _reject(
         self, src: SourceRecord, pid: str | None, reason: str, message: str
     ) -> list[Output]:
-        return [rejection(src, pid, reason, message, self.clock(), event_id=f"{src.ref}#r")]
+        """The rejection of ``src``; for a unit's status event, naming where the unit wrote it,
+        and the unit's ``event_refused`` notice (its event ids: the source's, stable)."""
+        at = self.clock()
+        if src.topic != self.statuses:
+            return [rejection(src, pid, reason, message, at, event_id=f"{src.ref}#r")]
+        out = [
+            rejection(
+                src, pid, reason, message, at, event_id=f"{src.ref}#r", source=unit_source(src)
+            )
+        ]
+        unit = unit_of(src, UNIT_HEADER)
+        if unit is not None:
+            notice = refusal_notice(src, pid, reason, message, at)
+            # keyed as the re-keyed event: the partition exactly once writes is the one the
+            # hub's rule chooses for it
+            told = self.records.notice(unit, notice, key=src.key)
+            out += [replace(o, event_id=f"{src.ref}#n") for o in told]
+        return out
 
     def _accepted(
         self,
@@ -363,6 +408,10 @@ class LifecycleProcessor(Processor):
             )
             # routing owns who handles the petition: a return or a closure is its to act on
             rendered += route_commands.commands_of(effect)
+            # the petitioner hears through the channel it came from
+            rendered += self.progress.render(
+                effect, entry.state, entry.channel_ref, event, sensitive=entry.sensitive
+            )
             lifecycle_metrics.count(effect, before, entry.state)
             if event is None:  # the timer: ids from what fired, not from when
                 ident = f"{origin}:{_timer_identity(effect, entry.state)}"

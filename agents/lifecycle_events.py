@@ -2,8 +2,9 @@
 
 - ``Routed`` (``<app>-routed``, routing's decisions; v3, and v2 and v1 still read): the events of a
   decision for the petition's state (:func:`routed_events`): received, routed, sent to triage,
-  routed by the office out of triage.
-- ``UnitStatus.v1`` (re-keyed by ``unit-status``, header ``hub-unit``: the unit),
+  routed by the office out of triage, handed to the province (a local petition: transferred).
+- ``UnitStatus`` (v2, and v1 still read; re-keyed by ``unit-status``, header ``hub-unit``: the
+  unit; a reply's ``replyKind``, none in v1: resolved; ``OPINION``: a co-handler's opinion),
   ``OfficeDecision.v1`` (``office.decisions``: extension answers) and ``Evaluation`` (re-keyed
   ratings; v2, and v1 still read): one event each (:func:`input_event`).
 
@@ -24,12 +25,15 @@ from petition_hub.domain.lifecycle import (
     LifecycleState,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
     Rated,
     Received,
     Replied,
+    ReplyKind,
     Returned,
     Routed,
     SignedFor,
+    TransferredToProvince,
     TriageRequested,
     TriageRouted,
 )
@@ -73,6 +77,10 @@ def routed_events(rec: wire.Routed, current: LifecycleState | None) -> list[Even
             events.append(Routed(petition_id=pid, at=at, lead_unit=lead, co_units=co))
     elif kind == "TRIAGE" and current in unrouted:
         events.append(TriageRequested(petition_id=pid, at=at, reason=rec.get("reason") or ""))
+    elif kind == "PROVINCE_TRANSFER" and current in (*unrouted, LifecycleState.TRIAGE):
+        # a local petition that is another city's or province's matter: its end here
+        reason = rec.get("reason") or ""
+        events.append(TransferredToProvince(petition_id=pid, at=at, reason=reason))
     return events
 
 
@@ -118,5 +126,8 @@ def input_event(src: SourceRecord, source: str) -> tuple[str, Event | None]:
     if kind == "EXTENSION_REQUESTED":
         return pid, ExtensionRequested(**common, days=rec.get("extensionDays") or 0, reason=note)
     if kind == "REPLIED":
-        return pid, Replied(**common, text=rec.get("replyText") or "")
+        result = ReplyKind[rec.get("replyKind") or "RESOLVED"]
+        return pid, Replied(**common, text=rec.get("replyText") or "", result=result)
+    if kind == "OPINION":
+        return pid, OpinionGiven(**common, text=note)
     return pid, Returned(**common, reason=note)

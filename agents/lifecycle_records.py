@@ -2,13 +2,19 @@
 
 Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`LifecycleRecords`):
 
-- a state change, an extension request or answer, urging, back-to-routing: ``hub.lifecycle``
-  (``LifecycleEvent.v2``, header ``hub-kind``: what it is, so a reader picks kinds without
-  decoding the rest; routing does not read it: its commands are :mod:`.route_commands`');
+- a state change, an extension request or answer, urging, back-to-routing, a co-handler's
+  opinion: ``hub.lifecycle`` (``LifecycleEvent.v3``, header ``hub-kind``: what it is, so a reader
+  picks kinds without decoding the rest; routing does not read it: its commands are
+  :mod:`.route_commands`'; ``replyKind``: resolved or explained, on the change to replied and the
+  later ones of its round);
 - a clock event: ``hub.sla`` (``SlaEvent.v2``);
-- a ladder step, an extension answer, a reopening, a moved deadline: a notice to the unit on its
-  own ``.petitions`` topic (``UnitNotice.v2``; the texts are :mod:`.lifecycle_texts`', the
-  ladder's with the numbers of the SLA policy the clock runs by);
+- a ladder step, an extension answer, a reopening, a moved deadline, a co-handler's opinion (to
+  the lead, ``co_handler_opinion``): a notice to the unit on its own ``.petitions`` topic (not a
+  step of a petition nobody holds: the office's; ``UnitNotice.v3``; the texts are
+  :mod:`.lifecycle_texts`', the ladder's with the numbers of the SLA policy the clock runs by);
+- overdue and listed supervision, and every step of a petition nobody holds: ``office.supervision``
+  and, for listed supervision, ``leadinggroup.supervision`` (``Supervision.v1``,
+  :mod:`.lifecycle_supervision`);
 - an invitation to rate: ``miniprogram.evaluation-requests`` / ``hotline12345.callback-requests``
   (JSON, in the channel's own terms);
 - for a provincial dispatch, every state change and every move of its resolve deadline:
@@ -40,8 +46,10 @@ from petition_hub.domain.lifecycle import (
     ExtensionAnswered,
     ExtensionForwarded,
     LifecycleState,
+    OpinionRelayed,
     PetitionState,
     Replied,
+    ReplyKind,
     RoutingRequested,
     SlaSignal,
     SlaSignalKind,
@@ -49,14 +57,23 @@ from petition_hub.domain.lifecycle import (
     UnitUrged,
 )
 from petition_hub.domain.petition import Channel, Satisfaction
+from petition_hub.domain.privacy import mask_text
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind, deadline, provisional
 from petition_hub.runtime.records import KIND_HEADER, Output
-from petition_hub.schemas import codec
+from petition_hub.schemas import codec, lifecycle_codec
 from petition_hub.schemas import records as wire
 from petition_hub.topics import TopicSpec
-from petition_hub.topics.names import LIFECYCLE, REJECTS, SLA
+from petition_hub.topics.names import (
+    LEADING_GROUP_SUPERVISION,
+    LIFECYCLE,
+    OFFICE_SUPERVISION,
+    PROGRESS,
+    REJECTS,
+    SLA,
+)
 
+from .lifecycle_supervision import supervision
 from .lifecycle_texts import (
     LADDER_SIGNALS,
     clock_rules,
@@ -139,11 +156,12 @@ class _Rendering:
         extension_days: int | None = None,
         approved: bool | None = None,
         deadline: tuple[datetime | None, bool] | None = None,
+        reply_kind: ReplyKind | None = None,
     ) -> wire.LifecycleEvent:
-        """The ``LifecycleEvent.v2`` of ``effect``, with the petition's resolve deadline unless
+        """The ``LifecycleEvent.v3`` of ``effect``, with the petition's resolve deadline unless
         ``deadline`` (a deadline and whether it is provisional) is another."""
         due, due_provisional = deadline or (self.resolve_deadline, self.resolve_provisional)
-        return codec.lifecycle_event_record(
+        return lifecycle_codec.lifecycle_event_record(
             self.s,
             kind,
             effect.at,
@@ -158,7 +176,12 @@ class _Rendering:
             extension_days=extension_days,
             approved=approved,
             note=note,
+            reply_kind=reply_kind,
         )
+
+
+#: The states a reply's kind is written on (the reply's own change carries it from the effect).
+_REPLY_SETTLED: Final = frozenset({LifecycleState.EVALUATED, LifecycleState.CLOSED})
 
 
 class LifecycleRecords:
@@ -222,6 +245,8 @@ class LifecycleRecords:
             return [_lifecycle(r.key, record, "extension_requested")]
         if isinstance(effect, ExtensionAnswered):
             return self._extension_answered(effect, r)
+        if isinstance(effect, OpinionRelayed):
+            return self._opinion(effect, r)
         if isinstance(effect, RoutingRequested):
             unit = effect.exclude_units[-1] if effect.exclude_units else None
             record = r.lifecycle(effect, "routing_requested", unit=unit, note=effect.reason or None)
@@ -232,10 +257,14 @@ class LifecycleRecords:
     def _sla(self, effect: SlaSignal, r: _Rendering) -> list[Output]:
         s = r.s
         unit = effect.unit or r.lead
-        record = codec.sla_event_record(s, effect, unit)
+        record = lifecycle_codec.sla_event_record(s, effect, unit)
         out = [Output(SLA, r.key, schemas.encode(codec.SLA_V2, record))]
         if effect.signal in LADDER_SIGNALS and unit:
-            message = step_notice(effect.signal, effect.clock, clock_rules(s, effect.clock))
+            rules = clock_rules(s, effect.clock)
+            message = step_notice(effect.signal, effect.clock, rules)
+            out += supervision(s, effect, rules, message, self.unit_name)
+            if s.lead_unit is None:
+                return out  # nobody holds it: the office's record is the notice
         elif effect.signal is SlaSignalKind.DEADLINE_CHANGED and unit:
             message = deadline_changed_text(effect)
             if s.channel is Channel.PROVINCE and effect.clock is ClockKind.RESOLVE:
@@ -247,13 +276,13 @@ class LifecycleRecords:
                     _FEEDBACK_STATUS[s.state],
                     message,
                     effect.at,
-                    handling_unit=self._unit_name(s.lead_unit) if s.lead_unit else None,
+                    handling_unit=self.unit_name(s.lead_unit) if s.lead_unit else None,
                     due=effect.deadline,
                 )
                 out.append(feedback(moved))
         else:
             return out
-        notice = codec.unit_notice_record(
+        notice = lifecycle_codec.unit_notice_record(
             s.petition_id,
             effect.signal.value,
             effect.at,
@@ -267,6 +296,9 @@ class LifecycleRecords:
 
     def _state_changed(self, effect: StateChanged, r: _Rendering) -> list[Output]:
         satisfaction = _reported_rating(effect, r.s)
+        reply_kind = effect.reply_kind
+        if reply_kind is None and effect.to_state in _REPLY_SETTLED:
+            reply_kind = r.s.reply_kind  # the reply this change settles
         record = r.lifecycle(
             effect,
             "state_changed",
@@ -276,6 +308,7 @@ class LifecycleRecords:
             unit=effect.unit,
             closure=effect.closure,
             satisfaction=satisfaction,
+            reply_kind=reply_kind,
         )
         hkind = "closed" if effect.to_state is LifecycleState.CLOSED else "state_changed"
         out = [_lifecycle(r.key, record, hkind)]
@@ -294,7 +327,7 @@ class LifecycleRecords:
             _FEEDBACK_STATUS[effect.to_state],
             feedback_message(effect, r.event, provisional_deadline),
             effect.at,
-            handling_unit=self._unit_name(unit) if unit else None,
+            handling_unit=self.unit_name(unit) if unit else None,
             due=r.resolve_deadline,
             satisfaction=satisfaction,
         )
@@ -312,7 +345,7 @@ class LifecycleRecords:
         out = [_lifecycle(r.key, record, "extension_answered")]
         if effect.unit:
             what = "approved" if effect.approved else "refused"
-            notice = codec.unit_notice_record(
+            notice = lifecycle_codec.unit_notice_record(
                 r.s.petition_id,
                 f"extension_{what}",
                 effect.at,
@@ -328,7 +361,7 @@ class LifecycleRecords:
         record = r.lifecycle(effect, "unit_urged", unit=effect.unit, note=effect.reason)
         out = [_lifecycle(r.key, record, "unit_urged")]
         if effect.unit:
-            notice = codec.unit_notice_record(
+            notice = lifecycle_codec.unit_notice_record(
                 r.s.petition_id,
                 "reopened",
                 effect.at,
@@ -340,15 +373,34 @@ class LifecycleRecords:
             out += self.notice(effect.unit, notice)
         return out
 
-    def notice(self, unit: str, record: wire.UnitNotice) -> list[Output]:
-        """A ``UnitNotice.v2`` (:func:`petition_hub.schemas.codec.unit_notice_record`) to
-        ``unit`` on its ``.petitions`` topic (none if it has none)."""
+    def _opinion(self, effect: OpinionRelayed, r: _Rendering) -> list[Output]:
+        """A co-handler's opinion: on ``hub.lifecycle`` that it was given (no text: the record
+        carries no free text), and its text to the lead (phone- and ID-shaped numbers masked,
+        as the hub relays any free text to a unit that may not see the petitioner's identity)."""
+        record = r.lifecycle(effect, "co_handler_opinion", unit=effect.unit)
+        out = [_lifecycle(r.key, record, "co_handler_opinion")]
+        notice = lifecycle_codec.unit_notice_record(
+            r.s.petition_id,
+            "co_handler_opinion",
+            effect.at,
+            f"opinion of co-handler {effect.unit} (协办意见): {mask_text(effect.text)}",
+            None,
+            r.resolve_deadline,
+            provisional=r.resolve_provisional,
+            from_unit=effect.unit,
+        )
+        return out + self.notice(effect.lead, notice)
+
+    def notice(self, unit: str, record: wire.UnitNotice, key: bytes | None = None) -> list[Output]:
+        """A ``UnitNotice.v3`` (:func:`petition_hub.schemas.lifecycle_codec.unit_notice_record`) to
+        ``unit`` on its ``.petitions`` topic (none if it has none), keyed by its petition id
+        unless ``key`` says otherwise."""
         topic = f"{unit}.petitions"
         if topic not in self.unit_topics:
             log.warning("no topic for a unit notice", unit=unit, kind=record["kind"])
             return []
-        key = record["petitionId"].encode()
-        return [Output(topic, key, schemas.encode(codec.NOTICE_V2, record))]
+        key = record["petitionId"].encode() if key is None else key
+        return [Output(topic, key, schemas.encode(codec.NOTICE_V3, record))]
 
     def _evaluation_request(self, effect: EvaluationInvited, r: _Rendering) -> Output:
         """The request to rate; a provincial dispatch's (rated by a 12345 call-back) also
@@ -361,7 +413,7 @@ class LifecycleRecords:
             "dispatchId": r.channel_ref,
             "contactName": name,
             "contactPhone": phone,
-            "repliedBy": self._unit_name(r.lead) if r.lead else None,
+            "repliedBy": self.unit_name(r.lead) if r.lead else None,
         }
         return _evaluation_request(effect, r, provincial)
 
@@ -381,7 +433,8 @@ class LifecycleRecords:
             return None, None
         return contact.get("name"), contact.get("phone")
 
-    def _unit_name(self, unit: str) -> str:
+    def unit_name(self, unit: str) -> str:
+        """The name of the unit ``unit`` (``dept.TAX``) in the reference data."""
         kind, _, code = unit.partition(".")
         try:
             return self.rules.unit_name(kind, code)
@@ -391,7 +444,7 @@ class LifecycleRecords:
 
 def _lifecycle(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
     return Output(
-        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V2, record), ((KIND_HEADER, kind.encode()),)
+        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V3, record), ((KIND_HEADER, kind.encode()),)
     )
 
 
@@ -433,6 +486,9 @@ def lifecycle_outputs(spec: Mapping[str, TopicSpec]) -> dict[str, int]:
         REJECTS,
         FEEDBACK,
         *EVALUATION_REQUEST_TOPICS,
+        *PROGRESS,
+        OFFICE_SUPERVISION,
+        LEADING_GROUP_SUPERVISION,
         *units_of(spec),
     )
     return {t: spec[t].partitions for t in topics}

@@ -4,7 +4,8 @@ The stage's state (:class:`petition_hub.runtime.state.PartitionState`, one chang
 partition) holds:
 
 - ``<petition id>`` -> :class:`Entry` as JSON (``{"s": state, "ref": channel reference, "seen":
-  {topic: last offset applied}, "h": history}``): the petition's lifecycle state
+  {topic: last offset applied}, "h": history, "sens": true}`` (``sens`` only for a sensitive
+  theme: the unit is not named to the petitioner)): the petition's lifecycle state
   (:class:`petition_hub.domain.lifecycle.PetitionState`), the channel's reference, the last
   offset applied per source topic (a replay applies nothing twice) and the last
   :data:`HISTORY_LIMIT` entries of its history (for the web endpoint);
@@ -60,6 +61,8 @@ class Entry:
     contact: bytes | None = None
     """A provincial dispatch's call-back contact as routing sealed it (``HUB_PII_KEY``: never in
     the clear in the state), until the petition closes."""
+    sensitive: bool = False
+    """Routed on a sensitive theme: the petitioner's progress messages do not name the unit."""
 
     def dump(self) -> bytes:
         data: dict[str, Any] = {
@@ -70,6 +73,8 @@ class Entry:
         }
         if self.contact is not None:  # a Fernet token: URL-safe base64 already
             data["c"] = self.contact.decode("ascii")
+        if self.sensitive:  # only when set: entries written before it read the same
+            data["sens"] = True
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -82,6 +87,7 @@ class Entry:
             seen=data["seen"],
             history=data["h"],
             contact=None if contact is None else contact.encode("ascii"),
+            sensitive=bool(data.get("sens", False)),
         )
 
 

@@ -46,13 +46,17 @@ def step_notice(signal: SlaSignalKind, clock: ClockKind, rules: ClockRules) -> s
         return f"{rules.warning_percent}% of the time to {words} has passed (预警)"
     if signal is SlaSignalKind.URGING:
         return f"{rules.urging_percent}% of the time to {words} has passed: urging (催办)"
+    # who is told is :mod:`.lifecycle_supervision`'s: the texts say it as it is done
     if signal is SlaSignalKind.OVERDUE:
-        return f"the {words} deadline has passed: overdue, under supervision (逾期督办)"
+        return (
+            f"the {words} deadline has passed: overdue, under supervision (逾期督办), reported to "
+            "the joint-meeting office"
+        )
     if signal is SlaSignalKind.LISTED_SUPERVISION:
         days = rules.listed_after_working_days
         return (
             f"{days} working day{'' if days == 1 else 's'} past the {words} deadline: listed "
-            "supervision (挂牌督办), reported to the leading group"
+            "supervision (挂牌督办), reported to the joint-meeting office and the leading group"
         )
     raise ValueError(f"{signal} is not a step of the warning ladder")
 

@@ -8,12 +8,14 @@ keeps any state.
 :class:`StatusRekeyer` (stage ``unit-status``, registered by :mod:`.routing`):
 
 - Consumes: the units' ``dept.<CODE>.status`` / ``county.<DIV>.status`` topics (Avro
-  ``UnitStatus.v1``, key: the petition id).
-- Emits: ``<app>-unit-status-repartition`` (the value unchanged, key: its ``petitionId``, header
-  ``hub-unit``: the unit, from the topic: a unit writes only its own topic); ``hub.rejects`` for
-  an undecodable event and for one whose Kafka key is not its ``petitionId`` (``key_mismatch``:
-  the key decides the partition, so such an event would reach a partition that does not hold its
-  petition).
+  ``UnitStatus`` v2, and v1 still read; key: the petition id).
+- Emits: ``<app>-unit-status-repartition`` (the value unchanged, key: its ``petitionId``, headers
+  ``hub-unit``: the unit, from the topic: a unit writes only its own topic, and
+  ``hub-source-topic`` / ``-partition`` / ``-offset``: where the unit wrote it, so that a refusal
+  names the unit's own record); ``hub.rejects`` for an undecodable event and for one whose Kafka
+  key is not its ``petitionId`` (``key_mismatch``: the key decides the partition, so such an
+  event would reach a partition that does not hold its petition), each with an ``event_refused``
+  notice to the unit on its ``.petitions`` topic (:mod:`.unit_refusals`).
 
 :class:`EvaluationRekeyer` (stages ``evaluations-<channel>``, registered by :mod:`.lifecycle`):
 
@@ -52,17 +54,18 @@ from petition_hub.topics.names import (
     stage_group,
     status_repartition,
 )
-from petition_hub.topics.spec import declared
+from petition_hub.topics.spec import declared, unit_petition_topics
 
 from .intake import dead_letter
 from .routing_records import rejection, undecodable_reason
+from .unit_refusals import refusal_notice, source_headers
 
 log = structlog.get_logger(__name__)
 
 #: Header of a re-keyed status event: the unit it came from (``dept.HUD``).
 UNIT_HEADER: Final = "hub-unit"
 #: The CloudEvents type of a relayed status event (its bytes are the unit's, decoded later).
-UNIT_STATUS_TYPE: Final = codec.UNIT_STATUS_V1.rsplit(".v", 1)[0]
+UNIT_STATUS_TYPE: Final = codec.UNIT_STATUS_RECORD
 #: The rating topics, with their connectors' decoders (in the order of their stages), as the
 #: channels declare them.
 EVALUATION_TOPICS: Final[Mapping[str, EvaluationDecoder]] = EVALUATION_DECODERS
@@ -77,38 +80,51 @@ def _unit_of_topic(topic: str) -> str:
 class StatusRekeyer(Processor):
     """Unit status events, re-keyed by petition id and stamped with the unit they came from."""
 
-    def __init__(self, target: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        target: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        unit_topics: frozenset[str] | None = None,
+    ):
         self.target = target
         self.clock = clock
+        #: the units' ``.petitions`` topics (None: every unit has one); a refusal is told only
+        #: on a declared one
+        self.unit_topics = unit_topics
 
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         try:
             sid, decoded = schemas.decode(src.value or b"")
-            if sid != schemas.schema_id(codec.UNIT_STATUS_V1):
+            if sid not in schemas.record_ids(codec.UNIT_STATUS_RECORD):
                 raise ValueError(f"schema id {sid} is not a unit status event")
             event = codec.read_unit_status(decoded)
         except Exception as exc:
-            return [
-                rejection(
-                    src, None, STATUS_REJECT_REASONS[0], undecodable_reason(exc), self.clock()
-                )
-            ]
+            return self._refuse(src, None, STATUS_REJECT_REASONS[0], undecodable_reason(exc))
         pid = str(event["petitionId"])
         if src.key != pid.encode():
             # neither value in the message: a unit's key may be anything (say, a phone number)
             what = "has no key" if src.key is None else "is keyed by something else"
-            return [
-                rejection(
-                    src,
-                    pid,
-                    STATUS_REJECT_REASONS[1],
-                    f"the event {what}: a unit status event must be keyed by its petitionId",
-                    self.clock(),
-                )
-            ]
-        headers = [(UNIT_HEADER, _unit_of_topic(src.topic).encode())]
+            message = f"the event {what}: a unit status event must be keyed by its petitionId"
+            return self._refuse(src, pid, STATUS_REJECT_REASONS[1], message)
+        headers = [(UNIT_HEADER, _unit_of_topic(src.topic).encode()), *source_headers(src)]
         # relayed as the unit wrote it: its CloudEvents type says what it is whatever the bytes
         return [Output(self.target, pid.encode(), src.value, headers, ce_type=UNIT_STATUS_TYPE)]
+
+    def _refuse(
+        self, src: SourceRecord, pid: str | None, reason: str, message: str
+    ) -> list[Output]:
+        """The rejection, and the unit's ``event_refused`` notice on its ``.petitions`` topic
+        (keyed by the petition id when the event names one; never by the unit's own key, which
+        may be anything)."""
+        at = self.clock()
+        notice = refusal_notice(src, pid, reason, message, at)
+        unit_topic = f"{_unit_of_topic(src.topic)}.petitions"
+        rejected = rejection(src, pid, reason, message, at)
+        if self.unit_topics is not None and unit_topic not in self.unit_topics:
+            log.warning("no topic for a unit notice", topic=unit_topic, kind=notice["kind"])
+            return [rejected]
+        key = pid.encode() if pid else None
+        return [rejected, Output(unit_topic, key, schemas.encode(codec.NOTICE_V3, notice))]
 
 
 class EvaluationRekeyer(Processor):
@@ -161,6 +177,10 @@ def status_stage(
     """The ``unit-status`` stage over every ``.status`` topic of ``spec``, into its repartition
     topic (as topics.yaml declares it: the partitions of ``hub.petitions``)."""
     status_topics = sorted(t for t in spec if t.endswith(".status"))
+    # a refusal's notice goes to the unit's .petitions topic: by the hub's one rule for petition
+    # keys, like the other writers of those topics
+    unit_topics = unit_petition_topics(spec)
+    common = {**common, "petition_keyed": unit_topics}
     repartition = status_repartition(settings.app_id)
     group = stage_group(settings.app_id, "unit-status")
     metrics.create_reject_series({t: STATUS_REJECT_REASONS for t in status_topics})
@@ -168,7 +188,7 @@ def status_stage(
         name="unit-status",
         sources=status_topics,
         partitions=spec[status_topics[0]].partitions,
-        processor=StatusRekeyer(repartition),
+        processor=StatusRekeyer(repartition, unit_topics=frozenset(unit_topics)),
         group=group,
         topics=declared(spec, (repartition, changelog_topic(group)), "the unit-status stage"),
         **common,

@@ -14,7 +14,9 @@ shapes are the codec's (:mod:`petition_hub.schemas.codec`).
 - ``Routed.v3`` (:func:`routed`): the hub-internal decision the lifecycle reads (no personal
   data in the clear: a provincial dispatch's call-back contact travels sealed).
 - ``Rejection.v1`` (:func:`rejection`): to ``hub.rejects``, an event the hub does not apply, with
-  why (routing, the lifecycle and the unit-status re-keyer all write it).
+  why (routing, the lifecycle and the unit-status re-keyer all write it), naming where the event
+  was first written (a unit's status event: the unit's own ``.status`` record, not its re-keyed
+  copy).
 """
 
 from __future__ import annotations
@@ -229,12 +231,13 @@ def rejection(
     message: str,
     at: datetime,
     event_id: str | None = None,
+    source: tuple[str, int, int] | None = None,
 ) -> Output:
     """An event the hub does not apply, with why, for ``hub.rejects`` (``event_id``: for an
-    exactly-once stage)."""
+    exactly-once stage; ``source``: where the event was first written, topic, partition and
+    offset, when ``src`` is a hub-internal copy of it: a unit's status event, re-keyed)."""
     metrics.REJECTS.labels(src.topic, reason).inc()
     log.warning("rejected", source=src.ref, reason=reason, error=message)
-    record = codec.rejection_record(
-        src.topic, src.partition, src.offset, pid, reason, message, at, src.value
-    )
+    topic, partition, offset = source or (src.topic, src.partition, src.offset)
+    record = codec.rejection_record(topic, partition, offset, pid, reason, message, at, src.value)
     return Output(REJECTS, src.key, schemas.encode(codec.REJECTION_V1, record), event_id=event_id)

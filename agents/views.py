@@ -21,7 +21,8 @@ from datetime import UTC
 from typing import Any, Final
 
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
-from petition_hub.domain.lifecycle import Effect, LifecycleState, PetitionState
+from petition_hub.domain.lifecycle import Effect, LifecycleState, OpinionRelayed, PetitionState
+from petition_hub.domain.privacy import mask_text
 from petition_hub.domain.sla import deadline, provisional
 from petition_hub.schemas import records as wire
 
@@ -125,5 +126,9 @@ def routing_history(rec: wire.Routed, *, applied: bool) -> dict[str, Any]:
 
 
 def effect_history(effect: Effect) -> dict[str, Any]:
-    """The history entry of an effect: the effect itself."""
-    return effect.model_dump(mode="json", exclude={"petition_id"})
+    """The history entry of an effect: the effect itself (a co-handler's opinion with phone- and
+    ID-shaped numbers masked, as the lead reads it)."""
+    entry = effect.model_dump(mode="json", exclude={"petition_id"})
+    if isinstance(effect, OpinionRelayed):
+        entry["text"] = mask_text(effect.text)
+    return entry

@@ -23,11 +23,13 @@ from .base import DecodeError, Decoder, EvaluationDecoder, Reason
 from .channel import (
     ChannelSpec,
     EvaluationRequests,
+    ProgressTopic,
     evaluation_decoders,
     evaluation_request_topics,
     evaluation_requests,
     input_topics,
     petition_decoders,
+    progress_topics,
     time_fields,
 )
 
@@ -38,12 +40,14 @@ __all__ = [
     "EVALUATION_REQUEST_TOPICS",
     "INPUT_TOPICS",
     "PETITION_DECODERS",
+    "PROGRESS_TOPICS",
     "TIME_FIELDS",
     "ChannelSpec",
     "DecodeError",
     "Decoder",
     "EvaluationDecoder",
     "EvaluationRequests",
+    "ProgressTopic",
     "Reason",
     "hotline",
     "miniprogram",
@@ -72,3 +76,6 @@ EVALUATION_REQUESTS: Final[Mapping[Channel, EvaluationRequests]] = evaluation_re
 
 #: The topics of evaluation requests (the hub writes them), each once.
 EVALUATION_REQUEST_TOPICS: Final[tuple[str, ...]] = evaluation_request_topics(CHANNELS)
+
+#: Channel → where its petitioners hear of their petition's progress (the hub writes them).
+PROGRESS_TOPICS: Final[Mapping[Channel, ProgressTopic]] = progress_topics(CHANNELS)

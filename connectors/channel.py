@@ -2,11 +2,12 @@
 
 Each connector module declares its channel once, as ``CHANNEL: ChannelSpec``: the domain's
 :class:`~petition_hub.domain.petition.Channel`, the topic it reads, its decoder, the names of the
-petition's times, its rating topic and decoder if it collects ratings, and where the hub asks its
-petitioners to rate a reply. :data:`petition_hub.connectors.CHANNELS` lists them; every table
-that needs the channels (intake's decoders, the rating re-keyers, the input topics, the topics of
-evaluation requests, the lifecycle's outputs, the developer corpus) is one of the functions below
-applied to that list, so a new channel is one module and one line in the list.
+petition's times, its rating topic and decoder if it collects ratings, where the hub asks its
+petitioners to rate a reply, and where it tells them how their petition progresses.
+:data:`petition_hub.connectors.CHANNELS` lists them; every table that needs the channels (intake's
+decoders, the rating re-keyers, the input topics, the topics of evaluation requests and of
+progress, the lifecycle's outputs, the developer corpus) is one of the functions below applied to
+that list, so a new channel is one module and one line in the list.
 
 Pure: no Kafka I/O, like the decoders themselves.
 """
@@ -24,11 +25,13 @@ from .base import Decoder, EvaluationDecoder
 __all__ = [
     "ChannelSpec",
     "EvaluationRequests",
+    "ProgressTopic",
     "evaluation_decoders",
     "evaluation_request_topics",
     "evaluation_requests",
     "input_topics",
     "petition_decoders",
+    "progress_topics",
     "time_fields",
 ]
 
@@ -39,6 +42,15 @@ class EvaluationRequests(NamedTuple):
     topic: str
     ref_field: str
     """The field of the request that holds the channel's reference (``GDBH``, ``appealId``)."""
+
+
+class ProgressTopic(NamedTuple):
+    """Where the hub tells a channel's petitioners how their petition progresses (JSON, the
+    hub's own shape; keyed by the channel's reference, held in ``ref_field``)."""
+
+    topic: str
+    ref_field: str
+    """The field of a message that holds the channel's reference (``GDBH``, ``appealId``)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,9 @@ class ChannelSpec:
     evaluation_topic: str | None = None
     """The topic of its ratings, when it collects them."""
     decode_evaluation: EvaluationDecoder | None = field(default=None)
+    progress: ProgressTopic | None = None
+    """Where its petitioners hear of their petition's progress; None when the channel hears
+    otherwise (the province: ``province.feedback``)."""
 
     def __post_init__(self) -> None:
         if (self.evaluation_topic is None) != (self.decode_evaluation is None):
@@ -69,7 +84,12 @@ def _unique(specs: Iterable[ChannelSpec]) -> tuple[ChannelSpec, ...]:
     """``specs`` as a tuple; :class:`ValueError` when a channel or a topic is declared twice."""
     found = tuple(specs)
     channels = [s.channel for s in found]
-    topics = [t for s in found for t in (s.topic, s.evaluation_topic) if t is not None]
+    topics = [
+        t
+        for s in found
+        for t in (s.topic, s.evaluation_topic, s.progress.topic if s.progress else None)
+        if t is not None
+    ]
     if len(set(channels)) != len(channels) or len(set(topics)) != len(topics):
         raise ValueError("a channel or a channel's topic is declared twice")
     return found
@@ -108,3 +128,9 @@ def evaluation_requests(specs: Iterable[ChannelSpec]) -> dict[Channel, Evaluatio
 def evaluation_request_topics(specs: Iterable[ChannelSpec]) -> tuple[str, ...]:
     """The topics of evaluation requests, each once, in list order."""
     return tuple(dict.fromkeys(s.requests.topic for s in _unique(specs)))
+
+
+def progress_topics(specs: Iterable[ChannelSpec]) -> dict[Channel, ProgressTopic]:
+    """Channel → where its petitioners hear of their petition's progress (channels that have
+    such a topic, in list order)."""
+    return {s.channel: s.progress for s in _unique(specs) if s.progress is not None}

@@ -39,7 +39,7 @@ from .base import (
     req_str,
     wrong_type,
 )
-from .channel import ChannelSpec, EvaluationRequests
+from .channel import ChannelSpec, EvaluationRequests, ProgressTopic
 from .values import (
     check_text_limits,
     checked_phone,
@@ -54,6 +54,7 @@ __all__ = [
     "CATEGORIES",
     "CHANNEL",
     "EVALUATION_TOPIC",
+    "PROGRESS",
     "TIME_FIELDS",
     "TOPIC",
     "decode",
@@ -69,6 +70,8 @@ EVALUATION_TOPIC: Final = "hotline12345.callbacks"
 TIME_FIELDS: Final[Mapping[str, str]] = {"received_at": "SLSJ"}
 #: Where the hub asks the hotline to call a petitioner back about a reply (keyed by ``GDBH``).
 CALLBACK_REQUESTS: Final = EvaluationRequests("hotline12345.callback-requests", "GDBH")
+#: Where the hub tells the channel's petitioners how their petition progresses.
+PROGRESS: Final = ProgressTopic("hotline12345.progress", "GDBH")
 
 #: ``SQLB`` → hub type (domain.md, Types). 表扬 and 其他 are 其他诉求; the rule that a legal
 #: matter is 法律维权 whatever its SQLB is enrichment's.
@@ -204,4 +207,5 @@ CHANNEL: Final = ChannelSpec(
     requests=CALLBACK_REQUESTS,
     evaluation_topic=EVALUATION_TOPIC,
     decode_evaluation=decode_evaluation,
+    progress=PROGRESS,
 )

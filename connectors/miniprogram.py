@@ -44,7 +44,7 @@ from .base import (
     req_str,
     wrong_type,
 )
-from .channel import ChannelSpec, EvaluationRequests
+from .channel import ChannelSpec, EvaluationRequests, ProgressTopic
 from .values import (
     check_text_limits,
     checked_id_number,
@@ -60,6 +60,7 @@ __all__ = [
     "CHANNEL",
     "EVALUATION_REQUESTS",
     "EVALUATION_TOPIC",
+    "PROGRESS",
     "SCHEMA_VERSIONS",
     "TIME_FIELDS",
     "TOPIC",
@@ -77,6 +78,8 @@ SCHEMA_VERSIONS: Final = (1, 2)
 TIME_FIELDS: Final[Mapping[str, str]] = {"received_at": "submittedAt"}
 #: Where the hub asks the mini-program to invite a petitioner to rate a reply.
 EVALUATION_REQUESTS: Final = EvaluationRequests("miniprogram.evaluation-requests", "appealId")
+#: Where the hub tells the channel's petitioners how their petition progresses.
+PROGRESS: Final = ProgressTopic("miniprogram.progress", "appealId")
 
 #: v2 ``category`` → hub type.
 CATEGORIES: Final[Mapping[int, PetitionType]] = {
@@ -285,4 +288,5 @@ CHANNEL: Final = ChannelSpec(
     requests=EVALUATION_REQUESTS,
     evaluation_topic=EVALUATION_TOPIC,
     decode_evaluation=decode_evaluation,
+    progress=PROGRESS,
 )

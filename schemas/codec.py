@@ -6,8 +6,9 @@ the builders here with domain objects and typed values and get the typed record
 the readers on what :func:`petition_hub.schemas.decode` gives. How a domain value is spelled on
 the wire (an enum's member NAME or its value, a datetime as timestamp-millis) is decided here.
 
-- Builders (``*_record``): petition, evaluation, unit petition, unit notice, routed, lifecycle
-  event, SLA event, feedback, transfer, rejection, privacy event.
+- Builders (``*_record``): petition, evaluation, unit petition, routed, feedback, transfer,
+  rejection, privacy event, route command (the lifecycle's own records:
+  :mod:`.lifecycle_codec`).
 - Readers: :func:`petition_of` and :func:`evaluation_of` (the domain objects), ``read_*`` (the
   typed record of a decoded one: routed, unit status, office decision, evaluation, lifecycle and
   SLA events, privacy event, rejection, dead letter, unit petition, dispatch). A reader trusts the
@@ -38,7 +39,6 @@ from petition_hub.domain.petition import (
 from . import records as wire
 
 if TYPE_CHECKING:  # annotations only: the schemas stay light to import
-    from petition_hub.domain.lifecycle import Closure, LifecycleState, PetitionState, SlaSignal
     from petition_hub.domain.routing import RoutingDecision
 
 _Record = TypeVar("_Record")
@@ -71,23 +71,33 @@ UNIT_PETITION_V3: Final = "cn.gov.pds.hub.UnitPetition.v3"
 OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
 REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
 UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
+#: v2 adds ``OPINION`` (a co-handler's 协办意见), ``replyKind`` and ``eventId``; the units write it
+#: (the hub reads both: a v1 reply is a resolved one).
+UNIT_STATUS_V2: Final = "cn.gov.pds.hub.UnitStatus.v2"
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
 ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
 ROUTED_V3: Final = "cn.gov.pds.hub.Routed.v3"
 LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
+#: v3 adds ``replyKind`` (resolved / explained) and the ``co_handler_opinion`` kind.
+LIFECYCLE_V3: Final = "cn.gov.pds.hub.LifecycleEvent.v3"
 SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"
 NOTICE_V2: Final = "cn.gov.pds.hub.UnitNotice.v2"
+#: v3 adds the ``event_refused`` notice's fields (the unit's own source, the event, the reason)
+#: and ``fromUnit`` (a ``co_handler_opinion``'s co-handler).
+NOTICE_V3: Final = "cn.gov.pds.hub.UnitNotice.v3"
 PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
 ROUTE_COMMAND_V1: Final = "cn.gov.pds.hub.RouteCommand.v1"
+SUPERVISION_V1: Final = "cn.gov.pds.hub.Supervision.v1"
 
 #: Records (every version of one: :func:`petition_hub.schemas.record_ids`).
 DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
 UNIT_PETITION_RECORD: Final = "cn.gov.pds.hub.UnitPetition"
 LIFECYCLE_RECORD: Final = "cn.gov.pds.hub.LifecycleEvent"
 SLA_RECORD: Final = "cn.gov.pds.hub.SlaEvent"
+UNIT_STATUS_RECORD: Final = "cn.gov.pds.hub.UnitStatus"
 
 #: The provincial contract's category of a petition type (政策咨询 -> POLICY_CONSULTATION).
 _PROVINCE_CATEGORY: Final = {
@@ -367,95 +377,6 @@ def rejection_record(
     }
 
 
-# --- the lifecycle's records -------------------------------------------------------------------
-
-
-def lifecycle_event_record(
-    s: PetitionState,
-    kind: str,
-    at: datetime,
-    *,
-    deadline: datetime | None,
-    deadline_provisional: bool,
-    from_state: LifecycleState | None = None,
-    to_state: LifecycleState | None = None,
-    cause: str | None = None,
-    unit: str | None = None,
-    closure: Closure | None = None,
-    satisfaction: Satisfaction | None = None,
-    extension_days: int | None = None,
-    approved: bool | None = None,
-    note: str | None = None,
-) -> wire.LifecycleEvent:
-    """``LifecycleEvent.v2`` of the petition ``s`` (after the effect); the event id is the
-    stage's to set (empty here)."""
-    return {
-        "eventId": "",
-        "petitionId": s.petition_id,
-        "kind": kind,
-        "at": at,
-        "fromState": from_state.value if from_state else None,
-        "toState": to_state.value if to_state else None,
-        "cause": cause,
-        "unit": unit,
-        "leadUnit": s.lead_unit,
-        "closure": closure.value if closure else None,
-        "satisfaction": satisfaction.name if satisfaction else None,
-        "round": s.round,
-        "channel": s.channel.name,
-        "petitionType": s.petition_type.value if s.petition_type else None,
-        "deadline": deadline,
-        "deadlineProvisional": deadline_provisional,
-        "extensionDays": extension_days,
-        "approved": approved,
-        "note": note,
-    }
-
-
-def sla_event_record(s: PetitionState, signal: SlaSignal, unit: str | None) -> wire.SlaEvent:
-    """``SlaEvent.v2`` of a clock event of the petition ``s``, against ``unit``."""
-    return {
-        "eventId": "",
-        "petitionId": s.petition_id,
-        "clock": signal.clock.value,
-        "signal": signal.signal.value,
-        "at": signal.at,
-        "deadline": signal.deadline,
-        "round": signal.round,
-        "unit": unit,
-        "channel": s.channel.name,
-        "petitionType": s.petition_type.value if s.petition_type else None,
-        "urgency": s.urgency.name,
-        "deadlineProvisional": signal.provisional,
-        "previousDeadline": signal.previous_deadline,
-    }
-
-
-def unit_notice_record(
-    petition_id: str,
-    kind: str,
-    at: datetime,
-    message: str,
-    clock: str | None,
-    due: datetime | None,
-    *,
-    provisional: bool = False,
-    previous: datetime | None = None,
-) -> wire.UnitNotice:
-    """``UnitNotice.v2``: what the hub tells the lead unit of ``petition_id``."""
-    return {
-        "eventId": "",
-        "petitionId": petition_id,
-        "kind": kind,
-        "clock": clock,
-        "deadline": due,
-        "at": at,
-        "message": message,
-        "deadlineProvisional": provisional,
-        "previousDeadline": previous,
-    }
-
-
 # --- personal data's end -----------------------------------------------------------------------
 
 
@@ -523,6 +444,8 @@ read_evaluation = _reader(wire.Evaluation)
 read_lifecycle_event = _reader(wire.LifecycleEvent)
 #: ``hub.sla`` (any version).
 read_sla_event = _reader(wire.SlaEvent)
+#: ``office.supervision``, ``leadinggroup.supervision``.
+read_supervision = _reader(wire.Supervision)
 #: ``hub.privacy``.
 read_privacy_event = _reader(wire.PrivacyEvent)
 #: ``hub.reroute``.

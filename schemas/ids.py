@@ -27,8 +27,10 @@ from .codec import (
     FEEDBACK_V1,
     LIFECYCLE_V1,
     LIFECYCLE_V2,
+    LIFECYCLE_V3,
     NOTICE_V1,
     NOTICE_V2,
+    NOTICE_V3,
     OFFICE_DECISION_V1,
     ORIGINAL_V1,
     PETITION_V1,
@@ -42,11 +44,13 @@ from .codec import (
     ROUTED_V3,
     SLA_V1,
     SLA_V2,
+    SUPERVISION_V1,
     TRANSFER_V1,
     UNIT_PETITION_V1,
     UNIT_PETITION_V2,
     UNIT_PETITION_V3,
     UNIT_STATUS_V1,
+    UNIT_STATUS_V2,
 )
 
 #: Fixed schema ids: the provincial contract's (101, 102, 201, 202) and the hub's own (1001+).
@@ -80,7 +84,11 @@ FIXED_IDS: Final[Mapping[str, int]] = MappingProxyType(
         ROUTED_V2: 1026,
         UNIT_PETITION_V3: 1027,
         EVALUATION_V2: 1028,
-        ROUTED_V3: 1029,
+        UNIT_STATUS_V2: 1029,
+        LIFECYCLE_V3: 1030,
+        NOTICE_V3: 1031,
+        ROUTED_V3: 1032,
+        SUPERVISION_V1: 1041,
     }
 )
 

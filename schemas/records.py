@@ -41,6 +41,7 @@ __all__ = [
     "RouteCommand",
     "Routed",
     "SlaEvent",
+    "Supervision",
     "Transfer",
     "UnitAttachment",
     "UnitNotice",
@@ -214,7 +215,7 @@ class Rejection(TypedDict):
 
 
 class LifecycleEvent(TypedDict):
-    """``cn.gov.pds.hub.LifecycleEvent.v2`` (``hub.lifecycle``)."""
+    """``cn.gov.pds.hub.LifecycleEvent.v3`` (``hub.lifecycle``)."""
 
     eventId: str
     petitionId: str
@@ -235,6 +236,7 @@ class LifecycleEvent(TypedDict):
     extensionDays: int | None
     approved: bool | None
     note: str | None
+    replyKind: NotRequired[str | None]  # v3: resolved, explained
 
 
 class SlaEvent(TypedDict):
@@ -255,8 +257,30 @@ class SlaEvent(TypedDict):
     previousDeadline: NotRequired[datetime | None]  # v2
 
 
+class Supervision(TypedDict):
+    """``cn.gov.pds.hub.Supervision.v1`` (``office.supervision``, ``leadinggroup.supervision``):
+    a ladder step for the supervisors."""
+
+    eventId: str
+    petitionId: str
+    step: str
+    clock: str
+    at: datetime
+    deadline: datetime | None
+    workingDaysLate: int
+    unit: str
+    unitName: str
+    state: str
+    round: int
+    channel: str
+    petitionType: str | None
+    urgency: str
+    reportedTo: list[str]
+    message: str
+
+
 class UnitNotice(TypedDict):
-    """``cn.gov.pds.hub.UnitNotice.v2``: what the hub tells a lead unit (on its ``.petitions``)."""
+    """``cn.gov.pds.hub.UnitNotice.v3``: what the hub tells a unit (on its ``.petitions``)."""
 
     eventId: str
     petitionId: str
@@ -267,13 +291,20 @@ class UnitNotice(TypedDict):
     message: str
     deadlineProvisional: NotRequired[bool]  # v2
     previousDeadline: NotRequired[datetime | None]  # v2
+    sourceTopic: NotRequired[str | None]  # v3: event_refused
+    sourcePartition: NotRequired[int | None]  # v3
+    sourceOffset: NotRequired[int | None]  # v3
+    eventKind: NotRequired[str | None]  # v3
+    eventRef: NotRequired[str | None]  # v3
+    reason: NotRequired[str | None]  # v3
+    fromUnit: NotRequired[str | None]  # v3: co_handler_opinion
 
 
 # --- what the units and the joint-meeting office write -----------------------------------------
 
 
 class UnitStatus(TypedDict):
-    """``cn.gov.pds.hub.UnitStatus.v1``: what a unit did with a petition."""
+    """``cn.gov.pds.hub.UnitStatus.v2``: what a unit did with a petition."""
 
     petitionId: str
     kind: str
@@ -281,6 +312,8 @@ class UnitStatus(TypedDict):
     note: str | None
     replyText: str | None
     extensionDays: int | None
+    replyKind: NotRequired[str | None]  # v2: RESOLVED, EXPLAINED (None, or a v1 reply: RESOLVED)
+    eventId: NotRequired[str | None]  # v2: the unit's own id of the event
 
 
 class OfficeDecision(TypedDict):

@@ -1,4 +1,5 @@
-"""Test helpers: a hub worker in a subprocess, and plain Kafka produce/consume on loopback."""
+"""Test helpers: a hub worker in a subprocess, and plain Kafka produce/consume on loopback (the
+hub's own confluent-kafka clients: :mod:`petition_hub.broker.tools`, the topics' admin)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 from cryptography.fernet import Fernet
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from petition_hub.broker import reading, tools
 from petition_hub.broker.embedded import free_port
 from petition_hub.connectors.base import DecodeError
 from petition_hub.service.crypto import PiiCipher
+from petition_hub.topics.admin import KafkaTopicAdmin
+from petition_hub.topics.spec import TopicSpec
 
 Header = tuple[str, bytes]
 
@@ -47,73 +51,156 @@ class Record:
     topic: str = ""
 
 
+#: The largest record ``produce`` sends (librdkafka's ``message.max.bytes``; its default is 1 MB):
+#: the poison tests send values of several MiB, which Tansu accepts.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 def produce(
     bootstrap: str,
     topic: str,
     records: Iterable[tuple[bytes | None, bytes | None, Sequence[Header]]],
+    timeout: float = 60.0,
 ) -> int:
-    """Send records (key, value, headers) and wait until all are acknowledged."""
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_request_size=16 * 1024 * 1024
+    """Send records (key, value, headers) with the tools' producer (acks=all, Kafka's murmur2
+    partitioner) and wait until all are acknowledged; how many were sent."""
+    # batches of 16 KiB, as kafka-python's producer made them before (librdkafka's are up to
+    # 1 MB: a test's few thousand records would land as one batch per partition). How the records
+    # are batched changes how Tansu's end-offset deviation shows: with 1 MB batches faust's stock
+    # driver recovered the whole table in 2 of 5 runs of test_table_recovery.py's canary, with
+    # 16 KiB batches in none of 9
+    producer = tools.SendingProducer(
+        bootstrap, {"linger.ms": 5, "batch.size": 16384, "message.max.bytes": MAX_MESSAGE_BYTES}
     )
-    n = 0
     try:
-        futures = [producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records]
-        for fut in futures:
-            fut.get(timeout=30)
-            n += 1
+        return len(producer.send_all(topic, records, timeout=timeout))
     finally:
         producer.close()
-    return n
+
+
+#: librdkafka errors a reading rides through: librdkafka reconnects and fetches again by itself
+#: (a test may restart or slow down the broker while it reads)
+_PASSING_ERRORS = frozenset(
+    {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT}
+)
+
+
+def _read(
+    bootstrap: str,
+    topics: Sequence[str],
+    timeout: float,
+    done: Callable[[list[Record], bool, bool, bool], bool],
+    grace: float = 0.0,
+) -> tuple[list[Record], bool]:
+    """Read ``topics`` from the beginning (the tools' consumer: no group) until
+    ``done(records, at_end, reached_end, expired)`` or ``timeout + grace`` seconds; (records,
+    whether done). ``expired``: ``timeout`` has passed (``done`` may then settle for less).
+
+    ``at_end``: every partition's end (the high watermark of the fetch responses: right on Tansu
+    too, unlike ListOffsets) was reached after its last record; ``reached_end``: every partition's
+    end was reached at least once since the reading began. A topic that does not exist yet is
+    waited for."""
+    deadline = time.monotonic() + timeout
+    client = tools.consumer(bootstrap)
+    try:
+        assigned: list[TopicPartition] = []
+        for name in topics:
+            parts = tools.partitions_of(client, name)
+            while not parts and time.monotonic() < deadline:
+                time.sleep(0.2)
+                parts = tools.partitions_of(client, name)
+            assigned += [TopicPartition(name, p, OFFSET_BEGINNING) for p in parts]
+        client.assign(assigned)
+        every = {(tp.topic, tp.partition) for tp in assigned}
+        at_end: set[tuple[str, int]] = set()
+        reached: set[tuple[str, int]] = set()
+        out: list[Record] = []
+        while not done(out, at_end == every, reached == every, time.monotonic() >= deadline):
+            if time.monotonic() >= deadline + grace:
+                return out, False
+            for m in client.consume(num_messages=5000, timeout=0.3):
+                where = (str(m.topic()), int(m.partition() or 0))
+                error = m.error()
+                if error is not None and error.code() in _PASSING_ERRORS:
+                    continue
+                if reading.is_end(m):
+                    at_end.add(where)
+                    reached.add(where)
+                    continue
+                at_end.discard(where)
+                headers = cast(list[Header], list(m.headers() or []))
+                out.append(
+                    Record(m.key(), m.value(), headers, where[1], int(m.offset() or 0), where[0])
+                )
+        return out, True
+    finally:
+        client.close()
+
+
+#: How long a reading may go on past its timeout to reach the topics' ends (a CPU-starved
+#: machine reads slowly; a partial topic would read as lost records).
+READ_GRACE = 120.0
 
 
 def read_topic(
     bootstrap: str, topic: str | Sequence[str], min_count: int = 0, timeout: float = 30.0
 ) -> list[Record]:
     """Every record of ``topic`` (or of several topics) from the beginning, waiting until at least
-    ``min_count`` arrived.
+    ``min_count`` arrived (what arrived by then after ``timeout`` seconds).
 
-    Reads until the fetch high watermark of every partition (right on Tansu too), so the result is
-    the topics' whole content at the time of reading.
+    Always reads until every partition is at its fetch high watermark (right on Tansu too), so the
+    result is the topics' whole content at the time of reading: ``timeout`` bounds only the wait
+    for ``min_count``; on a busy machine the reading itself may take longer (up to
+    ``READ_GRACE`` seconds more), and a reading that never reaches the ends fails rather than
+    return part of a topic.
     """
     topics = [topic] if isinstance(topic, str) else list(topic)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+    def done(records: list[Record], at_end: bool, _: bool, expired: bool) -> bool:
+        return at_end and (expired or len(records) >= min_count)
+
+    out, complete = _read(bootstrap, topics, timeout, done, grace=READ_GRACE)
+    assert complete, (
+        f"{topics} not read to their ends in {timeout + READ_GRACE:g}s ({len(out)} records)"
+    )
+    return out
+
+
+def read_to_ends(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) -> list[Record]:
+    """Every record of ``topics`` from the beginning to each partition's end as the reading
+    reaches it: for topics written on meanwhile, which might never all be at their ends at once
+    (what comes after an end is read too, as far as the reading got). Fails after ``timeout``."""
+    out, done = _read(bootstrap, topics, timeout, lambda _, __, reached, ___: reached)
+    assert done, f"{len(topics)} topics not read to their ends in {timeout:g}s ({len(out)} records)"
+    return out
+
+
+def topic_names(bootstrap: str) -> set[str]:
+    """Every topic on the broker (internal ones included)."""
+    client = tools.consumer(bootstrap)
     try:
-        deadline = time.monotonic() + timeout
-        tps: list[TopicPartition] = []
-        for name in topics:
-            parts = consumer.partitions_for_topic(name) or set()
-            while not parts and time.monotonic() < deadline:
-                time.sleep(0.2)
-                parts = consumer.partitions_for_topic(name) or set()
-            tps += [TopicPartition(name, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        out: list[Record] = []
-        idle = 0
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=300, max_records=5000)
-            for tp, msgs in batch.items():
-                for m in msgs:
-                    out.append(
-                        Record(
-                            m.key, m.value, list(m.headers or []), tp.partition, m.offset, tp.topic
-                        )
-                    )
-            if not batch:
-                idle += 1
-                caught_up = all(
-                    consumer.highwater(tp) is not None
-                    and consumer.position(tp) >= consumer.highwater(tp)
-                    for tp in tps
-                )
-                if len(out) >= min_count and (caught_up or idle >= 3):
-                    break
-            else:
-                idle = 0
-        return out
+        metadata = client.list_topics(timeout=30)
     finally:
-        consumer.close()
+        client.close()
+    return {name for name, info in metadata.topics.items() if info.error is None}
+
+
+def create_topics(bootstrap: str, partitions: Mapping[str, int]) -> None:
+    """Create bare topics (name: partitions; replication 1, the broker's default configuration), as
+    a client other than the hub would, with the hub's admin client; fails unless each was created
+    (or existed)."""
+    # built without validation: a TopicSpec of topics.yaml always sets cleanup.policy and
+    # retention.ms, and these topics must have none of their own (the hub's tools see them as
+    # foreign or drifted topics)
+    specs = [
+        TopicSpec.model_construct(
+            name=name, partitions=n, replication_factor=1, config={}, description="a test's topic"
+        )
+        for name, n in partitions.items()
+    ]
+    with KafkaTopicAdmin(bootstrap) as admin:
+        failed = {name: why for name, why in admin.create(specs).items() if why is not None}
+    assert not failed, f"topics not created: {failed}"
 
 
 #: The bearer token every WorkerProcess accepts (HUB_API_TOKENS), and http_json sends.

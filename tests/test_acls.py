@@ -124,12 +124,14 @@ def test_the_channels(grants: Grants) -> None:
         (TOPIC, "hotline12345.workorders", LITERAL, W),
         (TOPIC, "hotline12345.callbacks", LITERAL, W),
         (TOPIC, "hotline12345.callback-requests", LITERAL, R),
+        (TOPIC, "hotline12345.progress", LITERAL, R),
         (GROUP, "hotline12345-", PREFIXED, R),
     }
     assert grants[channel_principal("miniprogram")] == {
         (TOPIC, "miniprogram.appeals", LITERAL, W),
         (TOPIC, "miniprogram.evaluations", LITERAL, W),
         (TOPIC, "miniprogram.evaluation-requests", LITERAL, R),
+        (TOPIC, "miniprogram.progress", LITERAL, R),
         (GROUP, "miniprogram-", PREFIXED, R),
     }
     assert grants[channel_principal("province")] == {
@@ -141,7 +143,19 @@ def test_the_channels(grants: Grants) -> None:
     principals = set(grants)
     units = {unit_principal(code) for _, code in _units()}
     channels = {channel_principal(c) for c in ("hotline12345", "miniprogram", "province")}
-    assert principals == units | channels | {HUB_PRINCIPAL, SCHEMA_REGISTRY_PRINCIPAL}
+    supervisors = {"User:office", "User:leadinggroup"}
+    assert principals == units | channels | supervisors | {HUB_PRINCIPAL, SCHEMA_REGISTRY_PRINCIPAL}
+
+
+def test_the_supervisors_read_their_own_topic_and_nothing_else(grants: Grants) -> None:
+    assert grants["User:office"] == {
+        (TOPIC, "office.supervision", LITERAL, R),
+        (GROUP, "office-", PREFIXED, R),
+    }
+    assert grants["User:leadinggroup"] == {
+        (TOPIC, "leadinggroup.supervision", LITERAL, R),
+        (GROUP, "leadinggroup-", PREFIXED, R),
+    }
 
 
 def test_schema_registry(grants: Grants) -> None:

@@ -36,7 +36,7 @@ RATINGS = "app-evaluations-repartition"
 
 #: Each record's version the hub writes, and the versions before it (still read).
 VERSIONS = [
-    (codec.ROUTED_V3, 1029, (codec.ROUTED_V1, codec.ROUTED_V2)),
+    (codec.ROUTED_V3, 1032, (codec.ROUTED_V1, codec.ROUTED_V2)),
     (codec.UNIT_PETITION_V3, 1027, (codec.UNIT_PETITION_V1, codec.UNIT_PETITION_V2)),
     (codec.EVALUATION_V2, 1028, (codec.EVALUATION_V1,)),
 ]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,16 +27,17 @@ from pathlib import Path
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
-from kafka import KafkaConsumer, TopicPartition
 
 from hubtest import (
     Record,
     court_dispatch,
     produce,
+    read_to_ends,
     read_topic,
     run_hub,
     start_dev,
     stop_process,
+    topic_names,
     wait_until,
 )
 from petition_hub import schemas
@@ -76,11 +76,7 @@ MUST_HAVE_RECORDS = (
 
 def _hub_outputs(bootstrap: str) -> list[str]:
     """Every topic the hub writes, as it stands on the broker."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        topics = consumer.topics()
-    finally:
-        consumer.close()
+    topics = topic_names(bootstrap)
     own = set(names.HUB_TOPICS + names.LATER_HUB_TOPICS) - {names.DECISIONS}
     internal = {
         names.routed_topic(APP),
@@ -94,24 +90,10 @@ def _hub_outputs(bootstrap: str) -> list[str]:
 def _snapshot(bootstrap: str, topics: list[str], timeout: float = 120.0) -> dict[str, list[Record]]:
     """Every record of ``topics`` up to their ends as they are when asked (dev goes on writing:
     what comes after is read too, as far as the reading got), by topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out: dict[str, list[Record]] = {t: [] for t in topics}
-        deadline = time.monotonic() + timeout
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            assert time.monotonic() < deadline, "the hub's topics not read to their ends"
-            for tp, msgs in consumer.poll(timeout_ms=500, max_records=5000).items():
-                out[tp.topic] += [
-                    Record(m.key, m.value, list(m.headers or []), tp.partition, m.offset, tp.topic)
-                    for m in msgs
-                ]
-        return out
-    finally:
-        consumer.close()
+    out: dict[str, list[Record]] = {t: [] for t in topics}
+    for r in read_to_ends(bootstrap, topics, timeout):
+        out[r.topic].append(r)
+    return out
 
 
 def _start_dev(data: Path) -> tuple[subprocess.Popen[str], str, str]:

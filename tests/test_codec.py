@@ -24,6 +24,7 @@ from petition_hub.domain.lifecycle import (
     LifecycleState,
     PetitionState,
     Received,
+    ReplyKind,
     SlaSignal,
     SlaSignalKind,
     apply,
@@ -44,7 +45,7 @@ from petition_hub.domain.petition import (
 from petition_hub.domain.routing import route
 from petition_hub.domain.rules import default_rules
 from petition_hub.domain.sla import ClockKind
-from petition_hub.schemas import codec
+from petition_hub.schemas import codec, lifecycle_codec
 from petition_hub.schemas import records as wire
 
 #: The typed record of each record of the folder (every version of it).
@@ -64,6 +65,7 @@ TYPES: dict[str, type] = {
     "cn.gov.pds.hub.Rejection": wire.Rejection,
     "cn.gov.pds.hub.Routed": wire.Routed,
     "cn.gov.pds.hub.SlaEvent": wire.SlaEvent,
+    "cn.gov.pds.hub.Supervision": wire.Supervision,
     "cn.gov.pds.hub.UnitNotice": wire.UnitNotice,
     "cn.gov.pds.hub.UnitPetition": wire.UnitPetition,
     "cn.gov.pds.hub.UnitStatus": wire.UnitStatus,
@@ -307,7 +309,7 @@ def _state() -> PetitionState:
 
 def test_lifecycle_records_round_trip() -> None:
     s = _state()
-    event = codec.lifecycle_event_record(
+    event = lifecycle_codec.lifecycle_event_record(
         s,
         "state_changed",
         NOW,
@@ -322,8 +324,10 @@ def test_lifecycle_records_round_trip() -> None:
         extension_days=5,
         approved=False,
         note="说明",
+        reply_kind=ReplyKind.EXPLAINED,
     )
-    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V2, event)) == event
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V3, event)) == event
+    assert event["replyKind"] == "explained"
     assert (event["channel"], event["petitionType"]) == ("PROVINCE", "意见建议")
     assert (event["toState"], event["satisfaction"]) == ("closed", "DISSATISFIED")
     signal = SlaSignal(
@@ -336,17 +340,36 @@ def test_lifecycle_records_round_trip() -> None:
         provisional=False,
         previous_deadline=NOW + timedelta(days=2),
     )
-    sla = codec.sla_event_record(s, signal, "dept.FINOFFICE")
+    sla = lifecycle_codec.sla_event_record(s, signal, "dept.FINOFFICE")
     assert codec.read_sla_event(_round_trip(codec.SLA_V2, sla)) == sla
     assert (sla["clock"], sla["signal"], sla["urgency"]) == (
         "resolve",
         "deadline_changed",
         "NORMAL",
     )
-    notice = codec.unit_notice_record(
+    notice = lifecycle_codec.unit_notice_record(
         s.petition_id, "reopened", NOW, "请重新办理", "resolve", None, provisional=True
     )
-    assert _round_trip(codec.NOTICE_V2, notice) == notice
+    assert _round_trip(codec.NOTICE_V3, notice) == notice
+    refused = lifecycle_codec.unit_notice_record(
+        s.petition_id,
+        "event_refused",
+        NOW,
+        "not applied",
+        None,
+        None,
+        refused=lifecycle_codec.RefusedEvent(
+            "dept.HUD.status", 2, 12345678901, "REPLIED", "R-1", "x"
+        ),
+    )
+    read = _round_trip(codec.NOTICE_V3, refused)
+    assert read == refused
+    assert (read["sourceTopic"], read["sourcePartition"], read["sourceOffset"]) == (
+        "dept.HUD.status",
+        2,
+        12345678901,
+    )
+    assert (read["eventKind"], read["eventRef"], read["reason"]) == ("REPLIED", "R-1", "x")
 
 
 def test_privacy_events_round_trip() -> None:
@@ -377,6 +400,20 @@ def test_what_the_units_and_the_office_write_reads_back() -> None:
         "extensionDays": 10,
     }
     assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V1, status)) == status
+    # v2: a co-handler's opinion, a reply's kind, the unit's own event id; v1 still reads
+    opinion: wire.UnitStatus = {
+        **status,
+        "kind": "OPINION",
+        "note": "建议联合现场核查",
+        "extensionDays": None,
+        "replyKind": None,
+        "eventId": "HUD-2026-0001",
+    }
+    assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V2, opinion)) == opinion
+    reply: wire.UnitStatus = {**opinion, "kind": "REPLIED", "replyKind": "EXPLAINED"}
+    assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V2, reply))["replyKind"] == (
+        "EXPLAINED"
+    )
     decision: wire.OfficeDecision = {
         "petitionId": "PH-X",
         "kind": "TRIAGE_ROUTE",

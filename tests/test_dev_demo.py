@@ -36,8 +36,30 @@ def test_a_lead_unit_signs_for_works_and_replies_in_that_order() -> None:
     assert delays == sorted(delays) and all(
         r[1] == petition.petition_id.encode() for r in reactions
     )
-    for other in co:  # a co-handler leaves the lifecycle to the lead
-        assert demo_reaction(other.topic, other.value, random.Random(1), 1.0, NOW) == []
+    for other in co:  # a co-handler leaves the lifecycle to the lead: an opinion at most
+        for seed in range(8):
+            said = demo_reaction(other.topic, other.value, random.Random(seed), 1.0, NOW)
+            assert [schemas.decode(r[2])[1]["kind"] for r in said] in ([], ["OPINION"])
+
+
+def test_the_demo_sends_opinions_and_both_kinds_of_reply() -> None:
+    sample = load_samples()["hotline-financing.json"]
+    petition = PETITION_DECODERS[sample.topic](sample.key, sample.value, sample.headers)
+    value = schemas.encode(schemas.PETITION_V1, codec.petition_record(petition))
+    src = SourceRecord("hub.petitions", 0, 0, petition.petition_id.encode(), value)
+    outputs = RoutingProcessor(LiveRules(None), "410400", "routed")(src, PartitionState())
+    lead, *co = [o for o in outputs if o.topic.endswith(".petitions")]
+    assert co, "the sample petition has a co-handler"
+    rng = random.Random(3)
+    kinds = set()
+    for _ in range(40):
+        for r in demo_reaction(lead.topic, lead.value, rng, 1.0, NOW):
+            status = schemas.decode(r[2])[1]
+            if status["kind"] == "REPLIED":
+                kinds.add(status["replyKind"])
+    assert kinds == {"RESOLVED", "EXPLAINED"}
+    said = [demo_reaction(co[0].topic, co[0].value, rng, 1.0, NOW) for _ in range(20)]
+    assert any(said) and not all(said), "some co-handled petitions get an opinion, not all"
 
 
 def test_a_petitioner_rates_the_reply_through_its_channel() -> None:

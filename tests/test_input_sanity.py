@@ -235,7 +235,26 @@ def _rekey(key: bytes | None, value: bytes) -> list[Output]:
 def test_a_status_keyed_by_its_petition_is_rekeyed() -> None:
     outputs = _rekey(PID.encode(), _status(PID))
     assert [(o.topic, o.key) for o in outputs] == [("hub-unit-status-repartition", PID.encode())]
-    assert dict(outputs[0].headers)["hub-unit"] == b"dept.COURT"
+    headers = dict(outputs[0].headers)
+    assert headers["hub-unit"] == b"dept.COURT"
+    # where the unit wrote it, for a refusal to name the unit's own record
+    source = [headers[f"hub-source-{h}"] for h in ("topic", "partition", "offset")]
+    assert source == [b"dept.COURT.status", b"1", b"42"]
+
+
+def test_an_undecodable_status_is_refused_and_its_unit_told() -> None:
+    outputs = _rekey(b"13803750001", b"\x00\x00\x00\x03\xf5garbage")
+    assert [(o.topic, o.key) for o in outputs] == [
+        (REJECTS, b"13803750001"),
+        ("dept.COURT.petitions", None),  # no petition id known, never the unit's own key
+    ]
+    _, notice = schemas.decode(outputs[1].value or b"")
+    assert (notice["kind"], notice["reason"], notice["eventKind"]) == (
+        "event_refused",
+        "undecodable_status",
+        None,
+    )
+    assert "dept.COURT.status partition 1 offset 42" in notice["message"], notice["message"]
 
 
 @pytest.mark.parametrize(
@@ -244,7 +263,22 @@ def test_a_status_keyed_by_its_petition_is_rekeyed() -> None:
 def test_a_status_keyed_by_something_else_is_rejected(key: bytes | None) -> None:
     value = _status(PID)
     outputs = _rekey(key, value)
-    assert [o.topic for o in outputs] == [REJECTS]  # nothing re-keyed
+    # nothing re-keyed: the rejection, and the unit told on its own topic, keyed by the petition
+    assert [(o.topic, o.key) for o in outputs[1:]] == [("dept.COURT.petitions", PID.encode())]
+    assert outputs[0].topic == REJECTS
+    _, notice = schemas.decode(outputs[1].value or b"")
+    assert (notice["kind"], notice["reason"], notice["eventKind"]) == (
+        "event_refused",
+        "key_mismatch",
+        "SIGNED_FOR",
+    )
+    assert (notice["sourceTopic"], notice["sourcePartition"], notice["sourceOffset"]) == (
+        "dept.COURT.status",
+        1,
+        42,
+    )
+    if key:  # the unit's own key is never echoed
+        assert key.decode() not in notice["message"]
     _, rejection = schemas.decode(outputs[0].value or b"")
     assert rejection["reason"] == "key_mismatch"
     assert rejection["petitionId"] == PID

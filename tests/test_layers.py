@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -189,3 +190,48 @@ def test_every_package_is_in_the_wheel() -> None:
     # a data folder without __init__.py (petition_hub.data.samples) is listed for its files
     missing = [p for p in listed - found if not (ROOT / p.replace(".", "/")).is_dir()]
     assert missing == [], "pyproject lists packages that do not exist"
+
+
+#: The project's Kafka client libraries, and nothing else: aiokafka (the stream runtime, faust's
+#: driver) and confluent-kafka (the tools, topic admin, the Schema Registry). One more would be a
+#: third place that builds client configurations (logins, partitioner, sizes).
+KAFKA_CLIENTS = {"aiokafka": "aiokafka", "confluent-kafka": "confluent_kafka"}
+#: Other Kafka client libraries: distribution name -> top-level module.
+OTHER_KAFKA_CLIENTS = {
+    "kafka-python": "kafka",
+    "kafka-python-ng": "kafka",
+    "pykafka": "pykafka",
+    "kafka3": "kafka3",
+}
+
+
+def test_two_kafka_client_libraries_at_most() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+    ]
+    named = {re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower() for r in requirements}
+    assert named & OTHER_KAFKA_CLIENTS.keys() == set(), "another Kafka client in pyproject.toml"
+    assert KAFKA_CLIENTS.keys() <= named
+    modules = set(OTHER_KAFKA_CLIENTS.values())
+    sources = [
+        path
+        for folder in (
+            PACKAGE,
+            ROOT / "agents",
+            ROOT / "connectors",
+            ROOT / "schemas",
+            ROOT / "tests",
+        )
+        for path in sorted(folder.rglob("*.py"))
+    ]
+    found = [
+        f"{_where(path, line)} imports {name}"
+        for path in sources
+        for name, line, _ in _imports(path, "petition_hub")
+        if name.split(".")[0] in modules
+    ]
+    assert found == [], "another Kafka client library imported:\n" + "\n".join(found)

@@ -23,12 +23,15 @@ from petition_hub.domain.lifecycle import (
     LifecycleState,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
+    OpinionRelayed,
     PetitionState,
     Rated,
     Received,
     Rejection,
     RejectReason,
     Replied,
+    ReplyKind,
     Returned,
     Routed,
     RoutingRequested,
@@ -120,6 +123,7 @@ UNIT_EVENTS = (
     ExtensionRequested,
     Replied,
     Returned,
+    OpinionGiven,
 )
 
 
@@ -358,6 +362,12 @@ REJECTIONS: list[tuple[str, Any, Any, RejectReason]] = [
     ),
     ("unit after close", closed, ev(InProgress, "2026-03-14 10:00"), RejectReason.PETITION_CLOSED),
     (
+        "other unit after close",  # learns nothing of the petition
+        closed,
+        ev(InProgress, "2026-03-14 10:00", unit=OTHER),
+        RejectReason.NOT_A_HANDLER,
+    ),
+    (
         "wrong unit",
         routed,
         ev(SignedFor, "2026-03-03 09:00", unit=OTHER),
@@ -371,6 +381,30 @@ REJECTIONS: list[tuple[str, Any, Any, RejectReason]] = [
     ),
     ("returning unit", returned, ev(Replied, "2026-03-03 12:00"), RejectReason.NOT_A_HANDLER),
     ("co-handler", routed, ev(SignedFor, "2026-03-03 09:00", unit=CO), RejectReason.NOT_THE_LEAD),
+    (
+        "co-handler replies",
+        in_progress,
+        ev(Replied, "2026-03-04 09:00", unit=CO),
+        RejectReason.NOT_THE_LEAD,
+    ),
+    (
+        "lead's opinion",
+        signed,
+        ev(OpinionGiven, "2026-03-03 11:00", text="意见"),
+        RejectReason.OPINION_FROM_LEAD,
+    ),
+    (
+        "empty opinion",
+        signed,
+        ev(OpinionGiven, "2026-03-03 11:00", unit=CO, text="  "),
+        RejectReason.EMPTY_OPINION,
+    ),
+    (
+        "opinion of another unit",
+        signed,
+        ev(OpinionGiven, "2026-03-03 11:00", unit=OTHER, text="意见"),
+        RejectReason.NOT_A_HANDLER,
+    ),
     ("signed twice", signed, ev(SignedFor, "2026-03-03 10:00"), RejectReason.WRONG_STATE),
     (
         "material back, none asked",
@@ -537,6 +571,39 @@ def test_extension_not_applicable_on_hour_clocks() -> None:
     result = apply(s, ev(ExtensionRequested, "2026-03-03 10:00", days=1), policy=pol, cal=CAL)
     assert isinstance(result, Rejection)
     assert result.reason is RejectReason.EXTENSION_NOT_APPLICABLE
+
+
+def test_a_co_handler_is_told_what_it_may_send() -> None:
+    result = rejected(routed(), ev(SignedFor, "2026-03-03 09:00", unit=CO))
+    assert f"only the lead unit ({LEAD})" in result.detail, result.detail
+    assert "a co-handler may send an opinion" in result.detail, result.detail
+
+
+def test_a_co_handlers_opinion_goes_to_the_lead_and_changes_nothing() -> None:
+    before = signed()
+    result = ok(before, ev(OpinionGiven, "2026-03-03 11:00", unit=CO, text="建议联合核查"))
+    assert result.state.state is before.state, "an opinion changes no state"
+    relayed = [e for e in result.effects if isinstance(e, OpinionRelayed)]
+    assert [(e.unit, e.lead, e.text) for e in relayed] == [(CO, LEAD, "建议联合核查")]
+    # before sign-for too: the co-handler may speak as soon as it is routed
+    early = ok(routed(), ev(OpinionGiven, "2026-03-02 11:00", unit=CO, text="意见"))
+    assert [type(e) for e in early.effects] == [OpinionRelayed]
+
+
+@pytest.mark.parametrize("kind", list(ReplyKind))
+def test_a_reply_says_its_kind_and_either_closes_the_units_work(kind: ReplyKind) -> None:
+    result = ok(in_progress(), ev(Replied, "2026-03-04 09:00", result=kind))
+    assert result.state.state is LifecycleState.REPLIED
+    assert result.state.reply_kind is kind
+    (change,) = [e for e in result.effects if isinstance(e, StateChanged)]
+    assert (change.to_state, change.reply_kind) == (LifecycleState.REPLIED, kind)
+    assert any(isinstance(e, EvaluationInvited) for e in result.effects)
+
+
+def test_a_reply_without_a_kind_is_resolved() -> None:
+    assert ok(in_progress(), ev(Replied, "2026-03-04 09:00")).state.reply_kind is (
+        ReplyKind.RESOLVED
+    )
 
 
 def test_every_reject_reason_is_tested() -> None:

@@ -102,6 +102,23 @@ def _status(
     return SourceRecord(STATUS, 0, offset, PID.encode(), value, ((UNIT_HEADER, unit.encode()),))
 
 
+def _status_v2(
+    kind: str, at: datetime, offset: int, unit: str, source: tuple[str, int, int], **extra: Any
+) -> SourceRecord:
+    """A ``UnitStatus.v2`` as the re-keyer relays it: stamped with the unit and where the unit
+    wrote it."""
+    record = {"petitionId": PID, "kind": kind, "at": at, **extra}
+    value = schemas.encode("cn.gov.pds.hub.UnitStatus.v2", record)
+    topic, partition, off = source
+    headers = (
+        (UNIT_HEADER, unit.encode()),
+        ("hub-source-topic", topic.encode()),
+        ("hub-source-partition", str(partition).encode()),
+        ("hub-source-offset", str(off).encode()),
+    )
+    return SourceRecord(STATUS, 0, offset, PID.encode(), value, headers)
+
+
 def _signed_for(clock: Clock) -> tuple[LifecycleProcessor, PartitionState]:
     """A processor whose petition ``PID`` was routed to dept.TAX and signed for at ``T``."""
     p, state = _processor(clock)
@@ -145,9 +162,11 @@ def test_a_status_for_a_petition_never_routed_is_rejected_after_the_wait() -> No
     assert p.tick(0, state) == []  # still waiting
     time.sleep(0.1)
     out = p.tick(0, state)
-    assert [o.topic for o in out] == ["hub.rejects"]
+    assert [o.topic for o in out] == ["hub.rejects", "dept.TAX.petitions"]
     assert schemas.decode(out[0].value or b"")[1]["reason"] == "unknown_petition"
-    assert out[0].event_id == f"{STATUS}:0:7#r"
+    assert [o.event_id for o in out] == [f"{STATUS}:0:7#r", f"{STATUS}:0:7#n"]
+    notice = schemas.decode(out[1].value or b"")[1]
+    assert (notice["kind"], notice["reason"]) == ("event_refused", "unknown_petition"), notice
     assert b"w:" + PID.encode() not in state
 
 
@@ -182,7 +201,7 @@ def test_a_time_outside_the_window_is_refused_and_applies_nothing() -> None:
         (datetime(9999, 12, 31, 23, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC))
     ):
         out = p(_status("SIGNED_FOR", at, offset), state)
-        assert [o.topic for o in out] == ["hub.rejects"], out
+        assert [o.topic for o in out] == ["hub.rejects", "dept.TAX.petitions"], out
         rejection = schemas.decode(out[0].value or b"")[1]
         assert rejection["reason"] == "bad_value" and "at" in rejection["message"], rejection
     # nothing was applied: signing for is still possible, once
@@ -383,21 +402,23 @@ def test_a_satisfied_rating_counts_when_its_window_closes() -> None:
 
 
 #: The ladder's notices with the packaged policy (sla_policy.yaml: 50 %, 80 %, 5 working days),
-#: word for word as the units have read them.
+#: word for word (issue 14: they name who was told, as it is done).
 PACKAGED_NOTICES = {
     (SlaSignalKind.WARNING, ClockKind.RESOLVE): "50% of the time to resolve has passed (预警)",
     (SlaSignalKind.URGING, ClockKind.RESOLVE): (
         "80% of the time to resolve has passed: urging (催办)"
     ),
     (SlaSignalKind.OVERDUE, ClockKind.RESOLVE): (
-        "the resolve deadline has passed: overdue, under supervision (逾期督办)"
+        "the resolve deadline has passed: overdue, under supervision (逾期督办), reported to the "
+        "joint-meeting office"
     ),
     (SlaSignalKind.LISTED_SUPERVISION, ClockKind.RESOLVE): (
         "5 working days past the resolve deadline: listed supervision (挂牌督办), reported to the "
-        "leading group"
+        "joint-meeting office and the leading group"
     ),
     (SlaSignalKind.OVERDUE, ClockKind.SIGN_FOR): (
-        "the sign for deadline has passed: overdue, under supervision (逾期督办)"
+        "the sign for deadline has passed: overdue, under supervision (逾期督办), reported to the "
+        "joint-meeting office"
     ),
 }
 
@@ -468,3 +489,104 @@ def test_a_unit_reads_the_percent_its_clock_warns_at(tmp_path: Path) -> None:
         ]
         (warning,) = [n for n in notices if n["kind"] == "warning"]
         assert warning["message"] == f"{percent}% of the time to resolve has passed (预警)"
+
+
+def test_a_refused_event_comes_back_to_its_unit_naming_its_own_record() -> None:
+    """A reply before sign-for: hub.rejects and the unit's notice name the unit's own .status
+    record (not the repartition topic), the event's kind and id, the reason in words; nothing of
+    the reply's text."""
+    p, state = _processor(Clock(T))
+    p(_routed(T), state)
+    src = _status_v2(
+        "REPLIED",
+        T,
+        3,
+        "dept.TAX",
+        ("dept.TAX.status", 2, 41),
+        replyText="已办结 13800138000",
+        eventId="TAX-77",
+    )
+    out = p(src, state)
+    assert [o.topic for o in out] == ["hub.rejects", "dept.TAX.petitions"], out
+    rejection = schemas.decode(out[0].value or b"")[1]
+    where = (rejection["sourceTopic"], rejection["sourcePartition"], rejection["sourceOffset"])
+    assert where == ("dept.TAX.status", 2, 41), rejection
+    assert rejection["reason"] == "reply_before_sign_for"
+    notice = schemas.decode(out[1].value or b"")[1]
+    assert out[1].key == PID.encode() and notice["petitionId"] == PID
+    assert (notice["sourceTopic"], notice["sourcePartition"], notice["sourceOffset"]) == where
+    assert (notice["kind"], notice["eventKind"], notice["eventRef"]) == (
+        "event_refused",
+        "REPLIED",
+        "TAX-77",
+    )
+    assert notice["reason"] == "reply_before_sign_for"
+    assert "sign for it first" in notice["message"], notice["message"]
+    assert "dept.TAX.status partition 2 offset 41" in notice["message"], notice["message"]
+    assert "13800138000" not in notice["message"] and "已办结" not in notice["message"]
+    assert [o.event_id for o in out] == [f"{STATUS}:0:3#r", f"{STATUS}:0:3#n"]
+    assert p(src, state) == []  # a replay: nothing again
+
+
+def test_a_co_handlers_opinion_reaches_the_lead_and_the_history() -> None:
+    p, state = _processor(Clock(T))
+    p.records.unit_topics = frozenset({"dept.TAX.petitions", "county.410402.petitions"})
+    p(_routed(T, co=["county.410402"]), state)
+    opinion = _status_v2(
+        "OPINION", T, 1, "county.410402", ("county.410402.status", 0, 5), note="建议现场核查"
+    )
+    out = p(opinion, state)
+    assert _kinds(out, LIFECYCLE) == ["co_handler_opinion"]
+    lifecycle = schemas.decode(next(o for o in out if o.topic == LIFECYCLE).value or b"")[1]
+    assert (lifecycle["unit"], lifecycle["leadUnit"], lifecycle["note"]) == (
+        "county.410402",
+        "dept.TAX",
+        None,
+    )
+    (told,) = [o for o in out if o.topic.endswith(".petitions")]
+    assert told.topic == "dept.TAX.petitions"
+    notice = schemas.decode(told.value or b"")[1]
+    assert (notice["kind"], notice["fromUnit"]) == ("co_handler_opinion", "county.410402")
+    assert "建议现场核查" in notice["message"]
+    history = (p.petition(PID) or {})["history"]
+    assert any(h.get("kind") == "co_handler_opinion" for h in history), history
+    # anything else from the co-handler is refused, and it is told what it may send
+    out = p(_status_v2("SIGNED_FOR", T, 2, "county.410402", ("county.410402.status", 0, 6)), state)
+    assert [o.topic for o in out] == ["hub.rejects", "county.410402.petitions"], out
+    refused = schemas.decode(out[1].value or b"")[1]
+    assert refused["reason"] == "not_the_lead"
+    assert "a co-handler may send an opinion" in refused["message"], refused["message"]
+
+
+def test_a_reply_is_recorded_with_its_kind() -> None:
+    for kind, expected in (
+        ("EXPLAINED", "explained"),
+        ("RESOLVED", "resolved"),
+        (None, "resolved"),
+    ):
+        p, state = _signed_for(Clock(T))
+        src = _status_v2(
+            "REPLIED", T, 1, "dept.TAX", ("dept.TAX.status", 0, 1), replyText="答复", replyKind=kind
+        )
+        out = p(src, state)
+        changes = [
+            schemas.decode(o.value or b"")[1]
+            for o in out
+            if o.topic == LIFECYCLE and o.headers == (("hub-kind", b"state_changed"),)
+        ]
+        assert [(c["toState"], c["replyKind"]) for c in changes] == [("replied", expected)], out
+
+
+def test_a_units_record_relayed_twice_is_applied_once() -> None:
+    """The re-keyer is at least once: a crash between its writes and its commit relays a unit's
+    record again at a new offset; the lifecycle knows it by where the unit wrote it, and neither
+    applies it again nor tells the unit it was refused."""
+    p, state = _processor(Clock(T))
+    p(_routed(T), state)
+    first = p(_status_v2("SIGNED_FOR", T, 4, "dept.TAX", ("dept.TAX.status", 1, 9)), state)
+    assert _kinds(first, LIFECYCLE) == ["signed_for"]
+    again = _status_v2("SIGNED_FOR", T, 5, "dept.TAX", ("dept.TAX.status", 1, 9))
+    assert p(again, state) == []
+    # the unit's next record is applied as usual
+    later = _status_v2("IN_PROGRESS", T, 6, "dept.TAX", ("dept.TAX.status", 1, 10))
+    assert _kinds(p(later, state), LIFECYCLE) == ["in_progress"]

@@ -359,11 +359,22 @@ def test_trusted_construction_matches_validation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("authorized", "confidential", "visible"),
-    [(True, False, True), (True, True, False), (False, False, False), (False, True, False)],
+    ("channel", "authorized", "confidential", "visible"),
+    [
+        # 12345: not asking for confidentiality (SFBM "0") is the consent
+        (Channel.HOTLINE, False, False, True),
+        (Channel.HOTLINE, False, True, False),
+        # the mini-program asks for it (authorizeDisclosure)
+        (Channel.MINIPROGRAM, True, False, True),
+        (Channel.MINIPROGRAM, True, True, False),
+        (Channel.MINIPROGRAM, False, False, False),
+        (Channel.MINIPROGRAM, False, True, False),
+    ],
 )
-def test_identity_visible_to_unit(authorized: bool, confidential: bool, visible: bool) -> None:
-    p = minimal(disclosure_authorized=authorized, confidential=confidential)
+def test_identity_visible_to_unit(
+    channel: Channel, authorized: bool, confidential: bool, visible: bool
+) -> None:
+    p = minimal(channel=channel, disclosure_authorized=authorized, confidential=confidential)
     assert p.identity_visible_to_unit is visible
 
 

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer
 from stdnum.cn import ric
 
 from hubtest import (
@@ -42,6 +41,7 @@ from hubtest import (
     produce,
     read_topic,
     strings_of,
+    topic_names,
     wait_until,
 )
 from petition_hub import schemas
@@ -249,11 +249,7 @@ def _headers(record: Record) -> str:
 
 
 def _all_topics(bootstrap: str) -> list[str]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        return sorted(t for t in consumer.topics() if not t.startswith("__"))
-    finally:
-        consumer.close()
+    return sorted(t for t in topic_names(bootstrap) if not t.startswith("__"))
 
 
 def test_no_personal_data_outside_its_envelope(

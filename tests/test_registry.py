@@ -121,16 +121,16 @@ def test_every_record_the_hub_writes_has_its_schema_in_the_registry_view(
             assert name in view.subject_versions(f"{out.topic}-value"), (out.topic, name)
     # the run reached what the registry had drifted from (and the routed and re-keyed topics)
     for topic, name in [
-        ("hub.lifecycle", "cn.gov.pds.hub.LifecycleEvent.v2"),
+        ("hub.lifecycle", "cn.gov.pds.hub.LifecycleEvent.v3"),
         ("hub.sla", "cn.gov.pds.hub.SlaEvent.v2"),
         ("petition-hub-routed", "cn.gov.pds.hub.Routed.v3"),
-        ("petition-hub-unit-status-repartition", "cn.gov.pds.hub.UnitStatus.v1"),
+        ("petition-hub-unit-status-repartition", "cn.gov.pds.hub.UnitStatus.v2"),
         ("petition-hub-evaluations-repartition", "cn.gov.pds.hub.Evaluation.v2"),
         ("hub.deadletter", "cn.gov.pds.hub.DeadLetter.v2"),
     ]:
         assert name in written.get(topic, set()), (topic, sorted(written))
     unit_writes = {n for t, names in written.items() if t.startswith("dept.") for n in names}
-    assert {"cn.gov.pds.hub.UnitPetition.v3", "cn.gov.pds.hub.UnitNotice.v2"} <= unit_writes
+    assert {"cn.gov.pds.hub.UnitPetition.v3", "cn.gov.pds.hub.UnitNotice.v3"} <= unit_writes
 
 
 def test_the_view_is_the_files_schemas_column(view: SchemaView) -> None:
@@ -160,10 +160,14 @@ def test_the_view_is_the_files_schemas_column(view: SchemaView) -> None:
         "cn.gov.pds.hub.UnitPetition.v3",
     )
     notice = view.subject_versions("dept.TAX.petitions-cn.gov.pds.hub.UnitNotice")
-    assert notice == ("cn.gov.pds.hub.UnitNotice.v1", "cn.gov.pds.hub.UnitNotice.v2")
+    assert notice == (
+        "cn.gov.pds.hub.UnitNotice.v1",
+        "cn.gov.pds.hub.UnitNotice.v2",
+        "cn.gov.pds.hub.UnitNotice.v3",
+    )
     version = view.version("dept.TAX.petitions-cn.gov.pds.hub.UnitPetition", "2")
     assert version["id"] == schemas.schema_id(unit[1])
-    assert view.version("dept.TAX.petitions-cn.gov.pds.hub.UnitNotice", "latest")["version"] == 2
+    assert view.version("dept.TAX.petitions-cn.gov.pds.hub.UnitNotice", "latest")["version"] == 3
     assert [n for n in view.subjects() if "lifecycle" in n or "sla" in n] == [
         "hub.lifecycle-value",
         "hub.lifecycle-cn.gov.pds.hub.LifecycleEvent",

@@ -106,7 +106,7 @@ def test_a_units_default_serializer_writes_a_status_with_the_hubs_id(hub_registr
     value = serialize(_status(), SerializationContext(STATUS, MessageField.VALUE))
     assert value is not None
     sid, record = schemas.decode(value)  # exactly what the hub's re-keyer reads
-    assert sid == schemas.schema_id(codec.UNIT_STATUS_V1) == 1013
+    assert sid == schemas.schema_id(codec.UNIT_STATUS_V2) == 1029
     assert codec.read_unit_status(record)["kind"] == "SIGNED_FOR"
 
 
@@ -114,7 +114,7 @@ def test_every_record_type_of_a_unit_topic_has_its_subject(hub_registry: str) ->
     client = SchemaRegistryClient({"url": hub_registry})
     ctx = SerializationContext(PETITIONS, MessageField.VALUE)
     deserialize = AvroDeserializer(client)  # needs nothing but the id in each record
-    for name in (codec.UNIT_PETITION_V3, codec.NOTICE_V2):
+    for name in (codec.UNIT_PETITION_V3, codec.NOTICE_V3):
         raw = schemas.raw_schema(name)
         subject = f"{PETITIONS}-{raw['namespace']}.{raw['name']}"
         assert client.get_latest_version(subject).schema_id == schemas.schema_id(name)
@@ -218,12 +218,12 @@ def test_the_hub_registers_and_frames_with_the_ids_it_was_given(
     assert set(table.by_name) == on_topics | ids.PROVINCE_SCHEMAS
     assert all(table.by_name[n] != ids.FIXED_IDS[n] for n in hub_own)  # none of the fixed ids
     assert all(table.by_name[n] == ids.FIXED_IDS[n] for n in ids.PROVINCE_SCHEMAS)
-    value = schemas.encode(codec.UNIT_STATUS_V1, _status("REPLIED") | {"replyText": "已办结"})
+    value = schemas.encode(codec.UNIT_STATUS_V2, _status("REPLIED") | {"replyText": "已办结"})
     sid = schemas.split_header(value)[0]
     assert (
         sid
         == client.get_latest_version(f"{STATUS}-value").schema_id
-        == table.by_name[codec.UNIT_STATUS_V1]
+        == table.by_name[codec.UNIT_STATUS_V2]
     )
     # a consumer decodes through that registry, and the hub reads its own record by that id
     ctx = SerializationContext(STATUS, MessageField.VALUE)
@@ -231,7 +231,7 @@ def test_the_hub_registers_and_frames_with_the_ids_it_was_given(
     assert decoded == schemas.decode(value)[1]
     assert decoded is not None and decoded["replyText"] == "已办结"
     with pytest.raises(schemas.WireFormatError):  # the fixed id is no longer the hub's
-        schemas.decode(b"\x00" + (1013).to_bytes(4, "big") + value[5:])
+        schemas.decode(b"\x00" + (1029).to_bytes(4, "big") + value[5:])
     # registering again is idempotent: the same ids
     again = {r.name: r.schema_id for r in register_all(assigning, TOPICS)}
     assert again == {n: table.by_name[n] for n in again}
@@ -251,10 +251,10 @@ def test_a_producer_of_the_record_strategy_writes_the_latest_version(hub_registr
         "subject.name.strategy": _strategy(),
     }
     serialize = AvroSerializer(client, schema_text_of(codec.NOTICE_V1), conf=conf)
-    record = _sample(codec.NOTICE_V2)
+    record = _sample(codec.NOTICE_V3)
     value = serialize(record, SerializationContext(PETITIONS, MessageField.VALUE))
     assert value is not None
-    assert schemas.split_header(value)[0] == schemas.schema_id(codec.NOTICE_V2)
+    assert schemas.split_header(value)[0] == schemas.schema_id(codec.NOTICE_V3)
 
 
 def test_a_subjects_record_is_the_schemas_avro_full_name() -> None:

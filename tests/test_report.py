@@ -1,13 +1,24 @@
-"""`petition-hub report`: the public 通报 per unit, computed from hub.lifecycle and hub.sla."""
+"""`petition-hub report`: the public 通报, computed from what a real worker wrote.
+
+The main test drives a worker on the embedded broker with the controllable clock (HUB_CLOCK_FILE)
+through two months of the fourth quarter of 2026: petitions of all three channels, the lead units
+signing for and replying to some of them (others left alone, to fall overdue), the petitioners
+rating the replies (满意, 基本满意, 不满意), a month later a second batch. Then the command's
+figures for the months, the quarter and the year must equal a count made here directly from the
+raw ``hub.lifecycle`` and ``hub.sla`` records (each once per ``ce_id``) joined with what routing
+sent the lead units; some of the worker's records are written twice (a redelivery) first.
+
+The pure tests below it check the periods and the edges the worker run cannot reach cheaply.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,309 +27,487 @@ from click.testing import CliRunner
 
 from petition_hub.domain.rules import default_rules
 from petition_hub.ops.cli import main
-from petition_hub.ops.report import (
-    Period,
-    UnitRow,
-    compute,
-    csv_rows,
-    format_json,
-    format_text,
-    total,
-    unit_namer,
-    write_csv,
+from petition_hub.ops.report import Facts, Period, compute
+from petition_hub.ops.report_format import csv_rows, format_json, format_text, namer, unit_namer
+
+BJ = timezone(timedelta(hours=8))
+#: A Monday in November 2026, and four weeks later (December): both in 2026-Q4.
+NOV = datetime(2026, 11, 2, 9, 0, tzinfo=BJ)
+DEC = datetime(2026, 12, 1, 10, 0, tzinfo=BJ)
+#: Counts the test makes itself, per unit, from the raw records.
+COUNTED = (
+    "received",
+    "signed_for",
+    "signed_for_on_time",
+    "resolved",
+    "resolved_on_time",
+    "rated",
+    "satisfied",
+    "overdue",
+    "overdue_open",
 )
 
-OCT = Period(2026, 10)
-#: 2026-10-01 00:00 Beijing time, in UTC
-OCT_START = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
-#: 2026-11-01 00:00 Beijing time, in UTC
-NOV_START = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)
+
+# --- the worker run ------------------------------------------------------------------------------
+
+
+def _decode(value: bytes | None) -> dict[str, Any]:
+    from petition_hub import schemas
+
+    return dict(schemas.decode(value or b"")[1])
+
+
+def _ce_id(headers: Any) -> str:
+    found = dict(headers).get("ce_id")
+    assert found, f"a record the worker wrote has no ce_id header: {headers}"
+    return bytes(found).decode()
+
+
+class Run:
+    """The worker's broker, its clock and the test's own reading of the topics."""
+
+    def __init__(self, broker: Any, clock: Path, app_id: str) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.app_id = app_id
+        rules = default_rules()
+        self.unit_topics = [f"dept.{c}.petitions" for c in rules.department_by_code] + [
+            f"county.{c}.petitions" for c in rules.county_by_code
+        ]
+
+    def at(self, when: datetime) -> None:
+        from hubtest import set_clock
+
+        set_clock(self.clock, when)
+
+    def read(self, topic: str | list[str]) -> list[Any]:
+        """The topics' records to each partition's end (librdkafka's end-of-partition events:
+        exact for many partitions, where waiting for quiet polls is not)."""
+        from petition_hub.broker.reading import read_all_of
+
+        return list(
+            read_all_of(self.broker.bootstrap, [topic] if isinstance(topic, str) else topic)
+        )
+
+    def send_batch(self, seed: int, ending: datetime) -> set[str]:
+        """A batch of valid petitions of every channel; their petition ids."""
+        from hubtest import produce
+        from petition_hub.devtools.corpus import generate_all
+
+        items = [i for i in generate_all(7, seed, ending=ending) if i.expected == "petition"]
+        for item in items:
+            produce(self.broker.bootstrap, item.topic, [(item.key, item.value, item.headers)])
+        return {str(i.petition_id) for i in items}
+
+    def wait_routed(self, pids: set[str]) -> dict[str, dict[str, Any]]:
+        """Wait until routing decided every petition and the lifecycle took every one routed to
+        units; the lead's UnitPetition of each (latest revision)."""
+        from hubtest import wait_until
+
+        def decided() -> set[str]:
+            seen = {(r.key or b"").decode() for r in self.read(f"{self.app_id}-routed")}
+            return pids - seen
+
+        wait_until(lambda: not decided(), 90, what=f"routing decisions for {len(pids)} petitions")
+
+        def leads() -> dict[str, dict[str, Any]] | None:
+            found: dict[str, dict[str, Any]] = {}
+            for r in self.read(self.unit_topics):
+                rec = _decode(r.value)
+                if rec.get("role") == "LEAD" and rec["petitionId"] in pids:
+                    old = found.get(rec["petitionId"])
+                    if old is None or rec["revision"] >= old["revision"]:
+                        found[rec["petitionId"]] = {**rec, "topic": r.topic}
+            routed = {
+                rec["petitionId"]
+                for rec in map(_decode, (r.value for r in self.read("hub.lifecycle")))
+                if rec["toState"] == "routed"
+            }
+            missing.clear()
+            missing.update(set(found) - routed)
+            return found if found and not missing else None
+
+        missing: set[str] = set()
+        try:
+            leads_found: dict[str, dict[str, Any]] = wait_until(leads, 90, what="leads routed")
+        except AssertionError as exc:
+            states = defaultdict(list)
+            for r in self.read("hub.lifecycle"):
+                rec = _decode(r.value)
+                if rec["petitionId"] in missing:
+                    states[rec["petitionId"]].append((rec["kind"], rec["toState"]))
+            raise AssertionError(
+                f"{exc}: no lifecycle routed for {dict(states)} {missing}"
+            ) from exc
+        return leads_found
+
+    def act(self, leads: dict[str, dict[str, Any]], when: datetime, seed: int) -> int:
+        """The lead units: of every 10 petitions, 7 signed for and 5 of them replied; the rest
+        left alone. The number replied."""
+        from hubtest import produce
+        from petition_hub import schemas
+
+        rng = random.Random(seed)
+        replied = 0
+        for pid, rec in sorted(leads.items()):
+            roll = rng.random()
+            if roll >= 0.7:
+                continue
+            kinds = ["SIGNED_FOR"] + (["IN_PROGRESS", "REPLIED"] if roll < 0.5 else [])
+            replied += "REPLIED" in kinds
+            values = [
+                schemas.encode(
+                    "cn.gov.pds.hub.UnitStatus.v1",
+                    {
+                        "petitionId": pid,
+                        "kind": kind,
+                        "at": when,
+                        "note": None,
+                        "replyText": "已办理：经核实，已协调解决。" if kind == "REPLIED" else None,
+                        "extensionDays": None,
+                    },
+                )
+                for kind in kinds
+            ]
+            topic = str(rec["topic"]).removesuffix(".petitions") + ".status"
+            produce(self.broker.bootstrap, topic, [(pid.encode(), v, ()) for v in values])
+        return replied
+
+    def rate(self, replied: int, when: datetime) -> Counter[str]:
+        """The petitioners answer every request to rate, in turn 满意, 基本满意, 不满意."""
+        from hubtest import produce, wait_until
+        from petition_hub.connectors import CHANNELS
+
+        requests = {
+            s.requests.topic: (s.evaluation_topic, s.requests.ref_field)
+            for s in CHANNELS
+            if s.evaluation_topic is not None
+        }
+
+        def enough() -> list[Any] | None:
+            got = self.read(list(requests))
+            return got if len(got) >= replied else None
+
+        found: list[Any] = wait_until(
+            enough,
+            90,
+            what=f"{replied} requests to rate",
+        )
+        given: Counter[str] = Counter()
+        for i, r in enumerate(sorted(found, key=lambda r: (r.topic, r.partition, r.offset))):
+            request = json.loads(r.value)
+            target, ref_field = requests[r.topic]
+            rating = ("满意", "基本满意", "不满意")[i % 3]
+            given[rating] += 1
+            body = {
+                ref_field: request[ref_field],
+                "petitionRef": request["petitionRef"],
+                "satisfaction": rating,
+                "evaluatedAt": when.isoformat(),
+                "revision": 0,
+            }
+            key = str(request[ref_field]).encode()
+            produce(self.broker.bootstrap, str(target), [(key, json.dumps(body).encode(), ())])
+        return given
+
+    def lifecycle_states(self) -> Counter[str]:
+        return Counter(str(_decode(r.value)["toState"]) for r in self.read("hub.lifecycle"))
+
+
+# --- the independent count -----------------------------------------------------------------------
+
+
+def _in(at: datetime, start: datetime, end: datetime) -> bool:
+    return start <= at < end
+
+
+def count_directly(
+    lifecycle: list[Any], sla: list[Any], leads: dict[str, dict[str, Any]], period: Period
+) -> dict[tuple[str, str], Counter[str]]:
+    """(dimension, key) → counts, from the raw records: each ce_id once; written out here
+    plainly, from domain.md's definitions, not with the report's code."""
+    start, end = period.start, period.end
+    out: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+
+    def add(what: str, unit: str, rec: dict[str, Any], n: int = 1) -> None:
+        lead = leads.get(rec["petitionId"], {})
+        county = lead.get("locationCode") if lead.get("locationKind") == "county" else None
+        county = county or ("city" if lead.get("locationKind") == "city" else "unknown")
+        for key in (
+            ("unit", unit),
+            ("type", rec["petitionType"] or "unknown"),
+            ("channel", rec["channel"]),
+            ("theme", lead.get("theme") or "unknown"),
+            ("county", county),
+        ):
+            out[key][what] += n
+
+    seen: set[str] = set()
+    for r in lifecycle:
+        if _ce_id(r.headers) in seen:
+            continue
+        seen.add(_ce_id(r.headers))
+        rec = _decode(r.value)
+        unit = rec["leadUnit"] or rec["unit"]
+        if rec["kind"] != "state_changed" or not unit or not _in(rec["at"], start, end):
+            continue
+        if rec["toState"] == "routed":
+            add("received", unit, rec)
+        if rec["satisfaction"] and rec["toState"] in ("closed", "reopened"):
+            add("rated", unit, rec)
+            add("satisfied", unit, rec, rec["satisfaction"] != "DISSATISFIED")
+
+    first_overdue: dict[tuple[str, int], dict[str, Any]] = {}
+    ended: dict[tuple[str, int], datetime] = {}
+    for r in sla:
+        if _ce_id(r.headers) in seen:
+            continue
+        seen.add(_ce_id(r.headers))
+        rec = _decode(r.value)
+        clock_key = (rec["petitionId"], rec["round"])
+        first = first_overdue.get(clock_key)
+        if (
+            rec["clock"] == "resolve"
+            and rec["signal"] == "overdue"
+            and rec["unit"]
+            and (first is None or rec["at"] < first["at"])
+        ):
+            first_overdue[clock_key] = rec
+        if rec["clock"] == "resolve" and rec["signal"] in ("met", "missed", "cancelled"):
+            ended[clock_key] = min(rec["at"], ended.get(clock_key, rec["at"]))
+        if not rec["unit"] or not _in(rec["at"], start, end):
+            continue
+        if rec["signal"] == "overdue":
+            add("overdue", rec["unit"], rec)
+        if rec["signal"] in ("met", "missed"):
+            name = "signed_for" if rec["clock"] == "sign_for" else "resolved"
+            add(name, rec["unit"], rec)
+            add(f"{name}_on_time", rec["unit"], rec, rec["signal"] == "met")
+    for clock_key, rec in first_overdue.items():
+        if rec["at"] < end and (clock_key not in ended or ended[clock_key] >= end):
+            add("overdue_open", rec["unit"], rec)
+    return out
+
+
+def _report_json(url: str, data: Path, period: str) -> dict[str, Any]:
+    from hubtest import hub_cli
+
+    return dict(json.loads(hub_cli(url, data, "report", "--period", period, "--json")))
+
+
+def _ends(run: Run) -> tuple[int, int]:
+    return len(run.read("hub.lifecycle")), len(run.read("hub.sla"))
+
+
+def _steady_report(run: Run, data: Path, periods: list[str]) -> tuple[dict[str, Any], ...]:
+    """The command's JSON for ``periods``, from topics that did not change while it read them
+    (the worker may still be writing a timer's steps: then once more)."""
+    for _ in range(10):
+        before = _ends(run)
+        reports = tuple(_report_json(run.broker.url, data, p) for p in periods)
+        if _ends(run) == before:
+            return reports
+        time.sleep(1)
+    raise AssertionError("hub.lifecycle and hub.sla kept changing for 10 report runs")
+
+
+def _check_period(
+    report: dict[str, Any], expected: dict[tuple[str, str], Counter[str]], period: str
+) -> None:
+    """Every unit row of the command equals the direct count (and no unit is missing); the
+    other breakdowns' counts too."""
+    got_units = {u["unit"]: {c: u[c] for c in COUNTED} for u in report["units"]}
+    want_units = {
+        key: {c: counts[c] for c in COUNTED}
+        for (dim, key), counts in expected.items()
+        if dim == "unit" and any(counts.values())
+    }
+    assert got_units == want_units, f"{period}: report {got_units}\n != direct {want_units}"
+    for dim, rows in report["breakdowns"].items():
+        got = {r["key"]: {c: r[c] for c in COUNTED} for r in rows}
+        want = {
+            key: {c: counts[c] for c in COUNTED}
+            for (d, key), counts in expected.items()
+            if d == dim and any(counts.values())
+        }
+        assert got == want, f"{period} by {dim}: report {got}\n != direct {want}"
+
+
+def test_report_counts_what_a_real_worker_wrote(
+    hub_topics: Any, start_worker: Callable[..., Any], tmp_path: Path
+) -> None:
+    from hubtest import produce, wait_until
+
+    started = time.monotonic()
+    clock = tmp_path / "clock"
+    run = Run(hub_topics, clock, "")
+    run.at(NOV)
+    worker = start_worker(hub_topics, HUB_CLOCK_FILE=str(clock), HUB_LIFECYCLE_PARK_SECONDS="2")
+    run.app_id = worker.app_id
+
+    # November: a batch; the leads sign for and reply; the petitioners rate
+    pids = run.send_batch(seed=1411, ending=NOV)
+    leads = run.wait_routed(pids)
+    run.at(NOV + timedelta(hours=2))
+    replied = run.act(leads, NOV + timedelta(hours=2), seed=1)
+    assert replied >= 5, f"only {replied} replies: too few to rate"
+    wait_until(lambda: run.lifecycle_states()["replied"] >= replied, 90, what=f"{replied} replies")
+    run.at(NOV + timedelta(hours=5))
+    given = run.rate(replied, NOV + timedelta(hours=5))
+    wait_until(
+        lambda: run.lifecycle_states()["evaluated"] + run.lifecycle_states()["reopened"] >= replied,
+        90,
+        what=f"{replied} ratings applied",
+    )
+
+    # December: the rating windows end (closed rated), what nobody handled falls overdue; a
+    # second batch arrives and is signed for
+    run.at(DEC)
+    closed = given["满意"] + given["基本满意"]
+    wait_until(
+        lambda: run.lifecycle_states()["closed"] >= closed, 120, what=f"{closed} closed rated"
+    )
+    pids2 = run.send_batch(seed=1412, ending=DEC)
+    leads2 = run.wait_routed(pids2)
+    run.at(DEC + timedelta(hours=1))
+    run.act(leads2, DEC + timedelta(hours=1), seed=2)
+    wait_until(
+        lambda: run.lifecycle_states()["signed_for"] >= len(leads2) // 2,
+        90,
+        what="December's sign-fors",
+    )
+
+    # a redelivery: some of the worker's records again, same ce_id
+    again = run.read("hub.lifecycle")[:40]
+    produce(hub_topics.bootstrap, "hub.lifecycle", [(r.key, r.value, r.headers) for r in again])
+
+    data = tmp_path / "cli"
+    periods = ["2026-11", "2026-12", "2026-Q4", "2026"]
+    reports = dict(zip(periods, _steady_report(run, data, periods), strict=True))
+    lifecycle, sla = run.read("hub.lifecycle"), run.read("hub.sla")
+    all_leads = {**leads, **leads2}
+    for period, report in reports.items():
+        assert report["kind"] == Period.parse(period).kind
+        _check_period(
+            report, count_directly(lifecycle, sla, all_leads, Period.parse(period)), period
+        )
+
+    nov, dec, q4, year = (reports[p] for p in periods)
+    busy = [u for u in nov["units"] if u["received"] and u["signed_for"]]
+    assert len(busy) >= 3, f"only {len(busy)} units received and signed for: {nov['units']}"
+    # every rating is final in November: 不满意 reopens at once, the others close when their
+    # 7-day window ends (in November too), which the jump to December lets the worker see
+    assert nov["total"]["rated"] == sum(given.values()), (nov["total"], given)
+    assert nov["total"]["satisfied"] == closed, (nov["total"], given)
+    # the ladder's steps are dated when they fell due (November), seen when the clock jumped
+    assert nov["total"]["overdue"] > 0, "nothing fell overdue"
+    assert q4["total"]["overdue_open"] > 0, "no overdue backlog at the end of the quarter"
+    assert dec["total"]["received"] > 0, "nothing received in December"
+    for count in ("received", "signed_for", "resolved", "rated", "overdue"):
+        assert q4["total"][count] == nov["total"][count] + dec["total"][count], count
+        assert year["total"][count] == q4["total"][count], count
+    assert q4["common_problems"]["most_petitions"], "no theme named among the common problems"
+    assert q4["common_problems"]["lowest_satisfaction"], "no theme rated"
+    assert any(u["below_target"] for u in q4["units"]), "every unit met 95% with half unreplied"
+    assert len(lifecycle) > len({_ce_id(r.headers) for r in lifecycle}), "no redelivery seen"
+
+    # the text: every unit with figures, the target marked, the common problems
+    from hubtest import hub_cli
+
+    text = hub_cli(hub_topics.url, data, "report", "--period", "2026-Q4")
+    assert text.splitlines()[0].startswith("2026年第四季度 (2026-Q4")
+    for unit in q4["units"]:
+        assert f" {unit['unit']} " in text, f"{unit['unit']} not in the text report"
+    assert "办结率目标 95%" in text and "共性问题研判" in text and "▼" in text
+    print(
+        f"units with figures: Q4 {len(q4['units'])}, November {len(nov['units'])} "
+        f"(received and signed for: {len(busy)}); {time.monotonic() - started:.0f} s"
+    )
+
+
+# --- pure: periods and edges ---------------------------------------------------------------------
+
 MID_OCT = datetime(2026, 10, 15, 2, 0, tzinfo=UTC)
-MS = timedelta(milliseconds=1)
 
 
-def lc(
-    to_state: str,
-    at: datetime,
-    lead: str | None = "dept.TAX",
-    *,
-    event_id: str | None = None,
-    petition: str = "PH-1",
-    kind: str = "state_changed",
-    satisfaction: str | None = None,
-    unit: str | None = None,
-) -> dict[str, Any]:
-    """A decoded LifecycleEvent.v1."""
-    return {
-        "eventId": event_id or uuid.uuid4().hex,
-        "petitionId": petition,
-        "kind": kind,
-        "at": at,
-        "fromState": None,
-        "toState": to_state,
-        "cause": None,
-        "unit": unit if unit is not None else lead,
-        "leadUnit": lead,
-        "closure": None,
-        "satisfaction": satisfaction,
-        "round": 0,
-        "channel": "HOTLINE",
-        "petitionType": None,
-        "deadline": None,
-        "extensionDays": None,
-        "approved": None,
-        "note": None,
-    }
-
-
-def sla(
-    clock: str,
-    signal: str,
-    at: datetime,
-    unit: str | None = "dept.TAX",
-    *,
-    event_id: str | None = None,
-    petition: str = "PH-1",
-    round_: int = 0,
-) -> dict[str, Any]:
-    """A decoded SlaEvent.v1."""
-    return {
-        "eventId": event_id or uuid.uuid4().hex,
-        "petitionId": petition,
-        "clock": clock,
-        "signal": signal,
-        "at": at,
-        "deadline": None,
-        "round": round_,
-        "unit": unit,
-        "channel": "HOTLINE",
-        "petitionType": None,
-        "urgency": "NORMAL",
-    }
-
-
-def by_unit(rows: list[UnitRow]) -> Mapping[str, UnitRow]:
-    return {r.unit: r for r in rows}
-
-
-# --- the period ----------------------------------------------------------------------------------
-
-
-def test_period_is_a_beijing_calendar_month() -> None:
-    assert OCT.start == OCT_START
-    assert OCT.end == NOV_START
-    assert Period.parse("2026-12").end == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
-    assert str(Period.parse(" 2027-01 ")) == "2027-01"
-    for bad in ("2026-13", "2026-00", "2026-1", "202610", "2026-10-01", ""):
+def test_periods_month_quarter_year() -> None:
+    oct_ = Period.parse("2026-10")
+    assert (oct_.kind, oct_.start, oct_.end) == (
+        "month",
+        datetime(2026, 9, 30, 16, 0, tzinfo=UTC),
+        datetime(2026, 10, 31, 16, 0, tzinfo=UTC),
+    )
+    q4 = Period.parse("2026-Q4")
+    assert (q4.kind, str(q4), q4.title()) == ("quarter", "2026-Q4", "2026年第四季度")
+    assert q4.start == oct_.start and q4.end == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+    q1 = Period.parse("2027-q1")
+    assert q1.start == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+    assert q1.end == datetime(2027, 3, 31, 16, 0, tzinfo=UTC)
+    year = Period.parse(" 2026 ")
+    assert (year.kind, str(year), year.title()) == ("year", "2026", "2026年度")
+    assert year.start == datetime(2025, 12, 31, 16, 0, tzinfo=UTC) and year.end == q4.end
+    assert Period.parse("2026-12").end == year.end
+    assert datetime(2026, 12, 31, 15, 59, tzinfo=UTC) in year
+    assert datetime(2026, 12, 31, 16, 0, tzinfo=UTC) not in year
+    for bad in ("2026-13", "2026-00", "2026-1", "202610", "2026-Q5", "2026-Q0", "26", ""):
         with pytest.raises(ValueError):
             Period.parse(bad)
 
 
-def test_month_edges_count_by_beijing_time() -> None:
-    """A UTC timestamp on Sept 30 after 16:00 is October 1 in Beijing, and so on."""
+def _lc(to_state: str, unit: str, pid: str, satisfaction: str | None = None) -> dict[str, Any]:
+    return {
+        "eventId": f"{pid}#{to_state}",
+        "petitionId": pid,
+        "kind": "state_changed",
+        "at": MID_OCT,
+        "toState": to_state,
+        "unit": unit,
+        "leadUnit": unit,
+        "satisfaction": satisfaction,
+        "channel": "HOTLINE",
+        "petitionType": "政策咨询",
+    }
+
+
+def test_undefined_rates_target_and_common_problems_in_every_format() -> None:
+    """Zero denominators are "—" (empty in CSV, null in JSON), never 0 % or 100 %; a unit below
+    95 % is flagged; themes and counties named as routing named them."""
     lifecycle = [
-        lc("routed", OCT_START - MS, petition="sep"),  # 2026-09-30 23:59:59.999 +08
-        lc("routed", OCT_START, petition="oct-first"),  # 2026-10-01 00:00 +08
-        lc("routed", NOV_START - MS, petition="oct-last"),  # 2026-10-31 23:59:59.999 +08
-        lc("routed", NOV_START, petition="nov"),  # 2026-11-01 00:00 +08
+        _lc("routed", "dept.TAX", "a"),
+        _lc("routed", "dept.TAX", "b"),
+        _lc("closed", "county.410402", "c", "DISSATISFIED"),
     ]
-    signals = [
-        sla("sign_for", "met", OCT_START - MS),
-        sla("sign_for", "met", OCT_START),
-        sla("resolve", "missed", NOV_START - MS),
-        sla("resolve", "met", NOV_START),
-    ]
-    row = by_unit(compute(lifecycle, signals, OCT))["dept.TAX"]
-    assert (row.received, row.signed_for, row.resolved) == (2, 1, 1)
-    sep = by_unit(compute(lifecycle, signals, Period(2026, 9)))["dept.TAX"]
-    nov = by_unit(compute(lifecycle, signals, Period(2026, 11)))["dept.TAX"]
-    assert (sep.received, sep.signed_for, nov.received, nov.resolved) == (1, 1, 1, 1)
-
-
-def test_year_edge_and_naive_times_are_utc() -> None:
-    new_year = datetime(2026, 12, 31, 16, 0)  # naive: taken as UTC, i.e. 2027-01-01 00:00 +08
-    rows = compute([lc("routed", new_year), lc("routed", new_year - MS)], [], Period(2027, 1))
-    assert by_unit(rows)["dept.TAX"].received == 1
-    rows = compute([lc("routed", new_year), lc("routed", new_year - MS)], [], Period(2026, 12))
-    assert by_unit(rows)["dept.TAX"].received == 1
-
-
-# --- the definitions -----------------------------------------------------------------------------
-
-
-def test_counts_and_rates_per_unit() -> None:
-    lifecycle = [
-        *(lc("routed", MID_OCT, petition=f"t{i}") for i in range(4)),
-        lc("routed", MID_OCT, "county.410402", petition="c1"),
-        lc("signed_for", MID_OCT),  # not a receipt
-        lc("routed", MID_OCT, petition="t0", kind="routing_requested"),  # not a state change
-        # ratings: final ones only (closed / reopened), for the lead, else the unit
-        lc("closed", MID_OCT, satisfaction="SATISFIED"),
-        lc("closed", MID_OCT, satisfaction="BASICALLY_SATISFIED"),
-        lc("reopened", MID_OCT, satisfaction="DISSATISFIED"),
-        lc("closed", MID_OCT, None, satisfaction="DISSATISFIED", unit="dept.TAX"),
-        lc("evaluated", MID_OCT, satisfaction="SATISFIED"),  # may still change: not final
-        lc("closed", MID_OCT),  # unrated (window elapsed): not rated
-    ]
-    signals = [
-        sla("sign_for", "met", MID_OCT),
-        sla("sign_for", "met", MID_OCT),
-        sla("sign_for", "missed", MID_OCT),
-        sla("sign_for", "cancelled", MID_OCT),  # returned: not signed for
-        sla("resolve", "met", MID_OCT),
-        sla("resolve", "missed", MID_OCT),
-        sla("resolve", "warning", MID_OCT),
-        sla("resolve", "started", MID_OCT),
-        sla("sign_for", "overdue", MID_OCT),
-        sla("resolve", "overdue", MID_OCT, petition="PH-2"),
-        sla("resolve", "met", MID_OCT, "county.410402"),
-    ]
-    rows = compute(lifecycle, signals, OCT)
-    assert [r.unit for r in rows] == ["dept.TAX", "county.410402"]
-    tax = rows[0]
-    assert (tax.received, tax.signed_for, tax.signed_for_on_time) == (4, 3, 2)
-    assert (tax.resolved, tax.resolved_on_time, tax.rated, tax.satisfied) == (2, 1, 4, 2)
-    assert (tax.overdue, tax.overdue_open) == (2, 1)
-    assert tax.response_rate == pytest.approx(2 / 3)
-    assert tax.resolution_rate == pytest.approx(0.5)
-    assert tax.on_time_resolution_rate == pytest.approx(0.5)
-    assert tax.satisfaction_rate == pytest.approx(0.5)
-    county = rows[1]
-    assert (county.received, county.resolved, county.resolution_rate) == (1, 1, 1.0)
-    city = total(rows)
-    assert (city.received, city.resolved, city.resolution_rate) == (5, 3, pytest.approx(0.6))
-
-
-def test_redelivered_events_count_once() -> None:
-    routed = lc("routed", MID_OCT, event_id="lc-1")
-    rated = lc("closed", MID_OCT, satisfaction="SATISFIED", event_id="lc-2")
-    met = sla("sign_for", "met", MID_OCT, event_id="sla-1")
-    overdue = sla("resolve", "overdue", MID_OCT, event_id="sla-2", petition="PH-9")
-    rows = compute(
-        [routed, rated, dict(routed), rated, routed],
-        [met, dict(met), overdue, overdue],
-        OCT,
+    facts = {
+        "a": Facts(theme="T05", theme_name="税费", county="410402", county_name="新华区"),
+        "c": Facts(theme="T09", theme_name="用地", county="city"),
+    }
+    report = compute(lifecycle, [], Period(2026, 10), facts)
+    name = namer(report, unit_namer(default_rules()))
+    tax = report.units[0]
+    assert (tax.key, tax.received, tax.resolution_rate, tax.below_target) == (
+        "dept.TAX",
+        2,
+        0.0,
+        True,
     )
-    row = by_unit(rows)["dept.TAX"]
-    assert (row.received, row.rated, row.signed_for, row.overdue, row.overdue_open) == (
-        1,
-        1,
-        1,
-        1,
-        1,
-    )
-
-
-def test_zero_denominators_are_undefined_not_zero() -> None:
-    rows = compute([], [sla("resolve", "overdue", MID_OCT)], OCT)
-    (row,) = rows
-    assert row.received == row.signed_for == row.resolved == row.rated == 0
-    assert row.response_rate is None
-    assert row.resolution_rate is None
-    assert row.on_time_resolution_rate is None
-    assert row.satisfaction_rate is None
-    # resolved with nothing received this month: 办结率 undefined, 限时办结率 defined
-    row = compute([], [sla("resolve", "met", MID_OCT)], OCT)[0]
-    assert row.resolution_rate is None and row.on_time_resolution_rate == 1.0
-    text = format_text(rows, OCT, unit_namer(default_rules()))
-    tax_line = next(line for line in text.splitlines() if "dept.TAX" in line)
-    assert tax_line.count("—") == 4 and "%" not in tax_line
-    data = csv_rows(rows, unit_namer(default_rules()))
-    header, tax = data[0], data[1]
-    for rate in ("响应率(%)", "办结率(%)", "限时办结率(%)", "满意率(%)"):
-        assert tax[header.index(rate)] == ""
-    assert json.loads(format_json(rows, OCT, str))["units"][0]["response_rate"] is None
-
-
-def test_overdue_open_is_the_backlog_at_the_end_of_the_period() -> None:
-    sep = datetime(2026, 9, 20, 2, 0, tzinfo=UTC)
-    signals = [
-        # overdue in September, replied late in October: open at the end of September only
-        sla("resolve", "overdue", sep, petition="A"),
-        sla("resolve", "missed", MID_OCT, petition="A"),
-        # overdue in September, still open: open at both ends, overdue counted in September
-        sla("resolve", "overdue", sep, petition="B"),
-        # round 0 replied in time, round 1 overdue and open
-        sla("resolve", "met", sep, petition="C"),
-        sla("resolve", "overdue", MID_OCT, petition="C", round_=1),
-        # a sign-for clock overdue is counted as overdue, but it is not a resolve backlog
-        sla("sign_for", "overdue", MID_OCT, petition="D"),
+    county = report.units[1]
+    assert county.resolution_rate is None and not county.below_target
+    text = format_text(report, name)
+    assert "国家税务总局平顶山市税务局" in text and "0.0%▼" in text
+    assert "1 个单位低于目标" in text and "税费 1件" in text and "用地 0.0% (1件评价)" in text
+    assert "新华区" in text and "市本级" in text and "未知" in text
+    rows = csv_rows(report, name)
+    header, first = rows[0], rows[1]
+    assert header[:3] == ["维度", "名称", "代码"] and first[:3] == [
+        "单位",
+        name("unit", "dept.TAX"),
+        "dept.TAX",
     ]
-    sep_row = by_unit(compute([], signals, Period(2026, 9)))["dept.TAX"]
-    oct_row = by_unit(compute([], signals, OCT))["dept.TAX"]
-    assert (sep_row.overdue, sep_row.overdue_open) == (2, 2)
-    assert (oct_row.overdue, oct_row.overdue_open) == (2, 2)  # B and C round 1
-    assert oct_row.resolved == 1 and oct_row.resolved_on_time == 0
-    aug = compute([], signals, Period(2026, 8))
-    assert aug == []
-
-
-def test_events_without_a_unit_count_for_nobody() -> None:
-    rows = compute(
-        [lc("routed", MID_OCT, None, unit=None)],
-        [sla("sign_for", "met", MID_OCT, None)],
-        OCT,
-    )
-    assert rows == []
-
-
-def test_sorted_by_received_then_code() -> None:
-    lifecycle = [
-        lc("routed", MID_OCT, "dept.HUD"),
-        lc("routed", MID_OCT, "dept.HUD"),
-        lc("routed", MID_OCT, "county.410421"),
-        lc("routed", MID_OCT, "dept.AGRI"),
-    ]
-    signals = [sla("resolve", "met", MID_OCT, "dept.ZZZ")]
-    rows = compute(lifecycle, signals, OCT)
-    assert [r.unit for r in rows] == ["dept.HUD", "county.410421", "dept.AGRI", "dept.ZZZ"]
-
-
-# --- formatting ----------------------------------------------------------------------------------
-
-
-def test_text_table_with_chinese_names(tmp_path: Path) -> None:
-    rows = compute(
-        [lc("routed", MID_OCT), lc("routed", MID_OCT), lc("routed", MID_OCT, "county.410402")],
-        [sla("sign_for", "met", MID_OCT), sla("sign_for", "missed", MID_OCT)],
-        OCT,
-    )
-    name = unit_namer(default_rules())
-    text = format_text(rows, OCT, name)
-    lines = text.splitlines()
-    assert lines[0].startswith("2026年10月 (2026-10")
-    assert "2026-10-01 00:00 – 2026-11-01 00:00" in lines[0]
-    assert lines[1].split()[:6] == ["单位", "代码", "受理", "签收", "按时签收", "响应率"]
-    assert lines[2].startswith("国家税务总局平顶山市税务局") and "50.0%" in lines[2]
-    assert lines[3].startswith("平顶山市新华区人民政府")
-    assert lines[4].startswith("合计")
-    assert name("dept.NOPE") == "dept.NOPE" and name("odd") == "odd"
-    assert format_text([], OCT, name).endswith("no events in this period")
-
-    path = tmp_path / "report.csv"
-    write_csv(path, rows, name)
-    raw = path.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
-    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert table[0][:4] == ["单位", "单位代码", "受理", "签收"]
-    assert table[1][:2] == ["国家税务总局平顶山市税务局", "dept.TAX"]
-    assert table[1][table[0].index("响应率(%)")] == "50.0"
-    assert table[-1][:3] == ["合计", "", "3"]
-
-
-def test_json_output() -> None:
-    rows = compute([lc("routed", MID_OCT)], [sla("resolve", "met", MID_OCT)], OCT)
-    data = json.loads(format_json(rows, OCT, unit_namer(default_rules())))
-    assert data["period"] == "2026-10"
-    assert data["from"] == "2026-10-01T00:00:00+08:00"
-    assert data["to"] == "2026-11-01T00:00:00+08:00"
-    (unit,) = data["units"]
-    assert unit["name"] == "国家税务总局平顶山市税务局"
-    assert unit["resolution_rate"] == 1.0 and unit["satisfaction_rate"] is None
-    assert data["total"]["received"] == 1
-
-
-# --- the command without a broker ----------------------------------------------------------------
+    assert first[header.index("响应率(%)")] == "" and first[-1] == "1"
+    data = json.loads(format_json(report, name))
+    assert data["units"][0]["response_rate"] is None and data["resolution_target"] == 0.95
+    assert data["common_problems"]["lowest_satisfaction"][0]["theme"] == "T09"
+    assert format_text(compute([], [], Period(2026, 10)), name).endswith("no events in this period")
 
 
 def test_cli_refuses_a_bad_period_and_a_missing_broker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,70 +518,9 @@ def test_cli_refuses_a_bad_period_and_a_missing_broker(monkeypatch: pytest.Monke
     try:
         bad = CliRunner().invoke(main, ["report", "--period", "2026-13"])
         assert bad.exit_code == 2 and "not a month: 2026-13" in bad.output
-        no_broker = CliRunner().invoke(main, ["report", "--period", "2026-10"])
+        bad = CliRunner().invoke(main, ["report", "--period", "2026Q4"])
+        assert bad.exit_code == 2 and "YYYY-Qn" in bad.output
+        no_broker = CliRunner().invoke(main, ["report", "--period", "2026-Q4"])
         assert no_broker.exit_code == 1 and "HUB_BROKER is not set" in no_broker.output
     finally:
         get_settings.cache_clear()
-
-
-# --- on the embedded broker ----------------------------------------------------------------------
-
-
-@pytest.mark.broker
-@pytest.mark.slow
-def test_report_from_the_topics(hub_topics: Any, tmp_path: Path) -> None:
-    """Avro records on hub.lifecycle and hub.sla (one redelivered, one not Avro) → the command's
-    table and CSV."""
-    from hubtest import hub_cli, produce
-    from petition_hub import schemas
-
-    lifecycle = [
-        lc("routed", OCT_START, petition="PH-A", event_id="a-routed"),
-        lc("routed", MID_OCT, petition="PH-B", event_id="b-routed"),
-        lc("routed", NOV_START, petition="PH-C", event_id="c-routed"),  # November
-        lc("routed", MID_OCT, "county.410402", petition="PH-D", event_id="d-routed"),
-        lc("closed", MID_OCT, petition="PH-A", satisfaction="BASICALLY_SATISFIED", event_id="a-cl"),
-    ]
-    signals = [
-        sla("sign_for", "met", MID_OCT, petition="PH-A", event_id="a-sf"),
-        sla("sign_for", "missed", MID_OCT, petition="PH-B", event_id="b-sf"),
-        sla("resolve", "met", MID_OCT, petition="PH-A", event_id="a-res"),
-        sla("resolve", "overdue", MID_OCT, "county.410402", petition="PH-D", event_id="d-od"),
-    ]
-
-    def avro(name: str, records: list[dict[str, Any]]) -> list[tuple[bytes, bytes, list[Any]]]:
-        return [(r["petitionId"].encode(), schemas.encode(name, r), []) for r in records]
-
-    bootstrap = hub_topics.bootstrap
-    lc_items = avro("cn.gov.pds.hub.LifecycleEvent.v1", lifecycle)
-    produce(bootstrap, "hub.lifecycle", [*lc_items, lc_items[1], (b"PH-X", b"not avro", [])])
-    sla_items = avro("cn.gov.pds.hub.SlaEvent.v1", signals)
-    produce(bootstrap, "hub.sla", [*sla_items, sla_items[0]])
-
-    csv_path = tmp_path / "oct.csv"
-    data = tmp_path / "data"
-    out = hub_cli(hub_topics.url, data, "report", "--period", "2026-10", "--csv", str(csv_path))
-    lines = out.splitlines()
-    assert lines[0].startswith("2026年10月")
-    tax = lines[2].split()
-    assert tax[:2] == ["国家税务总局平顶山市税务局", "dept.TAX"]
-    # received 2, signed for 2 (1 on time) 50%, resolved 1 (on time) 50% / 100%, rated 1, 100%
-    assert " ".join(tax[2:]) == "2 2 1 50.0% 1 1 50.0% 100.0% 1 1 100.0% 0 0"
-    county = lines[3].split()
-    assert county[:2] == ["平顶山市新华区人民政府", "county.410402"]
-    assert " ".join(county[2:]) == "1 0 0 — 0 0 0.0% — 0 0 — 1 1"
-    assert lines[4].split()[:2] == ["合计", "3"]
-
-    table = list(csv.reader(io.StringIO(csv_path.read_bytes().decode("utf-8"))))
-    assert table[0][0] == "\ufeff单位"  # the BOM, then the header
-    assert [row[1] for row in table[1:]] == ["dept.TAX", "county.410402", ""]
-    header = [h.lstrip("\ufeff") for h in table[0]]
-    assert table[2][header.index("响应率(%)")] == ""
-    assert table[1][header.index("满意率(%)")] == "100.0"
-
-    as_json = json.loads(hub_cli(hub_topics.url, data, "report", "--period", "2026-11", "--json"))
-    # November: PH-C received; PH-D still overdue and open at the end of the month
-    assert [(u["unit"], u["received"], u["overdue_open"]) for u in as_json["units"]] == [
-        ("dept.TAX", 1, 0),
-        ("county.410402", 0, 1),
-    ]

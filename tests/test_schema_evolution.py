@@ -115,8 +115,8 @@ def test_the_hub_writes_the_newest_versions() -> None:
         codec.ROUTED_V3,
         codec.EVALUATION_V2,
         codec.SLA_V2,
-        codec.LIFECYCLE_V2,
-        codec.NOTICE_V2,
+        codec.LIFECYCLE_V3,
+        codec.NOTICE_V3,
     }
     for name in names:
         newest = max(

@@ -2,10 +2,10 @@
 
 Unit tests (no broker): every client kind gets the options from one place
 (:mod:`petition_hub.service.security`): aiokafka clients are really constructed with them,
-kafka-python's
-and confluent-kafka's configurations are built (and accepted), the worker's faust app gets
-``broker_credentials`` and faust hands them to its own consumer and producer; bad combinations are
-refused with one line; the password is in no repr and no log line.
+confluent-kafka's (librdkafka's) configurations are built and accepted, the worker's faust app
+gets ``broker_credentials`` and faust hands them to its own consumer and producer, and the tools
+(``topics``, ``report``, ``dlq``) give theirs to librdkafka; bad combinations are refused with
+one line; the password is in no repr and no log line (librdkafka's configuration dump included).
 
 End to end (TLS): Tansu 0.6.0 (the embedded broker) takes ``--cert``/``--key`` but never uses them
 (its listener stays plaintext), so a TLS terminator of the test's own sits in front of it and Tansu
@@ -53,7 +53,6 @@ from petition_hub.service.security import (
     client_security,
     confluent_config,
     faust_credentials,
-    kafka_python_options,
 )
 from petition_hub.service.settings import PROJECT_ROOT, Settings
 
@@ -218,7 +217,6 @@ def tls(pki: dict[str, Path], protocol: str = "SSL", **kw: Any) -> Settings:
 def test_plaintext_changes_no_client() -> None:
     s = settings()
     assert aiokafka_options(s) == {}
-    assert kafka_python_options(s) == {}
     assert confluent_config(s) == {}
     assert faust_credentials(s) is None
     assert "broker_credentials" not in faust_settings(s, BROKER)
@@ -234,7 +232,6 @@ def test_sasl_options_for_every_client_kind(mechanism: str) -> None:
         "sasl_plain_password": PASSWORD,
     }
     assert aiokafka_options(s) == expected
-    assert kafka_python_options(s) == expected
     assert isinstance(aiokafka_options(s)["sasl_plain_password"], Redacted)
     assert confluent_config(s) == {
         "security.protocol": "sasl_plaintext",
@@ -260,9 +257,9 @@ def test_sasl_ssl_shares_one_verifying_tls_context(pki: dict[str, Path]) -> None
     assert ctx.cert_store_stats()["x509_ca"] == 1  # HUB_SSL_CAFILE, not the system's store
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_mechanism"] == "SCRAM-SHA-256"
-    assert sec.kafka_python()["ssl_context"] is ctx  # one verification policy for every client
     credentials = sec.faust()
     assert isinstance(credentials, faust.SASLCredentials)
+    # one verification policy for every aiokafka client, faust's own included
     assert credentials.ssl_context is ctx and credentials.protocol.value == "SASL_SSL"
     assert confluent_config(s) == {
         "security.protocol": "sasl_ssl",
@@ -309,25 +306,21 @@ async def test_aiokafka_clients_are_built_with_the_options(pki: dict[str, Path])
         await admin.close()
 
 
-def test_kafka_python_and_confluent_accept_the_options(pki: dict[str, Path]) -> None:
-    from confluent_kafka import Producer
-    from kafka import KafkaConsumer, KafkaProducer
+def test_confluent_clients_accept_the_options(pki: dict[str, Path]) -> None:
+    from confluent_kafka import KafkaException
 
-    s = tls(pki, "SASL_SSL")
-    options = kafka_python_options(s)
-    consumer = KafkaConsumer(bootstrap_servers="127.0.0.1:9", api_version=(3, 9), **options)
-    producer = KafkaProducer(bootstrap_servers="127.0.0.1:9", api_version=(3, 9), **options)
-    try:
-        for config in (consumer.config, producer.config):
-            assert config["security_protocol"] == "SASL_SSL"
-            assert config["sasl_mechanism"] == "SCRAM-SHA-256"
-            assert config["sasl_plain_password"] == PASSWORD
-            assert config["ssl_context"] is options["ssl_context"]
-    finally:
-        consumer.close()
-        producer.close(timeout=1)
-    # librdkafka checks every property name and value when the client is made
-    Producer({"bootstrap.servers": "127.0.0.1:9", "log_level": 0, **confluent_config(s)})
+    from petition_hub.broker import tools
+
+    # librdkafka checks every property name and value when the client is made, and loads the
+    # CA, the certificate and the key then
+    options = confluent_config(tls(pki, "SASL_SSL"))
+    tools.consumer("127.0.0.1:9", options).close()
+    tools.SendingProducer("127.0.0.1:9", options).close()
+    # ... so the check can fail: another library's names (aiokafka's) are refused
+    with pytest.raises(KafkaException, match="security_protocol"):
+        tools.consumer("127.0.0.1:9", aiokafka_options(sasl()))
+    with pytest.raises(KafkaException, match=r"ssl\.certificate\.location"):
+        tools.consumer("127.0.0.1:9", {**options, "ssl.certificate.location": str(pki["garbage"])})
 
 
 def test_the_worker_gets_broker_credentials_and_faust_passes_them_on() -> None:
@@ -368,20 +361,23 @@ def test_the_stages_get_the_same_login() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The tools: kafka-python through read_all and report; confluent-kafka through topics apply/diff
+# The tools (confluent-kafka): topics apply/diff, read_all and report, dlq
 # --------------------------------------------------------------------------------------------------
 
 
-class _Recorder:
-    """Stands in for a kafka-python client class: records the keyword arguments, then fails."""
+class _NoPartitions:
+    """Stands in for confluent-kafka's Consumer: records the configuration; no topics."""
 
-    def __init__(self, error: type[Exception]) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.error = error
+    calls: ClassVar[list[dict[str, Any]]] = []
 
-    def __call__(self, **kwargs: Any) -> Any:
-        self.calls.append(kwargs)
-        raise self.error("recorded")
+    def __init__(self, config: dict[str, Any]) -> None:
+        _NoPartitions.calls.append(config)
+
+    def list_topics(self, topic: str | None = None, timeout: float = 15.0) -> Any:
+        return SimpleNamespace(topics={})
+
+    def close(self) -> None:
+        pass
 
 
 def test_topics_admin_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -426,7 +422,7 @@ def test_tail_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
         def __init__(self, config: dict[str, Any]) -> None:
             calls.append(config)
 
-        def list_topics(self, topic: str, timeout: float) -> Any:
+        def list_topics(self, topic: str | None = None, timeout: float = 15.0) -> Any:
             raise KafkaException(KafkaError(KafkaError._TRANSPORT, "recorded"))
 
         def close(self) -> None:
@@ -450,29 +446,42 @@ def test_read_all_and_report_log_in(monkeypatch: pytest.MonkeyPatch) -> None:
     from petition_hub.broker import reading, tools
     from petition_hub.ops import report
 
-    class NoPartitions:
-        """Stands in for confluent-kafka's Consumer: records the configuration; no topics."""
-
-        calls: ClassVar[list[dict[str, Any]]] = []
-
-        def __init__(self, config: dict[str, Any]) -> None:
-            NoPartitions.calls.append(config)
-
-        def list_topics(self, topic: str, timeout: float) -> Any:
-            return SimpleNamespace(topics={})
-
-        def close(self) -> None:
-            pass
-
-    monkeypatch.setattr(tools, "Consumer", NoPartitions)
+    monkeypatch.setattr(tools, "Consumer", _NoPartitions)
+    monkeypatch.setattr(_NoPartitions, "calls", [])
     options = confluent_config(sasl())
     assert list(reading.read_all("127.0.0.1:9", "hub.deadletter", options=options)) == []
     events = report.read_events("127.0.0.1:9", options)
     assert events.lifecycle == [] and events.sla == []
-    assert len(NoPartitions.calls) == 3
-    for call in NoPartitions.calls:
+    assert len(_NoPartitions.calls) == 3
+    for call in _NoPartitions.calls:
         assert call["security.protocol"] == "sasl_plaintext"
         assert call["sasl.username"] == "petition-hub"
+
+
+def test_dlq_logs_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from petition_hub.broker import tools
+    from petition_hub.ops import cli
+    from petition_hub.service.settings import get_settings
+
+    monkeypatch.setattr(tools, "Consumer", _NoPartitions)
+    monkeypatch.setattr(_NoPartitions, "calls", [])
+    monkeypatch.setenv("HUB_BROKER", "kafka://127.0.0.1:9")
+    monkeypatch.setenv("HUB_PII_KEY", TEST_PII_KEY)
+    monkeypatch.setenv("HUB_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("HUB_SASL_MECHANISM", "SCRAM-SHA-256")
+    monkeypatch.setenv("HUB_SASL_USERNAME", "petition-hub")
+    monkeypatch.setenv("HUB_SASL_PASSWORD", PASSWORD)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.main, ["dlq", "list"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "no dead letters" in result.output
+    # librdkafka's names (aiokafka's would be refused: "No such configuration property")
+    assert [call["security.protocol"] for call in _NoPartitions.calls] == ["sasl_plaintext"]
+    assert _NoPartitions.calls[0]["sasl.mechanisms"] == "SCRAM-SHA-256"
+    assert _NoPartitions.calls[0]["sasl.password"] == PASSWORD
 
 
 # --------------------------------------------------------------------------------------------------
@@ -593,11 +602,10 @@ def test_no_secret_in_any_repr(pki: dict[str, Path]) -> None:
         sec.describe(),
         repr(sec.aiokafka()),
         str(sec.aiokafka()),
-        repr(sec.kafka_python()),
         repr(sec.confluent()),
         repr(sec.faust()),
         repr(faust_settings(s, BROKER)),
-        "%s %r" % (sec.aiokafka(), sec.kafka_python()),  # noqa: UP031 - as logging formats
+        "%s %r" % (sec.aiokafka(), sec.confluent()),  # noqa: UP031 - as logging formats
     ]
     for text in shown:
         assert PASSWORD not in text
@@ -609,20 +617,17 @@ def test_no_secret_in_any_repr(pki: dict[str, Path]) -> None:
 
 
 async def test_no_secret_in_the_clients_logs(caplog: pytest.LogCaptureFixture) -> None:
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
+    from petition_hub.broker import tools
 
-    options = kafka_python_options(sasl())
     port = free_port()  # nobody listens: the clients log their configuration and give up
-    with caplog.at_level(logging.DEBUG):
-        with contextlib.suppress(KafkaError):
-            # kafka-python logs the admin client's whole configuration at DEBUG
-            KafkaAdminClient(
-                bootstrap_servers=f"127.0.0.1:{port}",
-                request_timeout_ms=500,
-                bootstrap_timeout_ms=500,
-                **options,
-            ).close()
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, tools.LIBRDKAFKA_LOG.name):
+        # librdkafka dumps its whole configuration with debug=conf (through the tools' logger,
+        # served when the client is polled)
+        client = tools.consumer(f"127.0.0.1:{port}", confluent_config(sasl()), debug="conf")
+        try:
+            client.poll(0.5)
+        finally:
+            client.close()
         producer = AIOKafkaProducer(
             bootstrap_servers=f"127.0.0.1:{port}",
             request_timeout_ms=500,
@@ -631,8 +636,8 @@ async def test_no_secret_in_the_clients_logs(caplog: pytest.LogCaptureFixture) -
         with contextlib.suppress(Exception):
             await producer.start()
         await producer.stop()
-    assert "Starting KafkaAdminClient with configuration" in caplog.text
-    assert "**********" in caplog.text
+    assert "Client configuration:" in caplog.text
+    assert "sasl.password = [redacted]" in caplog.text
     assert PASSWORD not in caplog.text
 
 
@@ -750,8 +755,7 @@ def tls_broker(pki: dict[str, Path], tmp_path: Path) -> Iterator[tuple[int, TlsT
 def test_worker_and_tools_over_tls(
     tls_broker: tuple[int, TlsTerminator], pki: dict[str, Path], tmp_path: Path
 ) -> None:
-    from kafka import KafkaProducer
-
+    from petition_hub.broker import tools
     from petition_hub.broker.reading import read_all
     from petition_hub.connectors import PETITION_DECODERS
     from petition_hub.devtools.corpus import load_samples
@@ -760,7 +764,7 @@ def test_worker_and_tools_over_tls(
     port, terminator = tls_broker
     bootstrap = f"127.0.0.1:{port}"
     s = tls(pki, "SSL", broker=f"tansu://{bootstrap}")
-    options = kafka_python_options(s)
+    options = confluent_config(s)
 
     # the tools: without the hub's settings nobody gets in, with them `topics apply` works
     text, code = run_diff(bootstrap, True, PROJECT_ROOT / "topics.yaml", timeout_s=3)
@@ -771,9 +775,7 @@ def test_worker_and_tools_over_tls(
         security=confluent_config(wrong_ca),
     )  # fmt: skip
     assert code == 2, text
-    text, code = run_apply(
-        bootstrap, True, PROJECT_ROOT / "topics.yaml", security=confluent_config(s)
-    )
+    text, code = run_apply(bootstrap, True, PROJECT_ROOT / "topics.yaml", security=options)
     assert code == 0, text
 
     # a worker whose every client (faust's, the stages', the Tansu driver's) logs in over TLS
@@ -791,12 +793,12 @@ def test_worker_and_tools_over_tls(
     try:
         worker.start(wait_ready=90)
         samples = list(load_samples().values())
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **options)
+        producer = tools.SendingProducer(bootstrap, options)  # the tools' producer, over TLS
         try:
             for sample in samples:
                 producer.send(
                     sample.topic, key=sample.key, value=sample.value, headers=list(sample.headers)
-                ).get(timeout=30)
+                )
         finally:
             producer.close()
         want = {
@@ -805,7 +807,7 @@ def test_worker_and_tools_over_tls(
         }
         deadline = time.monotonic() + 60
         while True:
-            got = {r.key for r in read_all(bootstrap, "hub.petitions", options=confluent_config(s))}
+            got = {r.key for r in read_all(bootstrap, "hub.petitions", options=options)}
             if want <= got:
                 break
             assert time.monotonic() < deadline, f"{len(want - got)} petitions missing"

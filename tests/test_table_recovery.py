@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka.admin import KafkaAdminClient, NewTopic
 
-from hubtest import WorkerProcess, app_command, http_json, produce, wait_until
+from hubtest import WorkerProcess, app_command, create_topics, http_json, produce, wait_until
 from petition_hub.broker.embedded import EmbeddedBroker
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -31,11 +30,7 @@ class CounterWorker(WorkerProcess):
 
 
 def _feed(bootstrap: str) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic("count.in", 2, 1)])
-    finally:
-        admin.close()
+    create_topics(bootstrap, {"count.in": 2})
     produce(
         bootstrap, "count.in", ((f"k{i % N_KEYS}".encode(), b"x", ()) for i in range(N_RECORDS))
     )

@@ -12,8 +12,8 @@ import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
 
+from hubtest import create_topics
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.broker.offsets import end_offsets, fetched_end_offsets
 from petition_hub.service.app import TANSU_HEARTBEAT_INTERVAL, TANSU_SESSION_TIMEOUT
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.broker
 
 
 def _create(bootstrap: str, topic: str, partitions: int = 1) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, partitions, 1)])
-    finally:
-        admin.close()
+    create_topics(bootstrap, {topic: partitions})
 
 
 async def _ten_singles_then_a_batch_of_five(bootstrap: str, topic: str) -> None:

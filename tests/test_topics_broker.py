@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from kafka import KafkaAdminClient
 
+from hubtest import create_topics
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.service.settings import PROJECT_ROOT
 from petition_hub.topics import (
@@ -55,17 +55,7 @@ def topics_broker() -> Iterator[EmbeddedBroker]:
 @pytest.fixture(scope="module")
 def scenario(topics_broker: EmbeddedBroker) -> Scenario:
     broker = topics_broker
-    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, client_id="test-topics")
-    try:
-        admin.create_topics(
-            {
-                "hub.triage": {"num_partitions": 6, "replication_factor": 1},
-                "legacy.orders": {"num_partitions": 3, "replication_factor": 1},
-                CHANGELOG: {"num_partitions": 12, "replication_factor": 1},
-            }
-        )
-    finally:
-        admin.close()
+    create_topics(broker.bootstrap, {"hub.triage": 6, "legacy.orders": 3, CHANGELOG: 12})
     spec = load_topics(TOPICS_YAML)
     diff_before = run_diff(broker.bootstrap, True, TOPICS_YAML)
     first = apply(spec, broker.bootstrap, replication_factor_cap=1)

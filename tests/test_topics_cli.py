@@ -6,9 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from kafka.admin import KafkaAdminClient, NewTopic
 
-from hubtest import run_hub
+from hubtest import create_topics, run_hub
 from petition_hub.broker.embedded import EmbeddedBroker
 
 pytestmark = pytest.mark.broker
@@ -22,11 +21,7 @@ def _cli(broker: EmbeddedBroker, tmp: Path, *args: str) -> subprocess.CompletedP
 def test_apply_is_idempotent_and_diff_shows_partition_drift(
     fresh_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=fresh_broker.bootstrap)
-    try:
-        admin.create_topics([NewTopic("hub.triage", 6, 1)])  # topics.yaml says 12
-    finally:
-        admin.close()
+    create_topics(fresh_broker.bootstrap, {"hub.triage": 6})  # topics.yaml says 12
 
     first = _cli(fresh_broker, tmp_path, "apply")
     assert "+ create hub.petitions" in first.stdout

@@ -64,9 +64,9 @@ def test_tokens_are_comma_separated_and_blanks_ignored() -> None:
     assert not bearer_ok("Bearer alpha", ())
 
 
-def test_open_paths_are_health_metrics_and_the_schema_registry() -> None:
+def test_open_paths_are_health_metrics_and_the_contracts() -> None:
     for path in OPEN_PATHS:
-        assert path in ("/health", "/metrics") or path.startswith(
+        assert path in ("/health", "/metrics", "/openapi.json") or path.startswith(
             ("/schemas/", "/subjects", "/config", "/compatibility/subjects/")
         )
 

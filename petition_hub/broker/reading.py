@@ -11,7 +11,7 @@ events (:func:`is_end`, with the tools' consumer: :func:`petition_hub.broker.too
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -47,22 +47,34 @@ def read_all(
     partition's end-of-partition event). ``options``: the client's security settings (SASL, TLS:
     :func:`petition_hub.service.security.confluent_config`).
     """
+    return read_all_of(bootstrap, [topic], poll_ms, options=options)
+
+
+def read_all_of(
+    bootstrap: str,
+    topics: Sequence[str],
+    poll_ms: int = 500,
+    *,
+    options: Mapping[str, Any] | None = None,
+) -> Iterator[Record]:
+    """:func:`read_all` of several topics with one consumer (records of different partitions
+    interleaved; each partition's in order). A topic that does not exist has no records."""
     from confluent_kafka import OFFSET_BEGINNING
     from confluent_kafka import TopicPartition as ConfluentTP
 
     client = tools.consumer(bootstrap, options)
     try:
-        partitions = tools.partitions_of(client, topic)
-        if not partitions:
+        pending = {(t, p) for t in dict.fromkeys(topics) for p in tools.partitions_of(client, t)}
+        if not pending:
             return
-        client.assign([ConfluentTP(topic, p, OFFSET_BEGINNING) for p in partitions])
-        pending, idle = set(partitions), 0
+        client.assign([ConfluentTP(t, p, OFFSET_BEGINNING) for t, p in sorted(pending)])
+        idle = 0
         while pending and idle < _IDLE_POLLS:
             batch = client.consume(num_messages=5000, timeout=poll_ms / 1000)
             idle = 0 if batch else idle + 1
             for message in batch:
                 if is_end(message):
-                    pending.discard(int(message.partition() or 0))
+                    pending.discard((str(message.topic()), int(message.partition() or 0)))
                 else:
                     yield tools.record_of(message)
     finally:

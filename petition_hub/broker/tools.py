@@ -13,7 +13,7 @@ Where a partition ends, and reading to there, is :mod:`petition_hub.broker.readi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -127,23 +127,54 @@ class SendingProducer:
     ) -> int:
         """Write one record and wait for its acknowledgement (``KafkaException`` if refused,
         ``TimeoutError`` if none came); the partition it was written to."""
+        return self.send_all(topic, [(key, value, headers)], timeout=timeout)[0]
+
+    def send_all(
+        self,
+        topic: str,
+        records: Iterable[tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes]]]],
+        *,
+        timeout: float = 30.0,
+    ) -> list[int]:
+        """Write records (key, value, headers) and wait until every one is acknowledged
+        (``KafkaException`` for the first refused, ``TimeoutError`` if some got no answer within
+        ``timeout`` seconds of the last one queued); the partition of each, in order."""
         failed: list[KafkaError] = []
-        done: list[int] = []
+        partitions: dict[int, int] = {}
 
-        def delivered(error: KafkaError | None, message: Message) -> None:
-            done.append(message.partition() or 0)
-            if error is not None:
-                failed.append(error)
+        def delivered(index: int) -> Callable[[KafkaError | None, Message], None]:
+            def report(error: KafkaError | None, message: Message) -> None:
+                partitions[index] = message.partition() or 0
+                if error is not None:
+                    failed.append(error)
 
-        self._producer.produce(
-            topic, key=key, value=value, headers=list(headers), on_delivery=delivered
-        )
+            return report
+
+        count = 0
+        for key, value, headers in records:
+            while True:
+                try:
+                    self._producer.produce(
+                        topic,
+                        key=key,
+                        value=value,
+                        headers=list(headers),
+                        on_delivery=delivered(count),
+                    )
+                    break
+                except BufferError:
+                    # librdkafka's local queue is full: let deliveries drain it, then queue again
+                    self._producer.poll(0.1)
+            count += 1
         self._producer.flush(timeout)
         if failed:
             raise KafkaException(failed[0])
-        if not done:
-            raise TimeoutError(f"no acknowledgement from the broker for {topic} in {timeout:g}s")
-        return done[0]
+        if len(partitions) < count:
+            raise TimeoutError(
+                f"no acknowledgement from the broker for {count - len(partitions)} of {count} "
+                f"records on {topic} in {timeout:g}s"
+            )
+        return [partitions[i] for i in range(count)]
 
     def close(self) -> None:
         self._producer.flush(5)

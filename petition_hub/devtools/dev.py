@@ -104,6 +104,15 @@ _REQUESTS = {
 }
 
 
+#: The demo's replies by kind (resolved: 问题解决; explained: 解释说明), and how often explained.
+_REPLIES = {
+    False: ("RESOLVED", "已办理：经核实，已按政策予以协调解决。"),
+    True: ("EXPLAINED", "经核实，该诉求不符合现行政策规定，暂无法办理，已向企业当面解释说明。"),
+}
+_EXPLAINED_SHARE = 0.2
+#: What a demo co-handler says to the lead (协办意见).
+_OPINION = "协办意见：我单位已核实相关情况，建议按现行政策办理，可配合现场核查。"
+
 Reaction = tuple[str, bytes, bytes, float]
 """What a demo unit or petitioner sends: topic, key, value, and after how many seconds."""
 
@@ -112,7 +121,9 @@ def demo_reaction(
     topic: str, value: bytes | None, rng: random.Random, pace: float, now: datetime
 ) -> list[Reaction]:
     """How the demo's units and petitioners answer a record of ``topic``: a lead unit signs for,
-    works on and replies to a petition; a petitioner asked to evaluate rates the reply."""
+    works on and replies to a petition (resolved, 问题解决, mostly; explained, 解释说明, now and
+    then); a co-handler sends an opinion (协办意见) to every other petition it co-handles; a
+    petitioner asked to evaluate rates the reply."""
     from petition_hub import schemas
     from petition_hub.schemas import codec
 
@@ -132,27 +143,35 @@ def demo_reaction(
     if schemas.record_name(sid) != codec.UNIT_PETITION_RECORD:
         return []  # notices: nothing to do in the demo
     record = codec.read_unit_petition(decoded)
-    if record["role"] != "LEAD":
-        return []  # co-handled petitions: nothing to do in the demo
+    if record["role"] not in ("LEAD", "CO_HANDLER"):
+        return []  # triage: the office's
     pid = record["petitionId"]
     unit_topic = topic.removesuffix(".petitions") + ".status"
 
-    def status(kind: str, reply_text: str | None = None) -> bytes:
+    def status(kind: str, **fields: str | None) -> bytes:
         body: wire.UnitStatus = {
             "petitionId": pid,
             "kind": kind,
             "at": now,
-            "note": None,
-            "replyText": reply_text,
+            "note": fields.get("note"),
+            "replyText": fields.get("reply_text"),
             "extensionDays": None,
+            "replyKind": fields.get("reply_kind"),
+            "eventId": f"{unit_topic}/{pid}/{kind}",  # the unit's own id of the event
         }
-        return schemas.encode(codec.UNIT_STATUS_V1, body)
+        return schemas.encode(codec.UNIT_STATUS_V2, body)
 
-    reply = "已办理：经核实，已按政策予以协调解决。"
+    if record["role"] == "CO_HANDLER":
+        if rng.random() < 0.5:
+            return []  # nothing to add this time
+        opinion = status("OPINION", note=_OPINION)
+        return [(unit_topic, pid.encode(), opinion, rng.uniform(0.5, 2) * pace)]
+    reply_kind, reply = _REPLIES[rng.random() < _EXPLAINED_SHARE]
+    replied = status("REPLIED", reply_text=reply, reply_kind=reply_kind)
     return [
         (unit_topic, pid.encode(), status("SIGNED_FOR"), rng.uniform(0.5, 1) * pace),
         (unit_topic, pid.encode(), status("IN_PROGRESS"), rng.uniform(1, 2) * pace),
-        (unit_topic, pid.encode(), status("REPLIED", reply), rng.uniform(2, 4) * pace),
+        (unit_topic, pid.encode(), replied, rng.uniform(2, 4) * pace),
     ]
 
 

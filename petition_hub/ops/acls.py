@@ -19,8 +19,12 @@ Who gets what (principals are SASL/SCRAM user names):
   (``<app_id>…``).
 - the channels, ``User:hotline12345``, ``User:miniprogram``, ``User:province`` (the first part of
   their input topics' names): WRITE on their input topics, READ on the hub's topics back to them
-  (``hotline12345.callback-requests``, ``miniprogram.evaluation-requests``, ``province.feedback``,
-  ``province.transfers``) and on consumer groups named ``<channel>-…``.
+  (``hotline12345.callback-requests``, ``miniprogram.evaluation-requests``, the ``.progress``
+  topics, ``province.feedback``, ``province.transfers``) and on consumer groups named
+  ``<channel>-…``.
+- the supervisors, ``User:office`` (the joint-meeting office) and ``User:leadinggroup`` (the
+  leading group), the first part of their ``<supervisor>.supervision`` topics' names: READ on
+  that topic (督办, 挂牌督办) and on consumer groups named ``<supervisor>-…``.
 - ``User:schema-registry``: its ``_schemas`` topic and its consumer group.
 
 Kafka's DESCRIBE is implied by READ, WRITE and ALTER, and since Kafka 3.2 IDEMPOTENT_WRITE by
@@ -37,10 +41,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import groupby
 from pathlib import Path
+from typing import Final
 
 from petition_hub.topics import (
     FIXED_TOPICS,
     INPUT_TOPICS,
+    LEADING_GROUP_SUPERVISION,
+    OFFICE_SUPERVISION,
     TopicsFile,
     expected_unit_topics,
     is_internal_topic,
@@ -193,6 +200,23 @@ def _channel_acls(topic_names: Sequence[str]) -> list[AclBinding]:
     return out
 
 
+#: The supervisors' topics: each one's reader is ``User:<first part of its name>``.
+SUPERVISION_TOPICS: Final = (OFFICE_SUPERVISION, LEADING_GROUP_SUPERVISION)
+
+
+def _supervisor_acls(topic_names: Sequence[str]) -> list[AclBinding]:
+    """READ for each supervisor on its own supervision topic and its consumer groups."""
+    out: list[AclBinding] = []
+    for name in SUPERVISION_TOPICS:
+        if name not in topic_names:
+            raise AclError(f"topics.yaml lacks the supervision topic {name!r}")
+        principal = f"User:{name.split('.', 1)[0]}"
+        out += _grant(principal, [Operation.READ], name)
+        prefix = f"{name.split('.', 1)[0]}-"
+        out += _grant(principal, [Operation.READ], prefix, ResourceType.GROUP, PatternType.PREFIXED)
+    return out
+
+
 def _hub_acls(topic_names: Sequence[str], app_id: str) -> list[AclBinding]:
     hub = HUB_PRINCIPAL
     admin = [Operation.CREATE, Operation.ALTER, Operation.DESCRIBE_CONFIGS]
@@ -254,6 +278,7 @@ def generate(
                 raise AclError(f"topics.yaml declares {name!r}, a unit not in the reference data")
             bindings += _unit_acls(match.group(2), match.group(1))
     bindings += _channel_acls(names)
+    bindings += _supervisor_acls(names)
     bindings += _hub_acls(names, app_id)
     bindings += _schema_registry_acls()
     return sorted(set(bindings))

@@ -17,7 +17,7 @@ from petition_hub.ops.cliopts import broker_option, json_option, working
 from petition_hub.ops.dlq import Entry, entries, find, format_list, format_show, masked_original
 from petition_hub.service.crypto import PiiCipher, cipher_for
 from petition_hub.service.logs import scrub_text
-from petition_hub.service.security import check, kafka_python_options
+from petition_hub.service.security import check, confluent_config
 from petition_hub.service.settings import get_settings
 
 
@@ -36,7 +36,7 @@ def _context() -> tuple[str, PiiCipher, dict[str, Any]]:
         cipher = cipher_for(settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    return settings.bootstrap_servers(), cipher, kafka_python_options(settings)
+    return settings.bootstrap_servers(), cipher, confluent_config(settings)
 
 
 def _entries() -> tuple[str, list[Entry], dict[str, Any]]:

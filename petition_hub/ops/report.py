@@ -1,126 +1,119 @@
-"""``petition-hub report``: each unit's figures for a calendar month (the public 通报).
+"""``petition-hub report``: the public 通报 for a month, quarter or year, per unit and broken down
+by county, type, channel and theme, with the province's 办结率 target and the common problems.
 
 The source of truth is the event log: ``hub.lifecycle`` (``LifecycleEvent``) and ``hub.sla``
 (``SlaEvent``, any version), read whole. Delivery is at-least-once, so events are counted once per
-event id: the record's CloudEvents ``ce_id`` (the body's ``eventId`` for a record without one).
-The definitions are those of the Prometheus recording rules (see
-:mod:`petition_hub.service.metrics`); a period is a calendar month in Asia/Shanghai,
-``[start, end)``, and an event belongs to it by its ``at``:
+event id: the record's CloudEvents ``ce_id`` header, which is what the stages write (their record
+bodies leave ``eventId`` empty); the body's ``eventId`` only for a record without the header. The
+definitions are those of the Prometheus recording rules (see :mod:`petition_hub.service.metrics`);
+a period (:class:`~petition_hub.ops.report_periods.Period`) is a calendar month, quarter or year
+in Asia/Shanghai, ``[start, end)``, and an event belongs to it by its ``at``:
 
 - received (受理): ``state_changed`` to ``routed``, for ``leadUnit`` (else ``unit``);
 - signed for: ``hub.sla`` clock ``sign_for``, signal ``met`` or ``missed``, for ``unit``; on time
   is ``met``. 响应率 = on time / signed for;
 - resolved (办结): clock ``resolve``, ``met`` or ``missed``; on time is ``met``. 办结率 = resolved /
-  received (it can exceed 100 %: a month resolves petitions received earlier), 限时办结率 =
+  received (it can exceed 100 %: a period resolves petitions received earlier); the province's
+  target is :data:`RESOLUTION_TARGET` (95 %), and a unit below it is flagged. 限时办结率 =
   resolved on time / resolved;
 - rated: ``state_changed`` to ``closed`` or ``reopened`` with ``satisfaction`` set (the final
   rating of a reply round), for ``leadUnit`` (else ``unit``); satisfied is ``SATISFIED`` or
   ``BASICALLY_SATISFIED``. 满意率 = satisfied / rated;
 - overdue (逾期): ``hub.sla`` signal ``overdue`` in the period (either clock), for ``unit``;
-- overdue open (逾期未办结, at the end of the period: "now" for the current month): resolve clocks
+- overdue open (逾期未办结, at the end of the period: "now" for the current one): resolve clocks
   (per petition and round) with an ``overdue`` signal before the end and no ``met``, ``missed``
   or ``cancelled`` before it, for the overdue signal's ``unit`` (the gauge
   ``petition_hub_overdue_petitions``).
 
+Breakdowns: type (``petitionType``) and channel are on the events themselves; theme and county
+(the 属地) are not, so they come from what routing sent the lead unit: the ``UnitPetition`` with
+role ``LEAD`` on the units' ``.petitions`` topics (its latest revision), joined by petition id
+(:class:`Facts`). A petition routing never sent to a lead counts as 未知 there. Every breakdown
+counts the same events (those naming a unit), so each adds up to the city-wide total.
+
+Common problems (共性问题研判): the themes with the most petitions received in the period, and the
+themes with the lowest 满意率 (rated at least once in the period).
+
 A rate whose denominator is zero is ``None``, shown as "—" (empty in CSV), never 0 % or 100 %.
-Events that name no unit count for no unit. Everything here but :func:`read_events` is pure.
+Events that name no unit count nowhere. Everything here but :func:`read_events` is pure; the
+formats are :mod:`petition_hub.ops.report_format`'s.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
-from zoneinfo import ZoneInfo
 
-from petition_hub.domain.rules import RuleSet
-from petition_hub.ops.cliopts import table
+from petition_hub.ops.report_periods import TIMEZONE, Period, aware
 from petition_hub.topics import names
 
 if TYPE_CHECKING:  # the wire format is imported when the topics are read (start-up time)
     from petition_hub.schemas import records as wire
 
 __all__ = [
+    "COUNTS",
+    "DIMENSIONS",
     "LIFECYCLE_TOPIC",
+    "RESOLUTION_TARGET",
     "SLA_TOPIC",
     "TIMEZONE",
+    "UNKNOWN",
     "Events",
+    "Facts",
     "Period",
-    "UnitRow",
+    "Report",
+    "Row",
     "compute",
-    "csv_rows",
-    "format_json",
-    "format_text",
+    "facts_of",
     "read_events",
     "total",
-    "unit_namer",
-    "write_csv",
 ]
 
 LIFECYCLE_TOPIC: Final = names.LIFECYCLE
 SLA_TOPIC: Final = names.SLA
-#: The joint-meeting office's calendar: months begin at midnight Beijing time.
-TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
+
+#: The province's target for 办结率 (at least 95 %, domain.md "Metrics").
+RESOLUTION_TARGET: Final = 0.95
+#: The breakdowns, in the order the report shows them.
+DIMENSIONS: Final = ("unit", "county", "type", "channel", "theme")
+#: The key of a dimension a petition's records do not tell (shown as 未知).
+UNKNOWN: Final = "unknown"
+#: The key of the city as a whole as 属地 (a matter in no one county: 市本级).
+CITY: Final = "city"
+#: How many themes each list of the common problems names.
+COMMON_PROBLEMS: Final = 5
 
 SATISFIED: Final = frozenset({"SATISFIED", "BASICALLY_SATISFIED"})
 RATED_STATES: Final = frozenset({"closed", "reopened"})
 STOPPED: Final = frozenset({"met", "missed"})
 RESOLVE_ENDED: Final = frozenset({"met", "missed", "cancelled"})
-DASH: Final = "—"
 
-_PERIOD: Final = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-@dataclass(frozen=True)
-class Period:
-    """A calendar month in Asia/Shanghai: ``start`` inclusive, ``end`` exclusive."""
-
-    year: int
-    month: int
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.month <= 12 or not 1 <= self.year <= 9998:
-            raise ValueError(f"not a month: {self.year:04d}-{self.month:02d}")
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        """``YYYY-MM``; ``ValueError`` for anything else."""
-        m = _PERIOD.match(text.strip())
-        if m is None:
-            raise ValueError(f"period must be YYYY-MM, not {text!r}")
-        return cls(int(m.group(1)), int(m.group(2)))
-
-    @property
-    def start(self) -> datetime:
-        """The first instant of the month, Beijing time."""
-        return datetime(self.year, self.month, 1, tzinfo=TIMEZONE)
-
-    @property
-    def end(self) -> datetime:
-        """The first instant of the next month, Beijing time."""
-        year, month = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
-        return datetime(year, month, 1, tzinfo=TIMEZONE)
-
-    def __contains__(self, at: object) -> bool:
-        return isinstance(at, datetime) and self.start <= _aware(at) < self.end
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
+#: Every count of a row. Later parts of issue 14 add theirs here and a column in
+#: report_format._COLUMNS: the reply kinds (resolved 问题解决 / explained 解释说明), province
+#: transfers (counted apart, against no unit) and repeats (重复诉求率).
+COUNTS: Final = (
+    "received",
+    "signed_for",
+    "signed_for_on_time",
+    "resolved",
+    "resolved_on_time",
+    "rated",
+    "satisfied",
+    "overdue",
+    "overdue_open",
+)
 
 
 @dataclass(frozen=True)
-class UnitRow:
-    """One unit's counts for a period, and the rates made of them."""
+class Row:
+    """One unit's (or county's, type's, channel's, theme's) counts for a period, and the rates."""
 
-    unit: str
-    """The unit key: ``dept.TAX``, ``county.410402`` (``total`` for the city-wide row)."""
+    key: str
+    """``dept.TAX``, ``county.410402``, a county code, ``政策咨询``, ``HOTLINE``, ``T07``;
+    ``total`` for the city-wide row, :data:`UNKNOWN` when the records do not tell."""
     received: int = 0
     signed_for: int = 0
     signed_for_on_time: int = 0
@@ -142,6 +135,12 @@ class UnitRow:
         return _ratio(self.resolved, self.received)
 
     @property
+    def below_target(self) -> bool:
+        """办结率 below the province's 95 % (False when it is undefined)."""
+        rate = self.resolution_rate
+        return rate is not None and rate < RESOLUTION_TARGET
+
+    @property
     def on_time_resolution_rate(self) -> float | None:
         """限时办结率: resolved on time / resolved."""
         return _ratio(self.resolved_on_time, self.resolved)
@@ -151,55 +150,111 @@ class UnitRow:
         """满意率: (满意 + 基本满意) / rated."""
         return _ratio(self.satisfied, self.rated)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Counts and rates (fractions, ``None`` for a zero denominator), English keys."""
+    def as_dict(self, key_name: str = "unit") -> dict[str, Any]:
+        """Counts and rates (fractions, ``None`` for a zero denominator), English keys; the row's
+        key under ``key_name``."""
         return {
-            "unit": self.unit,
-            "received": self.received,
-            "signed_for": self.signed_for,
-            "signed_for_on_time": self.signed_for_on_time,
+            key_name: self.key,
+            **{c: getattr(self, c) for c in COUNTS[:3]},
             "response_rate": self.response_rate,
-            "resolved": self.resolved,
-            "resolved_on_time": self.resolved_on_time,
+            **{c: getattr(self, c) for c in COUNTS[3:5]},
             "resolution_rate": self.resolution_rate,
+            "below_target": self.below_target,
             "on_time_resolution_rate": self.on_time_resolution_rate,
-            "rated": self.rated,
-            "satisfied": self.satisfied,
+            **{c: getattr(self, c) for c in COUNTS[5:7]},
             "satisfaction_rate": self.satisfaction_rate,
-            "overdue": self.overdue,
-            "overdue_open": self.overdue_open,
+            **{c: getattr(self, c) for c in COUNTS[7:]},
         }
-
-
-_COUNTS: Final = (
-    "received",
-    "signed_for",
-    "signed_for_on_time",
-    "resolved",
-    "resolved_on_time",
-    "rated",
-    "satisfied",
-    "overdue",
-    "overdue_open",
-)
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _aware(at: datetime) -> datetime:
-    """fastavro gives UTC-aware datetimes; a naive one is taken as UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+def total(rows: Sequence[Row]) -> Row:
+    """The city-wide row: every count summed, rates made of the sums."""
+    return Row("total", **{c: sum(getattr(r, c) for r in rows) for c in COUNTS})
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What routing sent a petition's lead unit (its ``UnitPetition``, role ``LEAD``) that the
+    events do not carry: the theme and the 属地."""
+
+    theme: str | None = None
+    theme_name: str | None = None
+    county: str | None = None
+    """The county-level unit's code (``410402``), :data:`CITY` for the city as a whole."""
+    county_name: str | None = None
+    revision: int = -1
+    routed_at: datetime | None = None
+
+
+def facts_of(record: Mapping[str, Any]) -> Facts:
+    """The :class:`Facts` of a decoded ``UnitPetition`` (any version)."""
+    kind, code = record.get("locationKind"), record.get("locationCode")
+    county = code if kind == "county" and code else CITY if kind == "city" else None
+    routed_at = record.get("routedAt")
+    return Facts(
+        theme=record.get("theme") or None,
+        theme_name=record.get("themeName") or None,
+        county=county,
+        county_name=record.get("locationName") if county == code else None,
+        revision=int(record.get("revision") or 0),
+        routed_at=aware(routed_at) if isinstance(routed_at, datetime) else None,
+    )
+
+
+def _later(a: Facts, b: Facts) -> bool:
+    """Whether ``a`` is a later routing than ``b`` (revision, then time)."""
+    far = datetime.min.replace(tzinfo=TIMEZONE)
+    return (a.revision, a.routed_at or far) > (b.revision, b.routed_at or far)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A period's rows per dimension (:data:`DIMENSIONS`), and the names the records gave."""
+
+    period: Period
+    breakdowns: Mapping[str, list[Row]]
+    """Dimension → rows, sorted by received (descending), then key."""
+    labels: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """(dimension, key) → the name the records gave it (themes, counties)."""
+
+    @property
+    def units(self) -> list[Row]:
+        """The rows per unit."""
+        return self.breakdowns["unit"]
+
+    @property
+    def total(self) -> Row:
+        """The city-wide row."""
+        return total(self.units)
+
+    def most_petitions(self, n: int = COMMON_PROBLEMS) -> list[Row]:
+        """The ``n`` themes with the most petitions received in the period (none received: not
+        named)."""
+        rows = [r for r in self.breakdowns["theme"] if r.received and r.key != UNKNOWN]
+        return sorted(rows, key=lambda r: (-r.received, r.key))[:n]
+
+    def lowest_satisfaction(self, n: int = COMMON_PROBLEMS) -> list[Row]:
+        """The ``n`` themes with the lowest 满意率 among those rated in the period (ties: the
+        more ratings first)."""
+        rows = [r for r in self.breakdowns["theme"] if r.rated and r.key != UNKNOWN]
+        return sorted(rows, key=lambda r: (r.satisfaction_rate or 0.0, -r.rated, r.key))[:n]
+
+
+# --- counting -----------------------------------------------------------------------------------
 
 
 def _at(record: Mapping[str, Any]) -> datetime | None:
     at = record.get("at")
-    return _aware(at) if isinstance(at, datetime) else None
+    return aware(at) if isinstance(at, datetime) else None
 
 
-def _unique(records: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
-    """Each ``eventId`` once (the first seen): a redelivery repeats the id."""
+def _unique(records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Each ``eventId`` once (the first seen): a redelivery repeats the id. :func:`read_events`
+    puts the record's ``ce_id`` there."""
     seen: set[str] = set()
     for r in records:
         event_id = r.get("eventId")
@@ -210,19 +265,39 @@ def _unique(records: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]
         yield r
 
 
-def compute(
-    lifecycle_records: Iterable[Mapping[str, Any]],
-    sla_records: Iterable[Mapping[str, Any]],
-    period: Period,
-) -> list[UnitRow]:
-    """Each unit's row for ``period``, from decoded ``LifecycleEvent.v1`` and ``SlaEvent.v1``
-    records (the whole topics, any order), sorted by received (descending), then unit key.
+class _Tally:
+    """Counts per (dimension, key): an event of a unit counts once in every dimension."""
 
-    Only units with something to count appear. See the module docstring for the definitions.
-    """
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COUNTS, 0))
+    def __init__(self, facts: Mapping[str, Facts]) -> None:
+        self.facts = facts
+        self.counts: dict[tuple[str, str], dict[str, int]] = defaultdict(
+            lambda: dict.fromkeys(COUNTS, 0)
+        )
 
-    for r in _unique(lifecycle_records):
+    def keys(self, unit: str, record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        f = self.facts.get(str(record.get("petitionId")), Facts())
+        yield "unit", unit
+        yield "county", f.county or UNKNOWN
+        yield "type", record.get("petitionType") or UNKNOWN
+        yield "channel", record.get("channel") or UNKNOWN
+        yield "theme", f.theme or UNKNOWN
+
+    def add(self, count: str, unit: str, record: Mapping[str, Any], n: int = 1) -> None:
+        for key in self.keys(unit, record):
+            self.counts[key][count] += n
+
+    def breakdowns(self) -> dict[str, list[Row]]:
+        out: dict[str, list[Row]] = {d: [] for d in DIMENSIONS}
+        for (dimension, key), c in self.counts.items():
+            if any(c.values()):
+                out[dimension].append(Row(key, **c))
+        for rows in out.values():
+            rows.sort(key=lambda row: (-row.received, row.key))
+        return out
+
+
+def _count_lifecycle(tally: _Tally, records: Iterable[Mapping[str, Any]], period: Period) -> None:
+    for r in _unique(records):
         at = _at(r)
         if r.get("kind") != "state_changed" or at is None or at not in period:
             continue
@@ -231,17 +306,18 @@ def compute(
             continue
         to_state = r.get("toState")
         if to_state == "routed":
-            counts[unit]["received"] += 1
+            tally.add("received", unit, r)
         satisfaction = r.get("satisfaction")
         if satisfaction and to_state in RATED_STATES:
-            counts[unit]["rated"] += 1
-            if satisfaction in SATISFIED:
-                counts[unit]["satisfied"] += 1
+            tally.add("rated", unit, r)
+            tally.add("satisfied", unit, r, int(satisfaction in SATISFIED))
 
-    # resolve clocks (petition, round) -> (first overdue time, its unit), and when they ended
-    overdue_since: dict[tuple[str, int], tuple[datetime, str]] = {}
+
+def _count_sla(tally: _Tally, records: Iterable[Mapping[str, Any]], period: Period) -> None:
+    # resolve clocks (petition, round) -> the first overdue signal, and when they ended
+    overdue_since: dict[tuple[str, int], Mapping[str, Any]] = {}
     ended: dict[tuple[str, int], datetime] = {}
-    for r in _unique(sla_records):
+    for r in _unique(records):
         at = _at(r)
         unit = r.get("unit")
         if at is None:
@@ -251,154 +327,48 @@ def compute(
             key = (str(r.get("petitionId")), int(r.get("round") or 0))
             if signal == "overdue" and unit:
                 first = overdue_since.get(key)
-                if first is None or at < first[0]:
-                    overdue_since[key] = (at, unit)
+                if first is None or at < aware(first["at"]):
+                    overdue_since[key] = r
             elif signal in RESOLVE_ENDED:
                 ended[key] = min(at, ended.get(key, at))
         if not unit or at not in period:
             continue
-        row = counts[unit]
         if signal == "overdue":
-            row["overdue"] += 1
+            tally.add("overdue", unit, r)
         elif signal in STOPPED and clock == "sign_for":
-            row["signed_for"] += 1
-            row["signed_for_on_time"] += int(signal == "met")
+            tally.add("signed_for", unit, r)
+            tally.add("signed_for_on_time", unit, r, int(signal == "met"))
         elif signal in STOPPED and clock == "resolve":
-            row["resolved"] += 1
-            row["resolved_on_time"] += int(signal == "met")
+            tally.add("resolved", unit, r)
+            tally.add("resolved_on_time", unit, r, int(signal == "met"))
 
-    for key, (since, unit) in overdue_since.items():
+    for key, first in overdue_since.items():
         stop = ended.get(key)
-        if since < period.end and (stop is None or stop >= period.end):
-            counts[unit]["overdue_open"] += 1
-
-    rows = [UnitRow(unit, **c) for unit, c in counts.items() if any(c.values())]
-    return sorted(rows, key=lambda row: (-row.received, row.unit))
+        if aware(first["at"]) < period.end and (stop is None or stop >= period.end):
+            tally.add("overdue_open", str(first["unit"]), first)
 
 
-def total(rows: Sequence[UnitRow]) -> UnitRow:
-    """The city-wide row: every count summed, rates made of the sums."""
-    return UnitRow("total", **{c: sum(getattr(r, c) for r in rows) for c in _COUNTS})
-
-
-# --- names --------------------------------------------------------------------------------------
-
-
-def unit_namer(rules: RuleSet) -> Callable[[str], str]:
-    """Unit key → Chinese name from the reference data (a department's name, a county-level
-    unit's government); a key the data does not know is shown as it is."""
-
-    def name(key: str) -> str:
-        if key == "total":
-            return "合计"
-        kind, _, code = key.partition(".")
-        known = rules.department_by_code if kind == "dept" else rules.county_by_code
-        if kind not in ("dept", "county") or code not in known:
-            return key
-        return rules.unit_name(kind, code)
-
-    return name
-
-
-# --- formatting ---------------------------------------------------------------------------------
-
-#: (header, English key, kind) of every column of the text table and the CSV.
-_COLUMNS: Final = (
-    ("受理", "received", "count"),
-    ("签收", "signed_for", "count"),
-    ("按时签收", "signed_for_on_time", "count"),
-    ("响应率", "response_rate", "rate"),
-    ("办结", "resolved", "count"),
-    ("按时办结", "resolved_on_time", "count"),
-    ("办结率", "resolution_rate", "rate"),
-    ("限时办结率", "on_time_resolution_rate", "rate"),
-    ("评价", "rated", "count"),
-    ("满意", "satisfied", "count"),
-    ("满意率", "satisfaction_rate", "rate"),
-    ("逾期", "overdue", "count"),
-    ("逾期未办结", "overdue_open", "count"),
-)
-
-
-def _percent(rate: float | None) -> str:
-    return DASH if rate is None else f"{rate * 100:.1f}%"
-
-
-def _title(period: Period) -> str:
-    return (
-        f"{period.year}年{period.month}月 ({period}, Asia/Shanghai "
-        f"{period.start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M})"
-    )
-
-
-def format_text(rows: Sequence[UnitRow], period: Period, name: Callable[[str], str]) -> str:
-    """The table an operator reads: one line per unit, then the city-wide total."""
-    head = _title(period)
-    if not rows:
-        return f"{head}\nno events in this period"
-    body = []
-    for row in [*rows, total(rows)]:
-        values = row.as_dict()
-        body.append(
-            [
-                name(row.unit),
-                "" if row.unit == "total" else row.unit,
-                *(
-                    _percent(values[key]) if kind == "rate" else str(values[key])
-                    for _, key, kind in _COLUMNS
-                ),
-            ]
-        )
-    lines = table(["单位", "代码", *(h for h, _, _ in _COLUMNS)], body, right_from=2).splitlines()
-    notes = (
-        "响应率 = 按时签收/签收  办结率 = 办结/受理  限时办结率 = 按时办结/办结  "
-        "满意率 = (满意+基本满意)/评价  逾期未办结: 期末仍逾期未办结  —: 分母为0"
-    )
-    return "\n".join([head, *lines, notes])
-
-
-def csv_rows(rows: Sequence[UnitRow], name: Callable[[str], str]) -> list[list[str]]:
-    """The CSV's rows, header first: rates in percent with one decimal, empty when undefined;
-    the last row is the city-wide total (unit code empty)."""
-    out = [["单位", "单位代码", *(h + ("(%)" if k == "rate" else "") for h, _, k in _COLUMNS)]]
-    for row in [*rows, total(rows)] if rows else []:
-        values = row.as_dict()
-        out.append(
-            [
-                name(row.unit),
-                "" if row.unit == "total" else row.unit,
-                *(
-                    ("" if values[key] is None else f"{values[key] * 100:.1f}")
-                    if kind == "rate"
-                    else str(values[key])
-                    for _, key, kind in _COLUMNS
-                ),
-            ]
-        )
-    return out
-
-
-def write_csv(path: Path, rows: Sequence[UnitRow], name: Callable[[str], str]) -> None:
-    """The table as CSV, UTF-8 with a byte-order mark (so Excel reads the Chinese right)."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(csv_rows(rows, name))
-    path.write_text(buf.getvalue(), encoding="utf-8-sig", newline="")
-
-
-def format_json(rows: Sequence[UnitRow], period: Period, name: Callable[[str], str]) -> str:
-    """The figures for machines: counts, rates as fractions (``null`` when undefined)."""
-    return json.dumps(
-        {
-            "period": str(period),
-            "timezone": "Asia/Shanghai",
-            "from": period.start.isoformat(),
-            "to": period.end.isoformat(),
-            "units": [{**r.as_dict(), "name": name(r.unit)} for r in rows],
-            "total": total(rows).as_dict(),
-        },
-        ensure_ascii=False,
-        indent=2,
-    )
+def compute(
+    lifecycle_records: Iterable[Mapping[str, Any]],
+    sla_records: Iterable[Mapping[str, Any]],
+    period: Period,
+    facts: Mapping[str, Facts] | None = None,
+) -> Report:
+    """The report for ``period`` from decoded ``LifecycleEvent`` and ``SlaEvent`` records (the
+    whole topics, any order, ``eventId`` the record's id) and what routing told the lead units
+    (``facts``, petition id → :class:`Facts`). Only keys with something to count appear. See the
+    module docstring for the definitions."""
+    known = facts or {}
+    tally = _Tally(known)
+    _count_lifecycle(tally, lifecycle_records, period)
+    _count_sla(tally, sla_records, period)
+    labels: dict[tuple[str, str], str] = {}
+    for f in known.values():
+        if f.theme and f.theme_name:
+            labels["theme", f.theme] = f.theme_name
+        if f.county and f.county_name:
+            labels["county", f.county] = f.county_name
+    return Report(period, tally.breakdowns(), labels)
 
 
 # --- reading (the one impure part) ---------------------------------------------------------------
@@ -406,41 +376,70 @@ def format_json(rows: Sequence[UnitRow], period: Period, name: Callable[[str], s
 
 @dataclass
 class Events:
-    """The decoded records of both topics, and how many could not be used."""
+    """The decoded records of the topics, and how many could not be used."""
 
     lifecycle: list[wire.LifecycleEvent] = field(default_factory=list)
     sla: list[wire.SlaEvent] = field(default_factory=list)
+    facts: dict[str, Facts] = field(default_factory=dict)
+    """Petition id → what routing last sent its lead unit."""
     skipped: int = 0
-    """Records with no value, not wire-format Avro, or of another schema."""
+    """Records with no value, not wire-format Avro, or of another schema (the units' notices on
+    their ``.petitions`` topics are not counted here: they are expected there)."""
+
+
+def unit_petition_topics(bootstrap: str, options: Mapping[str, Any] | None = None) -> list[str]:
+    """Every unit's ``.petitions`` topic on the broker (``dept.*``, ``county.*``)."""
+    from petition_hub.broker import tools
+
+    client = tools.consumer(bootstrap, options)
+    try:
+        metadata = client.list_topics(timeout=15.0)
+    finally:
+        client.close()
+    return sorted(t for t in metadata.topics if names.is_unit_topic(t) and t.endswith(".petitions"))
 
 
 def read_events(bootstrap: str, options: Mapping[str, Any] | None = None) -> Events:
-    """``hub.lifecycle`` and ``hub.sla`` whole, to their high watermarks, decoded. ``options``:
-    the client's SASL and TLS settings
-    (:func:`petition_hub.service.security.confluent_config`)."""
+    """``hub.lifecycle``, ``hub.sla`` and the units' ``.petitions`` topics whole, to their high
+    watermarks, decoded; each event's ``eventId`` is its record's ``ce_id``. ``options``: the
+    client's SASL and TLS settings (:func:`petition_hub.service.security.confluent_config`).
+    Of a unit's petitions only the theme and location are kept (:class:`Facts`), nothing
+    personal."""
     from petition_hub import schemas
-    from petition_hub.broker.reading import read_all
+    from petition_hub.broker.reading import read_all_of
     from petition_hub.runtime.cloudevents import event_id_of
     from petition_hub.schemas import codec
 
     events = Events()
-
-    def decoded(topic: str, name: str) -> Iterator[dict[str, Any]]:
-        wanted = schemas.record_ids(name)  # any version: each reads the ones before
-        for record in read_all(bootstrap, topic, options=options):
-            try:
-                sid, value = schemas.decode(record.value) if record.value else (None, None)
-            except schemas.WireFormatError:
-                sid, value = None, None
-            if sid not in wanted or value is None:
-                events.skipped += 1
-                continue
-            # the hub writes the stable id in the record's CloudEvents header (``ce_id``); the
-            # body's ``eventId`` is the writer's own (empty in the hub's records)
-            yield {**value, "eventId": event_id_of(record.headers) or value.get("eventId")}
-
-    events.lifecycle = [
-        codec.read_lifecycle_event(v) for v in decoded(LIFECYCLE_TOPIC, codec.LIFECYCLE_RECORD)
-    ]
-    events.sla = [codec.read_sla_event(v) for v in decoded(SLA_TOPIC, codec.SLA_RECORD)]
+    lifecycle_ids = schemas.record_ids(codec.LIFECYCLE_RECORD)  # any version
+    sla_ids = schemas.record_ids(codec.SLA_RECORD)
+    unit_ids = schemas.record_ids(codec.UNIT_PETITION_RECORD)
+    topics = [LIFECYCLE_TOPIC, SLA_TOPIC, *unit_petition_topics(bootstrap, options)]
+    for record in read_all_of(bootstrap, topics, options=options):
+        try:
+            sid, value = schemas.decode(record.value) if record.value else (None, None)
+        except schemas.WireFormatError:
+            sid, value = None, None
+        if value is None:
+            events.skipped += 1
+        elif record.topic == LIFECYCLE_TOPIC and sid in lifecycle_ids:
+            event_id = event_id_of(record.headers) or value.get("eventId")
+            events.lifecycle.append(codec.read_lifecycle_event({**value, "eventId": event_id}))
+        elif record.topic == SLA_TOPIC and sid in sla_ids:
+            event_id = event_id_of(record.headers) or value.get("eventId")
+            events.sla.append(codec.read_sla_event({**value, "eventId": event_id}))
+        elif sid in unit_ids:
+            _keep_facts(events.facts, codec.read_unit_petition(value))
+        elif record.topic in (LIFECYCLE_TOPIC, SLA_TOPIC):
+            events.skipped += 1
     return events
+
+
+def _keep_facts(facts: dict[str, Facts], record: wire.UnitPetition) -> None:
+    """The lead's record of a petition, if it is the latest routing of it seen so far."""
+    if record.get("role") != "LEAD":
+        return
+    new = facts_of(record)
+    old = facts.get(record["petitionId"])
+    if old is None or _later(new, old):
+        facts[record["petitionId"]] = new

@@ -150,4 +150,3 @@ def configure(
     root.setLevel(level.upper())
     # aiokafka is chatty at INFO about every join and fetch; its warnings still show
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))

@@ -10,9 +10,7 @@ each client library wants, so the workers and the tools all log in as the same p
   topic creation; :func:`petition_hub.service.app.faust_settings`);
 - :func:`confluent_config`: a confluent-kafka (librdkafka) configuration, for the operator tools
   (``topics apply/diff``, :func:`.broker.reading.read_all` for ``report``, ``dlq`` and ``rules
-  dry-run``, ``privacy erase``: :mod:`petition_hub.broker.tools`);
-- :func:`kafka_python_options`: keyword arguments for kafka-python, which only the tests still use
-  (the hub's own clients are aiokafka and confluent-kafka).
+  dry-run``, ``dlq``, ``privacy erase``: :mod:`petition_hub.broker.tools`).
 
 Everything is checked before the first connection, and a bad combination is refused with one line
 naming the settings (:class:`SecurityConfigError`): a SASL protocol without mechanism, user or
@@ -20,8 +18,9 @@ password; SASL settings or certificate files that the protocol would silently ig
 without its certificate; files that do not exist or do not load.
 
 The password never reaches a log or a repr: the settings hold it as a ``SecretStr``, and the
-option mappings hold it as a :class:`Redacted` string, whose repr is masked (kafka-python logs its
-admin client's whole configuration at DEBUG; a dict's repr shows each value's repr).
+option mappings hold it as a :class:`Redacted` string, whose repr is masked (a dict's repr, as a
+log line of the options would show it, shows each value's repr); librdkafka's own dump of its
+configuration (``debug=conf``) shows ``sasl.password = [redacted]``.
 """
 
 from __future__ import annotations
@@ -48,10 +47,9 @@ __all__ = [
     "client_security",
     "confluent_config",
     "faust_credentials",
-    "kafka_python_options",
 ]
 
-#: The mechanisms the hub's clients can log in with (all three client libraries support them).
+#: The mechanisms the hub's clients can log in with (both client libraries support them).
 SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 _SASL_PROTOCOLS: Final = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
@@ -163,11 +161,6 @@ class ClientSecurity:
         if self.tls:
             options["ssl_context"] = self.ssl_context
         return options
-
-    def kafka_python(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python's KafkaConsumer, KafkaProducer and KafkaAdminClient
-        (the same names as aiokafka's; the same TLS context, so the same verification)."""
-        return self.aiokafka()
 
     def confluent(self) -> dict[str, str]:
         """confluent-kafka (librdkafka) configuration entries (files by path: librdkafka loads
@@ -281,11 +274,6 @@ def check(settings: Settings) -> None:
 def aiokafka_options(settings: Settings) -> dict[str, Any]:
     """What every aiokafka client of the hub adds to its keyword arguments (empty: PLAINTEXT)."""
     return client_security(settings).aiokafka()
-
-
-def kafka_python_options(settings: Settings) -> dict[str, Any]:
-    """What every kafka-python client of the hub adds to its keyword arguments."""
-    return client_security(settings).kafka_python()
 
 
 def confluent_config(settings: Settings) -> dict[str, str]:

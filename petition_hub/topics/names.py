@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from petition_hub.connectors import EVALUATION_REQUEST_TOPICS
+from petition_hub.connectors import EVALUATION_REQUEST_TOPICS, PROGRESS_TOPICS
 from petition_hub.connectors import INPUT_TOPICS as _CHANNEL_TOPICS
 
 #: The faust app id; faust's own topics start with it (``petition-hub-<table>-changelog``).
@@ -30,6 +30,11 @@ PRIVACY: Final = "hub.privacy"
 REROUTE: Final = "hub.reroute"
 PROVINCE_FEEDBACK: Final = "province.feedback"
 PROVINCE_TRANSFERS: Final = "province.transfers"
+#: Supervision (督办, 挂牌督办) for the joint-meeting office and for the leading group.
+OFFICE_SUPERVISION: Final = "office.supervision"
+LEADING_GROUP_SUPERVISION: Final = "leadinggroup.supervision"
+#: The channels' progress topics (declared by the connectors), each once.
+PROGRESS: tuple[str, ...] = tuple(dict.fromkeys(p.topic for p in PROGRESS_TOPICS.values()))
 
 #: Inputs owned by the upstream systems (interface.md): each channel declares its own topics in
 #: its connector (``connectors/<channel>.py``, listed in ``connectors.CHANNELS``).
@@ -50,8 +55,15 @@ HUB_TOPICS: tuple[str, ...] = (
 )
 
 #: The hub's own topics that came after interface.md (issue 11: the record of erasures; issue 12:
-#: the lifecycle's commands to routing, the one owner of a petition's assignment).
-LATER_HUB_TOPICS: tuple[str, ...] = (PRIVACY, REROUTE)
+#: the lifecycle's commands to routing, the one owner of a petition's assignment; issue 14: the
+#: petitioners' progress through their channel, supervision for the office and the leading group).
+LATER_HUB_TOPICS: tuple[str, ...] = (
+    PRIVACY,
+    REROUTE,
+    *PROGRESS,
+    OFFICE_SUPERVISION,
+    LEADING_GROUP_SUPERVISION,
+)
 
 #: Every topic that does not depend on the reference data.
 FIXED_TOPICS: tuple[str, ...] = INPUT_TOPICS + HUB_TOPICS + LATER_HUB_TOPICS

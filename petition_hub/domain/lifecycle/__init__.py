@@ -5,15 +5,19 @@ States (domain.md "Lifecycle")::
     received ─> routed ─> signed_for ─> in_progress ⇄ waiting_material ─> replied ─> evaluated
        └─> triage ─> routed               └─> extended (approved)          │            └─> closed
     routed | signed_for ─> returned ─> routed | triage                     └─> reopened (once)
+    received | triage | returned ─> transferred (to the province) ─> closed (transferred)
 
-Inputs: the hub's own decisions (:class:`Received`, :class:`Routed`, :class:`TriageRequested`), the
+Inputs: the hub's own decisions (:class:`Received`, :class:`Routed`, :class:`TriageRequested`,
+:class:`TransferredToProvince`), the
 handling unit's status events (:class:`SignedFor`, :class:`InProgress`, :class:`MaterialRequested`,
-:class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`, :class:`Returned`), the
+:class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`: resolved or explained,
+:class:`Returned`) and its co-handlers' opinions (:class:`OpinionGiven`), the
 joint-meeting office's decisions (:class:`TriageRouted`, :class:`ExtensionDecided`), the
 petitioner's ratings (:class:`Rated`) and the timer (:class:`Tick`). Outputs: the new
 :class:`PetitionState` and the effects to publish (:class:`StateChanged` for ``hub.lifecycle``,
 :class:`SlaSignal` for ``hub.sla``, :class:`EvaluationInvited`, :class:`ExtensionForwarded`,
-:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`); or a :class:`Rejection`
+:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`, :class:`OpinionRelayed`);
+or a :class:`Rejection`
 with its reason (for ``hub.rejects``), the state unchanged.
 
 Where each part lives:
@@ -35,6 +39,7 @@ from petition_hub.domain.lifecycle.effects import (
     EvaluationInvited,
     ExtensionAnswered,
     ExtensionForwarded,
+    OpinionRelayed,
     RoutingRequested,
     SlaSignal,
     SlaSignalKind,
@@ -48,6 +53,7 @@ from petition_hub.domain.lifecycle.events import (
     InProgress,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
     Rated,
     Received,
     Replied,
@@ -55,20 +61,26 @@ from petition_hub.domain.lifecycle.events import (
     Routed,
     SignedFor,
     Tick,
+    TransferredToProvince,
     TriageRequested,
     TriageRouted,
 )
 from petition_hub.domain.lifecycle.machine import apply
 from petition_hub.domain.lifecycle.results import Accepted, Rejection, RejectReason, Result
 from petition_hub.domain.lifecycle.states import (
+    LEADING_GROUP_UNIT,
+    OFFICE_UNIT,
     ClockPlan,
     Closure,
     ExtensionStatus,
     LifecycleState,
     PetitionState,
+    ReplyKind,
 )
 
 __all__ = [
+    "LEADING_GROUP_UNIT",
+    "OFFICE_UNIT",
     "Accepted",
     "ClockPlan",
     "Closure",
@@ -84,12 +96,15 @@ __all__ = [
     "LifecycleState",
     "MaterialReceived",
     "MaterialRequested",
+    "OpinionGiven",
+    "OpinionRelayed",
     "PetitionState",
     "Rated",
     "Received",
     "RejectReason",
     "Rejection",
     "Replied",
+    "ReplyKind",
     "Result",
     "Returned",
     "Routed",
@@ -99,6 +114,7 @@ __all__ = [
     "SlaSignalKind",
     "StateChanged",
     "Tick",
+    "TransferredToProvince",
     "TriageRequested",
     "TriageRouted",
     "UnitUrged",

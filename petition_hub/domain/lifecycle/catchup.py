@@ -11,7 +11,12 @@ from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar, d
 from petition_hub.domain.lifecycle.clockplans import plans
 from petition_hub.domain.lifecycle.context import _Ctx
 from petition_hub.domain.lifecycle.effects import SlaSignal, SlaSignalKind
-from petition_hub.domain.lifecycle.states import Closure, LifecycleState, PetitionState
+from petition_hub.domain.lifecycle.states import (
+    OFFICE_UNIT,
+    Closure,
+    LifecycleState,
+    PetitionState,
+)
 from petition_hub.domain.sla import ClockKind, LadderStep, next_due, year_start
 
 __all__ = ["next_wakeup"]
@@ -89,14 +94,16 @@ def _catch_up(ctx: _Ctx) -> None:
     if closes:
         assert window is not None
         due = [d for d in due if d[0] <= window]
+    # a step due while nobody holds the petition (triage, a return) is the office's to answer for
+    holder = ctx.s.lead_unit or OFFICE_UNIT
     for at, _, kind, step in sorted(due, key=lambda d: (d[0], d[1])):
         if kind is ClockKind.SIGN_FOR:
             assert ctx.s.sign_for is not None
             ctx.update(sign_for_fired=(*ctx.s.sign_for_fired, step))
-            ctx.sla(ctx.s.sign_for, _STEP_SIGNAL[step], at=at)
+            ctx.sla(ctx.s.sign_for, _STEP_SIGNAL[step], at=at, unit=holder)
         else:
             ctx.update(resolve_fired=(*ctx.s.resolve_fired, step))
-            ctx.sla(ctx.s.resolve, _STEP_SIGNAL[step], at=at)
+            ctx.sla(ctx.s.resolve, _STEP_SIGNAL[step], at=at, unit=holder)
     if closes:
         assert window is not None
         closure = Closure.UNRATED if s.state is LifecycleState.REPLIED else Closure.RATED

@@ -8,7 +8,7 @@ from petition_hub.domain.calendar import WorkingCalendar
 from petition_hub.domain.lifecycle.clockplans import plans
 from petition_hub.domain.lifecycle.effects import Effect, SlaSignal, SlaSignalKind, StateChanged
 from petition_hub.domain.lifecycle.results import Accepted
-from petition_hub.domain.lifecycle.states import Closure, LifecycleState, PetitionState
+from petition_hub.domain.lifecycle.states import Closure, LifecycleState, PetitionState, ReplyKind
 from petition_hub.domain.sla import ClockState, SlaPolicy, known_deadline, provisional
 
 
@@ -42,6 +42,7 @@ class _Ctx:
         unit: str | None = None,
         closure: Closure | None = None,
         at: datetime | None = None,
+        reply_kind: ReplyKind | None = None,
     ) -> None:
         self.effects.append(
             StateChanged(
@@ -52,6 +53,7 @@ class _Ctx:
                 cause=cause,
                 unit=unit,
                 closure=closure,
+                reply_kind=reply_kind,
             )
         )
         self.update(state=to, closure=closure)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from petition_hub.domain.lifecycle.states import Closure, LifecycleState
+from petition_hub.domain.lifecycle.states import Closure, LifecycleState, ReplyKind
 from petition_hub.domain.petition import Channel
 from petition_hub.domain.sla import ClockKind
 
@@ -19,6 +19,7 @@ __all__ = [
     "EvaluationInvited",
     "ExtensionAnswered",
     "ExtensionForwarded",
+    "OpinionRelayed",
     "RoutingRequested",
     "SlaSignal",
     "SlaSignalKind",
@@ -43,7 +44,8 @@ class SlaSignalKind(StrEnum):
     MISSED = "missed"
     """Stopped after the deadline."""
     CANCELLED = "cancelled"
-    """A sign-for clock ended by a return."""
+    """A clock ended without a verdict: a sign-for clock by a return, the resolve clock by a
+    transfer to the province."""
     DEADLINE_CHANGED = "deadline_changed"
     """The calendar changed under a running clock (the official year replaced the provisional
     one): its deadline or a pending ladder time moved."""
@@ -66,6 +68,8 @@ class StateChanged(_Effect):
     """The event kind that caused it (``evaluation_window_elapsed`` for the timer)."""
     unit: str | None = None
     closure: Closure | None = None
+    reply_kind: ReplyKind | None = None
+    """To ``replied``: what kind of result the reply is."""
 
 
 class SlaSignal(_Effect):
@@ -131,6 +135,17 @@ class UnitUrged(_Effect):
     reason: str
 
 
+class OpinionRelayed(_Effect):
+    """A co-handler's opinion (协办意见), for the history and the lead unit."""
+
+    kind: Literal["co_handler_opinion"] = "co_handler_opinion"
+    unit: str
+    """The co-handler that sent it."""
+    lead: str
+    """The lead unit it goes to."""
+    text: str
+
+
 Effect = Annotated[
     StateChanged
     | SlaSignal
@@ -138,6 +153,7 @@ Effect = Annotated[
     | ExtensionForwarded
     | ExtensionAnswered
     | RoutingRequested
-    | UnitUrged,
+    | UnitUrged
+    | OpinionRelayed,
     Field(discriminator="kind"),
 ]

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from petition_hub.domain.lifecycle.states import ReplyKind
 from petition_hub.domain.petition import Channel, Petition, PetitionType, Satisfaction, Urgency
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "InProgress",
     "MaterialReceived",
     "MaterialRequested",
+    "OpinionGiven",
     "Rated",
     "Received",
     "Replied",
@@ -26,6 +28,7 @@ __all__ = [
     "Routed",
     "SignedFor",
     "Tick",
+    "TransferredToProvince",
     "TriageRequested",
     "TriageRouted",
 ]
@@ -96,6 +99,14 @@ class TriageRouted(_Event):
     co_units: tuple[str, ...] = ()
 
 
+class TransferredToProvince(_Event):
+    """Routing handed a local petition to the province (``province.transfers``: another Henan
+    city's or another province's matter): transferred, then closed locally as transferred."""
+
+    kind: Literal["transferred_to_province"] = "transferred_to_province"
+    reason: str = ""
+
+
 class _UnitEvent(_Event):
     unit: str = Field(min_length=1)
     """The unit whose status topic the event came from (``dept.<CODE>`` / ``county.<DIV>``)."""
@@ -128,6 +139,16 @@ class ExtensionRequested(_UnitEvent):
 
 class Replied(_UnitEvent):
     kind: Literal["replied"] = "replied"
+    text: str
+    result: ReplyKind = ReplyKind.RESOLVED
+    """Resolved (问题解决) or explained (解释说明): either closes the unit's work."""
+
+
+class OpinionGiven(_UnitEvent):
+    """A co-handler's opinion (协办意见) for the lead unit: the one event a co-handler may send;
+    it changes no state, it goes into the history and to the lead."""
+
+    kind: Literal["opinion"] = "opinion"
     text: str
 
 
@@ -165,12 +186,14 @@ Handled = (
     Routed
     | TriageRequested
     | TriageRouted
+    | TransferredToProvince
     | SignedFor
     | InProgress
     | MaterialRequested
     | MaterialReceived
     | ExtensionRequested
     | Replied
+    | OpinionGiven
     | Returned
     | ExtensionDecided
     | Rated

@@ -10,6 +10,9 @@ Rules worth knowing:
 * One extension request per petition (policy ``extension.max_requests``). It may be made while
   signed for, in progress, waiting for material or reopened; the office's decision comes back as
   :class:`ExtensionDecided`. Approval → ``extended`` (in progress with the longer deadline).
+* A transfer to the province (:class:`TransferredToProvince`) may come while nobody handles the
+  petition (received, in triage, returned): ``transferred``, then at once ``closed`` as
+  transferred. The resolve clock is cancelled (not met, not missed): no unit answers for it.
 * Evaluation: revision 0 is the rating, revision 1 the one allowed change. A satisfied rating
   (满意/基本满意) → ``evaluated``, which closes at the end of the evaluation window (7 days after
   the reply) or at once on the change; 不满意 → ``reopened`` with a fresh resolve clock of the
@@ -30,6 +33,7 @@ from petition_hub.domain.lifecycle.effects import (
     EvaluationInvited,
     ExtensionAnswered,
     ExtensionForwarded,
+    OpinionRelayed,
     RoutingRequested,
     SlaSignalKind,
     UnitUrged,
@@ -41,11 +45,13 @@ from petition_hub.domain.lifecycle.events import (
     InProgress,
     MaterialReceived,
     MaterialRequested,
+    OpinionGiven,
     Rated,
     Replied,
     Returned,
     Routed,
     SignedFor,
+    TransferredToProvince,
     TriageRequested,
     TriageRouted,
 )
@@ -76,6 +82,10 @@ _HANDLING: Final = frozenset(
         LifecycleState.EXTENDED,
         LifecycleState.REOPENED,
     }
+)
+#: Nobody handles the petition: where routing may still hand it to the province.
+_UNHELD: Final = frozenset(
+    {LifecycleState.RECEIVED, LifecycleState.TRIAGE, LifecycleState.RETURNED}
 )
 #: Where the unit's extension request, the office's answer and the unit's reply may come.
 _HANDLING_OR_WAITING: Final = _HANDLING | {LifecycleState.WAITING_MATERIAL}
@@ -128,6 +138,22 @@ def _on_triage_routed(ctx: _Ctx, ev: TriageRouted) -> Result:
         return _wrong_state(ctx, ev.kind)
     # the office may overrule an earlier return: no returned_by check
     return _route(ctx, ev.lead_unit, ev.co_units, ev.kind)
+
+
+def _on_transferred(ctx: _Ctx, ev: TransferredToProvince) -> Result:
+    if ctx.s.state not in _UNHELD:
+        return _wrong_state(ctx, ev.kind)
+    clock = ctx.s.resolve
+    if clock.stopped_at is None:
+        # the petitioner's matter goes on at the province: this city's clock ends without a
+        # verdict (neither met nor missed), so no unit is charged with it
+        stopped = stop(clock, ctx.at, cal=ctx.cal)
+        ctx.update(resolve=stopped)
+        ctx.sla(stopped, SlaSignalKind.CANCELLED)
+    ctx.update(lead_unit=None, co_units=(), resume_to=None)
+    ctx.move(LifecycleState.TRANSFERRED, ev.kind)
+    ctx.move(LifecycleState.CLOSED, ev.kind, closure=Closure.TRANSFERRED)
+    return ctx.accepted()
 
 
 def _met_or_missed(ctx: _Ctx, stopped: ClockState, unit: str) -> None:
@@ -291,12 +317,27 @@ def _on_replied(ctx: _Ctx, ev: Replied) -> Result:
     # consumer, a parked event) still leaves the petitioner the whole window
     sent = ctx.at if ctx.now is None else max(ctx.at, ctx.now)
     due = sent + timedelta(days=ctx.policy.evaluation.window_days)
-    ctx.update(resolve=stopped, resume_to=None, evaluation_due=due)
+    ctx.update(resolve=stopped, resume_to=None, evaluation_due=due, reply_kind=ev.result)
     _met_or_missed(ctx, stopped, ev.unit)
-    ctx.move(LifecycleState.REPLIED, ev.kind, unit=ev.unit)
+    ctx.move(LifecycleState.REPLIED, ev.kind, unit=ev.unit, reply_kind=ev.result)
     ctx.effects.append(
         EvaluationInvited(
             petition_id=s.petition_id, at=sent, channel=s.channel, due=due, round=s.round
+        )
+    )
+    return ctx.accepted()
+
+
+def _on_opinion(ctx: _Ctx, ev: OpinionGiven) -> Result:
+    """A co-handler's opinion (the sender is checked: a co-handler of the current routing) goes
+    to the lead unit and into the history; the state stays."""
+    if not ev.text.strip():
+        return _reject(RejectReason.EMPTY_OPINION, "the opinion has no text")
+    lead = ctx.s.lead_unit
+    assert lead is not None  # a co-handler exists only beside a lead
+    ctx.effects.append(
+        OpinionRelayed(
+            petition_id=ctx.s.petition_id, at=ctx.at, unit=ev.unit, lead=lead, text=ev.text
         )
     )
     return ctx.accepted()
@@ -376,12 +417,14 @@ _HANDLERS: Final[Mapping[type[Handled], Callable[[_Ctx, Any], Result]]] = {
     Routed: _on_routed,
     TriageRequested: _on_triage_requested,
     TriageRouted: _on_triage_routed,
+    TransferredToProvince: _on_transferred,
     SignedFor: _on_signed_for,
     InProgress: _on_in_progress,
     MaterialRequested: _on_material_requested,
     MaterialReceived: _on_material_received,
     ExtensionRequested: _on_extension_requested,
     Replied: _on_replied,
+    OpinionGiven: _on_opinion,
     Returned: _on_returned,
     ExtensionDecided: _on_extension_decided,
     Rated: _on_rated,

@@ -9,8 +9,10 @@ Rules worth knowing:
   and :class:`Tick` is just "catch up to now". :func:`next_wakeup` is when the next one is due.
 * Event times never go backwards: an event stamped earlier than the last applied one is applied at
   the last one's time (clock skew between units must not make a clock run backwards).
-* Only the lead unit (主办) changes the lifecycle; a co-handler (协办) gets ``not_the_lead``, any
-  other unit ``not_a_handler``. A unit that returned the petition is no longer a handler.
+* Only the lead unit (主办) changes the lifecycle; a co-handler (协办) may send an opinion
+  (:class:`OpinionGiven`, to the lead and the history; the lead's own opinion is refused
+  ``opinion_from_lead``), anything else from it gets ``not_the_lead``, any other unit
+  ``not_a_handler``. A unit that returned the petition is no longer a handler.
 * A year without calendar data: deadlines in it are reported as unknown (None), ladder steps in
   it are held (no step in a year can be due before the year begins), a clock stopped before the
   year begins was stopped in time; :func:`next_wakeup` raises
@@ -29,7 +31,7 @@ from petition_hub.domain.calendar import WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle.catchup import _catch_up
 from petition_hub.domain.lifecycle.context import _Ctx
 from petition_hub.domain.lifecycle.effects import SlaSignalKind, StateChanged
-from petition_hub.domain.lifecycle.events import Event, Received, Tick, _UnitEvent
+from petition_hub.domain.lifecycle.events import Event, OpinionGiven, Received, Tick, _UnitEvent
 from petition_hub.domain.lifecycle.handlers import handle
 from petition_hub.domain.lifecycle.results import (
     Accepted,
@@ -76,24 +78,38 @@ def apply(
         if not ctx.effects:  # nothing happened (the calendar bookkeeping may have)
             return Accepted(state=ctx.s, effects=())
         return ctx.accepted()
+    # the sender first: a unit that does not handle the petition learns nothing of it (the
+    # refusal comes back to the unit)
+    if isinstance(event, _UnitEvent) and (refused := _check_sender(ctx, event)) is not None:
+        return refused
     if ctx.s.state is LifecycleState.CLOSED:
         how = ctx.s.closure.value if ctx.s.closure is not None else "closed"
         return _reject(RejectReason.PETITION_CLOSED, f"the petition is closed ({how})")
-    if isinstance(event, _UnitEvent) and (refused := _check_sender(ctx, event)) is not None:
-        return refused
     return handle(ctx, event)
 
 
 def _check_sender(ctx: _Ctx, event: _UnitEvent) -> Rejection | None:
-    """Only the lead unit changes the lifecycle: a co-handler gets ``not_the_lead``, any other
-    unit ``not_a_handler``."""
+    """Only the lead unit changes the lifecycle and only a co-handler gives an opinion: a
+    co-handler's other events get ``not_the_lead``, the lead's opinion ``opinion_from_lead``,
+    any other unit ``not_a_handler``."""
     if event.unit not in ctx.s.handlers:
         return _reject(
             RejectReason.NOT_A_HANDLER, f"{event.unit} is not a handler of this petition"
         )
-    if event.unit != ctx.s.lead_unit:
+    lead = ctx.s.lead_unit
+    if isinstance(event, OpinionGiven):
+        if event.unit == lead:
+            return _reject(
+                RejectReason.OPINION_FROM_LEAD,
+                f"{lead} leads: the lead answers by its reply; an opinion is a co-handler's",
+            )
+        return None
+    if event.unit != lead:
+        what = getattr(event, "kind", "this")  # every unit event's class names its kind
         return _reject(
-            RejectReason.NOT_THE_LEAD, f"{event.unit} co-handles; {ctx.s.lead_unit} leads"
+            RejectReason.NOT_THE_LEAD,
+            f"only the lead unit ({lead}) may send {what}; {event.unit} co-handles: a "
+            "co-handler may send an opinion (OPINION, 协办意见)",
         )
     return None
 

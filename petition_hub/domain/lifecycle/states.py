@@ -4,15 +4,32 @@ and closure, and :class:`ClockPlan`, what was announced of a running clock."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from petition_hub.domain.petition import Channel, PetitionType, Satisfaction, Urgency
 from petition_hub.domain.sla import ClockKind, ClockState, LadderStep
 
-__all__ = ["ClockPlan", "Closure", "ExtensionStatus", "LifecycleState", "PetitionState"]
+__all__ = [
+    "LEADING_GROUP_UNIT",
+    "OFFICE_UNIT",
+    "ClockPlan",
+    "Closure",
+    "ExtensionStatus",
+    "LifecycleState",
+    "PetitionState",
+    "ReplyKind",
+]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+#: The joint-meeting office (联席会议办公室), the first step of the reference data's escalation:
+#: it supervises overdue petitions (督办) and answers for a petition nobody holds (in triage,
+#: received, returned), so a ladder step of such a petition names it.
+OFFICE_UNIT: Final = "dept.JOINT_OFFICE"
+#: The leading group (领导小组), to which listed supervision (挂牌督办) is reported.
+LEADING_GROUP_UNIT: Final = "dept.LEADING_GROUP"
 
 
 class LifecycleState(StrEnum):
@@ -27,6 +44,8 @@ class LifecycleState(StrEnum):
     REPLIED = "replied"
     EVALUATED = "evaluated"
     REOPENED = "reopened"
+    TRANSFERRED = "transferred"
+    """Handed to the province (another city's or province's matter): closed locally at once."""
     CLOSED = "closed"
 
 
@@ -35,6 +54,15 @@ class ExtensionStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+
+
+class ReplyKind(StrEnum):
+    """What kind of result a unit's reply is; either closes the unit's work."""
+
+    RESOLVED = "resolved"
+    """问题解决: the matter is done."""
+    EXPLAINED = "explained"
+    """解释说明: the matter cannot be done; the reply explains why."""
 
 
 class Closure(StrEnum):
@@ -46,6 +74,8 @@ class Closure(StrEnum):
     """不满意 after the reopen was used up."""
     UNRATED = "unrated"
     """No rating within the evaluation window (not counted as satisfied)."""
+    TRANSFERRED = "transferred"
+    """Handed to the province (``province.transfers``): counted apart, against no unit."""
 
 
 class ClockPlan(BaseModel):
@@ -96,6 +126,8 @@ class PetitionState(BaseModel):
     reopens: int = 0
     round: int = 0
     rating: Satisfaction | None = None
+    reply_kind: ReplyKind | None = None
+    """The kind of the round's reply (None before the first reply)."""
     rating_revision: int | None = None
     evaluation_due: AwareDatetime | None = None
     closure: Closure | None = None
