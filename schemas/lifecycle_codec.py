@@ -41,10 +41,13 @@ def lifecycle_event_record(
     approved: bool | None = None,
     note: str | None = None,
     reply_kind: ReplyKind | None = None,
+    dispute_outcome: str | None = None,
+    rated_at: datetime | None = None,
 ) -> wire.LifecycleEvent:
-    """``LifecycleEvent.v3`` of the petition ``s`` (after the effect); the event id is the
+    """``LifecycleEvent.v4`` of the petition ``s`` (after the effect); the event id is the
     stage's to set (empty here). ``reply_kind``: the reply of the round, on the changes it makes
-    and settles (written as its value: ``resolved`` / ``explained``)."""
+    and settles (written as its value: ``resolved`` / ``explained``); ``dispute_outcome``
+    (``upheld`` / ``voided``) and ``rated_at``: a dispute's."""
     return {
         "eventId": "",
         "petitionId": s.petition_id,
@@ -66,6 +69,8 @@ def lifecycle_event_record(
         "approved": approved,
         "note": note,
         "replyKind": reply_kind.value if reply_kind else None,
+        "disputeOutcome": dispute_outcome,
+        "ratedAt": rated_at,
     }
 
 

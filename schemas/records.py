@@ -215,7 +215,7 @@ class Rejection(TypedDict):
 
 
 class LifecycleEvent(TypedDict):
-    """``cn.gov.pds.hub.LifecycleEvent.v3`` (``hub.lifecycle``)."""
+    """``cn.gov.pds.hub.LifecycleEvent.v4`` (``hub.lifecycle``)."""
 
     eventId: str
     petitionId: str
@@ -237,6 +237,8 @@ class LifecycleEvent(TypedDict):
     approved: bool | None
     note: str | None
     replyKind: NotRequired[str | None]  # v3: resolved, explained
+    disputeOutcome: NotRequired[str | None]  # v4: dispute_decided: upheld, voided
+    ratedAt: NotRequired[datetime | None]  # v4: the disputed 不满意's time
 
 
 class SlaEvent(TypedDict):
@@ -304,7 +306,7 @@ class UnitNotice(TypedDict):
 
 
 class UnitStatus(TypedDict):
-    """``cn.gov.pds.hub.UnitStatus.v2``: what a unit did with a petition."""
+    """``cn.gov.pds.hub.UnitStatus.v3``: what a unit did with a petition (v3: RATING_DISPUTED)."""
 
     petitionId: str
     kind: str
@@ -317,7 +319,8 @@ class UnitStatus(TypedDict):
 
 
 class OfficeDecision(TypedDict):
-    """``cn.gov.pds.hub.OfficeDecision.v1``: a triage route or an extension answer."""
+    """``cn.gov.pds.hub.OfficeDecision.v2``: a triage route, an extension answer or (v2) the
+    decision on a unit's dispute of a rating (RATING_UPHELD, RATING_VOIDED)."""
 
     petitionId: str
     kind: str
