@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Protocol
 
 from petition_hub.domain.lifecycle import DisputeAnswered, DisputeForwarded
@@ -37,11 +38,13 @@ class _Notices(Protocol):
 
 
 def dispute_records(
-    effect: DisputeForwarded | DisputeAnswered, r: _Rendering, notices: _Notices
+    effect: DisputeForwarded | DisputeAnswered,
+    r: _Rendering,
+    notices: _Notices,
+    lifecycle_output: Callable[[bytes, wire.LifecycleEvent, str], Output],
 ) -> list[Output]:
-    """The records of a dispute (``effect``) of the petition ``r.s``."""
-    from .lifecycle_records import lifecycle_output  # the one writer of hub.lifecycle
-
+    """The records of a dispute (``effect``) of the petition ``r.s``; ``lifecycle_output``
+    writes a record on ``hub.lifecycle`` (the stage's one writer of it), ``notices`` to a unit."""
     if isinstance(effect, DisputeForwarded):
         record = r.lifecycle(
             effect,

@@ -256,7 +256,7 @@ class LifecycleRecords:
         if isinstance(effect, OpinionRelayed):
             return self._opinion(effect, r)
         if isinstance(effect, DisputeForwarded | DisputeAnswered):
-            return dispute_records(effect, r, self)
+            return dispute_records(effect, r, self, lifecycle_output)
         if isinstance(effect, RoutingRequested):
             unit = effect.exclude_units[-1] if effect.exclude_units else None
             record = r.lifecycle(effect, "routing_requested", unit=unit, note=effect.reason or None)

@@ -326,8 +326,21 @@ def test_lifecycle_records_round_trip() -> None:
         note="说明",
         reply_kind=ReplyKind.EXPLAINED,
     )
-    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V3, event)) == event
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V4, event)) == event
     assert event["replyKind"] == "explained"
+    disputed = lifecycle_codec.lifecycle_event_record(
+        s,
+        "dispute_decided",
+        NOW,
+        deadline=None,
+        deadline_provisional=False,
+        unit="dept.FINOFFICE",
+        note="经核实",
+        dispute_outcome="voided",
+        rated_at=NOW - timedelta(days=2),
+    )
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V4, disputed)) == disputed
+    assert (disputed["disputeOutcome"], disputed["ratedAt"]) == ("voided", NOW - timedelta(days=2))
     assert (event["channel"], event["petitionType"]) == ("PROVINCE", "意见建议")
     assert (event["toState"], event["satisfaction"]) == ("closed", "DISSATISFIED")
     signal = SlaSignal(
