@@ -439,6 +439,11 @@ def test_what_the_units_and_the_office_write_reads_back() -> None:
     }
     read = codec.read_office_decision(_round_trip(codec.OFFICE_DECISION_V1, decision))
     assert read == decision
+    # v3 / v2: a lead's dispute of a rating and the office's decision on it
+    dispute: wire.UnitStatus = {**opinion, "kind": "RATING_DISPUTED", "note": "不满意与办理无关"}
+    assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V3, dispute)) == dispute
+    voided: wire.OfficeDecision = {**decision, "kind": "RATING_VOIDED", "note": "经核实"}
+    assert codec.read_office_decision(_round_trip(codec.OFFICE_DECISION_V2, voided)) == voided
 
 
 def test_an_older_version_reads_as_the_latest_type() -> None:
