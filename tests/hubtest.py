@@ -115,6 +115,7 @@ def _read(
         at_end: set[tuple[str, int]] = set()
         reached: set[tuple[str, int]] = set()
         out: list[Record] = []
+        next_offset: dict[tuple[str, int], int] = {}
         while not done(out, at_end == every, reached == every, time.monotonic() >= deadline):
             if time.monotonic() >= deadline + grace:
                 return out, False
@@ -128,10 +129,14 @@ def _read(
                     reached.add(where)
                     continue
                 at_end.discard(where)
+                offset = int(m.offset() or 0)
+                if offset < next_offset.get(where, 0):
+                    # delivered again (a fetch restarted before where the reading was): the same
+                    # record, not a duplicate written to the topic (those have offsets of their own)
+                    continue
+                next_offset[where] = offset + 1
                 headers = cast(list[Header], list(m.headers() or []))
-                out.append(
-                    Record(m.key(), m.value(), headers, where[1], int(m.offset() or 0), where[0])
-                )
+                out.append(Record(m.key(), m.value(), headers, where[1], offset, where[0]))
         return out, True
     finally:
         client.close()
