@@ -103,6 +103,17 @@ class Story:
         found: list[dict[str, Any]] = wait_until(enough, 60, what=f"{count} records on {topic}")
         return found
 
+    def trace(self, topic: str) -> str:
+        """The petition's records on ``topic`` with where they are and their event ids (for a
+        failure's message: a record written twice shows as two offsets with one id)."""
+        lines = []
+        for r in read_topic(self.broker.bootstrap, topic, timeout=5):
+            if r.key in (PID.encode(), DISPATCH.encode()):
+                body = schemas.decode(r.value or b"")[1]
+                what = body.get("signal") or body.get("kind")
+                lines.append(f"{r.partition}:{r.offset} {dict(r.headers).get('ce_id')} {what}")
+        return "\n".join(lines)
+
     def lifecycle(self, count: int) -> list[tuple[str, str | None, str | None]]:
         records = self.records("hub.lifecycle", count)
         return [(r["kind"], r["fromState"], r["toState"]) for r in records]
@@ -157,7 +168,7 @@ def test_a_provincial_dispatch_from_receipt_to_closure(
         ("resolve", "warning", 0),
         ("resolve", "urging", 0),
         ("resolve", "overdue", 0),
-    ]
+    ], story.trace("hub.sla")
     _, lists = http_json(f"{worker.url}/units/{LEAD}/petitions")
     assert [r["petition_id"] for r in lists["overdue"]] == [PID]
 
