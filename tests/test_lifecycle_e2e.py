@@ -145,12 +145,17 @@ def test_a_provincial_dispatch_from_receipt_to_closure(
     t = story.at(t + timedelta(minutes=50))
     story.unit(LEAD, "SIGNED_FOR", t)
     story.unit(CO, "REPLIED", t, replyText="协办单位的答复")  # a co-handler does not reply
+    # each event applied before the clock moves on: else the clock's own steps come first
+    story.lifecycle(3)
     t = story.at(t + timedelta(days=1))
     story.unit(LEAD, "IN_PROGRESS", t)
+    story.lifecycle(4)
     t = story.at(t + timedelta(days=1))
     story.unit(LEAD, "MATERIAL_REQUESTED", t, note="判决书复印件")
+    story.lifecycle(5)
     t = story.at(t + timedelta(days=2))
     story.unit(LEAD, "MATERIAL_RECEIVED", t)
+    story.lifecycle(6)
     t = story.at(t + timedelta(days=3))  # Monday 8 June
     story.unit(LEAD, "EXTENSION_REQUESTED", t, extensionDays=5, note="需协调外地法院")
     story.lifecycle(7)
