@@ -45,9 +45,11 @@ def lifecycle_event_record(
     rated_at: datetime | None = None,
 ) -> wire.LifecycleEvent:
     """``LifecycleEvent.v4`` of the petition ``s`` (after the effect); the event id is the
-    stage's to set (empty here). ``reply_kind``: the reply of the round, on the changes it makes
-    and settles (written as its value: ``resolved`` / ``explained``); ``dispute_outcome``
-    (``upheld`` / ``voided``) and ``rated_at``: a dispute's."""
+    stage's to set (empty here: the stage writes it into the body and the ``ce_id`` header alike,
+    :func:`petition_hub.runtime.cloudevents.frame_output`). ``reply_kind``: the reply of the
+    round, on the changes it makes and settles (written as its value: ``resolved`` /
+    ``explained``); ``dispute_outcome`` (``upheld`` / ``voided``) and ``rated_at``: a
+    dispute's."""
     return {
         "eventId": "",
         "petitionId": s.petition_id,

@@ -464,3 +464,33 @@ def test_an_older_version_reads_as_the_latest_type() -> None:
     read = codec.read_sla_event(_round_trip(codec.SLA_V1, v1))
     assert read == v1 and "deadlineProvisional" not in read
     assert read.get("deadlineProvisional", False) is False
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["", "x", "PH-ABC@tick:resolve:2026-06-01T01:00:00+00:00:overdue/0", "编号-" * 30, "a" * 300],
+)
+def test_stamping_an_event_id_is_encoding_it(event_id: str) -> None:
+    """``schemas.stamp_event_id`` gives the bytes of the record encoded with the id (one- and
+    several-byte lengths, multi-byte UTF-8), for every schema that leads with ``eventId``; any
+    other record, and a record whose id is already set, is left as it is."""
+    s = _state()
+    empty = {
+        codec.LIFECYCLE_V4: lifecycle_codec.lifecycle_event_record(
+            s, "state_changed", NOW, deadline=None, deadline_provisional=False
+        ),
+        codec.NOTICE_V3: lifecycle_codec.unit_notice_record(
+            s.petition_id, "reopened", NOW, "请重新办理", "resolve", None
+        ),
+    }
+    leading = [
+        n for n in schemas.names() if schemas.raw_schema(n)["fields"][0]["name"] == "eventId"
+    ]
+    assert {codec.LIFECYCLE_V4, codec.SLA_V2, codec.NOTICE_V3, codec.SUPERVISION_V1} <= set(leading)
+    for name, record in empty.items():
+        stamped = schemas.stamp_event_id(schemas.encode(name, record), event_id)
+        assert stamped == schemas.encode(name, {**record, "eventId": event_id}), name
+        assert schemas.decode(stamped)[1]["eventId"] == event_id
+        assert schemas.stamp_event_id(stamped, "other") == stamped or not event_id
+    petition = schemas.encode(codec.PETITION, codec.petition_record(_petition("诉求")))
+    assert schemas.stamp_event_id(petition, event_id) == petition
