@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from petition_hub.domain.lifecycle import (
+    DisputeAnswered,
     Effect,
     LifecycleState,
     PetitionState,
@@ -34,12 +35,15 @@ _SATISFIED: Final = frozenset({Satisfaction.SATISFIED, Satisfaction.BASICALLY_SA
 
 
 def count(effect: Effect, before: PetitionState, s: PetitionState) -> None:
-    """The counters of an effect: clock events per unit, returns, reopenings, closures, ratings."""
+    """The counters of an effect: clock events per unit, returns, reopenings, closures, ratings,
+    ratings voided on a dispute."""
     lead = s.lead_unit or before.lead_unit
     if isinstance(effect, SlaSignal):
         _count_sla(effect, effect.unit or lead)
     elif isinstance(effect, StateChanged):
         _count_state(effect, lead, final_rating(effect, s))
+    elif isinstance(effect, DisputeAnswered) and effect.voided:
+        metrics.RATINGS_VOIDED.labels(effect.unit or lead or "none").inc()
 
 
 def _count_sla(effect: SlaSignal, unit: str | None) -> None:

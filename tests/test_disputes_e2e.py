@@ -31,6 +31,7 @@ from hubtest import (
     WorkerProcess,
     court_dispatch,
     http_json,
+    metric_sum,
     produce,
     read_topic,
     set_clock,
@@ -165,6 +166,9 @@ def test_a_unit_disputes_a_rating_the_office_voids_it_and_the_report_leaves_it_o
     assert "voided" in told["message"] and "经核实" in told["message"], told
     _, held = http_json(f"{worker.url}/petitions/{PID_A}")
     assert (held["state"]["state"], held["state"]["dispute"]) == ("reopened", "voided"), held
+    # and on /metrics: the void leaves 满意率's denominator (rated minus voided)
+    exposition = worker.metrics()
+    assert metric_sum(exposition, "petition_hub_ratings_voided_total", unit=LEAD) == 1
 
     # B: the court disputes after the window (2 June + 5 working days: 9 June 18:00): refused
     t = set_clock(clock, datetime(2026, 6, 10, 9, 0, tzinfo=BJ))

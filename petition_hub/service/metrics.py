@@ -306,7 +306,23 @@ CLOCKS_PROVISIONAL = Gauge(
 
 
 #: The per-unit counters behind the four rates (the recording rules' inputs).
-_RATE_COUNTERS = (SIGNED_FOR, SIGNED_FOR_ON_TIME, RESOLVED, RESOLVED_ON_TIME, RATED, SATISFIED)
+RATINGS_VOIDED = Counter(
+    "petition_hub_ratings_voided_total",
+    "Final ratings 不满意 the joint-meeting office voided on the unit's dispute (they leave "
+    "满意率: its denominator is rated minus voided), by unit; counted when the office decides.",
+    ["unit"],
+    registry=REGISTRY,
+)
+
+_RATE_COUNTERS = (
+    SIGNED_FOR,
+    SIGNED_FOR_ON_TIME,
+    RESOLVED,
+    RESOLVED_ON_TIME,
+    RATED,
+    SATISFIED,
+    RATINGS_VOIDED,
+)
 
 
 def create_unit_series(units: Iterable[str]) -> None:
