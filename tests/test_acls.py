@@ -148,9 +148,14 @@ def test_the_channels(grants: Grants) -> None:
 
 
 def test_the_supervisors_read_their_own_topic_and_nothing_else(grants: Grants) -> None:
+    # the office also reads the triage queue and the lifecycle (extension requests, rating
+    # disputes) and writes its decisions
     assert grants["User:office"] == {
         (TOPIC, "office.supervision", LITERAL, R),
         (GROUP, "office-", PREFIXED, R),
+        (TOPIC, "hub.triage", LITERAL, R),
+        (TOPIC, "hub.lifecycle", LITERAL, R),
+        (TOPIC, "office.decisions", LITERAL, W),
     }
     assert grants["User:leadinggroup"] == {
         (TOPIC, "leadinggroup.supervision", LITERAL, R),

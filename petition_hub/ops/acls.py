@@ -24,7 +24,9 @@ Who gets what (principals are SASL/SCRAM user names):
   ``<channel>-…``.
 - the supervisors, ``User:office`` (the joint-meeting office) and ``User:leadinggroup`` (the
   leading group), the first part of their ``<supervisor>.supervision`` topics' names: READ on
-  that topic (督办, 挂牌督办) and on consumer groups named ``<supervisor>-…``.
+  that topic (督办, 挂牌督办) and on consumer groups named ``<supervisor>-…``; the office also
+  READ on ``hub.triage`` and ``hub.lifecycle`` (extension requests, rating disputes) and WRITE
+  on ``office.decisions`` (its triage routes, extension answers and dispute outcomes).
 - ``User:schema-registry``: its ``_schemas`` topic and its consumer group.
 
 Kafka's DESCRIBE is implied by READ, WRITE and ALTER, and since Kafka 3.2 IDEMPOTENT_WRITE by
@@ -52,6 +54,7 @@ from petition_hub.topics import (
     expected_unit_topics,
     is_internal_topic,
 )
+from petition_hub.topics.names import DECISIONS, LIFECYCLE, TRIAGE
 
 __all__ = [
     "HUB_PRINCIPAL",
@@ -204,6 +207,16 @@ def _channel_acls(topic_names: Sequence[str]) -> list[AclBinding]:
 SUPERVISION_TOPICS: Final = (OFFICE_SUPERVISION, LEADING_GROUP_SUPERVISION)
 
 
+#: What the joint-meeting office uses besides its supervision topic: it reads the triage queue
+#: and the lifecycle (extension requests, rating disputes) and writes its decisions (triage
+#: routes, extension answers, dispute outcomes).
+OFFICE_TOPICS: Final = {
+    TRIAGE: Operation.READ,
+    LIFECYCLE: Operation.READ,
+    DECISIONS: Operation.WRITE,
+}
+
+
 def _supervisor_acls(topic_names: Sequence[str]) -> list[AclBinding]:
     """READ for each supervisor on its own supervision topic and its consumer groups."""
     out: list[AclBinding] = []
@@ -212,6 +225,9 @@ def _supervisor_acls(topic_names: Sequence[str]) -> list[AclBinding]:
             raise AclError(f"topics.yaml lacks the supervision topic {name!r}")
         principal = f"User:{name.split('.', 1)[0]}"
         out += _grant(principal, [Operation.READ], name)
+        if name == OFFICE_SUPERVISION:  # the office also decides (office.decisions) what it reads
+            for topic, op in OFFICE_TOPICS.items():
+                out += _grant(principal, [op], topic)
         prefix = f"{name.split('.', 1)[0]}-"
         out += _grant(principal, [Operation.READ], prefix, ResourceType.GROUP, PatternType.PREFIXED)
     return out
