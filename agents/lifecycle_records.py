@@ -3,7 +3,7 @@
 Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`LifecycleRecords`):
 
 - a state change, an extension request or answer, urging, back-to-routing, a co-handler's
-  opinion: ``hub.lifecycle`` (``LifecycleEvent.v3``, header ``hub-kind``: what it is, so a reader
+  opinion: ``hub.lifecycle`` (``LifecycleEvent.v4``, header ``hub-kind``: what it is, so a reader
   picks kinds without decoding the rest; routing does not read it: its commands are
   :mod:`.route_commands`'; ``replyKind``: resolved or explained, on the change to replied and the
   later ones of its round);
@@ -136,6 +136,8 @@ class _Rendering:
     resolve_provisional: bool
     contact: bytes | None = None
     """A provincial dispatch's call-back contact, sealed (:attr:`Entry.contact`)."""
+    repeat_of: str | None = None
+    """A case a repeat opened: the earlier case it names (on each of its lifecycle records)."""
 
     @property
     def key(self) -> bytes:
@@ -158,7 +160,7 @@ class _Rendering:
         deadline: tuple[datetime | None, bool] | None = None,
         reply_kind: ReplyKind | None = None,
     ) -> wire.LifecycleEvent:
-        """The ``LifecycleEvent.v3`` of ``effect``, with the petition's resolve deadline unless
+        """The ``LifecycleEvent.v4`` of ``effect``, with the petition's resolve deadline unless
         ``deadline`` (a deadline and whether it is provisional) is another."""
         due, due_provisional = deadline or (self.resolve_deadline, self.resolve_provisional)
         return lifecycle_codec.lifecycle_event_record(
@@ -177,6 +179,7 @@ class _Rendering:
             approved=approved,
             note=note,
             reply_kind=reply_kind,
+            repeat_of=self.repeat_of,
         )
 
 
@@ -213,8 +216,10 @@ class LifecycleRecords:
         event: Event | None,
         cal: WorkingCalendar,
         contact: bytes | None = None,
+        repeat_of: str | None = None,
     ) -> list[Output]:
-        """The records of ``effect``, which moved the petition from ``before`` to ``s``."""
+        """The records of ``effect``, which moved the petition from ``before`` to ``s``
+        (``repeat_of``: the earlier case, for a case a repeat opened)."""
         try:
             resolve_deadline = deadline(s.resolve, cal=cal)
         except CalendarUnavailable:
@@ -227,6 +232,7 @@ class LifecycleRecords:
             resolve_deadline=resolve_deadline,
             resolve_provisional=provisional(s.resolve, resolve_deadline, cal=cal),
             contact=contact,
+            repeat_of=repeat_of,
         )
         if isinstance(effect, SlaSignal):
             return self._sla(effect, r)
@@ -442,9 +448,14 @@ class LifecycleRecords:
             return unit
 
 
+def lifecycle_output(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
+    """A ``hub.lifecycle`` record (``LifecycleEvent.v4``) with its ``hub-kind`` header."""
+    return _lifecycle(key, record, kind)
+
+
 def _lifecycle(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
     return Output(
-        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V3, record), ((KIND_HEADER, kind.encode()),)
+        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V4, record), ((KIND_HEADER, kind.encode()),)
     )
 
 

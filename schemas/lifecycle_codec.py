@@ -41,10 +41,13 @@ def lifecycle_event_record(
     approved: bool | None = None,
     note: str | None = None,
     reply_kind: ReplyKind | None = None,
+    repeat_of: str | None = None,
+    repeat: RepeatRef | None = None,
 ) -> wire.LifecycleEvent:
-    """``LifecycleEvent.v3`` of the petition ``s`` (after the effect); the event id is the
+    """``LifecycleEvent.v4`` of the petition ``s`` (after the effect); the event id is the
     stage's to set (empty here). ``reply_kind``: the reply of the round, on the changes it makes
-    and settles (written as its value: ``resolved`` / ``explained``)."""
+    and settles (written as its value: ``resolved`` / ``explained``); ``repeat_of``: the earlier
+    case of a case a repeat opened; ``repeat``: a ``repeat_linked`` event's repeat."""
     return {
         "eventId": "",
         "petitionId": s.petition_id,
@@ -66,6 +69,10 @@ def lifecycle_event_record(
         "approved": approved,
         "note": note,
         "replyKind": reply_kind.value if reply_kind else None,
+        "repeatOf": repeat_of,
+        "repeatId": repeat.petition_id if repeat else None,
+        "repeatChannel": repeat.channel if repeat else None,
+        "repeatRef": repeat.channel_ref if repeat else None,
     }
 
 
@@ -86,6 +93,16 @@ def sla_event_record(s: PetitionState, signal: SlaSignal, unit: str | None) -> w
         "deadlineProvisional": signal.provisional,
         "previousDeadline": signal.previous_deadline,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatRef:
+    """A repeat linked to an earlier open case: its petition id, channel (the ``Channel``
+    member's name) and reference in that channel (a work order number: not personal data)."""
+
+    petition_id: str
+    channel: str
+    channel_ref: str
 
 
 @dataclass(frozen=True, slots=True)

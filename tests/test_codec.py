@@ -258,7 +258,7 @@ def test_routing_records_round_trip() -> None:
     assert codec.read_unit_petition(_round_trip(codec.UNIT_PETITION_V3, co)) == co
     assert co["role"] == "CO_HANDLER" and record["role"] == "LEAD"
     routed = codec.routed_record(FINANCING, decision, NOW)
-    assert codec.read_routed(_round_trip(codec.ROUTED_V3, routed)) == routed
+    assert codec.read_routed(_round_trip(codec.ROUTED_V4, routed)) == routed
     assert routed["callbackContact"] is None  # a 12345 call: 12345 knows its callers
     assert decision.lead is not None
     assert routed["kind"] == "UNITS" and routed["lead"] == decision.lead.key
@@ -326,7 +326,7 @@ def test_lifecycle_records_round_trip() -> None:
         note="说明",
         reply_kind=ReplyKind.EXPLAINED,
     )
-    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V3, event)) == event
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V4, event)) == event
     assert event["replyKind"] == "explained"
     assert (event["channel"], event["petitionType"]) == ("PROVINCE", "意见建议")
     assert (event["toState"], event["satisfaction"]) == ("closed", "DISSATISFIED")
