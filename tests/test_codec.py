@@ -61,6 +61,7 @@ TYPES: dict[str, type] = {
     "cn.gov.pds.hub.Original": wire.Original,
     "cn.gov.pds.hub.Petition": wire.Petition,
     "cn.gov.pds.hub.PrivacyEvent": wire.PrivacyEvent,
+    "cn.gov.pds.hub.RepeatLink": wire.RepeatLink,
     "cn.gov.pds.hub.RouteCommand": wire.RouteCommand,
     "cn.gov.pds.hub.Rejection": wire.Rejection,
     "cn.gov.pds.hub.Routed": wire.Routed,
