@@ -9,7 +9,8 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
   province ends here, closed as transferred), the units' status events
   re-keyed by ``unit-status`` (``UnitStatus`` v2 or v1, stamped with the unit and where the unit
   wrote it), ``office.decisions``
-  (extension approvals and refusals; triage routes are routing's and come back as ``Routed``) and
+  (extension approvals and refusals, the office's decision on a lead unit's dispute of a 不满意:
+  :mod:`.lifecycle_disputes`; triage routes are routing's and come back as ``Routed``) and
   the re-keyed ratings (``Evaluation`` v2 or v1); read as domain events by
   :mod:`.lifecycle_records`.
 - Applies each to the petition's state with the pure state machine
@@ -21,7 +22,8 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
   (``HUB_LIFECYCLE_PARK_SECONDS``) for the routing record, which may be behind on another topic,
   before it is rejected as unknown.
 - Emits (:class:`.lifecycle_records.LifecycleRecords`): every state change (and extension
-  requests and answers, urging, back-to-routing) on ``hub.lifecycle`` (``LifecycleEvent.v2``);
+  requests and answers, urging, back-to-routing, disputes of a rating) on ``hub.lifecycle``
+  (``LifecycleEvent.v4``);
   every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
   ``.petitions`` topic (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved
   deadlines); evaluation requests on ``miniprogram.evaluation-requests`` /

@@ -3,9 +3,11 @@
 - ``Routed`` (``<app>-routed``, routing's decisions; v3, and v2 and v1 still read): the events of a
   decision for the petition's state (:func:`routed_events`): received, routed, sent to triage,
   routed by the office out of triage, handed to the province (a local petition: transferred).
-- ``UnitStatus`` (v2, and v1 still read; re-keyed by ``unit-status``, header ``hub-unit``: the
-  unit; a reply's ``replyKind``, none in v1: resolved; ``OPINION``: a co-handler's opinion),
-  ``OfficeDecision.v1`` (``office.decisions``: extension answers) and ``Evaluation`` (re-keyed
+- ``UnitStatus`` (v3, and v2 and v1 still read; re-keyed by ``unit-status``, header
+  ``hub-unit``: the unit; a reply's ``replyKind``, none in v1: resolved; ``OPINION``: a
+  co-handler's opinion;
+  ``RATING_DISPUTED``: the lead's dispute of a 不满意), ``OfficeDecision`` (v2, and v1 still read;
+  ``office.decisions``: extension answers, decisions on disputes) and ``Evaluation`` (re-keyed
   ratings; v2, and v1 still read): one event each (:func:`input_event`).
 
 What does not decode raises; the stage rejects it, with why.
@@ -18,6 +20,7 @@ from typing import Any, Final, cast
 
 from petition_hub import schemas
 from petition_hub.domain.lifecycle import (
+    DisputeDecided,
     Event,
     ExtensionDecided,
     ExtensionRequested,
@@ -27,6 +30,7 @@ from petition_hub.domain.lifecycle import (
     MaterialRequested,
     OpinionGiven,
     Rated,
+    RatingDisputed,
     Received,
     Replied,
     ReplyKind,
@@ -103,6 +107,12 @@ def input_event(src: SourceRecord, source: str) -> tuple[str, Event | None]:
         pid = str(decision["petitionId"])
         if decision["kind"] == "TRIAGE_ROUTE":
             return pid, None
+        if decision["kind"] in ("RATING_UPHELD", "RATING_VOIDED"):
+            voided = decision["kind"] == "RATING_VOIDED"
+            note = decision.get("note") or ""
+            return pid, DisputeDecided(
+                petition_id=pid, at=decision["decidedAt"], voided=voided, note=note
+            )
         return pid, ExtensionDecided(
             petition_id=pid,
             at=decision["decidedAt"],
@@ -130,4 +140,6 @@ def input_event(src: SourceRecord, source: str) -> tuple[str, Event | None]:
         return pid, Replied(**common, text=rec.get("replyText") or "", result=result)
     if kind == "OPINION":
         return pid, OpinionGiven(**common, text=note)
+    if kind == "RATING_DISPUTED":
+        return pid, RatingDisputed(**common, reason=note)
     return pid, Returned(**common, reason=note)

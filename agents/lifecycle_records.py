@@ -3,7 +3,8 @@
 Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`LifecycleRecords`):
 
 - a state change, an extension request or answer, urging, back-to-routing, a co-handler's
-  opinion: ``hub.lifecycle`` (``LifecycleEvent.v4``, header ``hub-kind``: what it is, so a reader
+  opinion, a dispute of a rating and its decision (:mod:`.lifecycle_disputes`): ``hub.lifecycle``
+  (``LifecycleEvent.v5``, header ``hub-kind``: what it is, so a reader
   picks kinds without decoding the rest; routing does not read it: its commands are
   :mod:`.route_commands`'; ``replyKind``: resolved or explained, on the change to replied and the
   later ones of its round);
@@ -40,6 +41,8 @@ from petition_hub.connectors import EVALUATION_REQUEST_TOPICS, EVALUATION_REQUES
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
 from petition_hub.domain.lifecycle import (
     Closure,
+    DisputeAnswered,
+    DisputeForwarded,
     Effect,
     EvaluationInvited,
     Event,
@@ -73,6 +76,7 @@ from petition_hub.topics.names import (
     SLA,
 )
 
+from .lifecycle_disputes import dispute_records
 from .lifecycle_supervision import supervision
 from .lifecycle_texts import (
     LADDER_SIGNALS,
@@ -159,6 +163,8 @@ class _Rendering:
         approved: bool | None = None,
         deadline: tuple[datetime | None, bool] | None = None,
         reply_kind: ReplyKind | None = None,
+        dispute_outcome: str | None = None,
+        rated_at: datetime | None = None,
     ) -> wire.LifecycleEvent:
         """The ``LifecycleEvent.v4`` of ``effect``, with the petition's resolve deadline unless
         ``deadline`` (a deadline and whether it is provisional) is another."""
@@ -179,6 +185,8 @@ class _Rendering:
             approved=approved,
             note=note,
             reply_kind=reply_kind,
+            dispute_outcome=dispute_outcome,
+            rated_at=rated_at,
             repeat_of=self.repeat_of,
         )
 
@@ -253,6 +261,8 @@ class LifecycleRecords:
             return self._extension_answered(effect, r)
         if isinstance(effect, OpinionRelayed):
             return self._opinion(effect, r)
+        if isinstance(effect, DisputeForwarded | DisputeAnswered):
+            return dispute_records(effect, r, self, lifecycle_output)
         if isinstance(effect, RoutingRequested):
             unit = effect.exclude_units[-1] if effect.exclude_units else None
             record = r.lifecycle(effect, "routing_requested", unit=unit, note=effect.reason or None)
@@ -449,14 +459,13 @@ class LifecycleRecords:
 
 
 def lifecycle_output(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
-    """A ``hub.lifecycle`` record (``LifecycleEvent.v4``) with its ``hub-kind`` header."""
-    return _lifecycle(key, record, kind)
-
-
-def _lifecycle(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
+    """A record on ``hub.lifecycle`` (``LifecycleEvent.v5``, header ``hub-kind``: ``kind``)."""
     return Output(
-        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V4, record), ((KIND_HEADER, kind.encode()),)
+        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V5, record), ((KIND_HEADER, kind.encode()),)
     )
+
+
+_lifecycle = lifecycle_output
 
 
 def _evaluation_request(

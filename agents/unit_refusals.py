@@ -69,6 +69,14 @@ REASON_TEXTS: Final = {
     "extended",
     "extension_too_long": "more working days were asked than the rules allow",
     "no_extension_pending": "no extension request is waiting for an answer",
+    "nothing_to_dispute": "only a 不满意 (dissatisfied) rating may be disputed, and this "
+    "petition has none",
+    "dispute_already_made": "a rating of this petition was already disputed; only one dispute "
+    "is allowed",
+    "dispute_window_passed": "a rating may be disputed only within 5 working days of it; the "
+    "time has passed",
+    "empty_dispute": "the dispute has no reason; send it again with the reason in note",
+    "no_dispute_pending": "no dispute of a rating is waiting for a decision",
 }
 
 

@@ -21,7 +21,13 @@ from datetime import UTC
 from typing import Any, Final
 
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
-from petition_hub.domain.lifecycle import Effect, LifecycleState, OpinionRelayed, PetitionState
+from petition_hub.domain.lifecycle import (
+    DisputeForwarded,
+    Effect,
+    LifecycleState,
+    OpinionRelayed,
+    PetitionState,
+)
 from petition_hub.domain.privacy import mask_text
 from petition_hub.domain.sla import deadline, provisional
 from petition_hub.schemas import records as wire
@@ -131,4 +137,6 @@ def effect_history(effect: Effect) -> dict[str, Any]:
     entry = effect.model_dump(mode="json", exclude={"petition_id"})
     if isinstance(effect, OpinionRelayed):
         entry["text"] = mask_text(effect.text)
+    elif isinstance(effect, DisputeForwarded):
+        entry["reason"] = mask_text(effect.reason)
     return entry

@@ -20,7 +20,7 @@ import io
 import json
 import struct
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -60,6 +60,7 @@ __all__ = [
     "schema_id",
     "schema_name",
     "split_header",
+    "stamp_event_id",
 ]
 
 #: Byte 0 of the Confluent wire format.
@@ -207,6 +208,40 @@ def encode(name_or_id: str | int, record: Mapping[str, Any]) -> bytes:
     except Exception as exc:
         raise EncodeError(f"record does not fit {schema_name(sid)}: {exc}") from exc
     return buf.getvalue()
+
+
+@cache
+def _leads_with_event_id(name: str) -> bool:
+    """Whether the schema's first field is the string ``eventId`` (the lifecycle's records)."""
+    fields = raw_schema(name).get("fields") or [{}]
+    return bool(fields[0].get("name") == "eventId" and fields[0].get("type") == "string")
+
+
+def stamp_event_id(data: bytes, event_id: str) -> bytes:
+    """``data`` (a wire-format record whose schema leads with ``eventId``, written empty) with its
+    ``eventId`` set to ``event_id``; any other record is returned as it is.
+
+    The id of an output is known only once the stage has numbered what one input produced, after
+    the record was built; rather than encode it twice, the empty string (one zero byte in Avro)
+    is replaced by the id's length (a zig-zag varint) and its UTF-8 bytes: exactly what encoding
+    the record with the id gives (tests/test_codec.py checks it for every such schema).
+    """
+    if len(data) <= _HEADER.size or data[_HEADER.size] != 0:
+        return data
+    sid = _HEADER.unpack_from(data)[1]
+    try:
+        if not _leads_with_event_id(schema_name(sid)):
+            return data
+    except UnknownSchemaError:
+        return data
+    raw = event_id.encode("utf-8")
+    n = len(raw) << 1  # zig-zag of a non-negative length
+    varint = bytearray()
+    while n > 0x7F:
+        varint.append((n & 0x7F) | 0x80)
+        n >>= 7
+    varint.append(n)
+    return data[: _HEADER.size] + bytes(varint) + raw + data[_HEADER.size + 1 :]
 
 
 def split_header(data: bytes) -> tuple[int, memoryview]:

@@ -69,11 +69,15 @@ UNIT_PETITION_V1: Final = "cn.gov.pds.hub.UnitPetition.v1"
 UNIT_PETITION_V2: Final = "cn.gov.pds.hub.UnitPetition.v2"
 UNIT_PETITION_V3: Final = "cn.gov.pds.hub.UnitPetition.v3"
 OFFICE_DECISION_V1: Final = "cn.gov.pds.hub.OfficeDecision.v1"
+#: v2 adds ``RATING_UPHELD`` / ``RATING_VOIDED`` (the office's decision on a unit's dispute).
+OFFICE_DECISION_V2: Final = "cn.gov.pds.hub.OfficeDecision.v2"
 REJECTION_V1: Final = "cn.gov.pds.hub.Rejection.v1"
 UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
 #: v2 adds ``OPINION`` (a co-handler's 协办意见), ``replyKind`` and ``eventId``; the units write it
 #: (the hub reads both: a v1 reply is a resolved one).
 UNIT_STATUS_V2: Final = "cn.gov.pds.hub.UnitStatus.v2"
+#: v3 adds ``RATING_DISPUTED`` (the lead unit disputes a 不满意, its reason in ``note``).
+UNIT_STATUS_V3: Final = "cn.gov.pds.hub.UnitStatus.v3"
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
 ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
 ROUTED_V3: Final = "cn.gov.pds.hub.Routed.v3"
@@ -83,8 +87,12 @@ LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 #: v3 adds ``replyKind`` (resolved / explained) and the ``co_handler_opinion`` kind.
 LIFECYCLE_V3: Final = "cn.gov.pds.hub.LifecycleEvent.v3"
-#: v4 adds the repeats' fields (``repeatOf``; ``repeat_linked``: the repeat's id, channel, ref).
+#: v4 adds ``disputeOutcome`` and ``ratedAt`` (the ``rating_disputed`` / ``dispute_decided``
+#: kinds).
 LIFECYCLE_V4: Final = "cn.gov.pds.hub.LifecycleEvent.v4"
+#: v5 is v4 plus the repeats' fields (``repeatOf``; ``repeat_linked``: the repeat's id,
+#: channel, ref); the hub writes it.
+LIFECYCLE_V5: Final = "cn.gov.pds.hub.LifecycleEvent.v5"
 SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"

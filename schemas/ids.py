@@ -29,10 +29,12 @@ from .codec import (
     LIFECYCLE_V2,
     LIFECYCLE_V3,
     LIFECYCLE_V4,
+    LIFECYCLE_V5,
     NOTICE_V1,
     NOTICE_V2,
     NOTICE_V3,
     OFFICE_DECISION_V1,
+    OFFICE_DECISION_V2,
     ORIGINAL_V1,
     PETITION_V1,
     PETITION_V2,
@@ -54,6 +56,7 @@ from .codec import (
     UNIT_PETITION_V3,
     UNIT_STATUS_V1,
     UNIT_STATUS_V2,
+    UNIT_STATUS_V3,
 )
 
 #: Fixed schema ids: the provincial contract's (101, 102, 201, 202) and the hub's own (1001+).
@@ -91,9 +94,12 @@ FIXED_IDS: Final[Mapping[str, int]] = MappingProxyType(
         LIFECYCLE_V3: 1030,
         NOTICE_V3: 1031,
         ROUTED_V3: 1032,
+        UNIT_STATUS_V3: 1033,
+        OFFICE_DECISION_V2: 1034,
+        LIFECYCLE_V4: 1035,
         ROUTED_V4: 1037,
-        LIFECYCLE_V4: 1038,
         REPEAT_LINK_V1: 1039,
+        LIFECYCLE_V5: 1040,
         SUPERVISION_V1: 1041,
     }
 )

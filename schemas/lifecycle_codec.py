@@ -41,13 +41,18 @@ def lifecycle_event_record(
     approved: bool | None = None,
     note: str | None = None,
     reply_kind: ReplyKind | None = None,
+    dispute_outcome: str | None = None,
+    rated_at: datetime | None = None,
     repeat_of: str | None = None,
     repeat: RepeatRef | None = None,
 ) -> wire.LifecycleEvent:
-    """``LifecycleEvent.v4`` of the petition ``s`` (after the effect); the event id is the
-    stage's to set (empty here). ``reply_kind``: the reply of the round, on the changes it makes
-    and settles (written as its value: ``resolved`` / ``explained``); ``repeat_of``: the earlier
-    case of a case a repeat opened; ``repeat``: a ``repeat_linked`` event's repeat."""
+    """``LifecycleEvent.v5`` of the petition ``s`` (after the effect); the event id is the
+    stage's to set (empty here: the stage writes it into the body and the ``ce_id`` header alike,
+    :func:`petition_hub.runtime.cloudevents.frame_output`). ``reply_kind``: the reply of the
+    round, on the changes it makes and settles (written as its value: ``resolved`` /
+    ``explained``); ``dispute_outcome`` (``upheld`` / ``voided``) and ``rated_at``: a
+    dispute's; ``repeat_of``: the earlier case of a case a repeat opened; ``repeat``: a
+    ``repeat_linked`` event's repeat."""
     return {
         "eventId": "",
         "petitionId": s.petition_id,
@@ -69,6 +74,8 @@ def lifecycle_event_record(
         "approved": approved,
         "note": note,
         "replyKind": reply_kind.value if reply_kind else None,
+        "disputeOutcome": dispute_outcome,
+        "ratedAt": rated_at,
         "repeatOf": repeat_of,
         "repeatId": repeat.petition_id if repeat else None,
         "repeatChannel": repeat.channel if repeat else None,

@@ -229,7 +229,7 @@ class Rejection(TypedDict):
 
 
 class LifecycleEvent(TypedDict):
-    """``cn.gov.pds.hub.LifecycleEvent.v4`` (``hub.lifecycle``; v3, v2, v1 read)."""
+    """``cn.gov.pds.hub.LifecycleEvent.v5`` (``hub.lifecycle``; v4, v3, v2, v1 read)."""
 
     eventId: str
     petitionId: str
@@ -251,10 +251,12 @@ class LifecycleEvent(TypedDict):
     approved: bool | None
     note: str | None
     replyKind: NotRequired[str | None]  # v3: resolved, explained
-    repeatOf: NotRequired[str | None]  # v4: a repeat's case, the earlier case
-    repeatId: NotRequired[str | None]  # v4, repeat_linked: the linked repeat
-    repeatChannel: NotRequired[str | None]  # v4, repeat_linked
-    repeatRef: NotRequired[str | None]  # v4, repeat_linked
+    disputeOutcome: NotRequired[str | None]  # v4: dispute_decided: upheld, voided
+    ratedAt: NotRequired[datetime | None]  # v4: the disputed 不满意's time
+    repeatOf: NotRequired[str | None]  # v5: a repeat's case, the earlier case
+    repeatId: NotRequired[str | None]  # v5, repeat_linked: the linked repeat
+    repeatChannel: NotRequired[str | None]  # v5, repeat_linked
+    repeatRef: NotRequired[str | None]  # v5, repeat_linked
 
 
 class SlaEvent(TypedDict):
@@ -322,7 +324,7 @@ class UnitNotice(TypedDict):
 
 
 class UnitStatus(TypedDict):
-    """``cn.gov.pds.hub.UnitStatus.v2``: what a unit did with a petition."""
+    """``cn.gov.pds.hub.UnitStatus.v3``: what a unit did with a petition (v3: RATING_DISPUTED)."""
 
     petitionId: str
     kind: str
@@ -335,7 +337,8 @@ class UnitStatus(TypedDict):
 
 
 class OfficeDecision(TypedDict):
-    """``cn.gov.pds.hub.OfficeDecision.v1``: a triage route or an extension answer."""
+    """``cn.gov.pds.hub.OfficeDecision.v2``: a triage route, an extension answer or (v2) the
+    decision on a unit's dispute of a rating (RATING_UPHELD, RATING_VOIDED)."""
 
     petitionId: str
     kind: str

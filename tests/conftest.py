@@ -149,7 +149,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--reliability-full",
         action="store_true",
-        help="the reliability suite's full-length parameters (docs/reliability.md)",
+        help="the full-length parameters of the reliability suite (docs/reliability.md) and of "
+        "test_lifecycle_restart.py (10,000 petitions)",
     )
     parser.addoption(
         "--load-seconds",

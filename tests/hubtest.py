@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,12 +19,16 @@ from pathlib import Path
 from typing import Any, Self, cast
 
 import pytest
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
+from cloudevents.core.formats.json import JSONFormat
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 from cryptography.fernet import Fernet
 
+from petition_hub import schemas
 from petition_hub.broker import reading, tools
 from petition_hub.broker.embedded import free_port
 from petition_hub.connectors.base import DecodeError
+from petition_hub.runtime.cloudevents import HEADERS
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.topics.admin import KafkaTopicAdmin
 from petition_hub.topics.spec import TopicSpec
@@ -115,6 +120,7 @@ def _read(
         at_end: set[tuple[str, int]] = set()
         reached: set[tuple[str, int]] = set()
         out: list[Record] = []
+        next_offset: dict[tuple[str, int], int] = {}
         while not done(out, at_end == every, reached == every, time.monotonic() >= deadline):
             if time.monotonic() >= deadline + grace:
                 return out, False
@@ -128,10 +134,14 @@ def _read(
                     reached.add(where)
                     continue
                 at_end.discard(where)
+                offset = int(m.offset() or 0)
+                if offset < next_offset.get(where, 0):
+                    # delivered again (a fetch restarted before where the reading was): the same
+                    # record, not a duplicate written to the topic (those have offsets of their own)
+                    continue
+                next_offset[where] = offset + 1
                 headers = cast(list[Header], list(m.headers() or []))
-                out.append(
-                    Record(m.key(), m.value(), headers, where[1], int(m.offset() or 0), where[0])
-                )
+                out.append(Record(m.key(), m.value(), headers, where[1], offset, where[0]))
         return out, True
     finally:
         client.close()
@@ -511,3 +521,35 @@ def start_dev(
         stderr=subprocess.STDOUT if with_logs else subprocess.DEVNULL,
         text=True,
     )
+
+
+def cloudevent_problems(topic: str, records: list[Record]) -> Iterator[str]:
+    """What is wrong with the CloudEvents headers of ``topic``'s records (the Kafka binding's
+    binary mode, read back by the ``cloudevents`` library; ids unique per topic)."""
+    ids: Counter[str] = Counter()
+    for r in records:
+        where = f"{topic}:{r.partition}:{r.offset}"
+        headers = dict(r.headers)
+        missing = [h for h in HEADERS if not headers.get(h)]
+        if missing:
+            yield f"{where}: no {missing} in {sorted(headers)}"
+            continue
+        message = KafkaMessage(
+            {k: v for k, v in headers.items() if v is not None}, r.key, r.value or b""
+        )
+        event = from_binary(message, JSONFormat())
+        ids[event.get_id()] += 1
+        if event.get_specversion() != "1.0" or not event.get_source().startswith("/petition-hub/"):
+            yield f"{where}: {event.get_attributes()}"
+        avro = r.value is not None and r.value[:1] == b"\x00"
+        if avro and event.get_datacontenttype() != "application/avro":
+            yield f"{where}: an Avro value of content type {event.get_datacontenttype()}"
+        if avro and not event.get_type().startswith(
+            schemas.record_name(schemas.split_header(r.value or b"")[0])
+        ):
+            yield f"{where}: type {event.get_type()} of an Avro value of another record"
+        if event.get_time() is None:
+            yield f"{where}: no time"
+    twice = {i: n for i, n in ids.items() if n > 1}
+    if twice:
+        yield f"{topic}: ids more than once: {list(twice.items())[:5]}"

@@ -19,17 +19,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
-from cloudevents.core.formats.json import JSONFormat
 
 from hubtest import (
     Record,
+    cloudevent_problems,
     court_dispatch,
     produce,
     read_to_ends,
@@ -45,7 +42,6 @@ from petition_hub.agents.intake import REDRIVE_HEADER
 from petition_hub.broker.embedded import free_port
 from petition_hub.domain.petition import Channel, petition_id_for
 from petition_hub.ops.report import read_events
-from petition_hub.runtime.cloudevents import HEADERS
 from petition_hub.topics import names
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -67,6 +63,7 @@ MUST_HAVE_RECORDS = (
     names.REROUTE,
     names.PROVINCE_FEEDBACK,
     *names.EVALUATION_REQUEST_TOPICS,
+    *names.PROGRESS,
     names.routed_topic(APP),
     names.status_repartition(APP),
     names.evaluations_repartition(APP),
@@ -114,37 +111,6 @@ def _status(kind: str) -> bytes:
         "cn.gov.pds.hub.UnitStatus.v1",
         {"petitionId": PID, "kind": kind, "at": datetime.now(UTC)},
     )
-
-
-def _problems(topic: str, records: list[Record]) -> Iterator[str]:
-    """What is wrong with the CloudEvents headers of ``topic``'s records."""
-    ids: Counter[str] = Counter()
-    for r in records:
-        where = f"{topic}:{r.partition}:{r.offset}"
-        headers = dict(r.headers)
-        missing = [h for h in HEADERS if not headers.get(h)]
-        if missing:
-            yield f"{where}: no {missing} in {sorted(headers)}"
-            continue
-        message = KafkaMessage(
-            {k: v for k, v in headers.items() if v is not None}, r.key, r.value or b""
-        )
-        event = from_binary(message, JSONFormat())
-        ids[event.get_id()] += 1
-        if event.get_specversion() != "1.0" or not event.get_source().startswith("/petition-hub/"):
-            yield f"{where}: {event.get_attributes()}"
-        avro = r.value is not None and r.value[:1] == b"\x00"
-        if avro and event.get_datacontenttype() != "application/avro":
-            yield f"{where}: an Avro value of content type {event.get_datacontenttype()}"
-        if avro and not event.get_type().startswith(
-            schemas.record_name(schemas.split_header(r.value or b"")[0])
-        ):
-            yield f"{where}: type {event.get_type()} of an Avro value of another record"
-        if event.get_time() is None:
-            yield f"{where}: no time"
-    twice = {i: n for i, n in ids.items() if n > 1}
-    if twice:
-        yield f"{topic}: ids more than once: {list(twice.items())[:5]}"
 
 
 def test_every_record_the_hub_writes_is_a_cloudevent(tmp_path: Path) -> None:
@@ -198,7 +164,7 @@ def test_every_record_the_hub_writes_is_a_cloudevent(tmp_path: Path) -> None:
     assert not empty, f"no records on {empty}"
     redriven = [r for r in records[names.DEADLETTER] if REDRIVE_HEADER in dict(r.headers)]
     assert redriven, "no redrive marker on hub.deadletter"
-    problems = [p for t in topics for p in _problems(t, records[t])]
+    problems = [p for t in topics for p in cloudevent_problems(t, records[t])]
     checked = sum(len(v) for v in records.values())
     assert not problems, f"{len(problems)} problems in {checked} records:\n" + "\n".join(
         problems[:20]

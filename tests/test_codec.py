@@ -327,8 +327,38 @@ def test_lifecycle_records_round_trip() -> None:
         note="说明",
         reply_kind=ReplyKind.EXPLAINED,
     )
-    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V4, event)) == event
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, event)) == event
     assert event["replyKind"] == "explained"
+    disputed = lifecycle_codec.lifecycle_event_record(
+        s,
+        "dispute_decided",
+        NOW,
+        deadline=None,
+        deadline_provisional=False,
+        unit="dept.FINOFFICE",
+        note="经核实",
+        dispute_outcome="voided",
+        rated_at=NOW - timedelta(days=2),
+    )
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, disputed)) == disputed
+    assert (disputed["disputeOutcome"], disputed["ratedAt"]) == ("voided", NOW - timedelta(days=2))
+    # v5: a repeat linked to the open case, and a case a repeat opened after the earlier closed
+    linked = lifecycle_codec.lifecycle_event_record(
+        s,
+        "repeat_linked",
+        NOW,
+        deadline=None,
+        deadline_provisional=False,
+        repeat=lifecycle_codec.RepeatRef("PH-REPEAT", "HOTLINE", "12345-410400-20261118-000043"),
+    )
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, linked)) == linked
+    assert (linked["repeatId"], linked["repeatChannel"]) == ("PH-REPEAT", "HOTLINE")
+    opened = lifecycle_codec.lifecycle_event_record(
+        s, "state_changed", NOW, deadline=None, deadline_provisional=False, repeat_of="PH-FIRST"
+    )
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, opened))["repeatOf"] == (
+        "PH-FIRST"
+    )
     assert (event["channel"], event["petitionType"]) == ("PROVINCE", "意见建议")
     assert (event["toState"], event["satisfaction"]) == ("closed", "DISSATISFIED")
     signal = SlaSignal(
@@ -427,6 +457,11 @@ def test_what_the_units_and_the_office_write_reads_back() -> None:
     }
     read = codec.read_office_decision(_round_trip(codec.OFFICE_DECISION_V1, decision))
     assert read == decision
+    # v3 / v2: a lead's dispute of a rating and the office's decision on it
+    dispute: wire.UnitStatus = {**opinion, "kind": "RATING_DISPUTED", "note": "不满意与办理无关"}
+    assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V3, dispute)) == dispute
+    voided: wire.OfficeDecision = {**decision, "kind": "RATING_VOIDED", "note": "经核实"}
+    assert codec.read_office_decision(_round_trip(codec.OFFICE_DECISION_V2, voided)) == voided
 
 
 def test_an_older_version_reads_as_the_latest_type() -> None:
@@ -447,3 +482,33 @@ def test_an_older_version_reads_as_the_latest_type() -> None:
     read = codec.read_sla_event(_round_trip(codec.SLA_V1, v1))
     assert read == v1 and "deadlineProvisional" not in read
     assert read.get("deadlineProvisional", False) is False
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["", "x", "PH-ABC@tick:resolve:2026-06-01T01:00:00+00:00:overdue/0", "编号-" * 30, "a" * 300],
+)
+def test_stamping_an_event_id_is_encoding_it(event_id: str) -> None:
+    """``schemas.stamp_event_id`` gives the bytes of the record encoded with the id (one- and
+    several-byte lengths, multi-byte UTF-8), for every schema that leads with ``eventId``; any
+    other record, and a record whose id is already set, is left as it is."""
+    s = _state()
+    empty = {
+        codec.LIFECYCLE_V5: lifecycle_codec.lifecycle_event_record(
+            s, "state_changed", NOW, deadline=None, deadline_provisional=False
+        ),
+        codec.NOTICE_V3: lifecycle_codec.unit_notice_record(
+            s.petition_id, "reopened", NOW, "请重新办理", "resolve", None
+        ),
+    }
+    leading = [
+        n for n in schemas.names() if schemas.raw_schema(n)["fields"][0]["name"] == "eventId"
+    ]
+    assert {codec.LIFECYCLE_V5, codec.SLA_V2, codec.NOTICE_V3, codec.SUPERVISION_V1} <= set(leading)
+    for name, record in empty.items():
+        stamped = schemas.stamp_event_id(schemas.encode(name, record), event_id)
+        assert stamped == schemas.encode(name, {**record, "eventId": event_id}), name
+        assert schemas.decode(stamped)[1]["eventId"] == event_id
+        assert schemas.stamp_event_id(stamped, "other") == stamped or not event_id
+    petition = schemas.encode(codec.PETITION, codec.petition_record(_petition("诉求")))
+    assert schemas.stamp_event_id(petition, event_id) == petition

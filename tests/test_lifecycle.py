@@ -12,6 +12,7 @@ from petition_hub.domain.calendar import CalendarUnavailable, default_calendar
 from petition_hub.domain.lifecycle import (
     Accepted,
     Closure,
+    DisputeDecided,
     EvaluationInvited,
     Event,
     ExtensionAnswered,
@@ -27,6 +28,7 @@ from petition_hub.domain.lifecycle import (
     OpinionRelayed,
     PetitionState,
     Rated,
+    RatingDisputed,
     Received,
     Rejection,
     RejectReason,
@@ -124,6 +126,7 @@ UNIT_EVENTS = (
     Replied,
     Returned,
     OpinionGiven,
+    RatingDisputed,
 )
 
 
@@ -541,6 +544,37 @@ REJECTIONS: list[tuple[str, Any, Any, RejectReason]] = [
         replied,
         ev(Rated, "2026-03-13 10:01", satisfaction=Satisfaction.SATISFIED),
         RejectReason.PETITION_CLOSED,
+    ),
+    # disputes of a rating (more in test_lifecycle_disputes.py)
+    (
+        "dispute of a satisfied rating",
+        evaluated,
+        ev(RatingDisputed, "2026-03-09 10:00", reason="理由"),
+        RejectReason.NOTHING_TO_DISPUTE,
+    ),
+    (
+        "dispute after 5 working days",
+        reopened,  # rated Saturday 7 March: the window ends Friday 13 March 18:00
+        ev(RatingDisputed, "2026-03-13 18:01", reason="理由"),
+        RejectReason.DISPUTE_WINDOW_PASSED,
+    ),
+    (
+        "dispute without a reason",
+        reopened,
+        ev(RatingDisputed, "2026-03-13 17:59", reason=" "),
+        RejectReason.EMPTY_DISPUTE,
+    ),
+    (
+        "second dispute",
+        lambda: walk(ev(RatingDisputed, "2026-03-09 10:00", reason="理由"), state=reopened()),
+        ev(RatingDisputed, "2026-03-10 10:00", reason="理由"),
+        RejectReason.DISPUTE_ALREADY_MADE,
+    ),
+    (
+        "decision without a dispute",
+        reopened,
+        ev(DisputeDecided, "2026-03-09 10:00", voided=True),
+        RejectReason.NO_DISPUTE_PENDING,
     ),
 ]
 

@@ -20,7 +20,15 @@ from typing import Any
 
 import pytest
 
-from hubtest import Record, WorkerProcess, produce, read_topic, set_clock, wait_until
+from hubtest import (
+    Record,
+    WorkerProcess,
+    cloudevent_problems,
+    produce,
+    read_topic,
+    set_clock,
+    wait_until,
+)
 from petition_hub import schemas
 from petition_hub.agents.lifecycle_progress import sensitive_theme
 from petition_hub.broker.embedded import EmbeddedBroker
@@ -101,13 +109,21 @@ def _header(r: Record, name: str) -> str:
     return dict(r.headers).get(name, b"").decode()
 
 
+def _start(
+    broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> Path:
+    """A worker on ``broker`` whose clocks read the file it returns, set to just after
+    ``RECEIVED``."""
+    clock = tmp_path / "clock"
+    set_clock(clock, RECEIVED + timedelta(minutes=5))
+    start_worker(broker, HUB_CLOCK_FILE=str(clock), HUB_LIFECYCLE_PARK_SECONDS="5")
+    return clock
+
+
 def test_a_mini_program_petitioner_hears_every_step_in_order(
     hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
-    clock = tmp_path / "clock"
-    set_clock(clock, RECEIVED + timedelta(minutes=5))
-    start_worker(hub_topics, HUB_CLOCK_FILE=str(clock), HUB_LIFECYCLE_PARK_SECONDS="5")
-    broker = hub_topics
+    broker, clock = hub_topics, _start(hub_topics, start_worker, tmp_path)
     _send_appeal(broker, "miniprogram-v2-enterprise.json")
     assert [m["kind"] for m in _progress(broker, HELD, 2)] == ["received", "handed"]
 
@@ -161,10 +177,7 @@ def test_a_mini_program_petitioner_hears_every_step_in_order(
 def test_a_transfer_to_the_province_closes_locally_as_transferred(
     hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
-    clock = tmp_path / "clock"
-    set_clock(clock, RECEIVED + timedelta(minutes=5))
-    start_worker(hub_topics, HUB_CLOCK_FILE=str(clock))
-    broker = hub_topics
+    broker, clock = hub_topics, _start(hub_topics, start_worker, tmp_path)
     _send_appeal(
         broker,
         "miniprogram-v2-enterprise.json",
@@ -198,10 +211,7 @@ def test_a_transfer_to_the_province_closes_locally_as_transferred(
 def test_supervision_reaches_the_office_and_the_leading_group(
     hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
-    clock = tmp_path / "clock"
-    set_clock(clock, RECEIVED + timedelta(minutes=5))
-    start_worker(hub_topics, HUB_CLOCK_FILE=str(clock), HUB_LIFECYCLE_PARK_SECONDS="5")
-    broker = hub_topics
+    broker, clock = hub_topics, _start(hub_topics, start_worker, tmp_path)
     _send_appeal(broker, "miniprogram-v2-enterprise.json")  # held by county.410481
     _send_appeal(broker, "miniprogram-v1-individual.json")  # waits in triage
     _progress(broker, HELD, 2)
@@ -243,3 +253,6 @@ def test_supervision_reaches_the_office_and_the_leading_group(
     assert {r["unit"] for r in steps} == {"dept.JOINT_OFFICE"}, steps
     leading_triaged = _avro(_records(broker, "leadinggroup.supervision", TRIAGED_PID, 1))
     assert [r["step"] for r in leading_triaged] == ["listed_supervision"]
+    for topic in ("office.supervision", "leadinggroup.supervision"):
+        problems = list(cloudevent_problems(topic, read_topic(broker.bootstrap, topic)))
+        assert not problems, problems

@@ -524,3 +524,39 @@ def test_cli_refuses_a_bad_period_and_a_missing_broker(monkeypatch: pytest.Monke
         assert no_broker.exit_code == 1 and "HUB_BROKER is not set" in no_broker.output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_voided_rating_leaves_the_satisfaction_rate_and_replies_split_by_kind() -> None:
+    """A 不满意 the office voided on the unit's dispute (matched by petition and the rating's time,
+    whenever decided) counts as voided, not rated; another 不满意 of the same unit still counts;
+    replies split into resolved (also a record without replyKind) and explained."""
+    unit = "dept.TAX"
+    rated_a = _lc("reopened", unit, "a", "DISSATISFIED")
+    rated_b = _lc("closed", unit, "b", "DISSATISFIED")
+    rated_c = _lc("closed", unit, "c", "SATISFIED")
+    decided = {
+        **_lc("reopened", unit, "a"),
+        "eventId": "a#dispute",
+        "kind": "dispute_decided",
+        "toState": None,
+        "at": MID_OCT + timedelta(days=40),  # decided in the next period
+        "disputeOutcome": "voided",
+        "ratedAt": MID_OCT,
+    }
+    upheld = {**decided, "eventId": "b#dispute", "petitionId": "b", "disputeOutcome": "upheld"}
+    replies = [
+        {**_lc("replied", unit, "a"), "replyKind": "resolved"},
+        {**_lc("replied", unit, "b"), "replyKind": "explained"},
+        _lc("replied", unit, "c"),  # a record from before reply kinds: resolved
+    ]
+    report = compute([rated_a, rated_b, rated_c, decided, upheld, *replies], [], Period(2026, 10))
+    (row,) = report.units
+    assert (row.rated, row.satisfied, row.voided) == (2, 1, 1), row
+    assert row.satisfaction_rate == 0.5, row
+    assert (row.replied_resolved, row.replied_explained) == (2, 1), row
+    assert (report.total.voided, report.total.replied_explained) == (1, 1)
+    name = namer(report, unit_namer(default_rules()))
+    assert "评价作废" in format_text(report, name)
+    assert json.loads(format_json(report, name))["units"][0]["voided"] == 1
+    header = csv_rows(report, name)[0]
+    assert {"评价作废", "问题解决", "解释说明"} <= set(header), header

@@ -115,7 +115,7 @@ def test_the_hub_writes_the_newest_versions() -> None:
         codec.ROUTED_V4,
         codec.EVALUATION_V2,
         codec.SLA_V2,
-        codec.LIFECYCLE_V4,
+        codec.LIFECYCLE_V5,
         codec.NOTICE_V3,
     }
     for name in names:

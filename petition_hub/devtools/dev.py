@@ -159,7 +159,7 @@ def demo_reaction(
             "replyKind": fields.get("reply_kind"),
             "eventId": f"{unit_topic}/{pid}/{kind}",  # the unit's own id of the event
         }
-        return schemas.encode(codec.UNIT_STATUS_V2, body)
+        return schemas.encode(codec.UNIT_STATUS_V3, body)
 
     if record["role"] == "CO_HANDLER":
         if rng.random() < 0.5:

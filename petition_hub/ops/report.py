@@ -18,7 +18,12 @@ in Asia/Shanghai, ``[start, end)``, and an event belongs to it by its ``at``:
   resolved on time / resolved;
 - rated: ``state_changed`` to ``closed`` or ``reopened`` with ``satisfaction`` set (the final
   rating of a reply round), for ``leadUnit`` (else ``unit``); satisfied is ``SATISFIED`` or
-  ``BASICALLY_SATISFIED``. 满意率 = satisfied / rated;
+  ``BASICALLY_SATISFIED``. 满意率 = satisfied / rated. A 不满意 the joint-meeting office voided on
+  the unit's dispute (``dispute_decided`` with ``disputeOutcome`` ``voided``, whenever decided:
+  its ``ratedAt`` is the rating's ``at``) is not rated: it counts as voided (作废), in the
+  rating's period;
+- replied: ``state_changed`` to ``replied``, for ``unit``, split by ``replyKind``: resolved
+  (问题解决; also a record without it) or explained (解释说明);
 - overdue (逾期): ``hub.sla`` signal ``overdue`` in the period (either clock), for ``unit``;
 - overdue open (逾期未办结, at the end of the period: "now" for the current one): resolve clocks
   (per petition and round) with an ``overdue`` signal before the end and no ``met``, ``missed``
@@ -92,8 +97,8 @@ STOPPED: Final = frozenset({"met", "missed"})
 RESOLVE_ENDED: Final = frozenset({"met", "missed", "cancelled"})
 
 #: Every count of a row. Later parts of issue 14 add theirs here and a column in
-#: report_format._COLUMNS: the reply kinds (resolved 问题解决 / explained 解释说明), province
-#: transfers (counted apart, against no unit) and repeats (重复诉求率).
+#: report_format._COLUMNS: province transfers (counted apart, against no unit) and repeats
+#: (重复诉求率).
 COUNTS: Final = (
     "received",
     "signed_for",
@@ -104,6 +109,9 @@ COUNTS: Final = (
     "satisfied",
     "overdue",
     "overdue_open",
+    "voided",
+    "replied_resolved",
+    "replied_explained",
 )
 
 
@@ -123,6 +131,12 @@ class Row:
     satisfied: int = 0
     overdue: int = 0
     overdue_open: int = 0
+    voided: int = 0
+    """不满意 ratings the office voided on the unit's dispute: not in ``rated``."""
+    replied_resolved: int = 0
+    """Replies of kind resolved (问题解决)."""
+    replied_explained: int = 0
+    """Replies of kind explained (解释说明)."""
 
     @property
     def response_rate(self) -> float | None:
@@ -296,8 +310,21 @@ class _Tally:
         return out
 
 
+def _voided(records: Iterable[Mapping[str, Any]]) -> set[tuple[str, datetime]]:
+    """(petition id, the rating's time) of every rating the office voided on a dispute."""
+    out: set[tuple[str, datetime]] = set()
+    for r in records:
+        rated_at = r.get("ratedAt")
+        voided = r.get("kind") == "dispute_decided" and r.get("disputeOutcome") == "voided"
+        if voided and isinstance(rated_at, datetime):
+            out.add((str(r.get("petitionId")), aware(rated_at)))
+    return out
+
+
 def _count_lifecycle(tally: _Tally, records: Iterable[Mapping[str, Any]], period: Period) -> None:
-    for r in _unique(records):
+    unique = list(_unique(records))
+    voided = _voided(unique)
+    for r in unique:
         at = _at(r)
         if r.get("kind") != "state_changed" or at is None or at not in period:
             continue
@@ -307,8 +334,14 @@ def _count_lifecycle(tally: _Tally, records: Iterable[Mapping[str, Any]], period
         to_state = r.get("toState")
         if to_state == "routed":
             tally.add("received", unit, r)
+        elif to_state == "replied":
+            explained = r.get("replyKind") == "explained"
+            tally.add("replied_explained" if explained else "replied_resolved", unit, r)
         satisfaction = r.get("satisfaction")
         if satisfaction and to_state in RATED_STATES:
+            if satisfaction == "DISSATISFIED" and (str(r.get("petitionId")), at) in voided:
+                tally.add("voided", unit, r)
+                continue
             tally.add("rated", unit, r)
             tally.add("satisfied", unit, r, int(satisfaction in SATISFIED))
 

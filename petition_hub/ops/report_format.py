@@ -58,8 +58,7 @@ CHANNEL_NAMES: Final = {
 }
 
 #: (header, English key, kind) of every column of the text table and the CSV. Later parts of
-#: issue 14 add theirs here (reply kinds 问题解决/解释说明, 转省, 重复诉求率), with the count in
-#: report.COUNTS.
+#: issue 14 add theirs here (转省, 重复诉求率), with the count in report.COUNTS.
 _COLUMNS: Final = (
     ("受理", "received", "count"),
     ("签收", "signed_for", "count"),
@@ -67,11 +66,14 @@ _COLUMNS: Final = (
     ("响应率", "response_rate", "rate"),
     ("办结", "resolved", "count"),
     ("按时办结", "resolved_on_time", "count"),
+    ("问题解决", "replied_resolved", "count"),
+    ("解释说明", "replied_explained", "count"),
     ("办结率", "resolution_rate", "rate"),
     ("限时办结率", "on_time_resolution_rate", "rate"),
     ("评价", "rated", "count"),
     ("满意", "satisfied", "count"),
     ("满意率", "satisfaction_rate", "rate"),
+    ("评价作废", "voided", "count"),
     ("逾期", "overdue", "count"),
     ("逾期未办结", "overdue_open", "count"),
 )
@@ -197,7 +199,9 @@ def format_text(report: Report, name: Namer) -> str:
     lines.extend(_common_problems(report, name))
     lines.append(
         "响应率 = 按时签收/签收  办结率 = 办结/受理  限时办结率 = 按时办结/办结  "
-        "满意率 = (满意+基本满意)/评价  逾期未办结: 期末仍逾期未办结  —: 分母为0  "
+        "满意率 = (满意+基本满意)/评价  "
+        "评价作废: 单位异议经联席办作废的不满意 (不计入评价与满意率)  "
+        "问题解决/解释说明: 答复的类别  逾期未办结: 期末仍逾期未办结  —: 分母为0  "
         f"{BELOW}: 办结率低于{_TARGET_TEXT}"
     )
     return "\n".join(lines)

@@ -142,27 +142,35 @@ def time_of(src: SourceRecord | None) -> datetime:
     return datetime.now(UTC)
 
 
-def stamp_output(
+def frame_output(
     out: Output, stage: str, src: SourceRecord | None, index: int | str
-) -> list[OutputHeader]:
-    """The headers to write ``out`` with: its own and its CloudEvents ones. The id is the
-    output's ``event_id`` when it has one (exactly-once outputs, timers); else it is made of the
-    stage, the source record's place and ``index`` (the output's place among the source's), so a
-    source delivered again makes the same id; a timer's output without an id gets a new one."""
+) -> tuple[bytes | None, list[OutputHeader]]:
+    """The value and headers to write ``out`` with: its own headers and its CloudEvents ones, and
+    the value with the same id in its ``eventId`` when its schema has one first (the lifecycle's
+    records: :func:`petition_hub.schemas.stamp_event_id`), so body and header never disagree.
+
+    The id is the output's ``event_id`` when it has one (exactly-once outputs, timers); else it is
+    made of the stage, the source record's place and ``index`` (the output's place among the
+    source's), so a source delivered again makes the same id; a timer's output without an id gets
+    a new one."""
     if out.event_id is not None:
         event_id = out.event_id
     elif src is not None:
         event_id = f"{stage}/{src.ref}/{index}"
     else:
         event_id = f"{stage}/{uuid.uuid4()}"
-    return stamp(
+    value = out.value
+    if value is not None and content_type_of(value) == AVRO:
+        value = schemas.stamp_event_id(value, event_id)
+    headers = stamp(
         out.headers,
-        out.value,
+        value,
         event_id=event_id,
         source=source_of(stage),
         time=out.time or time_of(src),
         event_type=out.ce_type,
     )
+    return value, headers
 
 
 def event_id_of(headers: Iterable[tuple[str, bytes | None]]) -> str | None:

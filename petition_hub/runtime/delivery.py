@@ -23,7 +23,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from petition_hub.runtime.cloudevents import stamp_output
+from petition_hub.runtime.cloudevents import frame_output
 from petition_hub.runtime.lease import LeaseLost
 from petition_hub.runtime.marks import Marks
 from petition_hub.runtime.records import Output, SourceRecord
@@ -90,14 +90,11 @@ class Delivery:
         self, out: Output, src: SourceRecord | None = None, index: int | str = 0
     ) -> asyncio.Future[Any]:
         """Send ``out``, the ``index``-th output of ``src`` (None: of a timer), with its
-        CloudEvents headers (:func:`.cloudevents.stamp_output`)."""
+        CloudEvents headers (:func:`.cloudevents.frame_output`)."""
         assert self.producer is not None
+        value, headers = frame_output(out, self.stage_name, src, index)
         fut: asyncio.Future[Any] = await self.producer.send(
-            out.topic,
-            out.value,
-            key=out.key,
-            headers=stamp_output(out, self.stage_name, src, index),
-            partition=self.partition_of(out),
+            out.topic, value, key=out.key, headers=headers, partition=self.partition_of(out)
         )
         return fut
 
@@ -119,10 +116,10 @@ class Delivery:
                 f"{out.topic} belongs in partition {chosen} by the hub's rule, but exactly once "
                 f"writes partition {tp.partition} (does its count divide the sources'?)"
             )
-        headers = stamp_output(out, self.stage_name, src, index)
+        value, headers = frame_output(out, self.stage_name, src, index)
         assert self.producer is not None
         fut: asyncio.Future[Any] = await self.producer.send(
-            out.topic, out.value, key=out.key, headers=headers, partition=tp.partition
+            out.topic, value, key=out.key, headers=headers, partition=tp.partition
         )
         self.marks.track(partition, fut)
         return fut

@@ -12,11 +12,13 @@ Inputs: the hub's own decisions (:class:`Received`, :class:`Routed`, :class:`Tri
 handling unit's status events (:class:`SignedFor`, :class:`InProgress`, :class:`MaterialRequested`,
 :class:`MaterialReceived`, :class:`ExtensionRequested`, :class:`Replied`: resolved or explained,
 :class:`Returned`) and its co-handlers' opinions (:class:`OpinionGiven`), the
-joint-meeting office's decisions (:class:`TriageRouted`, :class:`ExtensionDecided`), the
+joint-meeting office's decisions (:class:`TriageRouted`, :class:`ExtensionDecided`,
+:class:`DisputeDecided`: on the lead's dispute of a 不满意, :class:`RatingDisputed`), the
 petitioner's ratings (:class:`Rated`) and the timer (:class:`Tick`). Outputs: the new
 :class:`PetitionState` and the effects to publish (:class:`StateChanged` for ``hub.lifecycle``,
 :class:`SlaSignal` for ``hub.sla``, :class:`EvaluationInvited`, :class:`ExtensionForwarded`,
-:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`, :class:`OpinionRelayed`);
+:class:`ExtensionAnswered`, :class:`RoutingRequested`, :class:`UnitUrged`, :class:`OpinionRelayed`,
+:class:`DisputeForwarded`, :class:`DisputeAnswered`);
 or a :class:`Rejection`
 with its reason (for ``hub.rejects``), the state unchanged.
 
@@ -34,7 +36,10 @@ Where each part lives:
 
 from petition_hub.domain.lifecycle.catchup import next_wakeup
 from petition_hub.domain.lifecycle.clockplans import plans
+from petition_hub.domain.lifecycle.disputes import dispute_window_end
 from petition_hub.domain.lifecycle.effects import (
+    DisputeAnswered,
+    DisputeForwarded,
     Effect,
     EvaluationInvited,
     ExtensionAnswered,
@@ -47,6 +52,7 @@ from petition_hub.domain.lifecycle.effects import (
     UnitUrged,
 )
 from petition_hub.domain.lifecycle.events import (
+    DisputeDecided,
     Event,
     ExtensionDecided,
     ExtensionRequested,
@@ -55,6 +61,7 @@ from petition_hub.domain.lifecycle.events import (
     MaterialRequested,
     OpinionGiven,
     Rated,
+    RatingDisputed,
     Received,
     Replied,
     Returned,
@@ -72,6 +79,7 @@ from petition_hub.domain.lifecycle.states import (
     OFFICE_UNIT,
     ClockPlan,
     Closure,
+    DisputeStatus,
     ExtensionStatus,
     LifecycleState,
     PetitionState,
@@ -84,6 +92,10 @@ __all__ = [
     "Accepted",
     "ClockPlan",
     "Closure",
+    "DisputeAnswered",
+    "DisputeDecided",
+    "DisputeForwarded",
+    "DisputeStatus",
     "Effect",
     "EvaluationInvited",
     "Event",
@@ -100,6 +112,7 @@ __all__ = [
     "OpinionRelayed",
     "PetitionState",
     "Rated",
+    "RatingDisputed",
     "Received",
     "RejectReason",
     "Rejection",
@@ -119,6 +132,7 @@ __all__ = [
     "TriageRouted",
     "UnitUrged",
     "apply",
+    "dispute_window_end",
     "next_wakeup",
     "plans",
 ]

@@ -15,6 +15,8 @@ from petition_hub.domain.petition import Channel
 from petition_hub.domain.sla import ClockKind
 
 __all__ = [
+    "DisputeAnswered",
+    "DisputeForwarded",
     "Effect",
     "EvaluationInvited",
     "ExtensionAnswered",
@@ -146,6 +148,30 @@ class OpinionRelayed(_Effect):
     text: str
 
 
+class DisputeForwarded(_Effect):
+    """The lead unit's dispute of a 不满意 rating, for the office to decide."""
+
+    kind: Literal["rating_disputed"] = "rating_disputed"
+    unit: str
+    reason: str
+    rated_at: datetime
+    """When the disputed rating was applied (names it: ``hub.lifecycle``'s rating record)."""
+    rated_round: int
+    """The reply round the rating rated."""
+
+
+class DisputeAnswered(_Effect):
+    """The office's decision on the dispute, for the history, the report and the lead unit."""
+
+    kind: Literal["dispute_decided"] = "dispute_decided"
+    unit: str | None
+    """The lead unit that disputed."""
+    voided: bool
+    note: str
+    rated_at: datetime
+    rated_round: int
+
+
 Effect = Annotated[
     StateChanged
     | SlaSignal
@@ -154,6 +180,8 @@ Effect = Annotated[
     | ExtensionAnswered
     | RoutingRequested
     | UnitUrged
-    | OpinionRelayed,
+    | OpinionRelayed
+    | DisputeForwarded
+    | DisputeAnswered,
     Field(discriminator="kind"),
 ]

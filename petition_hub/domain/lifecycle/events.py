@@ -13,6 +13,7 @@ from petition_hub.domain.lifecycle.states import ReplyKind
 from petition_hub.domain.petition import Channel, Petition, PetitionType, Satisfaction, Urgency
 
 __all__ = [
+    "DisputeDecided",
     "Event",
     "ExtensionDecided",
     "ExtensionRequested",
@@ -22,6 +23,7 @@ __all__ = [
     "MaterialRequested",
     "OpinionGiven",
     "Rated",
+    "RatingDisputed",
     "Received",
     "Replied",
     "Returned",
@@ -176,6 +178,23 @@ class Rated(_Event):
     revision: int = Field(default=0, ge=0, le=1)
 
 
+class RatingDisputed(_UnitEvent):
+    """The lead unit disputes the petitioner's 不满意 (对评价结果有异议), with its reason: once
+    per petition, within the policy's working days of the rating; the office decides."""
+
+    kind: Literal["rating_disputed"] = "rating_disputed"
+    reason: str
+
+
+class DisputeDecided(_Event):
+    """The office's decision on a pending dispute (``office.decisions``): the rating voided
+    (it leaves 满意率) or upheld (it stands)."""
+
+    kind: Literal["dispute_decided"] = "dispute_decided"
+    voided: bool
+    note: str = ""
+
+
 class Tick(_Event):
     """The timer: catch the clocks up to ``at``."""
 
@@ -197,6 +216,8 @@ Handled = (
     | Returned
     | ExtensionDecided
     | Rated
+    | RatingDisputed
+    | DisputeDecided
 )
 """The events that have a handler: all but :class:`Received` (which opens a petition)
 and :class:`Tick` (which only catches up)."""

@@ -19,6 +19,7 @@ Rules worth knowing:
   same length (once; the unit is urged), or ``closed`` dissatisfied when the reopen is used up. No
   rating in the window → ``closed`` unrated. Each reply round has its own evaluation (the second
   round's ratings are again revision 0 and 1).
+* A 不满意 may be disputed by the lead unit, and the office decides: :mod:`.disputes`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Final
 
 from petition_hub.domain.calendar import CalendarUnavailable
 from petition_hub.domain.lifecycle.context import _Ctx
+from petition_hub.domain.lifecycle.disputes import on_dispute_decided, on_rating_disputed
 from petition_hub.domain.lifecycle.effects import (
     EvaluationInvited,
     ExtensionAnswered,
@@ -39,6 +41,7 @@ from petition_hub.domain.lifecycle.effects import (
     UnitUrged,
 )
 from petition_hub.domain.lifecycle.events import (
+    DisputeDecided,
     ExtensionDecided,
     ExtensionRequested,
     Handled,
@@ -47,6 +50,7 @@ from petition_hub.domain.lifecycle.events import (
     MaterialRequested,
     OpinionGiven,
     Rated,
+    RatingDisputed,
     Replied,
     Returned,
     Routed,
@@ -381,6 +385,8 @@ def _on_rated(ctx: _Ctx, ev: Rated) -> Result:
     else:
         return _reject(RejectReason.EVALUATION_NOT_EXPECTED, f"rating in state {s.state.value}")
     ctx.update(rating=ev.satisfaction, rating_revision=ev.revision)
+    if ev.satisfaction is Satisfaction.DISSATISFIED:  # what a dispute (.disputes) names
+        ctx.update(dissatisfied_at=ctx.at, dissatisfied_round=s.round)
     final = ev.revision >= pol.evaluation.max_changes
     if ev.satisfaction is not Satisfaction.DISSATISFIED:
         if final:
@@ -428,6 +434,8 @@ _HANDLERS: Final[Mapping[type[Handled], Callable[[_Ctx, Any], Result]]] = {
     Returned: _on_returned,
     ExtensionDecided: _on_extension_decided,
     Rated: _on_rated,
+    RatingDisputed: on_rating_disputed,
+    DisputeDecided: on_dispute_decided,
 }
 
 

@@ -13,6 +13,8 @@ Rules worth knowing:
   (:class:`OpinionGiven`, to the lead and the history; the lead's own opinion is refused
   ``opinion_from_lead``), anything else from it gets ``not_the_lead``, any other unit
   ``not_a_handler``. A unit that returned the petition is no longer a handler.
+* A closed petition takes nothing more but a dispute of its rating and the office's decision on
+  it (:mod:`.disputes`).
 * A year without calendar data: deadlines in it are reported as unknown (None), ladder steps in
   it are held (no step in a year can be due before the year begins), a clock stopped before the
   year begins was stopped in time; :func:`next_wakeup` raises
@@ -31,7 +33,15 @@ from petition_hub.domain.calendar import WorkingCalendar, default_calendar
 from petition_hub.domain.lifecycle.catchup import _catch_up
 from petition_hub.domain.lifecycle.context import _Ctx
 from petition_hub.domain.lifecycle.effects import SlaSignalKind, StateChanged
-from petition_hub.domain.lifecycle.events import Event, OpinionGiven, Received, Tick, _UnitEvent
+from petition_hub.domain.lifecycle.events import (
+    DisputeDecided,
+    Event,
+    OpinionGiven,
+    RatingDisputed,
+    Received,
+    Tick,
+    _UnitEvent,
+)
 from petition_hub.domain.lifecycle.handlers import handle
 from petition_hub.domain.lifecycle.results import (
     Accepted,
@@ -82,7 +92,10 @@ def apply(
     # refusal comes back to the unit)
     if isinstance(event, _UnitEvent) and (refused := _check_sender(ctx, event)) is not None:
         return refused
-    if ctx.s.state is LifecycleState.CLOSED:
+    # a 不满意 that used up the reopen closes the petition: its dispute and the office's
+    # decision still come (.disputes)
+    closed_ok = isinstance(event, RatingDisputed | DisputeDecided)
+    if ctx.s.state is LifecycleState.CLOSED and not closed_ok:
         how = ctx.s.closure.value if ctx.s.closure is not None else "closed"
         return _reject(RejectReason.PETITION_CLOSED, f"the petition is closed ({how})")
     return handle(ctx, event)

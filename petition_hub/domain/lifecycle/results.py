@@ -39,6 +39,12 @@ class RejectReason(StrEnum):
     EVALUATION_NOT_EXPECTED = "evaluation_not_expected"
     EVALUATION_OUT_OF_ORDER = "evaluation_out_of_order"
     DUPLICATE_EVALUATION = "duplicate_evaluation"
+    NOTHING_TO_DISPUTE = "nothing_to_dispute"
+    """A dispute, but the petition has no 不满意 rating (none yet, or 满意 / 基本满意)."""
+    DISPUTE_ALREADY_MADE = "dispute_already_made"
+    DISPUTE_WINDOW_PASSED = "dispute_window_passed"
+    EMPTY_DISPUTE = "empty_dispute"
+    NO_DISPUTE_PENDING = "no_dispute_pending"
 
 
 class Accepted(BaseModel):

@@ -16,6 +16,7 @@ __all__ = [
     "OFFICE_UNIT",
     "ClockPlan",
     "Closure",
+    "DisputeStatus",
     "ExtensionStatus",
     "LifecycleState",
     "PetitionState",
@@ -54,6 +55,18 @@ class ExtensionStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+
+
+class DisputeStatus(StrEnum):
+    """The lead unit's dispute of a 不满意 rating (对评价结果有异议) and the office's decision."""
+
+    NONE = "none"
+    PENDING = "pending"
+    UPHELD = "upheld"
+    """The office upheld the rating: it stands, nothing changes."""
+    VOIDED = "voided"
+    """The office voided the rating: it leaves 满意率 and the unit's dissatisfied count (the
+    reopening it caused goes on: the petitioner's matter is handled again either way)."""
 
 
 class ReplyKind(StrEnum):
@@ -130,6 +143,13 @@ class PetitionState(BaseModel):
     """The kind of the round's reply (None before the first reply)."""
     rating_revision: int | None = None
     evaluation_due: AwareDatetime | None = None
+    dissatisfied_at: AwareDatetime | None = None
+    """When the last 不满意 rating was applied (the one a dispute names); None before one."""
+    dissatisfied_round: int | None = None
+    """The reply round that 不满意 rated."""
+    disputes: int = 0
+    """Disputes of a rating accepted so far (policy ``dispute.max_disputes`` per petition)."""
+    dispute: DisputeStatus = DisputeStatus.NONE
     closure: Closure | None = None
     updated_at: AwareDatetime
     plans: tuple[ClockPlan, ...] = ()

@@ -47,6 +47,7 @@ from petition_hub.domain.sla.explanation import (
 )
 from petition_hub.domain.sla.policy import (
     ClockRules,
+    DisputePolicy,
     EvaluationPolicy,
     ExtensionPolicy,
     LadderPolicy,
@@ -68,6 +69,7 @@ __all__ = [
     "ClockKind",
     "ClockRules",
     "ClockState",
+    "DisputePolicy",
     "EvaluationPolicy",
     "ExplainedClock",
     "ExplainedPause",

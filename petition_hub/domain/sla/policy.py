@@ -29,6 +29,7 @@ from petition_hub.domain.petition import PetitionType, Urgency
 
 __all__ = [
     "ClockRules",
+    "DisputePolicy",
     "EvaluationPolicy",
     "ExtensionPolicy",
     "LadderPolicy",
@@ -184,6 +185,18 @@ class ReopenPolicy(BaseModel):
     max_reopens: int = Field(default=1, ge=0, le=10)
 
 
+class DisputePolicy(BaseModel):
+    """对评价结果有异议: the lead unit's dispute of a 不满意 rating, for the office to decide."""
+
+    model_config = _FROZEN
+
+    window_working_days: int = Field(default=5, ge=1, le=60)
+    """Working days (the hub's calendar) after the day of the rating; the window ends at the
+    working-day deadline time (18:00) of the last one."""
+    max_disputes: int = Field(default=1, ge=0, le=10)
+    """Per petition."""
+
+
 class ClockRules(BaseModel):
     """The policy numbers a running clock needs, copied into it when it starts (a policy change
     does not move the deadlines of running clocks)."""
@@ -210,6 +223,7 @@ class SlaPolicy(BaseModel):
     extension: ExtensionPolicy = ExtensionPolicy()
     evaluation: EvaluationPolicy = EvaluationPolicy()
     reopen: ReopenPolicy = ReopenPolicy()
+    dispute: DisputePolicy = DisputePolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> SlaPolicy:
