@@ -7,7 +7,9 @@ worker and the controllable clock (HUB_CLOCK_FILE):
   ``hotline12345.progress`` that it joined and then every later step of the first case; the
   repeat has no clock and no lifecycle record of its own (counted once);
 - after the first case closed, a repeat call opens a case of its own whose every
-  ``hub.lifecycle`` record names the first (counted as a repeat).
+  ``hub.lifecycle`` record names the first (counted as a repeat);
+- ``petition-hub report`` on those records: 重复诉求率 per unit and in total, the linked call
+  counted once (并案, not received again).
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from typing import Any
 
 import pytest
 
-from hubtest import Record, WorkerProcess, produce, read_topic, set_clock, wait_until
+from hubtest import (
+    Record,
+    WorkerProcess,
+    hub_cli,
+    produce,
+    read_topic,
+    set_clock,
+    wait_until,
+)
 from petition_hub import schemas
 from petition_hub.data import load_samples
 from petition_hub.domain.petition import Channel, petition_id_for
@@ -163,3 +173,23 @@ def test_a_repeat_call_joins_the_open_case_and_a_later_one_opens_a_repeat(
     assert not [r for r in sla if r.key == REPEAT_PID.encode()]
     cases = {r["petitionId"] for r in _decoded(read_topic(broker, "hub.lifecycle", timeout=5))}
     assert cases == {FIRST_PID, LATER_PID}, cases
+
+    # the report from what the worker wrote: two cases received, one a repeat (重复诉求率 50 %),
+    # the linked call counted once (并案), not received again
+    report = _report(hub_topics.url, tmp_path / "cli", lead)
+    rows = [report["total"], *[u for u in report["units"] if u["unit"] == lead]]
+    got = [(r["received"], r["repeats"], r["linked"], r["repeat_rate"]) for r in rows]
+    assert got == [(2, 1, 1, 0.5), (2, 1, 1, 0.5)], report
+
+
+def _report(url: str, data: Path, lead: str) -> dict[str, Any]:
+    """``petition-hub report --period 2026-06 --json`` once the lifecycle's records of the story
+    are all on ``hub.lifecycle`` (the lead's row has both cases)."""
+
+    def ready() -> dict[str, Any] | None:
+        report = dict(json.loads(hub_cli(url, data, "report", "--period", "2026-06", "--json")))
+        rows = [u for u in report["units"] if u["unit"] == lead]
+        return report if rows and rows[0]["received"] >= 2 else None
+
+    found: dict[str, Any] = wait_until(ready, 90, what=f"a report row of {lead} with 2 cases")
+    return found
