@@ -27,7 +27,13 @@ from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.data import load_samples
 from petition_hub.service.settings import PROJECT_ROOT
 
-pytestmark = [pytest.mark.broker, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.slow,
+    # one test process for the three: the module's wheel and virtual environment (minutes of
+    # pip) are built once, not once per process that draws one of its tests
+    pytest.mark.xdist_group("wheel"),
+]
 
 _NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "var", "tests"
