@@ -71,7 +71,7 @@ def _holds(worker: WorkerProcess) -> list[int]:
 def test_rebalance_between_two_workers_repeats_nothing(
     hub_topics: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    items = _valid(6000, seed=22)
+    items = _valid(2000, seed=22)
     first = start_worker(hub_topics)
     second = start_worker(hub_topics)  # joins: the first hands over part of its partitions
     wait_until(
