@@ -58,17 +58,40 @@ def test_table_fully_recovered_after_restart_with_hub_driver(
         again.stop()
 
 
+#: Restarts the canary tries: the stock driver's recovery races Tansu's end offsets, and once in a
+#: while (more often on a quiet machine) it reads the whole changelog before it stops.
+CANARY_RESTARTS = 8
+
+
 def test_stock_driver_cannot_recover_table_on_tansu(
     fresh_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     # With Tansu's end offsets, faust's own driver either stops reading the changelog early (state
-    # lost) or waits for offsets that never come (recovery stalls): never a whole, ready table.
-    again = _count_then_restart(fresh_broker, f"kafka://{fresh_broker.bootstrap}", tmp_path)
+    # lost) or waits for offsets that never come (recovery stalls): a whole, ready table only by
+    # chance. The canary restarts until a restart shows the deviation; a driver that recovers
+    # every time means the deviation is gone (and the hub's driver may no longer be needed).
+    url = f"kafka://{fresh_broker.bootstrap}"
+    again = _count_then_restart(fresh_broker, url, tmp_path)
+    recovered = 0
     try:
-        with pytest.raises(AssertionError):
-            wait_until(
-                lambda: again.health().get("ready") and sum(again.table().values()) == N_RECORDS,
-                timeout=15,
-            )
+        for attempt in range(CANARY_RESTARTS):
+            if attempt:
+                again = CounterWorker(broker_url=url, app_id="counter", data_dir=tmp_path)
+                again.start(wait_ready=0)
+            try:
+                wait_until(
+                    lambda w=again: (
+                        w.health().get("ready") and sum(w.table().values()) == N_RECORDS
+                    ),
+                    timeout=15,
+                )
+            except AssertionError:
+                return  # the deviation shows: state lost or recovery stalled
+            recovered += 1
+            again.stop()
     finally:
         again.stop()
+    pytest.fail(
+        f"faust's stock driver recovered the whole table in {recovered} of {CANARY_RESTARTS} "
+        "restarts on Tansu: its end-offset deviation no longer shows (see test_tansu_deviations)"
+    )
