@@ -11,7 +11,6 @@ Ctrl-C stops everything; the broker dies with this process even if it is killed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import random
@@ -80,6 +79,22 @@ def demo_stream(
             yield item.topic, item.key, item.value, item.headers
 
 
+async def _send(
+    app: faust.App,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes]],
+) -> bool:
+    """Send one demo record; False once the worker is stopping (Ctrl-C stops the producer before
+    the demo's tasks: a send then is dropped, not a crash that makes dev exit 1)."""
+    try:
+        await app.producer.send(topic, key, value, None, None, headers)
+    except NotReady:
+        return False
+    return True
+
+
 def install_demo(app: faust.App, rate: float) -> None:
     """Feed the demo stream into the channel topics at about ``rate`` messages a second."""
 
@@ -88,7 +103,8 @@ def install_demo(app: faust.App, rate: float) -> None:
         await app.producer.maybe_start()
         interval = 1.0 / rate if rate > 0 else 0.0
         for topic, key, value, headers in demo_stream():
-            await app.producer.send(topic, key, value, None, None, list(headers))
+            if not await _send(app, topic, key, value, list(headers)):
+                return
             await asyncio.sleep(interval)
 
 
@@ -185,9 +201,7 @@ def install_demo_units(app: faust.App, settings: Settings, pace: float = 3.0) ->
 
     async def act(delay: float, topic: str, key: bytes, value: bytes) -> None:
         await asyncio.sleep(delay)
-        # the worker stopping drops a demo unit's pending action
-        with contextlib.suppress(NotReady):
-            await app.producer.send(topic, key, value, None, None, [])
+        await _send(app, topic, key, value, [])  # the worker stopping drops a pending action
 
     @app.task  # type: ignore[untyped-decorator]
     async def demo_units() -> None:
