@@ -176,6 +176,25 @@ def read_topic(
     return out
 
 
+def keyed_records(
+    bootstrap: str, topic: str, key: str, count: int = 0, timeout: float = 90.0
+) -> list[Record]:
+    """The records of ``topic`` keyed ``key`` (a petition id, a channel's reference), once there
+    are at least ``count`` (fails after ``timeout`` seconds)."""
+
+    def enough() -> tuple[list[Record]] | None:  # a tuple: truthy even when none are asked for
+        found = [r for r in read_topic(bootstrap, topic, timeout=5) if r.key == key.encode()]
+        return (found,) if len(found) >= count else None
+
+    (found,) = wait_until(enough, timeout, what=f"{count} records keyed {key} on {topic}")
+    return list(found)
+
+
+def decoded(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """The Avro values of ``records`` (Confluent wire format), decoded."""
+    return [dict(schemas.decode(r.value or b"")[1]) for r in records]
+
+
 def read_to_ends(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) -> list[Record]:
     """Every record of ``topics`` from the beginning to each partition's end as the reading
     reaches it: for topics written on meanwhile, which might never all be at their ends at once

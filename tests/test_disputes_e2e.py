@@ -27,13 +27,13 @@ from typing import Any
 import pytest
 
 from hubtest import (
-    Record,
     WorkerProcess,
     court_dispatch,
+    decoded,
     http_json,
+    keyed_records,
     metric_sum,
     produce,
-    read_topic,
     set_clock,
     wait_until,
 )
@@ -57,12 +57,8 @@ def _status(pid: str, kind: str, at: datetime, **extra: Any) -> tuple[bytes, byt
     return pid.encode(), schemas.encode("cn.gov.pds.hub.UnitStatus.v3", record), ()
 
 
-def _decoded(records: list[Record]) -> list[dict[str, Any]]:
-    return [dict(schemas.decode(r.value or b"")[1]) for r in records]
-
-
 def _of(broker: EmbeddedBroker, topic: str, pid: str) -> list[dict[str, Any]]:
-    return _decoded([r for r in read_topic(broker.bootstrap, topic) if r.key == pid.encode()])
+    return decoded(keyed_records(broker.bootstrap, topic, pid))
 
 
 def _await(

@@ -24,10 +24,11 @@ from hubtest import (
     Record,
     WorkerProcess,
     cloudevent_problems,
+    decoded,
+    keyed_records,
     produce,
     read_topic,
     set_clock,
-    wait_until,
 )
 from petition_hub import schemas
 from petition_hub.agents.lifecycle_progress import sensitive_theme
@@ -85,24 +86,13 @@ def _office(broker: EmbeddedBroker, kind: str, at: datetime, days: int | None = 
 
 
 def _records(broker: EmbeddedBroker, topic: str, key: str, count: int) -> list[Record]:
-    """The records of ``topic`` keyed ``key``, once there are at least ``count``."""
-
-    def enough() -> list[Record]:
-        found = [r for r in read_topic(broker.bootstrap, topic, timeout=5) if r.key == key.encode()]
-        return found if len(found) >= count else []
-
-    got: list[Record] = wait_until(enough, 90, what=f"{count} records keyed {key} on {topic}")
-    return got
+    return keyed_records(broker.bootstrap, topic, key, count)
 
 
 def _progress(broker: EmbeddedBroker, ref: str, count: int) -> list[dict[str, Any]]:
     return [
         json.loads(r.value or b"") for r in _records(broker, "miniprogram.progress", ref, count)
     ]
-
-
-def _avro(records: list[Record]) -> list[dict[str, Any]]:
-    return [dict(schemas.decode(r.value or b"")[1]) for r in records]
 
 
 def _header(r: Record, name: str) -> str:
@@ -188,14 +178,14 @@ def test_a_transfer_to_the_province_closes_locally_as_transferred(
     transfers = read_topic(broker.bootstrap, "province.transfers", min_count=1, timeout=60)
     assert len(transfers) == 1, f"one transfer to the province, found {len(transfers)}"
 
-    lifecycle = _avro(_records(broker, "hub.lifecycle", HELD_PID, 3))
+    lifecycle = decoded(_records(broker, "hub.lifecycle", HELD_PID, 3))
     assert [(r["fromState"], r["toState"]) for r in lifecycle] == [
         (None, "received"),
         ("received", "transferred"),
         ("transferred", "closed"),
     ]
     assert lifecycle[-1]["closure"] == "transferred" and lifecycle[-1]["leadUnit"] is None
-    sla = _avro(_records(broker, "hub.sla", HELD_PID, 2))
+    sla = decoded(_records(broker, "hub.sla", HELD_PID, 2))
     assert [(r["clock"], r["signal"], r["unit"]) for r in sla] == [
         ("resolve", "started", None),
         ("resolve", "cancelled", None),
@@ -221,7 +211,7 @@ def test_supervision_reaches_the_office_and_the_leading_group(
     _records(broker, "hub.lifecycle", HELD_PID, 3)
     set_clock(clock, RECEIVED + timedelta(days=45))  # past every step of both
 
-    office = _avro(_records(broker, "office.supervision", HELD_PID, 2))
+    office = decoded(_records(broker, "office.supervision", HELD_PID, 2))
     assert [(r["clock"], r["step"], r["unit"]) for r in office] == [
         ("resolve", "overdue", LEAD),
         ("resolve", "listed_supervision", LEAD),
@@ -229,29 +219,29 @@ def test_supervision_reaches_the_office_and_the_leading_group(
     assert office[0]["reportedTo"] == ["office"] and office[0]["workingDaysLate"] == 0
     assert office[1]["reportedTo"] == ["office", "leading_group"]
     assert office[1]["workingDaysLate"] == 5
-    leading = _avro(_records(broker, "leadinggroup.supervision", HELD_PID, 1))
+    leading = decoded(_records(broker, "leadinggroup.supervision", HELD_PID, 1))
     assert [(r["step"], r["unit"]) for r in leading] == [("listed_supervision", LEAD)]
 
     notices = [
         r
-        for r in _avro(_records(broker, f"{LEAD}.petitions", HELD_PID, 5))
+        for r in decoded(_records(broker, f"{LEAD}.petitions", HELD_PID, 5))
         if r.get("kind") in ("overdue", "listed_supervision")
     ]
     assert [n["kind"] for n in notices] == ["overdue", "listed_supervision"]
     assert "joint-meeting office" in notices[0]["message"]
     assert "joint-meeting office and the leading group" in notices[1]["message"]
 
-    triaged = _avro(_records(broker, "office.supervision", TRIAGED_PID, 4))
+    triaged = decoded(_records(broker, "office.supervision", TRIAGED_PID, 4))
     assert [(r["step"], r["unit"], r["state"]) for r in triaged] == [
         ("warning", "dept.JOINT_OFFICE", "triage"),
         ("urging", "dept.JOINT_OFFICE", "triage"),
         ("overdue", "dept.JOINT_OFFICE", "triage"),
         ("listed_supervision", "dept.JOINT_OFFICE", "triage"),
     ], "a step due while the petition waits in triage names the office and reaches it"
-    sla = _avro(_records(broker, "hub.sla", TRIAGED_PID, 5))
+    sla = decoded(_records(broker, "hub.sla", TRIAGED_PID, 5))
     steps = [r for r in sla if r["signal"] not in ("started",)]
     assert {r["unit"] for r in steps} == {"dept.JOINT_OFFICE"}, steps
-    leading_triaged = _avro(_records(broker, "leadinggroup.supervision", TRIAGED_PID, 1))
+    leading_triaged = decoded(_records(broker, "leadinggroup.supervision", TRIAGED_PID, 1))
     assert [r["step"] for r in leading_triaged] == ["listed_supervision"]
     for topic in ("office.supervision", "leadinggroup.supervision"):
         problems = list(cloudevent_problems(topic, read_topic(broker.bootstrap, topic)))

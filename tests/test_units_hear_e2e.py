@@ -28,9 +28,10 @@ from hubtest import (
     Record,
     WorkerProcess,
     court_dispatch,
+    decoded,
     http_json,
+    keyed_records,
     produce,
-    read_topic,
     set_clock,
     wait_until,
 )
@@ -52,18 +53,14 @@ def _status(kind: str, at: datetime, **extra: Any) -> bytes:
 
 
 def _mine(topic: str, broker: EmbeddedBroker) -> list[Record]:
-    return [r for r in read_topic(broker.bootstrap, topic, timeout=5) if r.key == PID.encode()]
-
-
-def _decoded(records: list[Record]) -> list[dict[str, Any]]:
-    return [dict(schemas.decode(r.value or b"")[1]) for r in records]
+    return keyed_records(broker.bootstrap, topic, PID)
 
 
 def _notices(broker: EmbeddedBroker, unit: str, count: int) -> list[dict[str, Any]]:
     """The notices on ``unit``'s ``.petitions`` topic (not its petitions), once ``count`` are."""
 
     def enough() -> list[dict[str, Any]]:
-        found = [r for r in _decoded(_mine(f"{unit}.petitions", broker)) if "role" not in r]
+        found = [r for r in decoded(_mine(f"{unit}.petitions", broker)) if "role" not in r]
         return found if len(found) >= count else []
 
     found: list[dict[str, Any]] = wait_until(enough, 60, what=f"{count} notices to {unit}")
@@ -72,7 +69,7 @@ def _notices(broker: EmbeddedBroker, unit: str, count: int) -> list[dict[str, An
 
 def _lifecycle(broker: EmbeddedBroker, count: int) -> list[dict[str, Any]]:
     def enough() -> list[dict[str, Any]]:
-        found = _decoded(_mine("hub.lifecycle", broker))
+        found = decoded(_mine("hub.lifecycle", broker))
         return found if len(found) >= count else []
 
     found: list[dict[str, Any]] = wait_until(enough, 60, what=f"{count} lifecycle records")
@@ -110,7 +107,7 @@ def test_units_hear_their_refused_events_opinions_and_reply_kinds(
     assert "sign for it first" in refused["message"], refused["message"]
     assert f"partition {written.partition} offset {written.offset}" in refused["message"]
     assert "13700375555" not in json.dumps(refused, default=str, ensure_ascii=False)
-    (rejected,) = _decoded(_mine("hub.rejects", hub_topics))
+    (rejected,) = decoded(_mine("hub.rejects", hub_topics))
     assert (rejected["sourceTopic"], rejected["sourcePartition"], rejected["sourceOffset"]) == where
 
     # the co-handler's opinion reaches the lead; its sign-for is refused, and it is told why
@@ -168,7 +165,7 @@ def test_units_hear_their_refused_events_opinions_and_reply_kinds(
     notices = _notices(hub_topics, LEAD, 3)
     assert [n["kind"] for n in notices] == ["event_refused", "co_handler_opinion", "reopened"]
     assert [n["kind"] for n in _notices(hub_topics, co, 1)] == ["event_refused"]
-    assert sorted(r["reason"] for r in _decoded(_mine("hub.rejects", hub_topics))) == [
+    assert sorted(r["reason"] for r in decoded(_mine("hub.rejects", hub_topics))) == [
         "not_the_lead",
         "reply_before_sign_for",
     ]
