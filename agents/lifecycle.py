@@ -25,8 +25,9 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
   requests and answers, urging, back-to-routing, disputes of a rating) on ``hub.lifecycle``
   (``LifecycleEvent.v4``);
   every clock event on ``hub.sla`` (``SlaEvent.v2``); notices to the lead unit on its own
-  ``.petitions`` topic (``UnitNotice.v2``: ladder steps, extension answers, reopening, moved
-  deadlines); evaluation requests on ``miniprogram.evaluation-requests`` /
+  ``.petitions`` topic (``UnitNotice.v3``: ladder steps, extension answers, reopening, moved
+  deadlines, refused events, co-handlers' opinions, dispute outcomes); evaluation requests on
+  ``miniprogram.evaluation-requests`` /
   ``hotline12345.callback-requests`` (JSON, in the channels' own terms); the petitioners'
   progress on ``miniprogram.progress`` / ``hotline12345.progress`` (JSON,
   :mod:`.lifecycle_progress`); supervision on ``office.supervision`` /
