@@ -55,7 +55,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import faust
@@ -77,6 +77,7 @@ from petition_hub.domain.lifecycle import (
     Tick,
     apply,
 )
+from petition_hub.domain.repeats import DEFAULT_WINDOW
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import ClockKind
 from petition_hub.domain.validation import TimeOutOfRange, check_times
@@ -97,6 +98,8 @@ from petition_hub.topics.names import (
     REROUTE,
     changelog_topic,
     evaluations_repartition,
+    repeat_asks_topic,
+    repeat_links_topic,
     routed_topic,
     stage_group,
     status_repartition,
@@ -107,6 +110,7 @@ from . import lifecycle_metrics, route_commands, views
 from .lifecycle_events import TIME_FIELD, input_event, routed_events
 from .lifecycle_progress import ProgressRecords, sensitive_theme
 from .lifecycle_records import LifecycleRecords, lifecycle_outputs, units_of
+from .lifecycle_repeats import Repeats, linked_channels, rekey_stage
 from .lifecycle_state import (
     CALENDAR_RETRY,
     CLOSED_RETENTION,
@@ -144,9 +148,15 @@ class LifecycleProcessor(Processor):
         park_seconds: float = 60.0,
         calendar: Callable[[], WorkingCalendar] = default_calendar,
         unseal: Callable[[bytes], bytes] | None = None,
+        links: tuple[str, str] | None = None,
+        repeat_window: timedelta = DEFAULT_WINDOW,
     ) -> None:
         self.records = LifecycleRecords(rules, city, unit_topics, unseal)
         self.progress = ProgressRecords(self.records.unit_name)
+        #: the repeat links (topics read, written; None: each repeat is a case of its own)
+        self.repeats = (
+            None if links is None else Repeats(*links, self.records, self.progress, repeat_window)
+        )
         self.rules = rules
         self.routed = routed
         self.statuses = statuses
@@ -234,6 +244,9 @@ class LifecycleProcessor(Processor):
             return self._on_input(src, state, part, "unit")
         if src.topic == self.evaluations:
             return self._on_input(src, state, part, "evaluation")
+        if self.repeats is not None and src.topic == self.repeats.topic:
+            repeat, outputs = self.repeats.on_link(src, state, part, self.cal)
+            return outputs + ([] if repeat is None else self._drain_parked(repeat, state, part))
         raise ValueError(f"{src.topic} is not a source of the lifecycle stage")
 
     def _on_routed(
@@ -246,6 +259,10 @@ class LifecycleProcessor(Processor):
             return []  # a replay
         if entry is None and rec["kind"] == "PROVINCE_RETURN":
             return []  # a dispatch that is not this city's: no lifecycle here
+        if entry is None and self.repeats is not None:
+            held = self.repeats.hold(src, rec, state, part)  # a repeat asks its earlier case
+            if held is not None:
+                return held
         events = routed_events(rec, entry.state.state if entry else None)
         if not events:
             # a later revision re-routed while a unit handles it: the handling stays (the unit
@@ -274,6 +291,8 @@ class LifecycleProcessor(Processor):
                 break
             if entry is None:
                 entry = Entry(state=result.state, channel_ref=rec["channelRef"])
+                if self.repeats is not None:
+                    entry.repeat_of = self.repeats.repeat_of(state, pid)
                 part.entries[pid] = entry
             entry.sensitive = sensitive
             outputs += self._accepted(pid, entry, result, event, f"{src.ref}#{i}:", part)
@@ -407,7 +426,14 @@ class LifecycleProcessor(Processor):
         outputs: list[Output] = []
         for effect in result.effects:
             rendered = self.records.render(
-                effect, before, entry.state, entry.channel_ref, event, self.cal, entry.contact
+                effect,
+                before,
+                entry.state,
+                entry.channel_ref,
+                event,
+                self.cal,
+                entry.contact,
+                entry.repeat_of,
             )
             # routing owns who handles the petition: a return or a closure is its to act on
             rendered += route_commands.commands_of(effect)
@@ -415,6 +441,10 @@ class LifecycleProcessor(Processor):
             rendered += self.progress.render(
                 effect, entry.state, entry.channel_ref, event, sensitive=entry.sensitive
             )
+            for channel, ref in linked_channels(entry):  # and the repeats linked to it
+                rendered += self.progress.render(
+                    effect, entry.state, ref, event, sensitive=entry.sensitive, channel=channel
+                )
             lifecycle_metrics.count(effect, before, entry.state)
             if event is None:  # the timer: ids from what fired, not from when
                 ident = f"{origin}:{_timer_identity(effect, entry.state)}"
@@ -487,6 +517,8 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
     evaluations = evaluations_repartition(settings.app_id)
     routed = routed_topic(settings.app_id)
     statuses = status_repartition(settings.app_id)
+    links = repeat_links_topic(settings.app_id)
+    asks = repeat_asks_topic(settings.app_id)
     common = stage_options(app, settings)
     metrics.create_reject_series(
         reject_reasons({DECISIONS: "office", statuses: "unit", evaluations: "evaluation"})
@@ -504,18 +536,26 @@ def register(app: faust.App, settings: Settings) -> list[Stage]:
         park_seconds=settings.lifecycle_park_seconds,
         calendar=live_calendar(settings.calendar_file).current,
         unseal=cipher.decrypt,
+        links=(links, asks),
+        repeat_window=timedelta(days=settings.repeat_window_days),
     )
     lifecycle = Stage(
         name="lifecycle",
-        sources=(routed, statuses, DECISIONS, evaluations),
+        sources=(routed, statuses, DECISIONS, evaluations, links),
         partitions=partitions,
         processor=processor,
         group=group,
         topics=declared(
-            spec, (routed, statuses, evaluations, changelog_topic(group)), "the lifecycle stage"
+            spec,
+            (routed, statuses, evaluations, links, asks, changelog_topic(group)),
+            "the lifecycle stage",
         ),
-        outputs={**lifecycle_outputs(spec), REROUTE: spec[REROUTE].partitions},
+        outputs={
+            **lifecycle_outputs(spec),
+            REROUTE: spec[REROUTE].partitions,
+            asks: spec[asks].partitions,
+        },
         petition_keyed=unit_petition_topics(spec),
         **common,
     )
-    return [*evaluation, lifecycle]
+    return [*evaluation, lifecycle, rekey_stage(settings, spec, common)]

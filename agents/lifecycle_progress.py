@@ -18,7 +18,12 @@ message regenerated after a crash carries the same one, so the channel drops the
 ``replied``               the unit replied: ``replyText``
 ``transferred``           handed to the province (another city's or province's matter)
 ``closed``                closed: ``closure`` (rated, dissatisfied, unrated, transferred)
+``linked``                a repeat joined the earlier open case (``petitionRef``: that case's):
+                          the petitioner hears that case's progress from then on
 ========================  ===================================================================
+
+A repeat linked to an earlier case (:mod:`.lifecycle_repeats`) hears every later step of that
+case on its own channel, keyed by its own reference, with ``petitionRef`` the case's id.
 
 A provincial dispatch hears through ``province.feedback`` instead (the province has no progress
 topic). Nothing personal goes out that the channel did not send: the message names the unit (not
@@ -44,6 +49,7 @@ from petition_hub.domain.lifecycle import (
     Replied,
     StateChanged,
 )
+from petition_hub.domain.petition import Channel
 from petition_hub.domain.rules import RuleSet
 from petition_hub.domain.sla import SHANGHAI
 from petition_hub.runtime.records import Output
@@ -109,30 +115,30 @@ class ProgressRecords:
         event: Event | None,
         *,
         sensitive: bool,
+        channel: Channel | None = None,
     ) -> list[Output]:
         """The message of ``effect`` (the petition ``s`` after it) for the petitioner of
-        ``channel_ref``; none when the channel has no progress topic or the effect is not one
-        the petitioner hears of."""
-        where = PROGRESS_TOPICS.get(s.channel)
+        ``channel_ref`` on ``channel`` (default the petition's: another for a linked repeat);
+        none when the channel has no progress topic or the effect is not one the petitioner
+        hears of."""
         kind = progress_kind(effect)
-        if where is None or kind is None:
+        if kind is None:
             return []
-        body: dict[str, Any] = {
-            where.ref_field: channel_ref,
-            "petitionRef": s.petition_id,
-            "kind": kind,
-            "at": effect.at.isoformat(),
-            "round": s.round,
-            "unitName": None,
-            "material": None,
-            "deadline": None,
-            "replyText": None,
-            "closure": None,
-        }
+        body = _body(s, kind, effect.at, channel_ref, channel or s.channel)
+        if body is None:
+            return []
         self._details(body, effect, event, sensitive)
-        body["text"] = _text(body)
-        value = json.dumps(body, ensure_ascii=False).encode()
-        return [Output(where.topic, channel_ref.encode(), value, ce_type=PROGRESS_TYPE)]
+        return [_message(body, channel or s.channel, channel_ref)]
+
+    def linked(
+        self, s: PetitionState, channel: Channel, channel_ref: str, at: datetime
+    ) -> list[Output]:
+        """The repeat of ``channel_ref`` on ``channel`` joined the open case ``s``: its
+        petitioner hears so, and the case's present state."""
+        body = _body(s, "linked", at, channel_ref, channel)
+        if body is None:
+            return []
+        return [_message(body, channel, channel_ref)]
 
     def _details(
         self, body: dict[str, Any], effect: Effect, event: Event | None, sensitive: bool
@@ -148,6 +154,34 @@ class ProgressRecords:
             body["replyText"] = event.text
         elif kind == "closed" and isinstance(effect, StateChanged) and effect.closure:
             body["closure"] = effect.closure.value
+
+
+def _body(
+    s: PetitionState, kind: str, at: datetime, channel_ref: str, channel: Channel
+) -> dict[str, Any] | None:
+    """A progress message's fields (none when ``channel`` has no progress topic)."""
+    where = PROGRESS_TOPICS.get(channel)
+    if where is None:
+        return None
+    return {
+        where.ref_field: channel_ref,
+        "petitionRef": s.petition_id,
+        "kind": kind,
+        "at": at.isoformat(),
+        "round": s.round,
+        "unitName": None,
+        "material": None,
+        "deadline": None,
+        "replyText": None,
+        "closure": None,
+    }
+
+
+def _message(body: dict[str, Any], channel: Channel, channel_ref: str) -> Output:
+    body["text"] = _text(body)
+    value = json.dumps(body, ensure_ascii=False).encode()
+    topic = PROGRESS_TOPICS[channel].topic
+    return Output(topic, channel_ref.encode(), value, ce_type=PROGRESS_TYPE)
 
 
 def _text(body: dict[str, Any]) -> str:
@@ -168,6 +202,8 @@ def _text(body: dict[str, Any]) -> str:
         return f"经批准，办理期限延长至{_local(deadline)}（北京时间）。"
     if kind == "replied":
         return f"承办单位已答复：{body['replyText']}"
+    if kind == "linked":
+        return "您反映的事项已在办理中，本次诉求与此前的诉求合并办理，办理进展将继续告知您。"
     if kind == "transferred":
         return "您反映的事项不属本市办理，已转交河南省平台办理。"
     closure = body["closure"]

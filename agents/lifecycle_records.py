@@ -4,7 +4,7 @@ Per effect of :func:`petition_hub.domain.lifecycle.apply`, in order (:class:`Lif
 
 - a state change, an extension request or answer, urging, back-to-routing, a co-handler's
   opinion, a dispute of a rating and its decision (:mod:`.lifecycle_disputes`): ``hub.lifecycle``
-  (``LifecycleEvent.v4``, header ``hub-kind``: what it is, so a reader
+  (``LifecycleEvent.v5``, header ``hub-kind``: what it is, so a reader
   picks kinds without decoding the rest; routing does not read it: its commands are
   :mod:`.route_commands`'; ``replyKind``: resolved or explained, on the change to replied and the
   later ones of its round);
@@ -140,6 +140,8 @@ class _Rendering:
     resolve_provisional: bool
     contact: bytes | None = None
     """A provincial dispatch's call-back contact, sealed (:attr:`Entry.contact`)."""
+    repeat_of: str | None = None
+    """A case a repeat opened: the earlier case it names (on each of its lifecycle records)."""
 
     @property
     def key(self) -> bytes:
@@ -185,6 +187,7 @@ class _Rendering:
             reply_kind=reply_kind,
             dispute_outcome=dispute_outcome,
             rated_at=rated_at,
+            repeat_of=self.repeat_of,
         )
 
 
@@ -221,8 +224,10 @@ class LifecycleRecords:
         event: Event | None,
         cal: WorkingCalendar,
         contact: bytes | None = None,
+        repeat_of: str | None = None,
     ) -> list[Output]:
-        """The records of ``effect``, which moved the petition from ``before`` to ``s``."""
+        """The records of ``effect``, which moved the petition from ``before`` to ``s``
+        (``repeat_of``: the earlier case, for a case a repeat opened)."""
         try:
             resolve_deadline = deadline(s.resolve, cal=cal)
         except CalendarUnavailable:
@@ -235,6 +240,7 @@ class LifecycleRecords:
             resolve_deadline=resolve_deadline,
             resolve_provisional=provisional(s.resolve, resolve_deadline, cal=cal),
             contact=contact,
+            repeat_of=repeat_of,
         )
         if isinstance(effect, SlaSignal):
             return self._sla(effect, r)
@@ -453,9 +459,9 @@ class LifecycleRecords:
 
 
 def lifecycle_output(key: bytes, record: wire.LifecycleEvent, kind: str) -> Output:
-    """A record on ``hub.lifecycle`` (``LifecycleEvent.v4``, header ``hub-kind``: ``kind``)."""
+    """A record on ``hub.lifecycle`` (``LifecycleEvent.v5``, header ``hub-kind``: ``kind``)."""
     return Output(
-        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V4, record), ((KIND_HEADER, kind.encode()),)
+        LIFECYCLE, key, schemas.encode(codec.LIFECYCLE_V5, record), ((KIND_HEADER, kind.encode()),)
     )
 
 

@@ -9,9 +9,11 @@ partition) holds:
   (:class:`petition_hub.domain.lifecycle.PetitionState`), the channel's reference, the last
   offset applied per source topic (a replay applies nothing twice) and the last
   :data:`HISTORY_LIMIT` entries of its history (for the web endpoint);
+- ``r:<petition id>`` -> a repeat's link to its earlier case (:mod:`.lifecycle_repeats`);
 - ``w:<petition id>`` -> the events parked for it, a JSON list of whole source records (topic,
   partition, offset, key, value and headers, base64) and why each waits (``unknown``: its
-  routing is not here yet; ``calendar``: a year's calendar is missing);
+  routing is not here yet; ``calendar``: a year's calendar is missing; ``repeat``: a repeat's
+  routing, until its earlier case answers);
 - keys starting with ``\\x00``: the stage's own (not the lifecycle's).
 
 :class:`PartitionView` is derived from it and rebuilt on restore: the entries, decoded; when each
@@ -48,6 +50,8 @@ CLOSED_RETENTION: Final = timedelta(days=400)
 #: How long an event waits when a year's calendar is missing, before it is tried again.
 CALENDAR_RETRY: Final = timedelta(minutes=10)
 _PARKED: Final = b"w:"
+#: The prefix of a repeat's link in the state (``r:<petition id>``: :mod:`.lifecycle_repeats`).
+REPEAT_MARK: Final = b"r:"
 
 
 @dataclass
@@ -63,6 +67,11 @@ class Entry:
     the clear in the state), until the petition closes."""
     sensitive: bool = False
     """Routed on a sensitive theme: the petitioner's progress messages do not name the unit."""
+    repeat_of: str | None = None
+    """A case a repeat opened (the earlier case closed): the earlier case's petition id."""
+    linked: list[list[str]] = field(default_factory=list)
+    """The repeats linked to this case: [petition id, channel name, channel reference] each;
+    their channels hear this case's progress."""
 
     def dump(self) -> bytes:
         data: dict[str, Any] = {
@@ -75,6 +84,10 @@ class Entry:
             data["c"] = self.contact.decode("ascii")
         if self.sensitive:  # only when set: entries written before it read the same
             data["sens"] = True
+        if self.repeat_of is not None:
+            data["rep"] = self.repeat_of
+        if self.linked:
+            data["lnk"] = self.linked
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -88,6 +101,8 @@ class Entry:
             history=data["h"],
             contact=None if contact is None else contact.encode("ascii"),
             sensitive=bool(data.get("sens", False)),
+            repeat_of=data.get("rep"),
+            linked=data.get("lnk", []),
         )
 
 
@@ -111,6 +126,8 @@ class PartitionView:
                 continue
             if key.startswith(_PARKED):
                 part.parked[key[2:].decode()] = now  # waits a full period again after a restart
+                continue
+            if key.startswith(REPEAT_MARK):  # a repeat's link (agents.lifecycle_repeats)
                 continue
             entry = Entry.load(raw)
             part.entries[entry.state.petition_id] = entry
@@ -236,6 +253,8 @@ class PartitionView:
             if pid in self.entries:  # the petition is known now (its year's calendar came)
                 yield pid, None
                 continue
+            if any(w["why"] == "repeat" for w in waiting):
+                continue  # a repeat waits for its earlier case's answer, however long it takes
             if any(w["why"] == "calendar" for w in waiting):
                 # waiting for a year's calendar (the override file, read at start): tried again
                 # now and then

@@ -180,7 +180,7 @@ def routed(
     contact = callback_contact(petition)
     sealed = seal(contact) if seal is not None and contact is not None else None
     record = codec.routed_record(petition, decision, at, sealed)
-    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V3, record))
+    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V4, record))
 
 
 def deliveries(

@@ -81,13 +81,18 @@ UNIT_STATUS_V3: Final = "cn.gov.pds.hub.UnitStatus.v3"
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
 ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
 ROUTED_V3: Final = "cn.gov.pds.hub.Routed.v3"
+#: v4 adds ``repeatOf`` (a 12345 repeat's earlier case).
+ROUTED_V4: Final = "cn.gov.pds.hub.Routed.v4"
 LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 #: v3 adds ``replyKind`` (resolved / explained) and the ``co_handler_opinion`` kind.
 LIFECYCLE_V3: Final = "cn.gov.pds.hub.LifecycleEvent.v3"
 #: v4 adds ``disputeOutcome`` and ``ratedAt`` (the ``rating_disputed`` / ``dispute_decided``
-#: kinds); the hub writes it.
+#: kinds).
 LIFECYCLE_V4: Final = "cn.gov.pds.hub.LifecycleEvent.v4"
+#: v5 is v4 plus the repeats' fields (``repeatOf``; ``repeat_linked``: the repeat's id,
+#: channel, ref); the hub writes it.
+LIFECYCLE_V5: Final = "cn.gov.pds.hub.LifecycleEvent.v5"
 SLA_V1: Final = "cn.gov.pds.hub.SlaEvent.v1"
 SLA_V2: Final = "cn.gov.pds.hub.SlaEvent.v2"
 NOTICE_V1: Final = "cn.gov.pds.hub.UnitNotice.v1"
@@ -98,6 +103,8 @@ NOTICE_V3: Final = "cn.gov.pds.hub.UnitNotice.v3"
 PRIVACY_EVENT_V1: Final = "cn.gov.pds.hub.PrivacyEvent.v1"
 ROUTE_COMMAND_V1: Final = "cn.gov.pds.hub.RouteCommand.v1"
 SUPERVISION_V1: Final = "cn.gov.pds.hub.Supervision.v1"
+#: The lifecycle's repeat links (``<app>-repeat-links``).
+REPEAT_LINK_V1: Final = "cn.gov.pds.hub.RepeatLink.v1"
 
 #: Records (every version of one: :func:`petition_hub.schemas.record_ids`).
 DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
@@ -336,8 +343,9 @@ def feedback_record(
 def routed_record(
     petition: Petition, decision: RoutingDecision, at: datetime, contact: bytes | None = None
 ) -> wire.Routed:
-    """``Routed.v3``: a decision as the lifecycle needs it (no personal data in the clear;
-    ``contact``: a provincial dispatch's call-back contact, already sealed)."""
+    """``Routed.v4``: a decision as the lifecycle needs it (no personal data in the clear;
+    ``contact``: a provincial dispatch's call-back contact, already sealed; ``repeatOf``: the
+    earlier case a 12345 repeat names)."""
     return {
         "petitionId": petition.petition_id,
         "revision": petition.revision,
@@ -357,6 +365,7 @@ def routed_record(
         "rule": decision.record.rule,
         "reason": decision.reason,
         "callbackContact": contact,
+        "repeatOf": petition.repeat_of,
     }
 
 
@@ -457,6 +466,8 @@ read_supervision = _reader(wire.Supervision)
 read_privacy_event = _reader(wire.PrivacyEvent)
 #: ``hub.reroute``.
 read_route_command = _reader(wire.RouteCommand)
+#: ``<app>-repeat-links``.
+read_repeat_link = _reader(wire.RepeatLink)
 #: ``hub.rejects``.
 read_rejection = _reader(wire.Rejection)
 #: ``hub.deadletter`` (any version).

@@ -43,13 +43,16 @@ def lifecycle_event_record(
     reply_kind: ReplyKind | None = None,
     dispute_outcome: str | None = None,
     rated_at: datetime | None = None,
+    repeat_of: str | None = None,
+    repeat: RepeatRef | None = None,
 ) -> wire.LifecycleEvent:
-    """``LifecycleEvent.v4`` of the petition ``s`` (after the effect); the event id is the
+    """``LifecycleEvent.v5`` of the petition ``s`` (after the effect); the event id is the
     stage's to set (empty here: the stage writes it into the body and the ``ce_id`` header alike,
     :func:`petition_hub.runtime.cloudevents.frame_output`). ``reply_kind``: the reply of the
     round, on the changes it makes and settles (written as its value: ``resolved`` /
     ``explained``); ``dispute_outcome`` (``upheld`` / ``voided``) and ``rated_at``: a
-    dispute's."""
+    dispute's; ``repeat_of``: the earlier case of a case a repeat opened; ``repeat``: a
+    ``repeat_linked`` event's repeat."""
     return {
         "eventId": "",
         "petitionId": s.petition_id,
@@ -73,6 +76,10 @@ def lifecycle_event_record(
         "replyKind": reply_kind.value if reply_kind else None,
         "disputeOutcome": dispute_outcome,
         "ratedAt": rated_at,
+        "repeatOf": repeat_of,
+        "repeatId": repeat.petition_id if repeat else None,
+        "repeatChannel": repeat.channel if repeat else None,
+        "repeatRef": repeat.channel_ref if repeat else None,
     }
 
 
@@ -93,6 +100,16 @@ def sla_event_record(s: PetitionState, signal: SlaSignal, unit: str | None) -> w
         "deadlineProvisional": signal.provisional,
         "previousDeadline": signal.previous_deadline,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatRef:
+    """A repeat linked to an earlier open case: its petition id, channel (the ``Channel``
+    member's name) and reference in that channel (a work order number: not personal data)."""
+
+    petition_id: str
+    channel: str
+    channel_ref: str
 
 
 @dataclass(frozen=True, slots=True)

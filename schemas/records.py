@@ -174,7 +174,7 @@ class UnitPetition(TypedDict):
 
 
 class Routed(TypedDict):
-    """``cn.gov.pds.hub.Routed`` (v3, v2 and v1 read): a routing decision as the lifecycle
+    """``cn.gov.pds.hub.Routed`` (v4; v3, v2 and v1 read): a routing decision as the lifecycle
     needs it."""
 
     petitionId: str
@@ -196,6 +196,20 @@ class Routed(TypedDict):
     reason: str | None
     callbackContact: NotRequired[bytes | None]
     """v3: a provincial dispatch's call-back contact, sealed (absent in v1 and v2 records)."""
+    repeatOf: NotRequired[str | None]
+    """v4: the earlier case a 12345 repeat names (absent before v4)."""
+
+
+class RepeatLink(TypedDict):
+    """``cn.gov.pds.hub.RepeatLink.v1`` (``<app>-repeat-links``): the lifecycle's question to an
+    earlier case (``REQUEST``) and its answer to the repeat (``LINKED``, ``NEW_CASE``)."""
+
+    kind: str
+    firstId: str
+    repeatId: str
+    repeatChannel: str
+    repeatRef: str
+    at: datetime
 
 
 class Rejection(TypedDict):
@@ -215,7 +229,7 @@ class Rejection(TypedDict):
 
 
 class LifecycleEvent(TypedDict):
-    """``cn.gov.pds.hub.LifecycleEvent.v4`` (``hub.lifecycle``)."""
+    """``cn.gov.pds.hub.LifecycleEvent.v5`` (``hub.lifecycle``; v4, v3, v2, v1 read)."""
 
     eventId: str
     petitionId: str
@@ -239,6 +253,10 @@ class LifecycleEvent(TypedDict):
     replyKind: NotRequired[str | None]  # v3: resolved, explained
     disputeOutcome: NotRequired[str | None]  # v4: dispute_decided: upheld, voided
     ratedAt: NotRequired[datetime | None]  # v4: the disputed 不满意's time
+    repeatOf: NotRequired[str | None]  # v5: a repeat's case, the earlier case
+    repeatId: NotRequired[str | None]  # v5, repeat_linked: the linked repeat
+    repeatChannel: NotRequired[str | None]  # v5, repeat_linked
+    repeatRef: NotRequired[str | None]  # v5, repeat_linked
 
 
 class SlaEvent(TypedDict):

@@ -61,6 +61,7 @@ TYPES: dict[str, type] = {
     "cn.gov.pds.hub.Original": wire.Original,
     "cn.gov.pds.hub.Petition": wire.Petition,
     "cn.gov.pds.hub.PrivacyEvent": wire.PrivacyEvent,
+    "cn.gov.pds.hub.RepeatLink": wire.RepeatLink,
     "cn.gov.pds.hub.RouteCommand": wire.RouteCommand,
     "cn.gov.pds.hub.Rejection": wire.Rejection,
     "cn.gov.pds.hub.Routed": wire.Routed,
@@ -258,7 +259,7 @@ def test_routing_records_round_trip() -> None:
     assert codec.read_unit_petition(_round_trip(codec.UNIT_PETITION_V3, co)) == co
     assert co["role"] == "CO_HANDLER" and record["role"] == "LEAD"
     routed = codec.routed_record(FINANCING, decision, NOW)
-    assert codec.read_routed(_round_trip(codec.ROUTED_V3, routed)) == routed
+    assert codec.read_routed(_round_trip(codec.ROUTED_V4, routed)) == routed
     assert routed["callbackContact"] is None  # a 12345 call: 12345 knows its callers
     assert decision.lead is not None
     assert routed["kind"] == "UNITS" and routed["lead"] == decision.lead.key
@@ -326,7 +327,7 @@ def test_lifecycle_records_round_trip() -> None:
         note="说明",
         reply_kind=ReplyKind.EXPLAINED,
     )
-    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V4, event)) == event
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, event)) == event
     assert event["replyKind"] == "explained"
     disputed = lifecycle_codec.lifecycle_event_record(
         s,
@@ -339,8 +340,25 @@ def test_lifecycle_records_round_trip() -> None:
         dispute_outcome="voided",
         rated_at=NOW - timedelta(days=2),
     )
-    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V4, disputed)) == disputed
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, disputed)) == disputed
     assert (disputed["disputeOutcome"], disputed["ratedAt"]) == ("voided", NOW - timedelta(days=2))
+    # v5: a repeat linked to the open case, and a case a repeat opened after the earlier closed
+    linked = lifecycle_codec.lifecycle_event_record(
+        s,
+        "repeat_linked",
+        NOW,
+        deadline=None,
+        deadline_provisional=False,
+        repeat=lifecycle_codec.RepeatRef("PH-REPEAT", "HOTLINE", "12345-410400-20261118-000043"),
+    )
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, linked)) == linked
+    assert (linked["repeatId"], linked["repeatChannel"]) == ("PH-REPEAT", "HOTLINE")
+    opened = lifecycle_codec.lifecycle_event_record(
+        s, "state_changed", NOW, deadline=None, deadline_provisional=False, repeat_of="PH-FIRST"
+    )
+    assert codec.read_lifecycle_event(_round_trip(codec.LIFECYCLE_V5, opened))["repeatOf"] == (
+        "PH-FIRST"
+    )
     assert (event["channel"], event["petitionType"]) == ("PROVINCE", "意见建议")
     assert (event["toState"], event["satisfaction"]) == ("closed", "DISSATISFIED")
     signal = SlaSignal(
@@ -476,7 +494,7 @@ def test_stamping_an_event_id_is_encoding_it(event_id: str) -> None:
     other record, and a record whose id is already set, is left as it is."""
     s = _state()
     empty = {
-        codec.LIFECYCLE_V4: lifecycle_codec.lifecycle_event_record(
+        codec.LIFECYCLE_V5: lifecycle_codec.lifecycle_event_record(
             s, "state_changed", NOW, deadline=None, deadline_provisional=False
         ),
         codec.NOTICE_V3: lifecycle_codec.unit_notice_record(
@@ -486,7 +504,7 @@ def test_stamping_an_event_id_is_encoding_it(event_id: str) -> None:
     leading = [
         n for n in schemas.names() if schemas.raw_schema(n)["fields"][0]["name"] == "eventId"
     ]
-    assert {codec.LIFECYCLE_V4, codec.SLA_V2, codec.NOTICE_V3, codec.SUPERVISION_V1} <= set(leading)
+    assert {codec.LIFECYCLE_V5, codec.SLA_V2, codec.NOTICE_V3, codec.SUPERVISION_V1} <= set(leading)
     for name, record in empty.items():
         stamped = schemas.stamp_event_id(schemas.encode(name, record), event_id)
         assert stamped == schemas.encode(name, {**record, "eventId": event_id}), name

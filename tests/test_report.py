@@ -560,3 +560,44 @@ def test_a_voided_rating_leaves_the_satisfaction_rate_and_replies_split_by_kind(
     assert json.loads(format_json(report, name))["units"][0]["voided"] == 1
     header = csv_rows(report, name)[0]
     assert {"评价作废", "问题解决", "解释说明"} <= set(header), header
+
+
+def test_a_repeat_after_closure_counts_in_the_repeat_rate_and_a_linked_one_only_once() -> None:
+    """重复诉求率 = cases received that name an earlier, closed case (``repeatOf``) / received, per
+    unit and in total; a repeat linked to an open case has no record of its own: it is not
+    received again, only counted as linked (并案) on the case it joined."""
+    tax, county = "dept.TAX", "county.410402"
+    linked = {
+        **_lc("routed", tax, "a"),
+        "eventId": "a#link",
+        "kind": "repeat_linked",
+        "toState": None,
+        "repeatId": "r",
+        "repeatChannel": "HOTLINE",
+        "repeatRef": "12345-410400-20261015-000002",
+    }
+    lifecycle = [
+        _lc("routed", tax, "a"),
+        linked,
+        _lc("closed", tax, "a", "SATISFIED"),
+        {**_lc("routed", tax, "b"), "repeatOf": "a"},  # after a closed: a case of its own
+        {**_lc("closed", tax, "b", "SATISFIED"), "repeatOf": "a"},
+        _lc("routed", tax, "c"),
+        _lc("routed", tax, "d"),
+        _lc("routed", county, "e"),
+    ]
+    report = compute(lifecycle, [], Period(2026, 10))
+    rows = {r.key: r for r in report.units}
+    got = {k: (r.received, r.repeats, r.linked, r.repeat_rate) for k, r in rows.items()}
+    assert got == {tax: (4, 1, 1, 0.25), county: (1, 0, 0, 0.0)}, got
+    assert (report.total.received, report.total.repeats, report.total.linked) == (5, 1, 1)
+    assert report.total.repeat_rate == 0.2
+    # the linked repeat "r" counts nowhere as a case of its own
+    assert rows[tax].rated == 2 and "r" not in {r.key for r in report.units}
+    name = namer(report, unit_namer(default_rules()))
+    assert "重复诉求率" in format_text(report, name) and "25.0%" in format_text(report, name)
+    header, first = csv_rows(report, name)[:2]
+    assert (first[header.index("重复诉求率(%)")], first[header.index("并案")]) == ("25.0", "1")
+    data = json.loads(format_json(report, name))
+    assert (data["total"]["repeats"], data["total"]["repeat_rate"]) == (1, 0.2), data["total"]
+    assert compute([], [], Period(2026, 10)).total.repeat_rate is None

@@ -112,10 +112,10 @@ def test_the_hub_writes_the_newest_versions() -> None:
     names = {
         codec.PETITION,
         codec.UNIT_PETITION_V3,
-        codec.ROUTED_V3,
+        codec.ROUTED_V4,
         codec.EVALUATION_V2,
         codec.SLA_V2,
-        codec.LIFECYCLE_V4,
+        codec.LIFECYCLE_V5,
         codec.NOTICE_V3,
     }
     for name in names:

@@ -78,7 +78,9 @@ def test_the_stages_cap_the_replication_as_topics_apply_does() -> None:
 def test_the_internal_topics_configs() -> None:
     declared = load_topics(TOPICS_YAML).topics
     internal = [t for t in declared if is_internal_topic(t.name)]
-    assert len(internal) == 11
+    # 11, and the repeats' three: <app>-repeat-asks, <app>-repeat-links and the changelog of the
+    # repeat-links stage
+    assert len(internal) == 14, [t.name for t in internal]
     for topic in internal:
         assert topic.replication_factor == 3 and topic.config["min.insync.replicas"] == "2"
         if topic.name.endswith("-changelog"):

@@ -24,6 +24,12 @@ in Asia/Shanghai, ``[start, end)``, and an event belongs to it by its ``at``:
   rating's period;
 - replied: ``state_changed`` to ``replied``, for ``unit``, split by ``replyKind``: resolved
   (问题解决; also a record without it) or explained (解释说明);
+- repeats (重复诉求): the received (``state_changed`` to ``routed``) whose record names an earlier,
+  closed case (``repeatOf``: a repeat after the first case closed opens a case of its own), for
+  the same unit. 重复诉求率 = repeats / received. A repeat linked to an open case (``repeat_linked``
+  on that case) has no lifecycle record of its own: it is not received, rated or a repeat again
+  (counted once); it counts as linked (并案), for the case's ``leadUnit``, in the period of its
+  ``at``;
 - overdue (逾期): ``hub.sla`` signal ``overdue`` in the period (either clock), for ``unit``;
 - overdue open (逾期未办结, at the end of the period: "now" for the current one): resolve clocks
   (per petition and round) with an ``overdue`` signal before the end and no ``met``, ``missed``
@@ -97,8 +103,7 @@ STOPPED: Final = frozenset({"met", "missed"})
 RESOLVE_ENDED: Final = frozenset({"met", "missed", "cancelled"})
 
 #: Every count of a row. Later parts of issue 14 add theirs here and a column in
-#: report_format._COLUMNS: province transfers (counted apart, against no unit) and repeats
-#: (重复诉求率).
+#: report_format._COLUMNS: province transfers (counted apart, against no unit).
 COUNTS: Final = (
     "received",
     "signed_for",
@@ -112,6 +117,8 @@ COUNTS: Final = (
     "voided",
     "replied_resolved",
     "replied_explained",
+    "repeats",
+    "linked",
 )
 
 
@@ -137,6 +144,10 @@ class Row:
     """Replies of kind resolved (问题解决)."""
     replied_explained: int = 0
     """Replies of kind explained (解释说明)."""
+    repeats: int = 0
+    """Cases received that name an earlier, closed case (重复诉求): in ``received`` too."""
+    linked: int = 0
+    """Repeats linked to an open case (并案): not in ``received``."""
 
     @property
     def response_rate(self) -> float | None:
@@ -164,6 +175,11 @@ class Row:
         """满意率: (满意 + 基本满意) / rated."""
         return _ratio(self.satisfied, self.rated)
 
+    @property
+    def repeat_rate(self) -> float | None:
+        """重复诉求率: repeats / received."""
+        return _ratio(self.repeats, self.received)
+
     def as_dict(self, key_name: str = "unit") -> dict[str, Any]:
         """Counts and rates (fractions, ``None`` for a zero denominator), English keys; the row's
         key under ``key_name``."""
@@ -178,6 +194,7 @@ class Row:
             **{c: getattr(self, c) for c in COUNTS[5:7]},
             "satisfaction_rate": self.satisfaction_rate,
             **{c: getattr(self, c) for c in COUNTS[7:]},
+            "repeat_rate": self.repeat_rate,
         }
 
 
@@ -326,14 +343,17 @@ def _count_lifecycle(tally: _Tally, records: Iterable[Mapping[str, Any]], period
     voided = _voided(unique)
     for r in unique:
         at = _at(r)
-        if r.get("kind") != "state_changed" or at is None or at not in period:
-            continue
         unit = r.get("leadUnit") or r.get("unit")
-        if not unit:
+        if at is None or at not in period or not unit:
+            continue
+        if r.get("kind") == "repeat_linked":  # the repeat itself has no record: counted once
+            tally.add("linked", unit, r)
+        if r.get("kind") != "state_changed":
             continue
         to_state = r.get("toState")
         if to_state == "routed":
             tally.add("received", unit, r)
+            tally.add("repeats", unit, r, int(bool(r.get("repeatOf"))))
         elif to_state == "replied":
             explained = r.get("replyKind") == "explained"
             tally.add("replied_explained" if explained else "replied_resolved", unit, r)

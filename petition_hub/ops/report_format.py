@@ -58,7 +58,7 @@ CHANNEL_NAMES: Final = {
 }
 
 #: (header, English key, kind) of every column of the text table and the CSV. Later parts of
-#: issue 14 add theirs here (转省, 重复诉求率), with the count in report.COUNTS.
+#: issue 14 add theirs here (转省), with the count in report.COUNTS.
 _COLUMNS: Final = (
     ("受理", "received", "count"),
     ("签收", "signed_for", "count"),
@@ -76,6 +76,9 @@ _COLUMNS: Final = (
     ("评价作废", "voided", "count"),
     ("逾期", "overdue", "count"),
     ("逾期未办结", "overdue_open", "count"),
+    ("重复诉求", "repeats", "count"),
+    ("重复诉求率", "repeat_rate", "rate"),
+    ("并案", "linked", "count"),
 )
 #: The columns of the other breakdowns' text tables (the CSV and JSON have them all).
 _SHORT: Final = ("received", "resolved", "resolution_rate", "rated", "satisfaction_rate")
@@ -201,7 +204,9 @@ def format_text(report: Report, name: Namer) -> str:
         "响应率 = 按时签收/签收  办结率 = 办结/受理  限时办结率 = 按时办结/办结  "
         "满意率 = (满意+基本满意)/评价  "
         "评价作废: 单位异议经联席办作废的不满意 (不计入评价与满意率)  "
-        "问题解决/解释说明: 答复的类别  逾期未办结: 期末仍逾期未办结  —: 分母为0  "
+        "问题解决/解释说明: 答复的类别  逾期未办结: 期末仍逾期未办结  "
+        "重复诉求率 = 重复诉求/受理 (前案已办结后再次诉求, 另立新案)  "
+        "并案: 前案未办结时的重复诉求, 并入前案, 不另计受理  —: 分母为0  "
         f"{BELOW}: 办结率低于{_TARGET_TEXT}"
     )
     return "\n".join(lines)

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         description="How long a unit status or rating for a petition the lifecycle does not know "
         "yet waits for the petition's routing before it is rejected as unknown.",
     )
+    repeat_window_days: int = Field(
+        default=30,
+        gt=0,
+        description="A repeat (a 12345 YGDBH call) received within this many days of the earlier "
+        "case's receipt, while that case is open, is linked to it (one case, one clock, counted "
+        "once); later, or after the case closed, it opens a case of its own naming the earlier.",
+    )
     log_level: str = "INFO"
     log_json: bool = False
     # --- security (issue 11) ---------------------------------------------------------------------

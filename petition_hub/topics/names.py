@@ -90,6 +90,12 @@ ROUTED: Final = "{app}-routed"
 STATUS_REPARTITION: Final = "{app}-unit-status-repartition"
 #: Ratings re-keyed by petition id (co-partitioned with hub.petitions).
 EVALUATIONS_REPARTITION: Final = "{app}-evaluations-repartition"
+#: The lifecycle's repeat links as it writes them (exactly once: in its source partition), keyed
+#: by the petition id each is for: a repeat's question to its earlier case, and the answer.
+REPEAT_ASKS: Final = "{app}-repeat-asks"
+#: The same, re-keyed into the partition of the petition each is for (co-partitioned with
+#: hub.petitions), which the lifecycle reads.
+REPEAT_LINKS: Final = "{app}-repeat-links"
 
 
 def resolve(name: str, app_id: str) -> str:
@@ -110,6 +116,16 @@ def status_repartition(app_id: str) -> str:
 def evaluations_repartition(app_id: str) -> str:
     """The hub-internal topic of ratings re-keyed by petition id."""
     return resolve(EVALUATIONS_REPARTITION, app_id)
+
+
+def repeat_links_topic(app_id: str) -> str:
+    """The hub-internal topic of the lifecycle's repeat links, re-keyed (the lifecycle reads)."""
+    return resolve(REPEAT_LINKS, app_id)
+
+
+def repeat_asks_topic(app_id: str) -> str:
+    """The hub-internal topic of the lifecycle's repeat links as written (to be re-keyed)."""
+    return resolve(REPEAT_ASKS, app_id)
 
 
 def stage_group(app_id: str, stage: str) -> str:

@@ -1,0 +1,269 @@
+"""Repeats become one case, in the lifecycle stage (重复诉求).
+
+A routing record naming an earlier case (``Routed.v4`` ``repeatOf``: a 12345 ``YGDBH`` call) is
+the repeat's; the earlier case lives under its own petition id, in its own partition. The stage
+asks it as Kafka Streams' foreign-key joins do, over its own co-partitioned topic
+``<app>-repeat-links`` (``RepeatLink.v1``), before any clock of the repeat starts:
+
+1. the repeat's partition keeps the routing record parked (``repeat``: no expiry) and writes a
+   ``REQUEST`` keyed by the earlier case's id (state ``r:<repeat id>``: asked). The lifecycle's
+   outputs are exactly once, each in its source partition, so it writes them to
+   ``<app>-repeat-asks``; the stateless ``repeat-links`` stage (:func:`rekey_stage`) writes each
+   again to ``<app>-repeat-links``, in the partition of its key, which the lifecycle reads
+   (at least once: a link read twice is recognised by what it says, not where it is);
+2. the earlier case's partition decides (:func:`petition_hub.domain.repeats.repeat_outcome`):
+   linked while it is open and within the window: ``repeat_linked`` on ``hub.lifecycle`` (the
+   repeat's id, channel and reference), a ``repeat_linked`` notice to the lead unit (重复诉求), a
+   ``linked`` progress message to the repeat's channel (which hears every later step of the case
+   too), and ``LINKED`` to the repeat; otherwise ``NEW_CASE`` to the repeat;
+3. the repeat's partition records the answer (``r:<repeat id>``: linked or new) and takes its
+   parked records again: a linked repeat starts nothing (no clock, no record: counted once); a
+   new case starts as any petition, each of its ``hub.lifecycle`` records naming the earlier
+   case (``repeatOf``: counted as a repeat).
+
+Every message of the lifecycle is an exactly-once output with an id from its source record; the
+re-keyer may repeat one, which the lifecycle recognises (a repeat already linked, an answer to a
+question already answered), so a crash or rebalance neither links twice nor opens two cases;
+ordering per case holds, every message being keyed by the petition id it is for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from petition_hub import schemas
+from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
+from petition_hub.domain.petition import Channel
+from petition_hub.domain.repeats import RepeatOutcome, repeat_outcome
+from petition_hub.domain.sla import deadline
+from petition_hub.runtime.records import Output, SourceRecord
+from petition_hub.runtime.stage import Stage
+from petition_hub.runtime.state import PartitionState
+from petition_hub.schemas import codec, lifecycle_codec
+from petition_hub.schemas import records as wire
+from petition_hub.service import metrics
+from petition_hub.service.settings import Settings
+from petition_hub.topics import TopicSpec
+from petition_hub.topics.names import (
+    APP_PLACEHOLDER,
+    REPEAT_ASKS,
+    REPEAT_LINKS,
+    changelog_topic,
+    repeat_asks_topic,
+    repeat_links_topic,
+    stage_group,
+)
+from petition_hub.topics.spec import declared
+
+from .lifecycle_records import LifecycleRecords, lifecycle_output
+from .lifecycle_state import REPEAT_MARK, Entry, PartitionView
+
+if TYPE_CHECKING:
+    from .lifecycle_progress import ProgressRecords
+
+log = structlog.get_logger(__name__)
+
+#: The suffixes of the two link topics (``<app>-repeat-asks``, ``<app>-repeat-links``).
+ASKS_SUFFIX: Final = REPEAT_ASKS.removeprefix(APP_PLACEHOLDER)
+LINKS_SUFFIX: Final = REPEAT_LINKS.removeprefix(APP_PLACEHOLDER)
+
+#: A repeat's link, as kept (``r:<repeat id>``): asked, linked, new case.
+ASKED: Final = "asked"
+LINKED: Final = "linked"
+NEW_CASE: Final = "new"
+
+
+@dataclass
+class Repeats:
+    """The lifecycle's repeat links (the stage calls it; it renders what to write)."""
+
+    topic: str
+    """``<app>-repeat-links``, which the lifecycle reads."""
+    asks: str
+    """``<app>-repeat-asks``, which it writes."""
+    records: LifecycleRecords
+    progress: ProgressRecords
+    window: timedelta
+
+    # --- the repeat's partition ----------------------------------------------------------------
+
+    def hold(
+        self, src: SourceRecord, rec: wire.Routed, state: PartitionState, part: PartitionView
+    ) -> list[Output] | None:
+        """For a routing record of a petition not known here yet: None to go on (not a repeat,
+        or its earlier case answered: a case of its own); else what to write instead (the
+        question to the earlier case, or nothing: it waits, or it is linked)."""
+        first = rec.get("repeatOf")
+        pid = str(rec["petitionId"])
+        if not first or first == pid:
+            return None
+        mark = _mark(state, pid)
+        if mark is not None and mark["m"] == NEW_CASE:
+            return None
+        if mark is not None and mark["m"] == LINKED:
+            metrics.LIFECYCLE_EVENTS.labels("routing", "ignored").inc()
+            return []  # one case: the earlier one's
+        part.park(state, src, pid, "repeat")
+        if mark is not None:
+            return []  # asked already: waits for the answer
+        state[REPEAT_MARK + pid.encode()] = json.dumps({"m": ASKED, "first": first}).encode()
+        ask = _link("REQUEST", first, pid, rec["channel"], rec["channelRef"], rec["receivedAt"])
+        return [self._output(first, ask, f"{src.ref}#q")]
+
+    def repeat_of(self, state: PartitionState, pid: str) -> str | None:
+        """The earlier case a new case ``pid`` repeats (None: not a repeat's)."""
+        mark = _mark(state, pid)
+        return mark["first"] if mark is not None and mark["m"] == NEW_CASE else None
+
+    # --- the link topic ------------------------------------------------------------------------
+
+    def on_link(
+        self,
+        src: SourceRecord,
+        state: PartitionState,
+        part: PartitionView,
+        cal: WorkingCalendar,
+    ) -> tuple[str | None, list[Output]]:
+        """A ``RepeatLink``: a question (answered here) or an answer (recorded). Returns the
+        repeat's id when its parked records are to be taken again, and what to write."""
+        link = codec.read_repeat_link(schemas.decode(src.value or b"")[1])
+        if link["kind"] == "REQUEST":
+            return None, self._answer(src, link, part, cal)
+        pid = link["repeatId"]
+        mark = _mark(state, pid)
+        if mark is None or mark["m"] != ASKED:
+            return None, []  # answered already (a replay)
+        outcome = LINKED if link["kind"] == "LINKED" else NEW_CASE
+        state[REPEAT_MARK + pid.encode()] = json.dumps(
+            {"m": outcome, "first": link["firstId"]}
+        ).encode()
+        metrics.LIFECYCLE_EVENTS.labels("repeat", outcome).inc()
+        log.info("repeat answered", petition_id=pid, first=link["firstId"], outcome=outcome)
+        return pid, []
+
+    def _answer(
+        self, src: SourceRecord, link: wire.RepeatLink, part: PartitionView, cal: WorkingCalendar
+    ) -> list[Output]:
+        first = link["firstId"]
+        entry = part.entries.get(first)
+        if entry is not None and entry.seen.get(src.topic, -1) >= src.offset:
+            return []  # a replay of what the state already holds
+        if entry is not None and any(lnk[0] == link["repeatId"] for lnk in entry.linked):
+            return []  # the re-keyer wrote the question twice: linked once
+        outcome = repeat_outcome(entry.state if entry else None, link["at"], self.window)
+        if entry is None or outcome is RepeatOutcome.NEW_CASE:
+            if entry is not None:
+                entry.seen[src.topic] = src.offset
+                part.dirty.add(first)
+            answer: wire.RepeatLink = {**link, "kind": "NEW_CASE"}
+            return [self._output(link["repeatId"], answer, f"{src.ref}#a")]
+        entry.seen[src.topic] = src.offset
+        entry.linked.append([link["repeatId"], link["repeatChannel"], link["repeatRef"]])
+        entry.history.append(
+            {
+                "kind": "repeat_linked",
+                "at": link["at"].isoformat(),
+                "repeat_id": link["repeatId"],
+                "repeat_channel": link["repeatChannel"],
+                "repeat_ref": link["repeatRef"],
+            }
+        )
+        part.dirty.add(first)
+        out = self._linked(entry, link, cal)
+        linked: wire.RepeatLink = {**link, "kind": "LINKED"}
+        out.append(self._output(link["repeatId"], linked, f"{src.ref}#a"))
+        return [_with_id(o, f"{src.ref}#l/{n}") for n, o in enumerate(out)]
+
+    def _linked(self, entry: Entry, link: wire.RepeatLink, cal: WorkingCalendar) -> list[Output]:
+        """What the earlier, open case writes when a repeat joins it."""
+        s = entry.state
+        try:
+            due = deadline(s.resolve, cal=cal)
+        except CalendarUnavailable:
+            due = None
+        repeat = lifecycle_codec.RepeatRef(
+            link["repeatId"], link["repeatChannel"], link["repeatRef"]
+        )
+        record = lifecycle_codec.lifecycle_event_record(
+            s,
+            "repeat_linked",
+            link["at"],
+            deadline=due,
+            deadline_provisional=False,
+            unit=s.lead_unit,
+            repeat_of=entry.repeat_of,
+            repeat=repeat,
+        )
+        out = [lifecycle_output(s.petition_id.encode(), record, "repeat_linked")]
+        if s.lead_unit:
+            message = (
+                f"repeated petition (重复诉求): the same matter came again via "
+                f"{link['repeatChannel']} ({link['repeatRef']}); it joins this case, "
+                "with no deadline of its own: the reply to this case answers it"
+            )
+            notice = lifecycle_codec.unit_notice_record(
+                s.petition_id, "repeat_linked", link["at"], message, None, due
+            )
+            out += self.records.notice(s.lead_unit, notice)
+        channel = Channel[link["repeatChannel"]]
+        out += self.progress.linked(s, channel, link["repeatRef"], link["at"])
+        return out
+
+    def _output(self, key: str, link: wire.RepeatLink, event_id: str) -> Output:
+        value = schemas.encode(codec.REPEAT_LINK_V1, link)
+        return Output(self.asks, key.encode(), value, event_id=event_id)
+
+
+def rekey(src: SourceRecord, state: PartitionState) -> Sequence[Output]:
+    """The ``repeat-links`` stage's one step: the link again, into its key's partition (the
+    producer's default partitioner: the hub's rule for petition keys)."""
+    return [Output(src.topic.removesuffix(ASKS_SUFFIX) + LINKS_SUFFIX, src.key, src.value)]
+
+
+def rekey_stage(settings: Settings, spec: Mapping[str, TopicSpec], common: dict[str, Any]) -> Stage:
+    """The stateless ``repeat-links`` stage: ``<app>-repeat-asks`` to ``<app>-repeat-links``."""
+    asks = repeat_asks_topic(settings.app_id)
+    links = repeat_links_topic(settings.app_id)
+    group = stage_group(settings.app_id, "repeat-links")
+    return Stage(
+        name="repeat-links",
+        sources=(asks,),
+        partitions=spec[asks].partitions,
+        processor=rekey,
+        group=group,
+        topics=declared(spec, (asks, links, changelog_topic(group)), "the repeat-links stage"),
+        **common,
+    )
+
+
+def linked_channels(entry: Entry) -> list[tuple[Channel, str]]:
+    """The channels and references of the repeats linked to ``entry`` (they hear its progress)."""
+    return [(Channel[channel], ref) for _, channel, ref in entry.linked]
+
+
+def _link(
+    kind: str, first: str, repeat: str, channel: str, ref: str, at: datetime
+) -> wire.RepeatLink:
+    return {
+        "kind": kind,
+        "firstId": first,
+        "repeatId": repeat,
+        "repeatChannel": channel,
+        "repeatRef": ref,
+        "at": at,
+    }
+
+
+def _mark(state: PartitionState, pid: str) -> dict[str, str] | None:
+    raw = state.get(REPEAT_MARK + pid.encode())
+    return None if raw is None else dict(json.loads(raw))
+
+
+def _with_id(out: Output, event_id: str) -> Output:
+    return replace(out, event_id=event_id)
