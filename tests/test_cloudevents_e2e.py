@@ -79,6 +79,8 @@ def _hub_outputs(bootstrap: str) -> list[str]:
         names.routed_topic(APP),
         names.status_repartition(APP),
         names.evaluations_repartition(APP),
+        names.repeat_asks_topic(APP),
+        names.repeat_links_topic(APP),
     }
     units = {t for t in topics if names.is_unit_topic(t) and t.endswith(".petitions")}
     return sorted((own | internal | units) & topics)
