@@ -292,7 +292,7 @@ class LifecycleProcessor(Processor):
             if entry is None:
                 entry = Entry(state=result.state, channel_ref=rec["channelRef"])
                 if self.repeats is not None:
-                    entry.repeat_of = self.repeats.repeat_of(state, pid)
+                    self.repeats.opened(state, pid, entry)
                 part.entries[pid] = entry
             entry.sensitive = sensitive
             outputs += self._accepted(pid, entry, result, event, f"{src.ref}#{i}:", part)
@@ -455,6 +455,8 @@ class LifecycleProcessor(Processor):
             entry.history.append(views.effect_history(effect))
         if entry.state.state is LifecycleState.CLOSED:
             entry.contact = None  # no call-back after the end: the personal data goes
+        if self.repeats is not None:
+            outputs += self.repeats.ended(pid, entry)  # leaves its matter's index
         part.dirty.add(pid)
         part.schedule(pid, entry.state, self.cal, self.clock)
         return outputs

@@ -21,6 +21,13 @@ asks it as Kafka Streams' foreign-key joins do, over its own co-partitioned topi
    new case starts as any petition, each of its ``hub.lifecycle`` records naming the earlier
    case (``repeatOf``: counted as a repeat).
 
+An enterprise's matter (``Routed.v5`` ``matterKey``: credit code and theme, hashed) on any
+channel takes the same path with one hop more: the petition's ``CLAIM`` goes to the matter's
+index, in the lifecycle's partition of the matter key (state ``x:<matter key>``: its open case),
+which forwards it as a ``REQUEST`` to the open case (step 2 as above), or, with none, answers
+``NEW_CASE`` and registers the claimant in the same step; a case opened because the matter's case
+said no ``REGISTER``s in its place, and a case that ends ``UNREGISTER``s (``RepeatLink.v2``).
+
 Every message of the lifecycle is an exactly-once output with an id from its source record; the
 re-keyer may repeat one, which the lifecycle recognises (a repeat already linked, an answer to a
 question already answered), so a crash or rebalance neither links twice nor opens two cases;
@@ -39,6 +46,7 @@ import structlog
 
 from petition_hub import schemas
 from petition_hub.domain.calendar import CalendarUnavailable, WorkingCalendar
+from petition_hub.domain.lifecycle import LifecycleState
 from petition_hub.domain.petition import Channel
 from petition_hub.domain.repeats import RepeatOutcome, repeat_outcome
 from petition_hub.domain.sla import deadline
@@ -62,7 +70,7 @@ from petition_hub.topics.names import (
 from petition_hub.topics.spec import declared
 
 from .lifecycle_records import LifecycleRecords, lifecycle_output
-from .lifecycle_state import REPEAT_MARK, Entry, PartitionView
+from .lifecycle_state import MATTER_MARK, REPEAT_MARK, Entry, PartitionView
 
 if TYPE_CHECKING:
     from .lifecycle_progress import ProgressRecords
@@ -72,6 +80,11 @@ log = structlog.get_logger(__name__)
 #: The suffixes of the two link topics (``<app>-repeat-asks``, ``<app>-repeat-links``).
 ASKS_SUFFIX: Final = REPEAT_ASKS.removeprefix(APP_PLACEHOLDER)
 LINKS_SUFFIX: Final = REPEAT_LINKS.removeprefix(APP_PLACEHOLDER)
+
+#: The matter index's messages (key: the matter key).
+_INDEX: Final = frozenset({"CLAIM", "REGISTER", "UNREGISTER"})
+#: States in which a case leaves its matter's index: its handling here is over.
+_ENDED: Final = frozenset({LifecycleState.CLOSED, LifecycleState.TRANSFERRED})
 
 #: A repeat's link, as kept (``r:<repeat id>``): asked, linked, new case.
 ASKED: Final = "asked"
@@ -99,9 +112,11 @@ class Repeats:
         """For a routing record of a petition not known here yet: None to go on (not a repeat,
         or its earlier case answered: a case of its own); else what to write instead (the
         question to the earlier case, or nothing: it waits, or it is linked)."""
-        first = rec.get("repeatOf")
         pid = str(rec["petitionId"])
-        if not first or first == pid:
+        first = rec.get("repeatOf") or ""
+        first = "" if first == pid else first
+        matter = rec.get("matterKey") or None
+        if not first and not matter:
             return None
         mark = _mark(state, pid)
         if mark is not None and mark["m"] == NEW_CASE:
@@ -112,14 +127,33 @@ class Repeats:
         part.park(state, src, pid, "repeat")
         if mark is not None:
             return []  # asked already: waits for the answer
-        state[REPEAT_MARK + pid.encode()] = json.dumps({"m": ASKED, "first": first}).encode()
-        ask = _link("REQUEST", first, pid, rec["channel"], rec["channelRef"], rec["receivedAt"])
-        return [self._output(first, ask, f"{src.ref}#q")]
+        state[REPEAT_MARK + pid.encode()] = json.dumps(
+            {"m": ASKED, "first": first, "matter": matter}
+        ).encode()
+        at = rec["receivedAt"]
+        if first:  # a 12345 repeat names its earlier case: asked directly
+            ask = _link("REQUEST", first, pid, rec["channel"], rec["channelRef"], at)
+            return [self._output(first, ask, f"{src.ref}#q")]
+        # an enterprise's matter: its index, in the matter key's partition, knows the open case
+        claim = _link("CLAIM", "", pid, rec["channel"], rec["channelRef"], at, matter)
+        return [self._output(str(matter), claim, f"{src.ref}#q")]
 
-    def repeat_of(self, state: PartitionState, pid: str) -> str | None:
-        """The earlier case a new case ``pid`` repeats (None: not a repeat's)."""
+    def opened(self, state: PartitionState, pid: str, entry: Entry) -> None:
+        """A new case ``pid`` opens (``entry``): the earlier case it repeats, if a 12345 repeat's
+        (``repeatOf``), and the enterprise matter it is the open case of, if any."""
         mark = _mark(state, pid)
-        return mark["first"] if mark is not None and mark["m"] == NEW_CASE else None
+        if mark is not None and mark["m"] == NEW_CASE:
+            entry.repeat_of = mark["first"] or None
+            entry.matter = mark.get("matter")
+
+    def ended(self, pid: str, entry: Entry) -> list[Output]:
+        """A case that ended (closed, transferred) leaves its matter's index, once."""
+        if entry.matter is None or entry.state.state not in _ENDED:
+            return []
+        gone = _link("UNREGISTER", pid, pid, "", "", entry.state.received_at, entry.matter)
+        out = self._output(entry.matter, gone, f"{pid}#matter-ended")
+        entry.matter = None
+        return [out]
 
     # --- the link topic ------------------------------------------------------------------------
 
@@ -135,17 +169,53 @@ class Repeats:
         link = codec.read_repeat_link(schemas.decode(src.value or b"")[1])
         if link["kind"] == "REQUEST":
             return None, self._answer(src, link, part, cal)
+        if link["kind"] in _INDEX:
+            return None, self._index(src, link, state)
         pid = link["repeatId"]
         mark = _mark(state, pid)
         if mark is None or mark["m"] != ASKED:
             return None, []  # answered already (a replay)
         outcome = LINKED if link["kind"] == "LINKED" else NEW_CASE
+        matter = mark.get("matter")
+        # a matter's claim keeps no earlier case: a case of its own is no repeat of one
         state[REPEAT_MARK + pid.encode()] = json.dumps(
-            {"m": outcome, "first": link["firstId"]}
+            {"m": outcome, "first": mark["first"], "matter": matter}
         ).encode()
         metrics.LIFECYCLE_EVENTS.labels("repeat", outcome).inc()
         log.info("repeat answered", petition_id=pid, first=link["firstId"], outcome=outcome)
-        return pid, []
+        out: list[Output] = []
+        if matter and outcome == NEW_CASE and link["firstId"]:
+            # an earlier case said no (it ended, or the window is over): this case is the
+            # matter's open case now (the index's own "none" registered it already)
+            mine = _link("REGISTER", "", pid, link["repeatChannel"], link["repeatRef"], link["at"])
+            out.append(self._output(matter, {**mine, "matterKey": matter}, f"{src.ref}#r"))
+        return pid, out
+
+    def _index(
+        self, src: SourceRecord, link: wire.RepeatLink, state: PartitionState
+    ) -> list[Output]:
+        """An enterprise matter's index (in the matter key's partition): a claim is forwarded to
+        the matter's open case as a ``REQUEST`` (which answers the claimant as a 12345 repeat's
+        earlier case does), or, with none, answered ``NEW_CASE`` and the claimant registered (in
+        the same step: two claims of one matter never both open a case)."""
+        matter = str(link.get("matterKey") or "")
+        key = MATTER_MARK + matter.encode()
+        raw = state.get(key)
+        case = None if raw is None else str(json.loads(raw)["case"])
+        kind = link["kind"]
+        if kind == "UNREGISTER":
+            if case == link["firstId"]:
+                del state[key]
+            return []
+        if kind == "REGISTER" or case is None or case == link["repeatId"]:
+            state[key] = json.dumps({"case": link["repeatId"]}).encode()
+            if kind == "REGISTER":
+                return []
+            none: wire.RepeatLink = {**link, "kind": "NEW_CASE", "firstId": ""}
+            return [self._output(link["repeatId"], none, f"{src.ref}#a")]
+        metrics.LIFECYCLE_EVENTS.labels("repeat", "matter_open").inc()
+        ask: wire.RepeatLink = {**link, "kind": "REQUEST", "firstId": case}
+        return [self._output(case, ask, f"{src.ref}#f")]
 
     def _answer(
         self, src: SourceRecord, link: wire.RepeatLink, part: PartitionView, cal: WorkingCalendar
@@ -216,7 +286,7 @@ class Repeats:
         return out
 
     def _output(self, key: str, link: wire.RepeatLink, event_id: str) -> Output:
-        value = schemas.encode(codec.REPEAT_LINK_V1, link)
+        value = schemas.encode(codec.REPEAT_LINK_V2, {"matterKey": None, **link})
         return Output(self.asks, key.encode(), value, event_id=event_id)
 
 
@@ -248,7 +318,13 @@ def linked_channels(entry: Entry) -> list[tuple[Channel, str]]:
 
 
 def _link(
-    kind: str, first: str, repeat: str, channel: str, ref: str, at: datetime
+    kind: str,
+    first: str,
+    repeat: str,
+    channel: str,
+    ref: str,
+    at: datetime,
+    matter: str | None = None,
 ) -> wire.RepeatLink:
     return {
         "kind": kind,
@@ -257,6 +333,7 @@ def _link(
         "repeatChannel": channel,
         "repeatRef": ref,
         "at": at,
+        "matterKey": matter,
     }
 
 

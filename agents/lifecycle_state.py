@@ -10,6 +10,8 @@ partition) holds:
   offset applied per source topic (a replay applies nothing twice) and the last
   :data:`HISTORY_LIMIT` entries of its history (for the web endpoint);
 - ``r:<petition id>`` -> a repeat's link to its earlier case (:mod:`.lifecycle_repeats`);
+- ``x:<matter key>`` -> an enterprise matter's open case, in the matter key's partition
+  (:mod:`.lifecycle_repeats`);
 - ``w:<petition id>`` -> the events parked for it, a JSON list of whole source records (topic,
   partition, offset, key, value and headers, base64) and why each waits (``unknown``: its
   routing is not here yet; ``calendar``: a year's calendar is missing; ``repeat``: a repeat's
@@ -52,6 +54,8 @@ CALENDAR_RETRY: Final = timedelta(minutes=10)
 _PARKED: Final = b"w:"
 #: The prefix of a repeat's link in the state (``r:<petition id>``: :mod:`.lifecycle_repeats`).
 REPEAT_MARK: Final = b"r:"
+#: The prefix of an enterprise matter's open case (``x:<matter key>``: :mod:`.lifecycle_repeats`).
+MATTER_MARK: Final = b"x:"
 
 
 @dataclass
@@ -72,6 +76,9 @@ class Entry:
     linked: list[list[str]] = field(default_factory=list)
     """The repeats linked to this case: [petition id, channel name, channel reference] each;
     their channels hear this case's progress."""
+    matter: str | None = None
+    """The enterprise matter this case is the open case of (registered in the matter's index;
+    None once it ended and left the index, or not an enterprise's)."""
 
     def dump(self) -> bytes:
         data: dict[str, Any] = {
@@ -88,6 +95,8 @@ class Entry:
             data["rep"] = self.repeat_of
         if self.linked:
             data["lnk"] = self.linked
+        if self.matter is not None:
+            data["mk"] = self.matter
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -103,6 +112,7 @@ class Entry:
             sensitive=bool(data.get("sens", False)),
             repeat_of=data.get("rep"),
             linked=data.get("lnk", []),
+            matter=data.get("mk"),
         )
 
 
@@ -127,7 +137,7 @@ class PartitionView:
             if key.startswith(_PARKED):
                 part.parked[key[2:].decode()] = now  # waits a full period again after a restart
                 continue
-            if key.startswith(REPEAT_MARK):  # a repeat's link (agents.lifecycle_repeats)
+            if key.startswith((REPEAT_MARK, MATTER_MARK)):  # agents.lifecycle_repeats
                 continue
             entry = Entry.load(raw)
             part.entries[entry.state.petition_id] = entry

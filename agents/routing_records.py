@@ -174,13 +174,13 @@ def routed(
     topic: str,
     seal: Callable[[bytes], bytes] | None = None,
 ) -> Output:
-    """``Routed.v3`` on ``topic`` (``<app>-routed``): a decision as the lifecycle needs it; a
+    """``Routed.v5`` on ``topic`` (``<app>-routed``): a decision as the lifecycle needs it; a
     provincial dispatch's call-back contact sealed with ``seal`` (the PII key's encryption: the
     topic and the lifecycle's state hold no personal data in the clear), left out without one."""
     contact = callback_contact(petition)
     sealed = seal(contact) if seal is not None and contact is not None else None
     record = codec.routed_record(petition, decision, at, sealed)
-    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V4, record))
+    return Output(topic, petition.petition_id.encode(), schemas.encode(codec.ROUTED_V5, record))
 
 
 def deliveries(

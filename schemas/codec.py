@@ -35,6 +35,7 @@ from petition_hub.domain.petition import (
     Satisfaction,
     Urgency,
 )
+from petition_hub.domain.repeats import petition_matter
 
 from . import records as wire
 
@@ -83,6 +84,8 @@ ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
 ROUTED_V3: Final = "cn.gov.pds.hub.Routed.v3"
 #: v4 adds ``repeatOf`` (a 12345 repeat's earlier case).
 ROUTED_V4: Final = "cn.gov.pds.hub.Routed.v4"
+#: v5 adds ``matterKey`` (the enterprise matter: credit code and theme, hashed).
+ROUTED_V5: Final = "cn.gov.pds.hub.Routed.v5"
 LIFECYCLE_V1: Final = "cn.gov.pds.hub.LifecycleEvent.v1"
 LIFECYCLE_V2: Final = "cn.gov.pds.hub.LifecycleEvent.v2"
 #: v3 adds ``replyKind`` (resolved / explained) and the ``co_handler_opinion`` kind.
@@ -105,6 +108,8 @@ ROUTE_COMMAND_V1: Final = "cn.gov.pds.hub.RouteCommand.v1"
 SUPERVISION_V1: Final = "cn.gov.pds.hub.Supervision.v1"
 #: The lifecycle's repeat links (``<app>-repeat-links``).
 REPEAT_LINK_V1: Final = "cn.gov.pds.hub.RepeatLink.v1"
+#: v2 adds the enterprise matter index (``CLAIM``, ``REGISTER``, ``UNREGISTER``; ``matterKey``).
+REPEAT_LINK_V2: Final = "cn.gov.pds.hub.RepeatLink.v2"
 
 #: Records (every version of one: :func:`petition_hub.schemas.record_ids`).
 DEADLETTER_RECORD: Final = "cn.gov.pds.hub.DeadLetter"
@@ -343,9 +348,9 @@ def feedback_record(
 def routed_record(
     petition: Petition, decision: RoutingDecision, at: datetime, contact: bytes | None = None
 ) -> wire.Routed:
-    """``Routed.v4``: a decision as the lifecycle needs it (no personal data in the clear;
+    """``Routed.v5``: a decision as the lifecycle needs it (no personal data in the clear;
     ``contact``: a provincial dispatch's call-back contact, already sealed; ``repeatOf``: the
-    earlier case a 12345 repeat names)."""
+    earlier case a 12345 repeat names; ``matterKey``: the enterprise matter, hashed)."""
     return {
         "petitionId": petition.petition_id,
         "revision": petition.revision,
@@ -366,6 +371,7 @@ def routed_record(
         "reason": decision.reason,
         "callbackContact": contact,
         "repeatOf": petition.repeat_of,
+        "matterKey": petition_matter(petition, decision.record.theme),
     }
 
 

@@ -42,11 +42,13 @@ from .codec import (
     REDRIVE_V1,
     REJECTION_V1,
     REPEAT_LINK_V1,
+    REPEAT_LINK_V2,
     ROUTE_COMMAND_V1,
     ROUTED_V1,
     ROUTED_V2,
     ROUTED_V3,
     ROUTED_V4,
+    ROUTED_V5,
     SLA_V1,
     SLA_V2,
     SUPERVISION_V1,
@@ -101,6 +103,8 @@ FIXED_IDS: Final[Mapping[str, int]] = MappingProxyType(
         REPEAT_LINK_V1: 1039,
         LIFECYCLE_V5: 1040,
         SUPERVISION_V1: 1041,
+        ROUTED_V5: 1042,
+        REPEAT_LINK_V2: 1043,
     }
 )
 

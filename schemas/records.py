@@ -198,11 +198,14 @@ class Routed(TypedDict):
     """v3: a provincial dispatch's call-back contact, sealed (absent in v1 and v2 records)."""
     repeatOf: NotRequired[str | None]
     """v4: the earlier case a 12345 repeat names (absent before v4)."""
+    matterKey: NotRequired[str | None]
+    """v5: the enterprise matter (credit code and theme, hashed; absent before v5)."""
 
 
 class RepeatLink(TypedDict):
     """``cn.gov.pds.hub.RepeatLink.v1`` (``<app>-repeat-links``): the lifecycle's question to an
-    earlier case (``REQUEST``) and its answer to the repeat (``LINKED``, ``NEW_CASE``)."""
+    earlier case (``REQUEST``) and its answer to the repeat (``LINKED``, ``NEW_CASE``); v2: the
+    enterprise matter index (``CLAIM``, ``REGISTER``, ``UNREGISTER``)."""
 
     kind: str
     firstId: str
@@ -210,6 +213,8 @@ class RepeatLink(TypedDict):
     repeatChannel: str
     repeatRef: str
     at: datetime
+    matterKey: NotRequired[str | None]
+    """v2: the enterprise matter (``CLAIM``, ``REGISTER``, ``UNREGISTER``; absent in v1)."""
 
 
 class Rejection(TypedDict):

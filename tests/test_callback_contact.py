@@ -81,7 +81,7 @@ def test_the_contact_is_sealed_on_routed_and_in_the_lifecycle_state() -> None:
     cipher = pii_cipher()
     dispatch = _dispatch()
     out = _routed(dispatch, cipher)
-    assert schemas.split_header(out.value or b"")[0] == schemas.schema_id(codec.ROUTED_V4)
+    assert schemas.split_header(out.value or b"")[0] == schemas.schema_id(codec.ROUTED_V5)
     assert PHONE.encode() not in (out.value or b"") and "孙总".encode() not in (out.value or b"")
     record = codec.read_routed(schemas.decode(out.value or b"")[1])
     sealed = record.get("callbackContact")

@@ -36,7 +36,7 @@ RATINGS = "app-evaluations-repartition"
 
 #: Each record's version the hub writes, and the versions before it (still read).
 VERSIONS = [
-    (codec.ROUTED_V4, 1037, (codec.ROUTED_V1, codec.ROUTED_V2, codec.ROUTED_V3)),
+    (codec.ROUTED_V5, 1042, (codec.ROUTED_V1, codec.ROUTED_V2, codec.ROUTED_V3, codec.ROUTED_V4)),
     (codec.UNIT_PETITION_V3, 1027, (codec.UNIT_PETITION_V1, codec.UNIT_PETITION_V2)),
     (codec.EVALUATION_V2, 1028, (codec.EVALUATION_V1,)),
 ]
@@ -87,7 +87,7 @@ def _same(a: list[Output], b: list[Output]) -> bool:
 
 def _newest_record(name: str, p: Petition) -> dict[str, object]:
     """A record of ``p`` as the hub writes it with the schema ``name``."""
-    if name == codec.ROUTED_V4:
+    if name == codec.ROUTED_V5:
         return dict(codec.routed_record(p, route(p, default_rules()), NOW))
     if name == codec.UNIT_PETITION_V3:
         return schemas.decode(_unit_outputs(p)[0].value or b"")[1]
@@ -126,7 +126,7 @@ def test_routing_writes_the_newest_versions() -> None:
         for out in _route(petition):
             sid = schemas.split_header(out.value or b"")[0]
             if out.topic == ROUTED:
-                assert sid == schemas.schema_id(codec.ROUTED_V4)
+                assert sid == schemas.schema_id(codec.ROUTED_V5)
                 routed += 1
             elif is_unit_topic(out.topic) or out.topic == TRIAGE:
                 assert sid == schemas.schema_id(codec.UNIT_PETITION_V3)

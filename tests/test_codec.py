@@ -259,7 +259,7 @@ def test_routing_records_round_trip() -> None:
     assert codec.read_unit_petition(_round_trip(codec.UNIT_PETITION_V3, co)) == co
     assert co["role"] == "CO_HANDLER" and record["role"] == "LEAD"
     routed = codec.routed_record(FINANCING, decision, NOW)
-    assert codec.read_routed(_round_trip(codec.ROUTED_V4, routed)) == routed
+    assert codec.read_routed(_round_trip(codec.ROUTED_V5, routed)) == routed
     assert routed["callbackContact"] is None  # a 12345 call: 12345 knows its callers
     assert decision.lead is not None
     assert routed["kind"] == "UNITS" and routed["lead"] == decision.lead.key

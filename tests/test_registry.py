@@ -123,7 +123,7 @@ def test_every_record_the_hub_writes_has_its_schema_in_the_registry_view(
     for topic, name in [
         ("hub.lifecycle", "cn.gov.pds.hub.LifecycleEvent.v5"),
         ("hub.sla", "cn.gov.pds.hub.SlaEvent.v2"),
-        ("petition-hub-routed", "cn.gov.pds.hub.Routed.v4"),
+        ("petition-hub-routed", "cn.gov.pds.hub.Routed.v5"),
         ("petition-hub-unit-status-repartition", "cn.gov.pds.hub.UnitStatus.v3"),
         ("petition-hub-evaluations-repartition", "cn.gov.pds.hub.Evaluation.v2"),
         ("hub.deadletter", "cn.gov.pds.hub.DeadLetter.v2"),
@@ -191,12 +191,14 @@ def test_the_internal_subjects_follow_the_app_id(tmp_path: Path) -> None:
         "cn.gov.pds.hub.Routed.v2",
         "cn.gov.pds.hub.Routed.v3",
         "cn.gov.pds.hub.Routed.v4",
+        "cn.gov.pds.hub.Routed.v5",
     )
     assert other.subject_versions("hub-x-routed-cn.gov.pds.hub.Routed") == (
         "cn.gov.pds.hub.Routed.v1",
         "cn.gov.pds.hub.Routed.v2",
         "cn.gov.pds.hub.Routed.v3",
         "cn.gov.pds.hub.Routed.v4",
+        "cn.gov.pds.hub.Routed.v5",
     )
     with pytest.raises(NotFound):
         other.subject_versions("petition-hub-routed-value")

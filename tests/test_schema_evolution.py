@@ -112,7 +112,8 @@ def test_the_hub_writes_the_newest_versions() -> None:
     names = {
         codec.PETITION,
         codec.UNIT_PETITION_V3,
-        codec.ROUTED_V4,
+        codec.ROUTED_V5,
+        codec.REPEAT_LINK_V2,
         codec.EVALUATION_V2,
         codec.SLA_V2,
         codec.LIFECYCLE_V5,

@@ -7,18 +7,24 @@ lead unit is told and the repeat's channel hears the case's progress. Otherwise 
 closed, transferred, unknown here, or the window over) the repeat opens a case of its own that
 names the earlier one, and counts as a repeat (重复诉求率).
 
+The same holds for an enterprise's matter on any channel (the mini-program after a 12345 call):
+a petition of the same enterprise (credit code) on the same theme is linked to the matter's open
+case; the matter is named by :func:`matter_key` (hashed: no credit code in a key).
+
 Pure: no I/O; the lifecycle stage asks it with the earlier case's state.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
 from .lifecycle import LifecycleState, PetitionState
+from .petition import Channel, Petition
 
-__all__ = ["DEFAULT_WINDOW", "RepeatOutcome", "repeat_outcome"]
+__all__ = ["DEFAULT_WINDOW", "RepeatOutcome", "matter_key", "petition_matter", "repeat_outcome"]
 
 #: The default window within which a repeat joins the earlier open case.
 DEFAULT_WINDOW: Final = timedelta(days=30)
@@ -46,3 +52,24 @@ def repeat_outcome(
     if repeat_at - first.received_at > window:
         return RepeatOutcome.NEW_CASE
     return RepeatOutcome.LINKED
+
+
+def matter_key(uscc: str | None, theme: str | None) -> str | None:
+    """The key of an enterprise's matter: ``M-`` and the first 20 hex digits of the SHA-256 of
+    ``<credit code>|<theme>`` (the credit code upper-cased, blanks gone), so the key, a header-free
+    Kafka key, names the matter without the credit code. None without a credit code or a theme
+    (no matter to join: each such petition is a case of its own)."""
+    code = "".join((uscc or "").split()).upper()
+    if not code or not theme:
+        return None
+    digest = hashlib.sha256(f"{code}|{theme}".encode()).hexdigest()
+    return f"M-{digest[:20]}"
+
+
+def petition_matter(petition: Petition, theme: str | None) -> str | None:
+    """The matter of ``petition`` routed on ``theme`` (:func:`matter_key`), or None: not an
+    enterprise's, or a provincial dispatch (the province awaits an answer to each dispatch of its
+    own: it is never folded into a city case)."""
+    if petition.channel is Channel.PROVINCE or petition.enterprise is None:
+        return None
+    return matter_key(petition.enterprise.uscc, theme)
