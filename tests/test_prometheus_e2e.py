@@ -28,7 +28,15 @@ import pytest
 import yaml
 from deploycheck import DEPLOY, PROMETHEUS_DIR, require_tool
 
-from hubtest import WorkerProcess, http_json, produce, set_clock, stop_process, wait_until
+from hubtest import (
+    WorkerProcess,
+    http_json,
+    linked_repeats,
+    produce,
+    set_clock,
+    stop_process,
+    wait_until,
+)
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker, free_port
 from petition_hub.connectors import PETITION_DECODERS
@@ -254,14 +262,21 @@ def test_prometheus_scrapes_a_worker(
         prom.by('unit:petition_hub_resolution_rate:ratio{period="1d"}', "unit").values()
     ) == {0.0}
 
-    # --- the lifecycle: every lead unit signs for its petitions an hour later, in two waves
+    # --- the lifecycle holds a case for every routed petition but the repeats it linked to an
+    # --- open case (重复诉求: no case of their own); every lead unit signs for its cases an hour
+    # --- later, in two waves
+    def cases() -> dict[str, str]:
+        linked = linked_repeats(hub_topics.bootstrap)
+        return {pid: unit for pid, unit in lead_of.items() if pid not in linked}
+
     wait_until(
-        lambda: prom.scalar("sum(petition_hub_open_petitions)") == len(lead_of),
+        lambda: prom.scalar("sum(petition_hub_open_petitions)") == len(cases()),
         60,
-        what="the lifecycle holds every routed petition",
+        what="the lifecycle holds every routed petition (but linked repeats)",
     )
+    case_of = cases()
     signed_at = set_clock(clock, ROUTED_AT + timedelta(hours=1))
-    ordered = sorted(lead_of.items())
+    ordered = sorted(case_of.items())
     first: list[tuple[str, str]] = []
     seen_units: set[str] = set()
     for pid, unit in ordered:  # one petition per unit first, the rest after
@@ -287,19 +302,20 @@ def test_prometheus_scrapes_a_worker(
         " / (sum by (unit) (petition_hub_signed_for_total) > 0)",
         "unit",
     )
-    assert response == dict.fromkeys(leads, 1.0)
+    assert response == dict.fromkeys(set(case_of.values()), 1.0)
     # and recorded over 1d, for every lead unit: the worker creates each unit's counters at 0
     # when it starts, so increase() sees even a unit's first sign-for
     wait_until(
         lambda: (
-            set(leads) <= set(prom.by('unit:petition_hub_response_rate:ratio{period="1d"}', "unit"))
+            set(case_of.values())
+            <= set(prom.by('unit:petition_hub_response_rate:ratio{period="1d"}', "unit"))
         ),
         60,
         what="the recorded 1d response rate",
     )
     recorded = prom.by('unit:petition_hub_response_rate:ratio{period="1d"}', "unit")
     assert all(value == pytest.approx(1.0) for value in recorded.values()), recorded
-    assert prom.scalar("sum(petition_hub_open_petitions)") == len(lead_of)
+    assert prom.scalar("sum(petition_hub_open_petitions)") == len(case_of)
 
     # --- faust's own sensors and the calendar gauge come through the same endpoint
     assert prom.query('{__name__=~"petition_hub_faust_.+", job="petition-hub"}')

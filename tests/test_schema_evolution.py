@@ -39,8 +39,9 @@ def _has_history() -> bool:
 def _versions(path: Path) -> list[tuple[str, dict[str, Any]]]:
     """(label, schema) of every committed version of ``path``, oldest first, then the file."""
     rel = path.relative_to(PROJECT_ROOT).as_posix()
-    # no --follow: a new version (….v2) is similar enough to its v1 for git to call it a copy
-    commits = _git("log", "--format=%h", "--", rel).split()[::-1]
+    # no --follow: a new version (….v2) is similar enough to its v1 for git to call it a copy;
+    # --diff-filter=d: not the commits that deleted it (a reverted merge), only those with it
+    commits = _git("log", "--format=%h", "--diff-filter=d", "--", rel).split()[::-1]
     out = [(c, json.loads(_git("show", f"{c}:{rel}"))) for c in commits]
     current = json.loads(path.read_text(encoding="utf-8"))
     if not out or out[-1][1] != current:
