@@ -23,10 +23,13 @@ asks it as Kafka Streams' foreign-key joins do, over its own co-partitioned topi
 
 An enterprise's matter (``Routed.v5`` ``matterKey``: credit code and theme, hashed) on any
 channel takes the same path with one hop more: the petition's ``CLAIM`` goes to the matter's
-index, in the lifecycle's partition of the matter key (state ``x:<matter key>``: its open case),
-which forwards it as a ``REQUEST`` to the open case (step 2 as above), or, with none, answers
-``NEW_CASE`` and registers the claimant in the same step; a case opened because the matter's case
-said no ``REGISTER``s in its place, and a case that ends ``UNREGISTER``s (``RepeatLink.v2``).
+index, in the lifecycle's partition of the matter key (state ``x:<matter key>``: its last case,
+open or ended, and when it was received), which forwards it as a ``REQUEST`` to the open case
+within the window (step 2 as above), or answers ``NEW_CASE`` and registers the claimant in the
+same step: naming the last case if it ended within the window (a repeat, as a 12345 one after its
+first case closed), naming none with no case or after the window; a case opened because the
+matter's case said no ``REGISTER``s in its place, and a case that ends ``UNREGISTER``s (kept in
+the index as ended) (``RepeatLink.v2``).
 
 Every message of the lifecycle is an exactly-once output with an id from its source record; the
 re-keyer may repeat one, which the lifecycle recognises (a repeat already linked, an answer to a
@@ -177,9 +180,11 @@ class Repeats:
             return None, []  # answered already (a replay)
         outcome = LINKED if link["kind"] == "LINKED" else NEW_CASE
         matter = mark.get("matter")
-        # a matter's claim keeps no earlier case: a case of its own is no repeat of one
+        # a matter's claim answered by an earlier case (ended, or its window over) is a repeat
+        # of that case and names it, as a 12345 repeat does; answered by none, it names none
+        first = mark["first"] or (link["firstId"] if outcome == NEW_CASE else "")
         state[REPEAT_MARK + pid.encode()] = json.dumps(
-            {"m": outcome, "first": mark["first"], "matter": matter}
+            {"m": outcome, "first": first, "matter": matter}
         ).encode()
         metrics.LIFECYCLE_EVENTS.labels("repeat", outcome).inc()
         log.info("repeat answered", petition_id=pid, first=link["firstId"], outcome=outcome)
@@ -194,25 +199,39 @@ class Repeats:
     def _index(
         self, src: SourceRecord, link: wire.RepeatLink, state: PartitionState
     ) -> list[Output]:
-        """An enterprise matter's index (in the matter key's partition): a claim is forwarded to
-        the matter's open case as a ``REQUEST`` (which answers the claimant as a 12345 repeat's
-        earlier case does), or, with none, answered ``NEW_CASE`` and the claimant registered (in
-        the same step: two claims of one matter never both open a case)."""
+        """An enterprise matter's index (in the matter key's partition): its last case, open or
+        ended, and when that case was received. A claim within the window of an open case is
+        forwarded to it as a ``REQUEST`` (which answers the claimant as a 12345 repeat's earlier
+        case does); within the window of an ended one it is answered ``NEW_CASE`` naming that
+        case (a repeat: 重复诉求); with none, or after the window, ``NEW_CASE`` naming none. Who
+        is answered ``NEW_CASE`` is registered in the same step (two claims of one matter never
+        both open a case)."""
         matter = str(link.get("matterKey") or "")
         key = MATTER_MARK + matter.encode()
         raw = state.get(key)
-        case = None if raw is None else str(json.loads(raw)["case"])
+        known: dict[str, Any] | None = None if raw is None else dict(json.loads(raw))
+        case = None if known is None else str(known["case"])
         kind = link["kind"]
-        if kind == "UNREGISTER":
-            if case == link["firstId"]:
-                del state[key]
+        if kind == "UNREGISTER":  # the case ended: kept, so that a later claim names it
+            if known is not None and case == link["firstId"]:
+                state[key] = json.dumps({**known, "ended": True}).encode()
             return []
+        mine = {"case": link["repeatId"], "at": link["at"].isoformat()}
         if kind == "REGISTER" or case is None or case == link["repeatId"]:
-            state[key] = json.dumps({"case": link["repeatId"]}).encode()
+            state[key] = json.dumps(mine).encode()
             if kind == "REGISTER":
                 return []
             none: wire.RepeatLink = {**link, "kind": "NEW_CASE", "firstId": ""}
             return [self._output(link["repeatId"], none, f"{src.ref}#a")]
+        assert known is not None and case is not None
+        since = known.get("at")  # absent in an index written before it was kept
+        if since is not None and link["at"] - datetime.fromisoformat(since) > self.window:
+            known["ended"], case = True, ""  # the window is over: a matter of its own again
+        if known.get("ended"):
+            state[key] = json.dumps(mine).encode()
+            metrics.LIFECYCLE_EVENTS.labels("repeat", "matter_ended" if case else "new").inc()
+            again: wire.RepeatLink = {**link, "kind": "NEW_CASE", "firstId": case}
+            return [self._output(link["repeatId"], again, f"{src.ref}#a")]
         metrics.LIFECYCLE_EVENTS.labels("repeat", "matter_open").inc()
         ask: wire.RepeatLink = {**link, "kind": "REQUEST", "firstId": case}
         return [self._output(case, ask, f"{src.ref}#f")]

@@ -10,8 +10,8 @@ partition) holds:
   offset applied per source topic (a replay applies nothing twice) and the last
   :data:`HISTORY_LIMIT` entries of its history (for the web endpoint);
 - ``r:<petition id>`` -> a repeat's link to its earlier case (:mod:`.lifecycle_repeats`);
-- ``x:<matter key>`` -> an enterprise matter's open case, in the matter key's partition
-  (:mod:`.lifecycle_repeats`);
+- ``x:<matter key>`` -> an enterprise matter's last case (open or ended) and its receipt, in
+  the matter key's partition (:mod:`.lifecycle_repeats`);
 - ``w:<petition id>`` -> the events parked for it, a JSON list of whole source records (topic,
   partition, offset, key, value and headers, base64) and why each waits (``unknown``: its
   routing is not here yet; ``calendar``: a year's calendar is missing; ``repeat``: a repeat's
@@ -78,7 +78,7 @@ class Entry:
     their channels hear this case's progress."""
     matter: str | None = None
     """The enterprise matter this case is the open case of (registered in the matter's index;
-    None once it ended and left the index, or not an enterprise's)."""
+    None once it ended and told the index, or not an enterprise's)."""
 
     def dump(self) -> bytes:
         data: dict[str, Any] = {

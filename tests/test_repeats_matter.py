@@ -161,20 +161,26 @@ def test_no_matter_no_claim_and_another_matter_its_own_case() -> None:
     assert not [r for r in loop.lifecycle(first) if r["kind"] == "repeat_linked"]
 
 
-def test_an_ended_case_leaves_the_index_and_the_next_petition_opens_its_own() -> None:
-    loop = Loop()
-    first = loop.route("12345-1", T, MATTER)
-    entry = loop.p.parts[0].entries[first]
+def _close(loop: Loop, pid: str) -> None:
+    """``pid``'s case ends (closed): it tells its matter's index, once."""
+    entry = loop.p.parts[0].entries[pid]
     assert entry.matter == MATTER
-    # the case ends (closed): it leaves its matter's index, once
     entry.state = entry.state.model_copy(update={"state": LifecycleState.CLOSED})
     assert loop.p.repeats is not None
-    gone = loop.p.repeats.ended(first, entry)
-    assert [o.key for o in gone] == [MATTER.encode()] and loop.p.repeats.ended(first, entry) == []
+    gone = loop.p.repeats.ended(pid, entry)
+    assert [o.key for o in gone] == [MATTER.encode()] and loop.p.repeats.ended(pid, entry) == []
     loop.feed(loop.source(LINKS, gone[0].key, gone[0].value))
+
+
+def test_after_an_ended_case_the_next_petition_opens_its_own_naming_it_a_repeat() -> None:
+    loop = Loop()
+    first = loop.route("12345-1", T, MATTER)
+    _close(loop, first)
     later = loop.route("MP-2", T + timedelta(days=2), MATTER, channel="MINIPROGRAM")
     assert [r["toState"] for r in loop.lifecycle(later)][:2] == ["received", "routed"]
-    assert all(r["repeatOf"] is None for r in loop.lifecycle(later))
+    # the matter came again after its case closed, within the window: 重复诉求, naming it
+    assert {r["repeatOf"] for r in loop.lifecycle(later)} == {first}, loop.lifecycle(later)
+    assert not [r for r in loop.lifecycle(first) if r["kind"] == "repeat_linked"]
     # and it is the matter's open case now: the next one joins it
     again = loop.route("12345-9", T + timedelta(days=3), MATTER)
     assert loop.lifecycle(again) == []
@@ -192,3 +198,12 @@ def test_after_the_window_a_petition_of_the_matter_opens_its_own_and_takes_the_i
     assert loop.lifecycle(after) == []
     linked = [r["repeatId"] for r in loop.lifecycle(late) if r["kind"] == "repeat_linked"]
     assert linked == [after], linked
+
+
+def test_after_an_ended_case_and_the_window_a_petition_of_the_matter_is_no_repeat() -> None:
+    loop = Loop()
+    first = loop.route("12345-1", T, MATTER)
+    _close(loop, first)
+    late = loop.route("MP-4", T + timedelta(days=31), MATTER, channel="MINIPROGRAM")
+    assert [r["toState"] for r in loop.lifecycle(late)][:2] == ["received", "routed"]
+    assert all(r["repeatOf"] is None for r in loop.lifecycle(late)), loop.lifecycle(late)

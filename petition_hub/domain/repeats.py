@@ -8,8 +8,9 @@ closed, transferred, unknown here, or the window over) the repeat opens a case o
 names the earlier one, and counts as a repeat (重复诉求率).
 
 The same holds for an enterprise's matter on any channel (the mini-program after a 12345 call):
-a petition of the same enterprise (credit code) on the same theme is linked to the matter's open
-case; the matter is named by :func:`matter_key` (hashed: no credit code in a key).
+a petition of the same enterprise (credit code) on the same theme within the window is linked to
+the matter's open case, or, when that case ended, opens a case naming it (a repeat); the matter
+is named by :func:`matter_key` (hashed: no credit code in a key).
 
 Pure: no I/O; the lifecycle stage asks it with the earlier case's state.
 """
