@@ -1,6 +1,6 @@
 """A worker restart loses no table state on the embedded broker (thousands of changelog records).
 
-With faust's stock driver (kafka://) against Tansu the same restart loses state: recovery stops at
+With faust's stock driver (kafka://) against Tansu a restart can lose state: its recovery aims at
 Tansu's too-small end offsets. That half is a canary of the deviation, like test_tansu_deviations.
 """
 
