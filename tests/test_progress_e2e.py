@@ -85,13 +85,10 @@ def _office(broker: EmbeddedBroker, kind: str, at: datetime, days: int | None = 
     produce(broker.bootstrap, "office.decisions", [(HELD_PID.encode(), value, ())])
 
 
-def _records(broker: EmbeddedBroker, topic: str, key: str, count: int) -> list[Record]:
-    return keyed_records(broker.bootstrap, topic, key, count)
-
-
 def _progress(broker: EmbeddedBroker, ref: str, count: int) -> list[dict[str, Any]]:
     return [
-        json.loads(r.value or b"") for r in _records(broker, "miniprogram.progress", ref, count)
+        json.loads(r.value or b"")
+        for r in keyed_records(broker.bootstrap, "miniprogram.progress", ref, count)
     ]
 
 
@@ -134,7 +131,7 @@ def test_a_mini_program_petitioner_hears_every_step_in_order(
     _progress(broker, HELD, 7)
     set_clock(clock, t + timedelta(days=8))  # no rating within the 7-day window: closed
 
-    records = _records(broker, "miniprogram.progress", HELD, 8)
+    records = keyed_records(broker.bootstrap, "miniprogram.progress", HELD, 8)
     messages = [json.loads(r.value or b"") for r in records]
     assert [m["kind"] for m in messages] == [
         "received",
@@ -178,14 +175,14 @@ def test_a_transfer_to_the_province_closes_locally_as_transferred(
     transfers = read_topic(broker.bootstrap, "province.transfers", min_count=1, timeout=60)
     assert len(transfers) == 1, f"one transfer to the province, found {len(transfers)}"
 
-    lifecycle = decoded(_records(broker, "hub.lifecycle", HELD_PID, 3))
+    lifecycle = decoded(keyed_records(broker.bootstrap, "hub.lifecycle", HELD_PID, 3))
     assert [(r["fromState"], r["toState"]) for r in lifecycle] == [
         (None, "received"),
         ("received", "transferred"),
         ("transferred", "closed"),
     ]
     assert lifecycle[-1]["closure"] == "transferred" and lifecycle[-1]["leadUnit"] is None
-    sla = decoded(_records(broker, "hub.sla", HELD_PID, 2))
+    sla = decoded(keyed_records(broker.bootstrap, "hub.sla", HELD_PID, 2))
     assert [(r["clock"], r["signal"], r["unit"]) for r in sla] == [
         ("resolve", "started", None),
         ("resolve", "cancelled", None),
@@ -205,13 +202,13 @@ def test_supervision_reaches_the_office_and_the_leading_group(
     _send_appeal(broker, "miniprogram-v2-enterprise.json")  # held by county.410481
     _send_appeal(broker, "miniprogram-v1-individual.json")  # waits in triage
     _progress(broker, HELD, 2)
-    _records(broker, "hub.lifecycle", TRIAGED_PID, 2)
+    keyed_records(broker.bootstrap, "hub.lifecycle", TRIAGED_PID, 2)
     t = set_clock(clock, RECEIVED + timedelta(hours=1))
     _status(broker, "SIGNED_FOR", t)
-    _records(broker, "hub.lifecycle", HELD_PID, 3)
+    keyed_records(broker.bootstrap, "hub.lifecycle", HELD_PID, 3)
     set_clock(clock, RECEIVED + timedelta(days=45))  # past every step of both
 
-    office = decoded(_records(broker, "office.supervision", HELD_PID, 2))
+    office = decoded(keyed_records(broker.bootstrap, "office.supervision", HELD_PID, 2))
     assert [(r["clock"], r["step"], r["unit"]) for r in office] == [
         ("resolve", "overdue", LEAD),
         ("resolve", "listed_supervision", LEAD),
@@ -219,29 +216,31 @@ def test_supervision_reaches_the_office_and_the_leading_group(
     assert office[0]["reportedTo"] == ["office"] and office[0]["workingDaysLate"] == 0
     assert office[1]["reportedTo"] == ["office", "leading_group"]
     assert office[1]["workingDaysLate"] == 5
-    leading = decoded(_records(broker, "leadinggroup.supervision", HELD_PID, 1))
+    leading = decoded(keyed_records(broker.bootstrap, "leadinggroup.supervision", HELD_PID, 1))
     assert [(r["step"], r["unit"]) for r in leading] == [("listed_supervision", LEAD)]
 
     notices = [
         r
-        for r in decoded(_records(broker, f"{LEAD}.petitions", HELD_PID, 5))
+        for r in decoded(keyed_records(broker.bootstrap, f"{LEAD}.petitions", HELD_PID, 5))
         if r.get("kind") in ("overdue", "listed_supervision")
     ]
     assert [n["kind"] for n in notices] == ["overdue", "listed_supervision"]
     assert "joint-meeting office" in notices[0]["message"]
     assert "joint-meeting office and the leading group" in notices[1]["message"]
 
-    triaged = decoded(_records(broker, "office.supervision", TRIAGED_PID, 4))
+    triaged = decoded(keyed_records(broker.bootstrap, "office.supervision", TRIAGED_PID, 4))
     assert [(r["step"], r["unit"], r["state"]) for r in triaged] == [
         ("warning", "dept.JOINT_OFFICE", "triage"),
         ("urging", "dept.JOINT_OFFICE", "triage"),
         ("overdue", "dept.JOINT_OFFICE", "triage"),
         ("listed_supervision", "dept.JOINT_OFFICE", "triage"),
     ], "a step due while the petition waits in triage names the office and reaches it"
-    sla = decoded(_records(broker, "hub.sla", TRIAGED_PID, 5))
+    sla = decoded(keyed_records(broker.bootstrap, "hub.sla", TRIAGED_PID, 5))
     steps = [r for r in sla if r["signal"] not in ("started",)]
     assert {r["unit"] for r in steps} == {"dept.JOINT_OFFICE"}, steps
-    leading_triaged = decoded(_records(broker, "leadinggroup.supervision", TRIAGED_PID, 1))
+    leading_triaged = decoded(
+        keyed_records(broker.bootstrap, "leadinggroup.supervision", TRIAGED_PID, 1)
+    )
     assert [r["step"] for r in leading_triaged] == ["listed_supervision"]
     for topic in ("office.supervision", "leadinggroup.supervision"):
         problems = list(cloudevent_problems(topic, read_topic(broker.bootstrap, topic)))

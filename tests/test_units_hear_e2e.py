@@ -68,12 +68,7 @@ def _notices(broker: EmbeddedBroker, unit: str, count: int) -> list[dict[str, An
 
 
 def _lifecycle(broker: EmbeddedBroker, count: int) -> list[dict[str, Any]]:
-    def enough() -> list[dict[str, Any]]:
-        found = decoded(_mine("hub.lifecycle", broker))
-        return found if len(found) >= count else []
-
-    found: list[dict[str, Any]] = wait_until(enough, 60, what=f"{count} lifecycle records")
-    return found
+    return decoded(keyed_records(broker.bootstrap, "hub.lifecycle", PID, count))
 
 
 def test_units_hear_their_refused_events_opinions_and_reply_kinds(

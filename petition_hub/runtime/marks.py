@@ -6,6 +6,13 @@ Each output of source partition ``p`` goes to partition ``p mod n`` of its topic
 Restoring ``p`` reads every output partition from its mark to its end: those records were
 written after the last state flush, and an output regenerated with the same ``event_id`` is
 suppressed.
+
+The marks of a restored partition whose outputs were found stay where they were until the
+partition has been replayed past what its last owner processed: until then those outputs are not
+all regenerated yet, and a mark moved past them (by a flush, or by a refresh) would let a second
+crash in the replay emit them again, unrecognised (seen: two kills in quick succession started
+clocks twice). Replayed means: its committed source offsets reached the source ends seen at the
+restore, and, for a stage with timers, a round of ticks found nothing more to do.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -49,6 +57,19 @@ def write_marks(state: PartitionState, marks: Mapping[TopicPartition, int]) -> N
         ).encode()
 
 
+@dataclass
+class Replay:
+    """What a restored partition must still redo before its marks may move."""
+
+    #: source partitions -> the end the last owner may have reached (seen at the restore)
+    ends: dict[TopicPartition, int]
+    #: whether a round of the stage's timers has run dry since the restore
+    ticked: bool
+
+    def done(self) -> bool:
+        return self.ticked and not self.ends
+
+
 class Marks:
     """The exactly-once bookkeeping of one stage: where its outputs go, which it sent since the
     last flush, and which of them a restored partition must not emit again."""
@@ -67,6 +88,8 @@ class Marks:
         self.options = options
         self.suppress: dict[int, set[str]] = {}  # partition -> event ids already on the broker
         self.sent: dict[int, list[asyncio.Future[Any]]] = {}  # per source partition, unsettled
+        #: restored partitions being replayed: their marks stay put (see the module doc)
+        self.replays: dict[int, Replay] = {}
         self.at = time.monotonic()
 
     def out_tp(self, topic: str, source_partition: int) -> TopicPartition:
@@ -93,11 +116,34 @@ class Marks:
     def forget(self, partition: int) -> None:
         """``partition`` is no longer held here."""
         self.suppress.pop(partition, None)
+        self.replays.pop(partition, None)
+
+    def hold(self, partition: int, ends: Mapping[TopicPartition, int], ticks: bool) -> None:
+        """Keep the marks of restored ``partition`` until its sources are committed up to
+        ``ends`` (only those not already there) and, when the stage has timers (``ticks``), a
+        round of them has run dry."""
+        self.replays[partition] = Replay(dict(ends), ticked=not ticks)
+
+    def replayed(self, committed: Mapping[TopicPartition, int]) -> None:
+        """The stage committed ``committed`` (source offsets, after the state that goes with
+        them): partitions past their replay may move their marks again."""
+        for p, replay in list(self.replays.items()):
+            for tp in [tp for tp, end in replay.ends.items() if committed.get(tp, -1) >= end]:
+                del replay.ends[tp]
+            if replay.done():
+                del self.replays[p]
+
+    def ticked(self) -> None:
+        """A round of the stage's timers found nothing more to do (and its state is flushed)."""
+        for p, replay in list(self.replays.items()):
+            replay.ticked = True
+            if replay.done():
+                del self.replays[p]
 
     def record(self, states: Mapping[int, PartitionState]) -> None:
         """After the outputs were acknowledged: where they ended, per source partition."""
         for p, futures in self.sent.items():
-            if p not in states:
+            if p not in states or p in self.replays:
                 continue
             ends: dict[TopicPartition, int] = {}
             for fut in futures:
@@ -127,10 +173,12 @@ class Marks:
         return {p: {tp: ends[tp] for tp in tps} for p, tps in want.items()}
 
     async def refresh(self, states: Mapping[int, PartitionState]) -> None:
-        """Move the marks of every held partition to the current ends (bounds restore reads)."""
-        if not states:
+        """Move the marks of every held partition not being replayed to the current ends (bounds
+        restore reads)."""
+        moving = [p for p in states if p not in self.replays]
+        if not moving:
             return
-        current = await self.current(list(states))
+        current = await self.current(moving)
         for p, marks in current.items():
             write_marks(states[p], marks)
         self.at = time.monotonic()
@@ -139,8 +187,9 @@ class Marks:
         self, states: Mapping[int, PartitionState], partitions: list[int]
     ) -> tuple[set[str], list[int]]:
         """After restoring ``partitions``: find the outputs written after their last state flush
-        (to suppress them when regenerated), then move their marks to the current ends (the
-        stage writes them). The event ids found, and the partitions never flushed."""
+        (to suppress them when regenerated). Where none were found, move the marks to the
+        current ends (the stage writes them); where some were, they stay until the partition
+        is replayed (:meth:`hold`). The event ids found, and the partitions never flushed."""
         starts: dict[TopicPartition, int] = {}
         fresh = []
         for p in partitions:
@@ -154,7 +203,8 @@ class Marks:
         )
         for p in partitions:
             self.suppress[p] = found
-        current = await self.current(partitions)
-        for p in partitions:
+        moving = [p for p in partitions if not found or p in fresh]
+        current = await self.current(moving) if moving else {}
+        for p in moving:
             write_marks(states[p], current[p])
         return found, fresh

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
+from petition_hub.broker.offsets import end_offsets
 from petition_hub.runtime import clients
 from petition_hub.runtime.admin import adhoc_topic, ensure_topics
 from petition_hub.runtime.delivery import DeadLetterer, Delivery
@@ -226,10 +227,12 @@ class Stage(Service):
 
     async def _reconcile(self, partitions: list[int]) -> None:
         """After restoring ``partitions``: find the outputs written after their last state flush
-        (to suppress them when regenerated), then move their marks to the current ends and write
-        them."""
-        assert self.marks is not None
+        (to suppress them when regenerated); where some were, the marks stay until the replay has
+        passed them, elsewhere they move to the current ends. The state is written at once."""
+        assert self.marks is not None and self.consumer is not None
         found, fresh = await self.marks.reconcile(self.states, partitions)
+        if found:
+            await self._hold_marks([p for p in partitions if p not in fresh])
         await self.delivery.settle(
             [f for p in partitions for f in await self._flush_state(p, self.states[p])]
         )
@@ -241,6 +244,19 @@ class Stage(Service):
                 count=len(found),
                 fresh=fresh,
             )
+
+    async def _hold_marks(self, partitions: list[int]) -> None:
+        """Keep the marks of restored ``partitions`` until they are replayed up to the source
+        ends now (true ends: what the last owner may have processed)."""
+        assert self.marks is not None and self.consumer is not None
+        tps = [TopicPartition(s, p) for s in self.sources for p in partitions]
+        ends = await end_offsets(self.bootstrap, tps, tansu=self.tansu, options=self.client_options)
+        for p in partitions:
+            behind = {}
+            for tp in tps:
+                if tp.partition == p and ends[tp] > (await self.consumer.committed(tp) or 0):
+                    behind[tp] = ends[tp]
+            self.marks.hold(p, behind, ticks=self.processor.ticks)
 
     def _drop(self, partition: int) -> None:
         """Forget ``partition`` (revoked, or the lease ran out): its state is restored from the
@@ -300,6 +316,8 @@ class Stage(Service):
         await self.delivery.settle(
             [f for p, st in self.states.items() for f in await self._flush_state(p, st)]
         )
+        if self.marks is not None and not busy:
+            self.marks.ticked()
         return busy
 
     async def _fence(self, why: str) -> None:
@@ -447,6 +465,9 @@ class Stage(Service):
                 # a rebalance took the partitions: the outputs stand, the state changelog says
                 # so, and the new owner skips what was emitted
                 log.warning("commit failed after rebalance", stage=self.stage_name, error=str(exc))
+            else:
+                if self.marks is not None:
+                    self.marks.replayed(work.offsets)
         self._next.update(work.offsets)
 
     async def _lag_reporter(self) -> None:
