@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         "case's receipt, while that case is open, is linked to it (one case, one clock, counted "
         "once); later, or after the case closed, it opens a case of its own naming the earlier.",
     )
+    console_database_url: SecretStr | None = Field(
+        default=None,
+        description="The console's database (SQLAlchemy URL: sqlite:///path, "
+        "postgresql://user:password@host/db); unset means an SQLite file console.db in "
+        "HUB_DATA_DIR. A secret: it may carry a password.",
+    )
     log_level: str = "INFO"
     log_json: bool = False
     # --- security (issue 11) ---------------------------------------------------------------------
