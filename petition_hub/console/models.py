@@ -11,8 +11,9 @@ offsets they were projected up to, ``consumed_offsets``. The console's own: ``us
 
 Times are stored in UTC (:class:`UtcDateTime`: aware datetimes in, aware UTC datetimes out, on
 SQLite too, which keeps no zone). No column holds personal data in plain text: the petitioner's
-contact is ``contact_sealed`` (encrypted with ``HUB_PII_KEY``); every text is as the hub wrote it
-for the units, which masks personal data unless the petitioner consented.
+contact, and the texts as the units received them where they quote it, are ``contact_sealed``
+(encrypted with ``HUB_PII_KEY``: :func:`petition_hub.console.projection.open_personal`); the plain
+texts have the contact's name and phone and every phone- or ID-shaped number masked.
 """
 
 from __future__ import annotations
@@ -112,11 +113,14 @@ class Petition(Base):
     enterprise_name: Mapped[str | None] = mapped_column(String(256))
     enterprise_uscc: Mapped[str | None] = mapped_column(String(32))
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    """Contact name and phone (JSON) encrypted with HUB_PII_KEY; null when none travelled."""
+    """JSON encrypted with HUB_PII_KEY (``projection.open_personal``): ``contactName``,
+    ``contactPhone`` (only where the petitioner consented), and ``title`` / ``content`` as the
+    units received them where masking changed them; null when there is none of these."""
     identity_withheld: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str | None] = mapped_column(String(32), index=True)
-    """The lifecycle's ``toState``; ``triage`` / ``routed`` from routing before it speaks."""
+    """The lifecycle's ``toState``; ``triage`` / ``routed`` from routing before it speaks;
+    ``linked`` for a repeat joined to an open case (``repeat_of``: no lifecycle of its own)."""
     state_at: Mapped[datetime | None]
     """When the lifecycle event that set ``state`` happened; null while routing's guess holds."""
     round: Mapped[int] = mapped_column(Integer, default=0)
@@ -129,8 +133,13 @@ class Petition(Base):
     replied_at: Mapped[datetime | None]
     sign_for_deadline: Mapped[datetime | None]
     sign_for_deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    sign_for_deadline_at: Mapped[datetime | None]
+    """When the event that set ``sign_for_deadline`` happened (the latest word wins)."""
     resolve_deadline: Mapped[datetime | None] = mapped_column(index=True)
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    """``resolve_deadline`` was counted on a provisional calendar year: it may move."""
+    resolve_deadline_at: Mapped[datetime | None]
+    """When the event that set ``resolve_deadline`` happened (the latest word wins)."""
     provincial_deadline: Mapped[datetime | None]
     overdue_round: Mapped[int | None] = mapped_column(Integer)
     """The last round whose resolve clock fired ``overdue`` (hub.sla)."""
@@ -163,6 +172,8 @@ class PetitionUnit(Base):
     role: Mapped[str] = mapped_column(String(16))
     """``LEAD`` or ``CO_HANDLER`` (the latest routing's)."""
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    routed_at: Mapped[datetime | None]
+    """The routing's time (with ``revision``: which routing named the unit)."""
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     """False once a later routing no longer names the unit (it keeps seeing what it had)."""
 
@@ -277,11 +288,11 @@ Index("ix_login_failures_username_at", LoginFailure.username, LoginFailure.at)
 Index("ix_petition_units_unit_role", PetitionUnit.unit, PetitionUnit.role)
 
 #: The tables ``console rebuild`` empties: everything projected from the topics, and the offsets.
-PROJECTED: Final = (
-    Petition.__table__,
-    PetitionUnit.__table__,
-    Event.__table__,
-    ExtensionRequest.__table__,
-    Refusal.__table__,
-    ConsumedOffset.__table__,
+PROJECTED: Final[tuple[type[Base], ...]] = (
+    Petition,
+    PetitionUnit,
+    Event,
+    ExtensionRequest,
+    Refusal,
+    ConsumedOffset,
 )

@@ -21,7 +21,19 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Apply this revision."""
+    _audit_log()
+    _consumed_offsets()
+    _events()
+    _extension_requests()
+    _login_failures()
+    _petition_units()
+    _petitions()
+    _refusals()
+    _users()
 
+
+def _audit_log() -> None:
+    """Create ``audit_log``."""
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -35,6 +47,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_log_petition_id"), ["petition_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_username"), ["username"], unique=False)
 
+
+def _consumed_offsets() -> None:
+    """Create ``consumed_offsets``."""
     op.create_table(
         "consumed_offsets",
         sa.Column("topic", sa.String(length=255), nullable=False),
@@ -43,6 +58,10 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("topic", "partition", name=op.f("pk_consumed_offsets")),
     )
+
+
+def _events() -> None:
+    """Create ``events``."""
     op.create_table(
         "events",
         sa.Column("event_id", sa.String(length=255), nullable=False),
@@ -62,6 +81,9 @@ def upgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_events_petition_id"), ["petition_id"], unique=False)
 
+
+def _extension_requests() -> None:
+    """Create ``extension_requests``."""
     op.create_table(
         "extension_requests",
         sa.Column("petition_id", sa.String(length=64), nullable=False),
@@ -80,6 +102,9 @@ def upgrade() -> None:
             batch_op.f("ix_extension_requests_decision"), ["decision"], unique=False
         )
 
+
+def _login_failures() -> None:
+    """Create ``login_failures``."""
     op.create_table(
         "login_failures",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -90,6 +115,9 @@ def upgrade() -> None:
     with op.batch_alter_table("login_failures", schema=None) as batch_op:
         batch_op.create_index("ix_login_failures_username_at", ["username", "at"], unique=False)
 
+
+def _petition_units() -> None:
+    """Create ``petition_units``."""
     op.create_table(
         "petition_units",
         sa.Column("petition_id", sa.String(length=64), nullable=False),
@@ -103,6 +131,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_petition_units_unit"), ["unit"], unique=False)
         batch_op.create_index("ix_petition_units_unit_role", ["unit", "role"], unique=False)
 
+
+def _petitions() -> None:
+    """Create ``petitions``."""
     op.create_table(
         "petitions",
         sa.Column("petition_id", sa.String(length=64), nullable=False),
@@ -171,6 +202,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_petitions_supervision"), ["supervision"], unique=False)
         batch_op.create_index(batch_op.f("ix_petitions_theme"), ["theme"], unique=False)
 
+
+def _refusals() -> None:
+    """Create ``refusals``."""
     op.create_table(
         "refusals",
         sa.Column("source_topic", sa.String(length=255), nullable=False),
@@ -191,6 +225,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_refusals_petition_id"), ["petition_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_refusals_unit"), ["unit"], unique=False)
 
+
+def _users() -> None:
+    """Create ``users``."""
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -206,46 +243,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Undo this revision."""
-
-    op.drop_table("users")
-    with op.batch_alter_table("refusals", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_refusals_unit"))
-        batch_op.drop_index(batch_op.f("ix_refusals_petition_id"))
-
-    op.drop_table("refusals")
-    with op.batch_alter_table("petitions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_petitions_theme"))
-        batch_op.drop_index(batch_op.f("ix_petitions_supervision"))
-        batch_op.drop_index(batch_op.f("ix_petitions_state"))
-        batch_op.drop_index(batch_op.f("ix_petitions_resolve_deadline"))
-        batch_op.drop_index(batch_op.f("ix_petitions_petition_type"))
-        batch_op.drop_index(batch_op.f("ix_petitions_overdue"))
-        batch_op.drop_index(batch_op.f("ix_petitions_lead_unit"))
-        batch_op.drop_index(batch_op.f("ix_petitions_county"))
-        batch_op.drop_index(batch_op.f("ix_petitions_channel"))
-
-    op.drop_table("petitions")
-    with op.batch_alter_table("petition_units", schema=None) as batch_op:
-        batch_op.drop_index("ix_petition_units_unit_role")
-        batch_op.drop_index(batch_op.f("ix_petition_units_unit"))
-
-    op.drop_table("petition_units")
-    with op.batch_alter_table("login_failures", schema=None) as batch_op:
-        batch_op.drop_index("ix_login_failures_username_at")
-
-    op.drop_table("login_failures")
-    with op.batch_alter_table("extension_requests", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_extension_requests_decision"))
-
-    op.drop_table("extension_requests")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_events_petition_id"))
-
-    op.drop_table("events")
-    op.drop_table("consumed_offsets")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_log_username"))
-        batch_op.drop_index(batch_op.f("ix_audit_log_petition_id"))
-
-    op.drop_table("audit_log")
+    """Undo this revision (the indexes go with their tables)."""
+    for table in (
+        "users",
+        "refusals",
+        "petitions",
+        "petition_units",
+        "login_failures",
+        "extension_requests",
+        "events",
+        "consumed_offsets",
+        "audit_log",
+    ):
+        op.drop_table(table)
