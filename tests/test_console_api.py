@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+
 from consoletest import (
     NOW,
     PASSWORD,
@@ -19,8 +21,6 @@ from consoletest import (
     sign_in,
     signed_in,
 )
-from sqlalchemy import select
-
 from hubtest import TEST_API_TOKEN
 from petition_hub.console.auth import MAX_FAILURES, disable_user
 from petition_hub.console.models import AuditEntry
