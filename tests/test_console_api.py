@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from openapi_spec_validator import validate
 from sqlalchemy import select
 
 from consoletest import (
@@ -355,7 +356,12 @@ def test_signing_out_ends_the_session(under: ConsoleUnderTest) -> None:
 
 
 def test_the_openapi_document_lists_the_api(under: ConsoleUnderTest) -> None:
-    spec = under.client().get("/openapi.json").json()
+    client = under.client()
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/docs").status_code == 303  # to the sign-in
+    spec = client.get("/openapi.json", headers=BEARER).json()
+    assert spec["openapi"].startswith("3."), spec["openapi"]
+    validate(spec)  # a valid OpenAPI document, as docs/openapi.json of the workers is
     for path in (
         "/api/petitions",
         "/api/petitions/{petition_id}",
@@ -371,4 +377,6 @@ def test_the_openapi_document_lists_the_api(under: ConsoleUnderTest) -> None:
         "/metrics",
     ):
         assert path in spec["paths"], path
-    assert under.client().get("/docs").status_code == 200
+    office, _ = signed_in(under, "office1")
+    docs = office.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text

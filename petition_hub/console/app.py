@@ -3,6 +3,8 @@ pages built on it (:mod:`.pages`), with what they share: the context (:class:`Co
 asking (:func:`api_principal`, :func:`page_principal`), CSRF, and the console's own metrics.
 
 - ``/health``: open (200 when the database answers; 503 otherwise).
+- ``/openapi.json`` (the API's OpenAPI 3.1 document) and ``/docs`` (Swagger UI on it): like the
+  API, for a session or an API token.
 - Everything else asks for a session (a signed-in account) or ``Authorization: Bearer`` with a
   token of ``HUB_API_TOKENS``: the API answers 401, a page sends the browser to ``/login``.
 - ``/metrics``: Prometheus text: requests by route and status, their latency, the projection's
@@ -20,6 +22,7 @@ from typing import Any, Final
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -195,6 +198,11 @@ def create_app(console: Console) -> FastAPI:
     from petition_hub.console import api, pages
 
     app = FastAPI(
+        # the contract is served below, to the signed-in and the API tokens only (every route
+        # but /health asks who is calling)
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
         title="petition hub console",
         version="1",
         description="The enterprise petition hub's workbench (企业诉求工作台): the office, the "
@@ -263,6 +271,16 @@ def create_app(console: Console) -> FastAPI:
         principal = api_principal(request)
         require(principal, "operator", "office")
         return Response(console.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        api_principal(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> Response:
+        page_principal(request)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="petition hub console API")
 
     app.include_router(api.router)
     app.include_router(pages.router)
