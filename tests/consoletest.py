@@ -4,19 +4,27 @@ does (the CSRF token from the form)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from collections.abc import Callable, Sequence
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from hubtest import TEST_API_TOKEN, TEST_PII_KEY, pii_cipher
+from hubtest import TEST_API_TOKEN, TEST_PII_KEY, pii_cipher, run_hub, stop_process, wait_until
+from petition_hub.broker.embedded import EmbeddedBroker, free_port
 from petition_hub.console.actions import Outbound, Sender
 from petition_hub.console.app import Console, ReportSource, create_app
 from petition_hub.console.models import ExtensionRequest, Petition, PetitionUnit, Refusal, User
@@ -201,4 +209,49 @@ def signed_in(under: ConsoleUnderTest, username: str) -> tuple[TestClient, str]:
     return client, sign_in(client, username)
 
 
-Post = Callable[..., Any]
+@contextmanager
+def serve_console(
+    broker: EmbeddedBroker, tmp_path: Path, accounts: Sequence[tuple[str, str, str | None]]
+) -> Iterator[str]:
+    """``petition-hub console serve`` (with its projector) on ``broker`` in a subprocess, with
+    ``accounts`` (username, role, unit) made by ``console users add``; yields its URL once
+    ``/health`` answers, stops it after."""
+    env = {
+        **os.environ,
+        "HUB_BROKER": broker.url,
+        "HUB_DATA_DIR": str(tmp_path / "console"),
+        "HUB_PII_KEY": TEST_PII_KEY,
+        "HUB_API_TOKENS": TEST_API_TOKEN,
+        "HUB_APP_ID": f"console-test-{uuid.uuid4().hex[:6]}",
+        "HUB_CONSOLE_PORT": str(free_port()),
+    }
+    for name, role, unit in accounts:
+        args = ["console", "users", "add", name, "--role", role, "--password", PASSWORD]
+        done = run_hub(*args, *(["--unit", unit] if unit else []), env=env)
+        assert done.returncode == 0, done.stderr
+    listed = run_hub("console", "users", "list", "--json", env=env)
+    assert sorted(u["username"] for u in json.loads(listed.stdout)) == sorted(
+        a[0] for a in accounts
+    ), listed.stdout
+    log_path = Path(env["HUB_DATA_DIR"]) / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "petition_hub", "console", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{env['HUB_CONSOLE_PORT']}"
+
+        def healthy() -> bool:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                return httpx.get(f"{url}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(healthy, 90, what="the console's /health")
+            yield url
+        finally:
+            stop_process(proc)

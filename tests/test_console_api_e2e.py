@@ -12,10 +12,6 @@ notice) shows on the petition. ``/metrics`` reports the requests and the project
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,19 +21,16 @@ from typing import Any
 import httpx
 import pytest
 
-from consoletest import PASSWORD, csrf_of
+from consoletest import PASSWORD, csrf_of, serve_console
 from hubtest import (
     TEST_API_TOKEN,
-    TEST_PII_KEY,
     WorkerProcess,
     court_dispatch,
     produce,
-    run_hub,
-    stop_process,
     wait_until,
 )
 from petition_hub import schemas
-from petition_hub.broker.embedded import EmbeddedBroker, free_port
+from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.domain.petition import Channel, petition_id_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -46,57 +39,10 @@ BEARER = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
 
 
 @pytest.fixture
-def console_env(hub_topics: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
-    port = free_port()
-    return {
-        **os.environ,
-        "HUB_BROKER": hub_topics.url,
-        "HUB_DATA_DIR": str(tmp_path / "console"),
-        "HUB_PII_KEY": TEST_PII_KEY,
-        "HUB_API_TOKENS": TEST_API_TOKEN,
-        "HUB_APP_ID": f"console-e2e-{uuid.uuid4().hex[:6]}",
-        "HUB_CONSOLE_PORT": str(port),
-    }
-
-
-@pytest.fixture
-def console_url(console_env: dict[str, str]) -> Iterator[str]:
-    for name, role, unit in (
-        ("office1", "office", None),
-        ("court1", "unit", "dept.COURT"),
-        ("hud1", "unit", "dept.HUD"),
-    ):
-        args = ["console", "users", "add", name, "--role", role, "--password", PASSWORD]
-        done = run_hub(*args, *(["--unit", unit] if unit else []), env=console_env)
-        assert done.returncode == 0, done.stderr
-    listed = run_hub("console", "users", "list", "--json", env=console_env)
-    assert [u["username"] for u in json.loads(listed.stdout)] == [
-        "court1",
-        "hud1",
-        "office1",
-    ]
-    log = open(Path(console_env["HUB_DATA_DIR"]) / "serve.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "petition_hub", "console", "serve"],
-        env=console_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{console_env['HUB_CONSOLE_PORT']}"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, Path(log.name).read_text()
-        try:
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 90, what="the console's /health")
+def console_url(hub_topics: EmbeddedBroker, tmp_path: Path) -> Iterator[str]:
+    accounts = [("office1", "office", None), ("court1", "unit", "dept.COURT")]
+    with serve_console(hub_topics, tmp_path, [*accounts, ("hud1", "unit", "dept.HUD")]) as url:
         yield url
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 def _detail(url: str, pid: str) -> dict[str, Any] | None:
