@@ -24,7 +24,7 @@ from consoletest import (
 )
 from hubtest import TEST_API_TOKEN
 from petition_hub.console.auth import MAX_FAILURES, disable_user
-from petition_hub.console.models import AuditEntry
+from petition_hub.console.models import AuditEntry, Event
 from petition_hub.console.store import transaction
 
 BEARER = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
@@ -311,7 +311,26 @@ def test_every_page_renders_for_its_role(under: ConsoleUnderTest) -> None:
         extension=(5, "需要现场核查"),
         refusal=("SIGNED_FOR", "wrong_state", "SIGNED_FOR does not fit state signed_for"),
     )
+    with transaction(under.console.db) as db:
+        for event_id, kind, author in (
+            ("e1", "status.SIGNED_FOR", "tax1"),
+            ("e2", "sla.resolve.warning", None),
+        ):
+            db.add(
+                Event(
+                    event_id=event_id,
+                    petition_id="PH-REF",
+                    source="dept.TAX.status",
+                    at=NOW,
+                    kind=kind,
+                    unit="dept.TAX",
+                    author=author,
+                )
+            )
     office, _ = signed_in(under, "office1")
+    history = office.get("/petitions/PH-REF").text
+    assert 'title="status.SIGNED_FOR">签收<' in history and ">tax1<" in history
+    assert 'title="sla.resolve.warning">办结时限预警<' in history
     for path, expected in (
         ("/office", "全市诉求"),
         ("/office?view=triage", "PH-TRI-1"),

@@ -99,7 +99,50 @@ def _time(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+#: History entries' kinds (the projection's ``events.kind``), as a clerk reads them.
+KINDS: Final = {
+    "state_changed": "状态变更",
+    "triage": "转研判",
+    "routed_to_unit": "分送单位",
+    "co_handler_opinion": "协办意见",
+    "office.TRIAGE_ROUTE": "办公室分办",
+    "office.EXTENSION_APPROVED": "批准延期",
+    "office.EXTENSION_REFUSED": "不予延期",
+}
+CLOCKS: Final = {"sign_for": "签收时限", "resolve": "办结时限"}
+SIGNALS: Final = {
+    "started": "开始计时",
+    "warning": "预警",
+    "urging": "催办",
+    "overdue": "逾期督办",
+    "listed_supervision": "挂牌督办",
+    "met": "按时完成",
+    "missed": "超时完成",
+    "paused": "暂停计时",
+    "resumed": "恢复计时",
+    "extended": "延期",
+    "cancelled": "取消",
+}
+
+
+def _kind(kind: str) -> str:
+    """A history entry's kind in Chinese (the code itself when it has no name here)."""
+    if kind in KINDS:
+        return KINDS[kind]
+    head, _, rest = kind.partition(".")
+    if head == "status" and rest in ACTIONS:
+        return ACTIONS[rest]
+    if head == "sla":
+        clock, _, signal = rest.partition(".")
+        if clock in CLOCKS and signal in SIGNALS:
+            return f"{CLOCKS[clock]}{SIGNALS[signal]}"
+    if head == "supervision" and rest in SIGNALS:
+        return f"督办：{SIGNALS[rest]}"
+    return kind
+
+
 templates.env.filters["t"] = _time
+templates.env.filters["kind"] = _kind
 
 
 def _render(
