@@ -12,7 +12,11 @@ import pytest
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
-from consoletest import (
+from hubtest import TEST_API_TOKEN
+from petition_hub.console.auth import MAX_FAILURES, disable_user
+from petition_hub.console.models import AuditEntry, Event
+from petition_hub.console.store import transaction
+from webconsole import (
     NOW,
     PASSWORD,
     ConsoleUnderTest,
@@ -22,10 +26,6 @@ from consoletest import (
     sign_in,
     signed_in,
 )
-from hubtest import TEST_API_TOKEN
-from petition_hub.console.auth import MAX_FAILURES, disable_user
-from petition_hub.console.models import AuditEntry, Event
-from petition_hub.console.store import transaction
 
 BEARER = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
 

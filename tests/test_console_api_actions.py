@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from consoletest import NOW, ConsoleUnderTest, add_petition, csrf_of, make_console, signed_in
 from hubtest import create_topics, decoded, keyed_records, produce
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.console.serve import kafka_sender, report_source
 from petition_hub.runtime.cloudevents import event_id_of
+from webconsole import NOW, ConsoleUnderTest, add_petition, csrf_of, make_console, signed_in
 
 TOPICS = {
     "dept.TAX.status": 3,

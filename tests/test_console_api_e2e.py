@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 
-from consoletest import PASSWORD, csrf_of, serve_console
 from hubtest import (
     TEST_API_TOKEN,
     WorkerProcess,
@@ -32,6 +31,7 @@ from hubtest import (
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.domain.petition import Channel, petition_id_for
+from webconsole import PASSWORD, csrf_of, serve_console
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
-from consoletest import PASSWORD, serve_console
 from hubtest import TEST_API_TOKEN, WorkerProcess, produce, wait_until
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import PETITION_DECODERS
 from petition_hub.data import load_samples
+from webconsole import PASSWORD, serve_console
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

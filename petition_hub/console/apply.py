@@ -142,10 +142,10 @@ def apply_batch(
         if petition is not None and p.lifecycle is not None:
             merge_lifecycle(petition, p.lifecycle)
             if p.lifecycle.repeat_id:
+                # the repeat joined this case: no lifecycle of its own, so routing's guess of
+                # its state never applies (its lead and routing columns still do)
                 linked = petitions[p.lifecycle.repeat_id]
-                if linked.state_at is None or linked.state_at <= p.lifecycle.at:
-                    linked.state, linked.state_at = "linked", p.lifecycle.at
-                    linked.repeat_of = petition.petition_id
+                linked.state, linked.repeat_of = "linked", petition.petition_id
         if petition is not None and p.clock is not None:
             merge_clock(petition, p.clock)
         if petition is not None and p.extension is not None:
@@ -249,7 +249,8 @@ def merge_routing(petition: Petition, routing: Routing) -> None:
     for name, value in columns.items():
         setattr(petition, name, value)
     if petition.state_at is None:  # the lifecycle has not spoken
-        petition.state = "triage" if routing.role == "TRIAGE" else "routed"
+        if petition.state != "linked":
+            petition.state = "triage" if routing.role == "TRIAGE" else "routed"
         petition.lead_unit = None if routing.role == "TRIAGE" else routing.lead
 
 
@@ -404,12 +405,15 @@ def _merge_extension(session: Session, pid: str, ext: Extension) -> None:
 
 def _merge_refusal(session: Session, refusal: RefusalRow) -> None:
     key = (refusal.source_topic, refusal.source_partition, refusal.source_offset)
+    values = {k: v for k, v in asdict(refusal).items() if k != "told"}
     row = session.get(Refusal, key)
     if row is None:
-        session.add(Refusal(**asdict(refusal)))
+        session.add(Refusal(**values))
         return
-    for name, value in asdict(refusal).items():  # each report fills what the other lacks
-        if value is not None and getattr(row, name) is None:
+    # two records report a refusal: the unit's notice (its words win) and hub.rejects (fills
+    # what the notice lacks); the same row whichever is projected first
+    for name, value in values.items():
+        if value is not None and (refusal.told or getattr(row, name) is None):
             setattr(row, name, value)
 
 

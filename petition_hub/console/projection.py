@@ -183,6 +183,9 @@ class RefusalRow:
     reason: str
     message: str | None
     at: datetime | None
+    told: bool = False
+    """From the unit's ``event_refused`` notice (its words are what the unit was told: they win
+    over the ``hub.rejects`` record's short message, whichever is projected first)."""
 
 
 @dataclass(frozen=True)
@@ -374,6 +377,7 @@ def _unit_notice(rec: Record, v: Mapping[str, Any]) -> Projection:
             reason=str(v.get("reason") or "refused"),
             message=_masked(v.get("message")),
             at=at,
+            told=True,
         )
     return Projection(event=event, refusal=refusal)
 

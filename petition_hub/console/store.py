@@ -37,12 +37,15 @@ SQLITE_BUSY_MS: Final = 30_000
 def database_url(settings: Settings) -> str:
     """The console database's SQLAlchemy URL (psycopg 3 for ``postgresql://``)."""
     if settings.console_database_url:
-        url = settings.console_database_url.get_secret_value()
-    else:
-        path = (settings.data_dir / DEFAULT_SQLITE_FILE).resolve()
-        url = f"sqlite:///{path}"
+        return database_url_of(settings.console_database_url.get_secret_value())
+    path = (settings.data_dir / DEFAULT_SQLITE_FILE).resolve()
+    return f"sqlite:///{path}"
+
+
+def database_url_of(url: str) -> str:
+    """``url`` with psycopg 3 as the driver of a plain ``postgresql://`` (or ``postgres://``)."""
     if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.partition("://")[2]
+        return "postgresql+psycopg://" + url.partition("://")[2]
     return url
 
 
