@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from consoletest import snapshot
+from pgtest import postgres_server, postgres_url  # noqa: F401
 from sqlalchemy import Engine, String, Text, select
 
-from consoletest import snapshot
 from hubtest import TEST_PII_KEY
 from petition_hub import schemas
 from petition_hub.console.apply import Item, apply_batch
@@ -22,7 +23,6 @@ from petition_hub.console.models import PROJECTED, ExtensionRequest, Petition, P
 from petition_hub.console.projection import Record, open_personal, project
 from petition_hub.console.store import make_engine, migrate, session_factory
 from petition_hub.service.crypto import PiiCipher
-from pgtest import postgres_server, postgres_url  # noqa: F401
 
 CIPHER = PiiCipher(TEST_PII_KEY)
 PID = "PH-TESTCONSOLE0000000001"
