@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
+from pgtest import postgres_server, postgres_url  # noqa: F401
 from sqlalchemy import select
 
 from hubtest import TEST_API_TOKEN
@@ -30,9 +31,19 @@ from webconsole import (
 BEARER = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The read model's database: an SQLite file (None), and PostgreSQL where it is available
+    (a throwaway cluster, or HUB_TEST_POSTGRES_URL; required when HUB_REQUIRE_TOOLS=1)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def under(tmp_path: Path) -> ConsoleUnderTest:
-    c = make_console(tmp_path)
+def under(tmp_path: Path, database: str | None) -> ConsoleUnderTest:
+    c = make_console(tmp_path, database=database)
     add_petition(c.console, "PH-TAX-1", lead="dept.TAX", co=["dept.HUD"])
     add_petition(c.console, "PH-TAX-2", state="in_progress", lead="dept.TAX", overdue=True)
     add_petition(c.console, "PH-HUD-1", lead="dept.HUD", county="410403")
@@ -277,8 +288,10 @@ def test_a_refused_form_shows_the_hubs_reason_on_the_page(under: ConsoleUnderTes
     assert "诉求当前的状态不允许这样做" in answer.text and "wrong_state" in answer.text
 
 
-def test_the_contact_is_opened_for_the_office_and_each_view_recorded(tmp_path: Path) -> None:
-    under = make_console(tmp_path)
+def test_the_contact_is_opened_for_the_office_and_each_view_recorded(
+    tmp_path: Path, database: str | None
+) -> None:
+    under = make_console(tmp_path, database=database)
     contact = {"contactName": "张三", "contactPhone": "13800001111"}
     add_petition(under.console, "PH-C1", contact=contact)
     add_petition(under.console, "PH-C2", contact=contact, identity_withheld=True)

@@ -67,9 +67,13 @@ def make_console(
     send: Sender | None = None,
     report: ReportSource | None = None,
     broker: str | None = None,
+    database: str | None = None,
     **settings: Any,
 ) -> ConsoleUnderTest:
-    """A console on a fresh, migrated SQLite database, with :data:`ACCOUNTS`."""
+    """A console on a fresh, migrated database (``database``: a URL; default an SQLite file in
+    ``tmp_path``), with :data:`ACCOUNTS`."""
+    if database is not None:
+        settings["console_database_url"] = SecretStr(database)
     values: dict[str, Any] = {
         "data_dir": tmp_path,
         "pii_key": SecretStr(TEST_PII_KEY),
