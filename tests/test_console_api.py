@@ -135,7 +135,7 @@ def test_the_offices_lists_filter_and_sort(under: ConsoleUnderTest) -> None:
         supervision="listed_supervision",
         overdue=True,
         state="in_progress",
-        channel="miniprogram",
+        channel="MINIPROGRAM",
     )
     office, _ = signed_in(under, "office1")
 
@@ -152,7 +152,7 @@ def test_the_offices_lists_filter_and_sort(under: ConsoleUnderTest) -> None:
     assert ids(view="all", unit="dept.HUD") == ["PH-HUD-1"]
     assert ids(view="all", unit="dept.HUD", role="co") == ["PH-TAX-1"]
     assert ids(view="all", county="410403") == ["PH-HUD-1"]
-    assert ids(view="all", channel="miniprogram") == ["PH-LATE"]
+    assert ids(view="all", channel="MINIPROGRAM") == ["PH-LATE"]
     start = (NOW - timedelta(days=4)).isoformat()
     end = (NOW - timedelta(days=2)).isoformat()
     assert ids(view="all", **{"from": start, "to": end}) == ["PH-LATE"]

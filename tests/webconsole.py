@@ -127,7 +127,7 @@ def add_petition(
     received = received_at or NOW - timedelta(hours=1)
     routed = routed_at or received
     values: dict[str, Any] = {
-        "channel": "hotline",
+        "channel": "HOTLINE",
         "channel_ref": f"ref-{pid}",
         "petition_type": "政策咨询",
         "urgency": "normal",

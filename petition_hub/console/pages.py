@@ -78,6 +78,7 @@ ACTIONS: Final = {
     "RETURNED": "退回（非本单位职责）",
     "OPINION": "协办意见",
 }
+CHANNELS: Final = {"HOTLINE": "12345热线", "MINIPROGRAM": "小程序", "PROVINCE": "省平台"}
 ROLES: Final = {
     "office": "联席会议办公室",
     "unit": "承办单位",
@@ -157,6 +158,7 @@ def _render(
         "states": STATES,
         "views": VIEWS,
         "actions": ACTIONS,
+        "channels": CHANNELS,
         "roles": ROLES,
         "unit_name": ops.unit_names(console),
     }
