@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from petition_hub.console.actions import ReadPetition
@@ -276,13 +276,3 @@ def read_petition(db: Session, petition_id: str) -> ReadPetition | None:
         extension_pending=any(r.decision is None for r in requests),
         updated_at=p.state_at or p.updated_at,
     )
-
-
-def search_ids(db: Session, principal: Principal, text: str, limit: int = 20) -> list[str]:
-    """Petition ids that start with ``text`` (the office's quick find; a clerk's own only)."""
-    stmt = select(Petition.petition_id).where(
-        or_(Petition.petition_id.startswith(text), Petition.channel_ref == text)
-    )
-    if principal.role == "unit":
-        stmt = stmt.where(_visible_to(principal))
-    return list(db.scalars(stmt.limit(limit)).all())
