@@ -193,34 +193,22 @@ def _route_of(request: Request) -> str:
     return str(path) if path else "unmatched"  # never the raw path: it may hold an id
 
 
-def create_app(console: Console) -> FastAPI:
-    """The console's app on ``console``."""
-    from petition_hub.console import api, pages
-
-    app = FastAPI(
-        # the contract is served below, to the signed-in and the API tokens only (every route
-        # but /health asks who is calling)
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-        title="petition hub console",
-        version="1",
-        description="The enterprise petition hub's workbench (企业诉求工作台): the office, the "
-        "units and the leading group. Sign in (session cookie, CSRF token on changes) or send "
-        "Authorization: Bearer <a token of HUB_API_TOKENS>.",
-    )
-    app.state.console = console
+def _sessions_and_metrics(
+    console: Console,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """The middleware: every request gets its session (an anonymous one when it has none, so
+    the sign-in form has a CSRF token too), a new session's cookie is set on the response, and
+    the request is counted by route and status with its latency."""
     settings = console.settings
 
-    @app.middleware("http")
-    async def sessions_and_metrics(
+    async def middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
         cookie = request.cookies.get(Sessions.COOKIE)
         data = console.sessions.read(cookie)
         fresh = data is None
-        if data is None:  # an anonymous session: the sign-in form needs a CSRF token too
+        if data is None:
             cookie, data = console.sessions.issue(None)
         request.state.session = data
         request.state.set_cookie = cookie if fresh else None
@@ -243,6 +231,28 @@ def create_app(console: Console) -> FastAPI:
         console.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
         console.metrics.latency.labels(route).observe(time.perf_counter() - started)
         return response
+
+    return middleware
+
+
+def create_app(console: Console) -> FastAPI:
+    """The console's app on ``console``."""
+    from petition_hub.console import api, pages
+
+    app = FastAPI(
+        # the contract is served below, to the signed-in and the API tokens only (every route
+        # but /health asks who is calling)
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        title="petition hub console",
+        version="1",
+        description="The enterprise petition hub's workbench (企业诉求工作台): the office, the "
+        "units and the leading group. Sign in (session cookie, CSRF token on changes) or send "
+        "Authorization: Bearer <a token of HUB_API_TOKENS>.",
+    )
+    app.state.console = console
+    app.middleware("http")(_sessions_and_metrics(console))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
