@@ -121,7 +121,9 @@ def lifecycle(kind: str, at: datetime, to_state: str | None = None, **changes: A
     return schemas.encode("cn.gov.pds.hub.LifecycleEvent.v5", record)
 
 
-def sla(signal: str, at: datetime, round_: int = 0) -> bytes:
+def sla(
+    signal: str, at: datetime, round_: int = 0, deadline: datetime = AT + timedelta(days=20)
+) -> bytes:
     return schemas.encode(
         "cn.gov.pds.hub.SlaEvent.v2",
         {
@@ -130,7 +132,7 @@ def sla(signal: str, at: datetime, round_: int = 0) -> bytes:
             "clock": "resolve",
             "signal": signal,
             "at": at,
-            "deadline": AT + timedelta(days=20),
+            "deadline": deadline,
             "round": round_,
             "unit": "dept.TAX",
             "channel": "HOTLINE",
@@ -203,7 +205,14 @@ def story() -> list[Record]:
                 deadline=AT + timedelta(days=23),
             ),
         ),
-        rec("hub.sla", 0, sla("overdue", AT + timedelta(days=23))),
+        rec("hub.sla", 0, sla("started", AT, deadline=AT + timedelta(days=1))),
+        # the official calendar arrives: the resolve deadline moves with no lifecycle event
+        rec(
+            "hub.sla",
+            1,
+            sla("deadline_changed", AT + timedelta(hours=5), deadline=AT + timedelta(days=24)),
+        ),
+        rec("hub.sla", 2, sla("overdue", AT + timedelta(days=24))),
     ]
 
 
@@ -239,7 +248,7 @@ def test_the_story_projects_what_happened(engine: Engine) -> None:
             True,
             "overdue",
         )
-        assert p.resolve_deadline == AT + timedelta(days=23), p.resolve_deadline
+        assert p.resolve_deadline == AT + timedelta(days=24), p.resolve_deadline
         units = {(u.unit, u.role, u.current) for u in s.scalars(select(PetitionUnit))}
         assert units == {("dept.TAX", "LEAD", True), ("county.410402", "CO_HANDLER", True)}
         (ext,) = s.scalars(select(ExtensionRequest))

@@ -230,22 +230,13 @@ def merge_routing(petition: Petition, routing: Routing) -> None:
     if routing.role == "TRIAGE":
         # a triage copy has no sign-for deadline: keep what a unit's copy said
         columns.pop("sign_for_deadline", None)
-    if (
-        petition.resolve_deadline_at is not None
-        and petition.resolve_deadline_at > routing.routed_at
-    ):
-        columns.pop("resolve_deadline", None)  # the lifecycle's later word stands
+    # the deadlines are routing's only until the lifecycle's clocks speak (see merge_clock)
+    if petition.resolve_deadline_at is not None:
+        columns.pop("resolve_deadline", None)
         columns.pop("deadline_provisional", None)
-    else:
-        petition.resolve_deadline_at = routing.routed_at
-    if (
-        petition.sign_for_deadline_at is not None
-        and petition.sign_for_deadline_at > routing.routed_at
-    ):
+    if petition.sign_for_deadline_at is not None:
         columns.pop("sign_for_deadline", None)
         columns.pop("sign_for_deadline_provisional", None)
-    elif "sign_for_deadline" in columns:
-        petition.sign_for_deadline_at = routing.routed_at
     for name, value in columns.items():
         setattr(petition, name, value)
     if petition.state_at is None:  # the lifecycle has not spoken
@@ -278,12 +269,16 @@ def merge_lifecycle(petition: Petition, life: Lifecycle) -> None:
     petition.round = life.round
     if life.repeat_of is not None:
         petition.repeat_of = life.repeat_of
-    if life.deadline is not None and (
-        petition.resolve_deadline_at is None or petition.resolve_deadline_at <= life.at
+    if life.deadline is not None and not (
+        # a moved deadline (hub.sla deadline_changed) stands against older lifecycle events
+        petition.resolve_deadline_source == "sla"
+        and petition.resolve_deadline_at is not None
+        and life.at < petition.resolve_deadline_at
     ):
         petition.resolve_deadline = life.deadline
         petition.deadline_provisional = life.deadline_provisional
         petition.resolve_deadline_at = life.at
+        petition.resolve_deadline_source = "lifecycle"
 
 
 def merge_clock(petition: Petition, clock: Clock) -> None:
@@ -293,14 +288,24 @@ def merge_clock(petition: Petition, clock: Clock) -> None:
             petition.overdue_round = max(petition.overdue_round or 0, clock.round)
         elif clock.signal == "listed_supervision":
             petition.listed_round = max(petition.listed_round or 0, clock.round)
-    if clock.signal not in ("started", "deadline_changed") or clock.deadline is None:
+    if clock.deadline is None:
         return
     if clock.clock == "resolve":
-        if petition.resolve_deadline_at is None or petition.resolve_deadline_at <= clock.at:
+        # the lifecycle's events carry the resolve deadline after each of them, in order; a
+        # calendar change moves it with no lifecycle event (deadline_changed): that one counts
+        # against lifecycle events older than it, whichever topic is read first
+        if clock.signal == "deadline_changed" and (
+            petition.resolve_deadline_source != "lifecycle"
+            or petition.resolve_deadline_at is None
+            or clock.at > petition.resolve_deadline_at
+        ):
             petition.resolve_deadline = clock.deadline
             petition.deadline_provisional = clock.deadline_provisional
             petition.resolve_deadline_at = clock.at
-    elif petition.sign_for_deadline_at is None or petition.sign_for_deadline_at <= clock.at:
+            petition.resolve_deadline_source = "sla"
+    elif clock.signal in ("started", "deadline_changed"):
+        # the sign-for clock is hub.sla's alone (in order, one partition per petition): started
+        # at each routing, moved by a calendar change; routing's copy only until it speaks
         petition.sign_for_deadline = clock.deadline
         petition.sign_for_deadline_provisional = clock.deadline_provisional
         petition.sign_for_deadline_at = clock.at

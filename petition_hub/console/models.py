@@ -134,12 +134,15 @@ class Petition(Base):
     sign_for_deadline: Mapped[datetime | None]
     sign_for_deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     sign_for_deadline_at: Mapped[datetime | None]
-    """When the event that set ``sign_for_deadline`` happened (the latest word wins)."""
+    """When the hub.sla event that set ``sign_for_deadline`` happened; null while routing's
+    holds."""
     resolve_deadline: Mapped[datetime | None] = mapped_column(index=True)
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     """``resolve_deadline`` was counted on a provisional calendar year: it may move."""
     resolve_deadline_at: Mapped[datetime | None]
-    """When the event that set ``resolve_deadline`` happened (the latest word wins)."""
+    """When the event that set ``resolve_deadline`` happened; null while routing's holds."""
+    resolve_deadline_source: Mapped[str | None] = mapped_column(String(16))
+    """``lifecycle`` or ``sla`` (a calendar change): who set ``resolve_deadline`` last."""
     provincial_deadline: Mapped[datetime | None]
     overdue_round: Mapped[int | None] = mapped_column(Integer)
     """The last round whose resolve clock fired ``overdue`` (hub.sla)."""
