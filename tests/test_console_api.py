@@ -412,3 +412,48 @@ def test_the_openapi_document_lists_the_api(under: ConsoleUnderTest) -> None:
     office, _ = signed_in(under, "office1")
     docs = office.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def test_the_queues_units_and_refusals_answer_each_role(under: ConsoleUnderTest) -> None:
+    add_petition(
+        under.console,
+        "PH-Q1",
+        state="in_progress",
+        extension=(3, "需要会商"),
+        refusal=("REPLIED", "reply_before_sign_for", "sign for it first"),
+    )
+    add_petition(
+        under.console,
+        "PH-Q2",
+        lead="dept.HUD",
+        refusal=("SIGNED_FOR", "wrong_state", "SIGNED_FOR does not fit state signed_for"),
+    )
+    office, _ = signed_in(under, "office1")
+    triage = office.get("/api/triage").json()["petitions"]
+    assert [(p["petition_id"], p["suggested_units"]) for p in triage] == [
+        ("PH-TRI-1", ["dept.TAX"])
+    ]
+    requests = office.get("/api/extensions").json()["requests"]
+    assert [(r["petition_id"], r["days"], r["reason"]) for r in requests] == [
+        ("PH-Q1", 3, "需要会商")
+    ]
+    refused = office.get("/api/refusals").json()["refusals"]
+    assert {(r["petition_id"], r["reason"]) for r in refused} == {
+        ("PH-Q1", "reply_before_sign_for"),
+        ("PH-Q2", "wrong_state"),
+    }
+    units = office.get("/api/units").json()
+    assert units["dept.TAX"] and units["county.410402"], units
+    tax, _ = signed_in(under, "tax1")
+    mine = tax.get("/api/refusals").json()["refusals"]
+    assert [(r["petition_id"], r["unit"]) for r in mine] == [("PH-Q1", "dept.TAX")]
+    assert tax.get("/api/extensions").status_code == 403
+    assert tax.get("/api/board").status_code == 403
+    ops, _ = signed_in(under, "ops1")
+    assert ops.get("/api/triage").status_code == 200
+    assert ops.get("/api/extensions").status_code == 403
+    assert ops.get("/metrics").status_code == 200
+    assert ops.get("/").headers["location"] == "/office/refusals"
+    leader, _ = signed_in(under, "leader1")
+    assert leader.get("/metrics").status_code == 403
+    assert leader.get("/api/refusals").status_code == 403

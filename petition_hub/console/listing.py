@@ -2,7 +2,7 @@
 
 A unit's clerk sees only the petitions its unit was routed to (``petition_units``: as lead or
 co-handler, now or before a re-routing); the office, the leading group and the operators see the
-city's. Nothing here decrypts: the sealed contact is :mod:`.api`'s to open, audited.
+city's. Nothing here decrypts: the sealed contact is :mod:`.operations`' to open, audited.
 
 The lists (:data:`VIEWS`):
 
