@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 from pgtest import postgres_server, postgres_url  # noqa: F401
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hubtest import TEST_API_TOKEN
-from petition_hub.console.auth import MAX_FAILURES, disable_user
-from petition_hub.console.models import AuditEntry, Event
+from petition_hub.console.auth import MAX_FAILURES, Principal, disable_user
+from petition_hub.console.listing import ListQuery, list_petitions, matching, page_of
+from petition_hub.console.models import AuditEntry, Event, Petition, PetitionUnit
+from petition_hub.console.serve import refresh_statistics
 from petition_hub.console.store import transaction
 from webconsole import (
     NOW,
@@ -457,3 +459,50 @@ def test_the_queues_units_and_refusals_answer_each_role(under: ConsoleUnderTest)
     leader, _ = signed_in(under, "leader1")
     assert leader.get("/metrics").status_code == 403
     assert leader.get("/api/refusals").status_code == 403
+
+
+def test_with_statistics_a_city_list_walks_the_deadline_index(tmp_path: Path) -> None:
+    """The lists stay fast with many petitions (p95 under 100 ms with 100,000 here): SQLite,
+    given its statistics (``console serve`` refreshes them), walks the deadline's index for
+    the city's list and starts from the unit's rows for a clerk's, instead of sorting them all."""
+    under = make_console(tmp_path)
+    engine = under.console.db.kw["bind"]
+    states = ["routed", "signed_for", "in_progress", "replied", "closed", "triage"]
+    rows = [
+        {
+            "petition_id": f"PH-{i:06d}",
+            "state": states[i % len(states)],
+            "lead_unit": f"dept.U{i % 40}",
+            "received_at": NOW - timedelta(minutes=i),
+            "resolve_deadline": NOW + timedelta(minutes=(i * 7919) % 100_000),
+            "overdue": i % 10 == 0,
+        }
+        for i in range(5000)
+    ]
+    units = [
+        {"petition_id": r["petition_id"], "unit": r["lead_unit"], "role": "LEAD", "current": True}
+        for r in rows
+    ]
+    with transaction(under.console.db) as db:
+        db.execute(insert(Petition), rows)
+        db.execute(insert(PetitionUnit), units)
+    refresh_statistics(engine)
+
+    def plan(principal: Principal, q: ListQuery) -> str:
+        sql = page_of(matching(principal, q), q).compile(
+            engine, compile_kwargs={"literal_binds": True}
+        )
+        with engine.connect() as conn:
+            return " / ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+
+    office = plan(Principal("office1", "office"), ListQuery(view="open"))
+    # (ties on a deadline are ordered by id: a sort of the ties only, "RIGHT PART OF ORDER BY")
+    assert "ix_petitions_resolve_deadline" in office, office
+    assert "TEMP B-TREE FOR ORDER BY" not in office, office
+    clerk = plan(Principal("c", "unit", "dept.U5"), ListQuery(view="open", role="lead"))
+    assert "ix_petition_units_unit_role" in clerk, clerk
+    with under.console.read() as db:
+        total, page = list_petitions(db, Principal("office1", "office"), ListQuery(view="open"))
+    deadlines = [p["resolve_deadline"] for p in page]
+    expected = sum(r["state"] in ("routed", "signed_for", "in_progress") for r in rows)
+    assert total == expected and deadlines == sorted(deadlines), (total, deadlines[:5])

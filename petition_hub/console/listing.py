@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from petition_hub.console.actions import ReadPetition
@@ -105,13 +105,15 @@ class ListQuery:
 
 
 def _visible_to(principal: Principal, role: str | None = None) -> Any:
-    """The condition: a unit's clerk sees its unit's petitions (``role``: only as lead / co)."""
-    cond = [PetitionUnit.petition_id == Petition.petition_id, PetitionUnit.unit == principal.unit]
+    """The condition: a unit's clerk sees its unit's petitions (``role``: only as lead / co).
+    An ``IN`` of the unit's rows (not a correlated ``EXISTS``): the database starts from the
+    unit's index, a few rows of a hundred thousand."""
+    rows = select(PetitionUnit.petition_id).where(PetitionUnit.unit == principal.unit)
     if role == "lead":
-        cond += [PetitionUnit.role == "LEAD", PetitionUnit.current.is_(True)]
+        rows = rows.where(PetitionUnit.role == "LEAD", PetitionUnit.current.is_(True))
     elif role == "co":
-        cond += [PetitionUnit.role == "CO_HANDLER", PetitionUnit.current.is_(True)]
-    return exists().where(and_(*cond))
+        rows = rows.where(PetitionUnit.role == "CO_HANDLER", PetitionUnit.current.is_(True))
+    return Petition.petition_id.in_(rows)
 
 
 def _view(stmt: Select[Any], view: str) -> Select[Any]:
@@ -132,15 +134,30 @@ def _view(stmt: Select[Any], view: str) -> Select[Any]:
 
 def _order(stmt: Select[Any], sort: str) -> Select[Any]:
     column = Petition.received_at if sort.lstrip("-") == "received" else Petition.resolve_deadline
-    # nulls last either way (a petition without a deadline is no one's most urgent)
+    # nulls last either way (a petition without a deadline is no one's most urgent); written
+    # as NULLS LAST, the deadline's index still serves the order (SQLite and PostgreSQL)
     ordered = column.desc() if sort.startswith("-") else column.asc()
-    return stmt.order_by(column.is_(None), ordered, Petition.petition_id)
+    return stmt.order_by(ordered.nulls_last(), Petition.petition_id)
 
 
 def list_petitions(
     db: Session, principal: Principal, q: ListQuery
 ) -> tuple[int, list[dict[str, Any]]]:
     """(how many match, one page of rows) of the list ``q`` as ``principal`` may see it."""
+    stmt = matching(principal, q)
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = db.scalars(page_of(stmt, q)).all()
+    return total, [row_of(p) for p in page]
+
+
+def page_of(stmt: Select[Any], q: ListQuery) -> Select[Any]:
+    """One page of ``stmt`` in ``q``'s order."""
+    limit = max(1, min(q.limit, MAX_LIMIT))
+    return _order(stmt, q.sort).limit(limit).offset(max(0, q.offset))
+
+
+def matching(principal: Principal, q: ListQuery) -> Select[Any]:
+    """The petitions of the list ``q`` that ``principal`` may see (no order, no page)."""
     stmt: Select[Any] = select(Petition)
     if principal.role == "unit":
         stmt = stmt.where(_visible_to(principal, q.role))
@@ -161,10 +178,7 @@ def list_petitions(
         stmt = stmt.where(Petition.received_at >= q.received_from)
     if q.received_to is not None:
         stmt = stmt.where(Petition.received_at < q.received_to)
-    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    limit = max(1, min(q.limit, MAX_LIMIT))
-    page = db.scalars(_order(stmt, q.sort).limit(limit).offset(max(0, q.offset))).all()
-    return total, [row_of(p) for p in page]
+    return stmt
 
 
 def row_of(p: Petition, columns: Sequence[str] = LIST_COLUMNS) -> dict[str, Any]:

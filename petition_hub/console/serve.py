@@ -107,6 +107,27 @@ def _kafka_options(settings: Settings) -> dict[str, Any]:
     return dict(confluent_config(settings))
 
 
+#: How often the SQLite planner's statistics are refreshed while the console runs (the
+#: projection keeps adding rows; ANALYZE of 100,000 petitions takes a fraction of a second).
+STATISTICS_EVERY = 300.0
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """SQLite's planner statistics (PostgreSQL's autovacuum keeps its own): without them SQLite
+    sorts a city's open petitions rather than walk the deadline's index (0.2 s against 2 ms
+    for a page of 100,000 petitions)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+
+
+async def _keep_statistics(engine: Engine) -> None:
+    while True:
+        await asyncio.to_thread(refresh_statistics, engine)
+        await asyncio.sleep(STATISTICS_EVERY)
+
+
 async def serve(settings: Settings, *, project: bool = True) -> None:
     """Migrate, then serve the console (and run the projector beside it) until cancelled."""
     import uvicorn
@@ -132,13 +153,13 @@ async def serve(settings: Settings, *, project: bool = True) -> None:
         access_log=False,  # the paths hold petition ids: the metrics count routes instead
     )
     server = uvicorn.Server(config)
-    task = None
+    tasks = [asyncio.create_task(_keep_statistics(engine))]
     if project:
-        task = asyncio.create_task(projection.run(settings, engine, started=running.append))
+        tasks.append(asyncio.create_task(projection.run(settings, engine, started=running.append)))
     try:
         await server.serve()
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
