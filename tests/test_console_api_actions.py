@@ -16,7 +16,9 @@ import pytest
 from hubtest import create_topics, decoded, keyed_records, produce
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
+from petition_hub.console.models import Event
 from petition_hub.console.serve import kafka_sender, report_source
+from petition_hub.console.store import transaction
 from petition_hub.runtime.cloudevents import event_id_of
 from webconsole import NOW, ConsoleUnderTest, add_petition, csrf_of, make_console, signed_in
 
@@ -198,3 +200,37 @@ def test_the_report_is_read_from_the_topics(
     tax, _ = signed_in(under, "tax1")
     assert tax.get("/api/report", params={"period": "2026-06"}).status_code == 403
     assert office.get("/api/report", params={"period": "June"}).status_code == 422
+
+
+def test_the_clerks_next_step_is_not_refused_on_a_read_model_behind_its_last(
+    under: ConsoleUnderTest, broker: EmbeddedBroker
+) -> None:
+    """Signed for a second ago, the read model still says "routed": the next step is sent (the
+    hub decides, and would send a refusal back), not refused on a state the clerk already
+    changed; once the read model has the clerk's last record, its state counts again."""
+    pid = _pid()
+    add_petition(under.console, pid)
+    tax, csrf = signed_in(under, "tax1")
+    headers = {"X-CSRF-Token": csrf}
+    signed = tax.post(f"/api/petitions/{pid}/actions", json={"kind": "SIGNED_FOR"}, headers=headers)
+    assert signed.status_code == 202, signed.text
+    going = tax.post(f"/api/petitions/{pid}/actions", json={"kind": "IN_PROGRESS"}, headers=headers)
+    assert going.status_code == 202, going.text
+    records = keyed_records(broker.bootstrap, "dept.TAX.status", pid, count=2, timeout=60)
+    assert [r["kind"] for r in decoded(records)] == ["SIGNED_FOR", "IN_PROGRESS"]
+    # the projection has the clerk's last record, and (in this test) the state stayed "routed"
+    with transaction(under.console.db) as db:
+        db.add(
+            Event(
+                event_id=going.json()["event_id"],
+                petition_id=pid,
+                source="dept.TAX.status",
+                at=NOW,
+                kind="status.IN_PROGRESS",
+                unit="dept.TAX",
+                author="tax1",
+            )
+        )
+    reply = {"kind": "REPLIED", "reply_kind": "RESOLVED", "reply_text": "已办结"}
+    answer = tax.post(f"/api/petitions/{pid}/actions", json=reply, headers=headers)
+    assert answer.status_code == 409 and answer.json()["reason"] == "reply_before_sign_for"

@@ -156,7 +156,7 @@ async def act(request: Request, who: Who, petition_id: str, body: UnitActionIn) 
         out = ops.unit_action(console, who, petition_id, body.model_dump())
     except (Refused, ActionError) as exc:
         return refused(exc)
-    await console.send([out])
+    await ops.send(console, out)
     return sent(out)
 
 
@@ -169,7 +169,7 @@ async def decide(request: Request, who: Who, petition_id: str, body: DecisionIn)
         out = ops.decide(console, who, petition_id, body.model_dump())
     except (Refused, ActionError) as exc:
         return refused(exc)
-    await console.send([out])
+    await ops.send(console, out)
     return sent(out)
 
 

@@ -109,6 +109,9 @@ class Console:
     report: ReportSource | None = None
     clock: Callable[[], datetime] = now_utc
     metrics: ConsoleMetrics = field(default_factory=ConsoleMetrics)
+    sent: dict[str, str] = field(default_factory=dict)
+    """Petition id → the event id of the last record this console sent for it: until the read
+    model has that event, it is behind the console's own action, and the hub decides alone."""
 
     @contextmanager
     def read(self) -> Iterator[Session]:

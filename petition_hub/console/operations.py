@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import HTTPException
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from petition_hub.console import listing as queries
 from petition_hub.console.actions import (
@@ -21,7 +22,7 @@ from petition_hub.console.actions import (
 )
 from petition_hub.console.app import Console, require
 from petition_hub.console.auth import Principal
-from petition_hub.console.models import AuditEntry, Petition
+from petition_hub.console.models import AuditEntry, Event, Petition
 from petition_hub.console.projection import open_personal
 from petition_hub.ops.report import Report
 from petition_hub.ops.report_format import csv_rows, namer, unit_namer
@@ -143,8 +144,27 @@ def unit_action(
     )
     with console.read() as db:
         read = queries.read_petition(db, petition_id)
-    check_unit_action(read, out, principal.unit, now)
+        behind = _behind(db, console, petition_id)
+    if not behind:
+        check_unit_action(read, out, principal.unit, now)
     return out
+
+
+def _behind(db: Session, console: Console, petition_id: str) -> bool:
+    """Whether the read model has not yet seen the last record this console sent for the
+    petition: its state is older than the clerk's own last action (a sign-for a second ago),
+    so the console does not refuse on it, and the hub decides (a refusal comes back)."""
+    last = console.sent.get(petition_id)
+    return last is not None and db.get(Event, last) is None
+
+
+async def send(console: Console, out: Outbound) -> None:
+    """Send ``out`` (acknowledged by the broker) and remember it for :func:`_behind`."""
+    await console.send([out])
+    console.sent[out.key.decode()] = out.event_id
+    if len(console.sent) > 10_000:  # a bound: the oldest entries are long projected
+        for pid in list(console.sent)[:5_000]:
+            del console.sent[pid]
 
 
 def decide(
@@ -168,6 +188,8 @@ def decide(
     )
     with console.read() as db:
         read = queries.read_petition(db, petition_id)
+        if _behind(db, console, petition_id):
+            return out
     check_office_decision(
         read,
         kind,

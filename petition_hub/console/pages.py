@@ -324,7 +324,7 @@ async def _decide(
         out = ops.decide(console, who, petition_id, fields)
     except (Refused, ActionError) as exc:
         return _petition_page(request, who, petition_id, exc, status=_status_of(exc))
-    await console.send([out])
+    await ops.send(console, out)
     return RedirectResponse(f"/petitions/{petition_id}?sent={out.event_id}", status_code=303)
 
 
@@ -451,5 +451,5 @@ async def petition_action(
         out = ops.unit_action(console, who, petition_id, fields)
     except (Refused, ActionError) as exc:
         return _petition_page(request, who, petition_id, exc, status=_status_of(exc))
-    await console.send([out])
+    await ops.send(console, out)
     return RedirectResponse(f"/petitions/{petition_id}?sent={out.event_id}", status_code=303)
