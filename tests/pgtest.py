@@ -7,8 +7,8 @@ off (a test's data need not survive a power cut: fsync, full-page writes and syn
 off). PostgreSQL refuses to run as root: as root (CI), the folder is given to the ``postgres``
 user the Debian package creates, and the programs run as that user (``runuser``).
 
-Without PostgreSQL the tests that need it are skipped, unless ``HUB_REQUIRE_TOOLS=1`` (CI), where
-they fail: ``.ci/run`` installs Debian's ``postgresql``.
+Without PostgreSQL the tests that need it are skipped, unless ``HUB_REQUIRE_TOOLS`` is set (CI),
+where they fail: ``.ci/run`` installs Debian's ``postgresql``.
 
 Use: ``from pgtest import postgres_server, postgres_url  # noqa: F401`` in a test module, then a
 ``postgres_url`` argument: a fresh, empty database for the test (dropped after it).
@@ -44,7 +44,7 @@ def _bin_dir() -> Path | None:
 
 
 def _unavailable(why: str) -> None:
-    if os.environ.get("HUB_REQUIRE_TOOLS") == "1":
+    if os.environ.get("HUB_REQUIRE_TOOLS"):
         pytest.fail(f"PostgreSQL is required (HUB_REQUIRE_TOOLS=1): {why}")
     pytest.skip(f"no PostgreSQL: {why}")
 

@@ -243,7 +243,10 @@ def run_hub(
     clock = tmp_path / "clock"
     set_clock(clock, T0)
     env = {"HUB_CLOCK_FILE": str(clock), "HUB_LIFECYCLE_PARK_SECONDS": "2"}
-    workers = [start_worker(hub_topics, wait_ready=120, **env) for _ in range(2)]
+    # both at once: a worker takes 15-30 s to be ready on a busy machine
+    workers = [start_worker(hub_topics, wait_ready=0, **env) for _ in range(2)]
+    for w in workers:
+        w.wait_ready(180)
     hub = Hub(hub_topics, clock, workers)
     took("two workers ready")
     items = [

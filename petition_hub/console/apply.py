@@ -23,15 +23,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import Table, bindparam, delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from .models import (
     PROJECTED,
+    Base,
     ConsumedOffset,
     Event,
     ExtensionRequest,
@@ -131,27 +132,21 @@ def apply_batch(
             seen.add(p.event.event_id)
             todo.append(p)
     pids = {pid for p in todo for pid in (p.event.petition_id, *p.touches) if pid}
-    petitions = _load_petitions(session, pids)
-    units = _load_units(session, {p.event.petition_id for p in todo if p.routing})
-    for p in todo:
-        session.add(Event(**asdict(p.event)))
-        petition = petitions[p.event.petition_id] if p.event.petition_id else None
-        if petition is not None and p.routing is not None:
-            merge_routing(petition, p.routing)
-            _merge_unit(session, units, petition.petition_id, p.routing)
-        if petition is not None and p.lifecycle is not None:
-            merge_lifecycle(petition, p.lifecycle)
-            if p.lifecycle.repeat_id:
-                # the repeat joined this case: no lifecycle of its own, so routing's guess of
-                # its state never applies (its lead and routing columns still do)
-                linked = petitions[p.lifecycle.repeat_id]
-                linked.state, linked.repeat_of = "linked", petition.petition_id
-        if petition is not None and p.clock is not None:
-            merge_clock(petition, p.clock)
-        if petition is not None and p.extension is not None:
-            _merge_extension(session, petition.petition_id, p.extension)
-        if p.refusal is not None:
-            _merge_refusal(session, p.refusal)
+    # everything the merges look at is loaded up front, a few queries per batch; within the
+    # batch the session must not flush before each lookup (autoflush), which made a batch's
+    # cost grow with its square
+    with session.no_autoflush:
+        petitions = _load_petitions(session, pids)
+        units = _load_units(session, {p.event.petition_id for p in todo if p.routing})
+        extensions = _Extensions(
+            session, {p.event.petition_id for p in todo if p.extension and p.event.petition_id}
+        )
+        refusals = _load_refusals(session, [p.refusal for p in todo if p.refusal])
+        for p in todo:
+            _merge_one(session, p, petitions, units, extensions, refusals)
+    if todo:
+        # the history in one statement (executemany): the bulk of a batch's rows
+        session.execute(insert(_table(Event)), [_fields(p.event) for p in todo])
     for petition in petitions.values():
         derive(petition)
         petition.updated_at = now
@@ -159,6 +154,44 @@ def apply_batch(
         _mark_current(rows)
     _store_offsets(session, {tp: n for tp, n in ends.items() if tp not in reseek}, stored, now)
     return Applied(records=len(todo), skipped=len(items) - len(todo), reseek=reseek)
+
+
+def _merge_one(
+    session: Session,
+    p: Projection,
+    petitions: Mapping[str, Petition],
+    units: dict[str, dict[str, PetitionUnit]],
+    extensions: _Extensions,
+    refusals: dict[tuple[str, int, int], Refusal],
+) -> None:
+    """Merge one record's projection into the batch's rows (its event row aside)."""
+    petition = petitions[p.event.petition_id] if p.event.petition_id else None
+    if petition is not None and p.routing is not None:
+        merge_routing(petition, p.routing)
+        _merge_unit(session, units, petition.petition_id, p.routing)
+    if petition is not None and p.lifecycle is not None:
+        merge_lifecycle(petition, p.lifecycle)
+        if p.lifecycle.repeat_id:
+            # the repeat joined this case: no lifecycle of its own, so routing's guess of its
+            # state never applies (its lead and routing columns still do)
+            linked = petitions[p.lifecycle.repeat_id]
+            linked.state, linked.repeat_of = "linked", petition.petition_id
+    if petition is not None and p.clock is not None:
+        merge_clock(petition, p.clock)
+    if petition is not None and p.extension is not None:
+        extensions.merge(petition.petition_id, p.extension)
+    if p.refusal is not None:
+        _merge_refusal(session, refusals, p.refusal)
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's table, for Core statements (one executemany, no ORM bookkeeping per row)."""
+    return cast(Table, model.__table__)
+
+
+def _fields(row: object) -> dict[str, object]:
+    # dataclasses.asdict deep-copies every value: a plain copy of the fields is what is needed
+    return dict(vars(row))
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -354,66 +387,100 @@ def _mark_current(rows: Mapping[str, PetitionUnit]) -> None:
         r.current = _routing_key(r.revision, r.routed_at) == newest
 
 
-def _merge_extension(session: Session, pid: str, ext: Extension) -> None:
-    if ext.what == "requested":
-        if session.get(ExtensionRequest, (pid, ext.at)) is None:
-            session.add(
-                ExtensionRequest(
+class _Extensions:
+    """The extension requests of a batch's petitions, and who decided each (the office's
+    decision on ``office.decisions``, whichever of it and the lifecycle's answer comes first)."""
+
+    _DECIDED: Final = ("office.EXTENSION_APPROVED", "office.EXTENSION_REFUSED")
+
+    def __init__(self, session: Session, pids: set[str | None]) -> None:
+        self.session = session
+        self.requests: dict[str, list[ExtensionRequest]] = defaultdict(list)
+        #: the office's latest decision per petition: (at, author, note)
+        self.decided: dict[str, tuple[datetime, str | None, str | None]] = {}
+        wanted = sorted(p for p in pids if p)
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            for row in session.scalars(
+                select(ExtensionRequest).where(ExtensionRequest.petition_id.in_(chunk))
+            ):
+                self.requests[row.petition_id].append(row)
+            for pid, at, author, note in session.execute(
+                select(Event.petition_id, Event.at, Event.author, Event.text).where(
+                    Event.petition_id.in_(chunk), Event.kind.in_(self._DECIDED)
+                )
+            ):
+                self._decision(str(pid), at, author, note)
+
+    def _decision(
+        self, pid: str, at: datetime | None, author: str | None, note: str | None
+    ) -> None:
+        if at is not None and (pid not in self.decided or self.decided[pid][0] <= at):
+            self.decided[pid] = (at, author, note)
+
+    def merge(self, pid: str, ext: Extension) -> None:
+        rows = self.requests[pid]
+        if ext.what == "requested":
+            if all(r.requested_at != ext.at for r in rows):
+                row = ExtensionRequest(
                     petition_id=pid,
                     requested_at=ext.at,
                     unit=ext.unit,
                     days=ext.days,
                     reason=ext.reason,
                 )
-            )
-        return
-    session.flush()  # the batch's own requests are found too
-    if ext.what == "answered":
-        pending = session.scalars(
-            select(ExtensionRequest)
-            .where(ExtensionRequest.petition_id == pid, ExtensionRequest.requested_at <= ext.at)
-            .order_by(ExtensionRequest.requested_at.desc())
-            .limit(1)
-        ).first()
-        if pending is None:
+                self.session.add(row)
+                rows.append(row)
             return
+        if ext.what == "decided":
+            self._decision(pid, ext.at, ext.author, ext.reason)
+            # a request the lifecycle answered before the decision was projected
+            for row in rows:
+                if row.decision is not None and row.decided_by is None:
+                    row.decided_by, row.note = ext.author, ext.reason
+            return
+        asked = [r for r in rows if r.requested_at <= ext.at]
+        if not asked:
+            return
+        pending = max(asked, key=lambda r: r.requested_at)
         pending.decision = "approved" if ext.approved else "refused"
         pending.decided_at = ext.at
         if ext.approved and ext.days is not None:
             pending.days = ext.days
-        # who decided: the office's decision, when it was projected first
-        decided = session.scalars(
-            select(Event)
-            .where(
-                Event.petition_id == pid,
-                Event.kind.in_(("office.EXTENSION_APPROVED", "office.EXTENSION_REFUSED")),
-            )
-            .order_by(Event.at.desc())
-            .limit(1)
-        ).first()
+        decided = self.decided.get(pid)
         if decided is not None and pending.decided_by is None:
-            pending.decided_by, pending.note = decided.author, decided.text
-        return
-    answered = session.scalars(
-        select(ExtensionRequest)
-        .where(
-            ExtensionRequest.petition_id == pid,
-            ExtensionRequest.decision.is_not(None),
-            ExtensionRequest.decided_by.is_(None),
-        )
-        .order_by(ExtensionRequest.requested_at.desc())
-        .limit(1)
-    ).first()
-    if answered is not None:
-        answered.decided_by, answered.note = ext.author, ext.reason
+            pending.decided_by, pending.note = decided[1], decided[2]
 
 
-def _merge_refusal(session: Session, refusal: RefusalRow) -> None:
+def _load_refusals(
+    session: Session, found: Sequence[RefusalRow | None]
+) -> dict[tuple[str, int, int], Refusal]:
+    keys = sorted(
+        {(r.source_topic, r.source_partition, r.source_offset) for r in found if r is not None}
+    )
+    rows: dict[tuple[str, int, int], Refusal] = {}
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        for row in session.scalars(
+            select(Refusal).where(
+                tuple_(Refusal.source_topic, Refusal.source_partition, Refusal.source_offset).in_(
+                    chunk
+                )
+            )
+        ):
+            rows[(row.source_topic, row.source_partition, row.source_offset)] = row
+    return rows
+
+
+def _merge_refusal(
+    session: Session, rows: dict[tuple[str, int, int], Refusal], refusal: RefusalRow
+) -> None:
     key = (refusal.source_topic, refusal.source_partition, refusal.source_offset)
-    values = {k: v for k, v in asdict(refusal).items() if k != "told"}
-    row = session.get(Refusal, key)
+    values = {k: v for k, v in _fields(refusal).items() if k != "told"}
+    row = rows.get(key)
     if row is None:
-        session.add(Refusal(**values))
+        rows[key] = Refusal(**values)
+        session.add(rows[key])
         return
     # two records report a refusal: the unit's notice (its words win) and hub.rejects (fills
     # what the notice lacks); the same row whichever is projected first
@@ -428,16 +495,26 @@ def _store_offsets(
     stored: Mapping[tuple[str, int], int],
     now: datetime,
 ) -> None:
-    for (topic, partition), end in ends.items():
-        before = stored.get((topic, partition))
-        if before is None:
-            session.add(
-                ConsumedOffset(topic=topic, partition=partition, next_offset=end, updated_at=now)
-            )
-        elif end > before:
-            row = session.get(ConsumedOffset, (topic, partition))
-            assert row is not None
-            row.next_offset, row.updated_at = end, now
+    new = [
+        {"topic": t, "partition": p, "next_offset": end, "updated_at": now}
+        for (t, p), end in ends.items()
+        if (t, p) not in stored
+    ]
+    if new:
+        session.execute(insert(_table(ConsumedOffset)), new)
+    moved = [
+        {"t": t, "p": p, "n": end, "now": now}
+        for (t, p), end in ends.items()
+        if (t, p) in stored and end > stored[(t, p)]
+    ]
+    if moved:
+        table = _table(ConsumedOffset)
+        session.execute(
+            update(table)
+            .where(table.c.topic == bindparam("t"), table.c.partition == bindparam("p"))
+            .values(next_offset=bindparam("n"), updated_at=bindparam("now")),
+            moved,
+        )
 
 
 def empty(session: Session) -> None:

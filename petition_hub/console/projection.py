@@ -259,12 +259,16 @@ def _texts(
     and what is sealed (the contact, and the texts where masking changed them)."""
     contact_name, contact_phone = v.get("contactName"), v.get("contactPhone")
     keep = tuple(x for x in (v.get("enterpriseName"), v.get("enterpriseUscc")) if x)
-    mask = text_masker(
-        Personal(
-            names=tuple(x for x in (contact_name,) if x),
-            phones=tuple(x for x in (contact_phone,) if x),
-            keep=keep,
+    mask = (
+        text_masker(
+            Personal(
+                names=tuple(x for x in (contact_name,) if x),
+                phones=tuple(x for x in (contact_phone,) if x),
+                keep=keep,
+            )
         )
+        if contact_name or contact_phone or keep
+        else mask_text  # no pattern of its own to compile: the shapes' only
     )
     title, content = v.get("title"), str(v.get("content") or "")
     masked_title = None if title is None else mask(title)
