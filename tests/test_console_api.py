@@ -361,6 +361,7 @@ def test_every_page_renders_for_its_role(under: ConsoleUnderTest) -> None:
     tax, _ = signed_in(under, "tax1")
     unit_page = tax.get("/unit")
     assert unit_page.status_code == 200 and "PH-TAX-1" in unit_page.text
+    assert "签收时限" in unit_page.text and "2026-06-02 08:30" in unit_page.text  # routed + 1 day
     assert "PH-HUD-1" not in unit_page.text
     detail = tax.get("/petitions/PH-TAX-1").text
     for action in ("签收", "要求补充材料", "申请延期", "答复", "退回"):
