@@ -7,7 +7,7 @@ petition id into ``<app>-evaluations-repartition`` (:class:`.rekeyers.Evaluation
 - Consumes: ``<app>-routed`` (routing decisions, Avro ``Routed`` v3, v2 or v1: the one source of who
   handles the petition, routing being the owner of its assignment; a local petition handed to the
   province ends here, closed as transferred), the units' status events
-  re-keyed by ``unit-status`` (``UnitStatus`` v2 or v1, stamped with the unit and where the unit
+  re-keyed by ``unit-status`` (``UnitStatus`` v4 to v1, stamped with the unit and where the unit
   wrote it), ``office.decisions``
   (extension approvals and refusals, the office's decision on a lead unit's dispute of a 不满意:
   :mod:`.lifecycle_disputes`; triage routes are routing's and come back as ``Routed``) and

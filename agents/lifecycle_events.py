@@ -3,9 +3,9 @@
 - ``Routed`` (``<app>-routed``, routing's decisions; v3, and v2 and v1 still read): the events of a
   decision for the petition's state (:func:`routed_events`): received, routed, sent to triage,
   routed by the office out of triage, handed to the province (a local petition: transferred).
-- ``UnitStatus`` (v3, and v2 and v1 still read; re-keyed by ``unit-status``, header
-  ``hub-unit``: the unit; a reply's ``replyKind``, none in v1: resolved; ``OPINION``: a
-  co-handler's opinion;
+- ``UnitStatus`` (v4, and v3 to v1 still read; v4's ``author`` is the history's, not the
+  lifecycle's; re-keyed by ``unit-status``, header ``hub-unit``: the unit; a reply's
+  ``replyKind``, none in v1: resolved; ``OPINION``: a co-handler's opinion;
   ``RATING_DISPUTED``: the lead's dispute of a 不满意), ``OfficeDecision`` (v2, and v1 still read;
   ``office.decisions``: extension answers, decisions on disputes) and ``Evaluation`` (re-keyed
   ratings; v2, and v1 still read): one event each (:func:`input_event`).

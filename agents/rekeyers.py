@@ -8,7 +8,7 @@ keeps any state.
 :class:`StatusRekeyer` (stage ``unit-status``, registered by :mod:`.routing`):
 
 - Consumes: the units' ``dept.<CODE>.status`` / ``county.<DIV>.status`` topics (Avro
-  ``UnitStatus`` v2, and v1 still read; key: the petition id).
+  ``UnitStatus`` v4, and v3 to v1 still read; key: the petition id).
 - Emits: ``<app>-unit-status-repartition`` (the value unchanged, key: its ``petitionId``, headers
   ``hub-unit``: the unit, from the topic: a unit writes only its own topic, and
   ``hub-source-topic`` / ``-partition`` / ``-offset``: where the unit wrote it, so that a refusal

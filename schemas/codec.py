@@ -79,6 +79,8 @@ UNIT_STATUS_V1: Final = "cn.gov.pds.hub.UnitStatus.v1"
 UNIT_STATUS_V2: Final = "cn.gov.pds.hub.UnitStatus.v2"
 #: v3 adds ``RATING_DISPUTED`` (the lead unit disputes a 不满意, its reason in ``note``).
 UNIT_STATUS_V3: Final = "cn.gov.pds.hub.UnitStatus.v3"
+#: v4 adds ``author`` (who in the unit did it: a staff account name, e.g. the console's user).
+UNIT_STATUS_V4: Final = "cn.gov.pds.hub.UnitStatus.v4"
 ROUTED_V1: Final = "cn.gov.pds.hub.Routed.v1"
 ROUTED_V2: Final = "cn.gov.pds.hub.Routed.v2"
 ROUTED_V3: Final = "cn.gov.pds.hub.Routed.v3"

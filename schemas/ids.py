@@ -59,6 +59,7 @@ from .codec import (
     UNIT_STATUS_V1,
     UNIT_STATUS_V2,
     UNIT_STATUS_V3,
+    UNIT_STATUS_V4,
 )
 
 #: Fixed schema ids: the provincial contract's (101, 102, 201, 202) and the hub's own (1001+).
@@ -105,6 +106,7 @@ FIXED_IDS: Final[Mapping[str, int]] = MappingProxyType(
         SUPERVISION_V1: 1041,
         ROUTED_V5: 1042,
         REPEAT_LINK_V2: 1043,
+        UNIT_STATUS_V4: 1044,
     }
 )
 

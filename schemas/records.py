@@ -329,7 +329,8 @@ class UnitNotice(TypedDict):
 
 
 class UnitStatus(TypedDict):
-    """``cn.gov.pds.hub.UnitStatus.v3``: what a unit did with a petition (v3: RATING_DISPUTED)."""
+    """``cn.gov.pds.hub.UnitStatus.v4``: what a unit did with a petition (v3: RATING_DISPUTED;
+    v4: ``author``)."""
 
     petitionId: str
     kind: str
@@ -339,6 +340,7 @@ class UnitStatus(TypedDict):
     extensionDays: int | None
     replyKind: NotRequired[str | None]  # v2: RESOLVED, EXPLAINED (None, or a v1 reply: RESOLVED)
     eventId: NotRequired[str | None]  # v2: the unit's own id of the event
+    author: NotRequired[str | None]  # v4: who in the unit did it (a staff account name)
 
 
 class OfficeDecision(TypedDict):

@@ -543,6 +543,7 @@ def start_dev(
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATA_DIR": str(data_dir),
         "HUB_METRICS_PORT": str(metrics_port),
+        "HUB_CONSOLE_PORT": str(free_port()),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "petition_hub", "dev", "--demo-rate", f"{demo_rate:g}"],

@@ -44,6 +44,7 @@ def test_every_data_command_takes_json_and_broker_commands_take_b() -> None:
         ["privacy", "erase"],
         ["topics", "apply"],
         ["topics", "diff"],
+        ["console", "rebuild"],
     ):
         out = runner.invoke(main, [*args, "--help"]).output
         assert "--json" in out and "-b, --broker" in out, args

@@ -460,6 +460,10 @@ def test_what_the_units_and_the_office_write_reads_back() -> None:
     # v3 / v2: a lead's dispute of a rating and the office's decision on it
     dispute: wire.UnitStatus = {**opinion, "kind": "RATING_DISPUTED", "note": "不满意与办理无关"}
     assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V3, dispute)) == dispute
+    # v4: who in the unit did it (the console's staff account); a v3 record reads without one
+    signed: wire.UnitStatus = {**opinion, "kind": "SIGNED_FOR", "note": None, "author": "clerk"}
+    assert codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V4, signed)) == signed
+    assert "author" not in codec.read_unit_status(_round_trip(codec.UNIT_STATUS_V3, dispute))
     voided: wire.OfficeDecision = {**decision, "kind": "RATING_VOIDED", "note": "经核实"}
     assert codec.read_office_decision(_round_trip(codec.OFFICE_DECISION_V2, voided)) == voided
 

@@ -9,10 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hubtest import pid_alive, start_dev, wait_until
 from petition_hub.broker.embedded import broker_answers, free_port
+from petition_hub.devtools.dev_console import DEMO_PASSWORD
 from petition_hub.devtools.dev_screen import width
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -34,6 +36,33 @@ def _children(pid: int) -> list[int]:
 def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     return start_dev(tmp_path / "var", port, with_logs=True), port
+
+
+def _console_of(dev_pid: int) -> int:
+    def cmdline(pid: int) -> str:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+
+    found = [c for c in _children(dev_pid) if "console serve" in cmdline(c)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _console_signs_in(url: str) -> bool:
+    """The console answers and the demo office account signs in (the page, its CSRF token)."""
+    try:
+        with httpx.Client(base_url=url, timeout=5) as client:
+            if client.get("/health").status_code != 200:
+                return False
+            page = client.get("/login").text
+            token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+            assert token is not None, page[:300]
+            answer = client.post(
+                "/login",
+                data={"username": "office", "password": DEMO_PASSWORD, "csrf_token": token[1]},
+            )
+            return answer.status_code == 303 and client.get("/office").status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _broker_of(dev_pid: int) -> int:
@@ -58,6 +87,9 @@ def test_dev_shows_petitions_flowing_and_leaves_nothing_running(
         assert bootstrap is not None, banner
         host, broker_port = bootstrap.group(1).split(":")
         broker_pid = _broker_of(proc.pid)
+        console = re.search(r"^\s+console\s+(http://\S+)/$", text, re.MULTILINE)
+        assert console is not None and DEMO_PASSWORD in text, banner
+        console_pid = _console_of(proc.pid)
         deadline = time.monotonic() + 60
         petitions = units = 0
         dead_letters: int | None = None
@@ -74,6 +106,7 @@ def test_dev_shows_petitions_flowing_and_leaves_nothing_running(
                     break
             assert time.monotonic() < deadline, "no petitions within a minute"
         assert petitions >= 20 and dead_letters is not None
+        wait_until(lambda: _console_signs_in(console[1]), 60, what="the console's sign-in")
         # nothing wraps on a 100-column terminal but the command line and the lines naming a file
         # (key, topics), which must stay whole
         whole = ("  CLI      ", "  key      ", "  topics   ")
@@ -91,6 +124,7 @@ def test_dev_shows_petitions_flowing_and_leaves_nothing_running(
         if stop == signal.SIGINT:
             assert code == 0, "".join(rest[-80:])
         wait_until(lambda: not pid_alive(broker_pid), 10, what="the broker to stop")
+        wait_until(lambda: not pid_alive(console_pid), 15, what="the console to stop")
         assert not broker_answers(host, int(broker_port))
     finally:
         if proc.poll() is None:

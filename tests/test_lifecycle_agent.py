@@ -590,3 +590,30 @@ def test_a_units_record_relayed_twice_is_applied_once() -> None:
     # the unit's next record is applied as usual
     later = _status_v2("IN_PROGRESS", T, 6, "dept.TAX", ("dept.TAX.status", 1, 10))
     assert _kinds(p(later, state), LIFECYCLE) == ["in_progress"]
+
+
+def test_a_v4_status_with_its_author_is_applied_as_v1_to_v3_are() -> None:
+    """``UnitStatus.v4`` (id 1044) adds ``author`` (the console's staff account): the lifecycle
+    reads it by its id like the earlier versions and applies it the same way."""
+    p, state = _processor(Clock(T))
+    p(_routed(T), state)
+    headers = ((UNIT_HEADER, b"dept.TAX"),)
+    for offset, (kind, extra) in enumerate(
+        [
+            ("SIGNED_FOR", {}),
+            ("MATERIAL_REQUESTED", {"note": "营业执照复印件"}),
+            ("MATERIAL_RECEIVED", {}),
+            ("REPLIED", {"replyText": "已答复", "replyKind": "EXPLAINED"}),
+        ]
+    ):
+        record = {"petitionId": PID, "kind": kind, "at": T, "author": "clerk.tax", **extra}
+        value = schemas.encode("cn.gov.pds.hub.UnitStatus.v4", record)
+        assert schemas.split_header(value)[0] == 1044
+        src = SourceRecord(STATUS, 0, offset, PID.encode(), value, headers)
+        expected = {
+            "SIGNED_FOR": "signed_for",
+            "MATERIAL_REQUESTED": "waiting_material",
+            "MATERIAL_RECEIVED": "signed_for",
+            "REPLIED": "replied",
+        }[kind]
+        assert _kinds(p(src, state), LIFECYCLE)[:1] == [expected], kind

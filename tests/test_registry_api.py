@@ -106,7 +106,7 @@ def test_a_units_default_serializer_writes_a_status_with_the_hubs_id(hub_registr
     value = serialize(_status(), SerializationContext(STATUS, MessageField.VALUE))
     assert value is not None
     sid, record = schemas.decode(value)  # exactly what the hub's re-keyer reads
-    assert sid == schemas.schema_id(codec.UNIT_STATUS_V3) == 1033
+    assert sid == schemas.schema_id(codec.UNIT_STATUS_V4) == 1044
     assert codec.read_unit_status(record)["kind"] == "SIGNED_FOR"
 
 
@@ -218,12 +218,12 @@ def test_the_hub_registers_and_frames_with_the_ids_it_was_given(
     assert set(table.by_name) == on_topics | ids.PROVINCE_SCHEMAS
     assert all(table.by_name[n] != ids.FIXED_IDS[n] for n in hub_own)  # none of the fixed ids
     assert all(table.by_name[n] == ids.FIXED_IDS[n] for n in ids.PROVINCE_SCHEMAS)
-    value = schemas.encode(codec.UNIT_STATUS_V3, _status("REPLIED") | {"replyText": "已办结"})
+    value = schemas.encode(codec.UNIT_STATUS_V4, _status("REPLIED") | {"replyText": "已办结"})
     sid = schemas.split_header(value)[0]
     assert (
         sid
         == client.get_latest_version(f"{STATUS}-value").schema_id
-        == table.by_name[codec.UNIT_STATUS_V3]
+        == table.by_name[codec.UNIT_STATUS_V4]
     )
     # a consumer decodes through that registry, and the hub reads its own record by that id
     ctx = SerializationContext(STATUS, MessageField.VALUE)
@@ -231,7 +231,7 @@ def test_the_hub_registers_and_frames_with_the_ids_it_was_given(
     assert decoded == schemas.decode(value)[1]
     assert decoded is not None and decoded["replyText"] == "已办结"
     with pytest.raises(schemas.WireFormatError):  # the fixed id is no longer the hub's
-        schemas.decode(b"\x00" + (1033).to_bytes(4, "big") + value[5:])
+        schemas.decode(b"\x00" + (1044).to_bytes(4, "big") + value[5:])
     # registering again is idempotent: the same ids
     again = {r.name: r.schema_id for r in register_all(assigning, TOPICS)}
     assert again == {n: table.by_name[n] for n in again}

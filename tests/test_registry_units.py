@@ -143,8 +143,8 @@ def test_a_unit_with_default_settings_reads_its_topic_and_its_status_is_applied(
     assert _records(played["unit_view"], worker.url) == set(TOPICS[PETITIONS].schemas)
     # UnitPetition v1-v3 and UnitNotice v1-v3 (the hub writes v3 of both)
     assert {sid for sid, _ in played["unit_view"]} <= {1010, 1017, 1018, 1019, 1027, 1031}
-    # the unit's serializer takes its subject's latest schema: UnitStatus.v3
-    assert played["status_id"] == ids.FIXED_IDS["cn.gov.pds.hub.UnitStatus.v3"]
+    # the unit's serializer takes its subject's latest schema: UnitStatus.v4
+    assert played["status_id"] == ids.FIXED_IDS["cn.gov.pds.hub.UnitStatus.v4"]
     kinds = [(r["kind"], r["fromState"], r["toState"]) for _, r in played["lifecycle"]]
     assert ("state_changed", "routed", "signed_for") in kinds
 

@@ -15,6 +15,7 @@ import itertools
 import json
 import random
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from pydantic import SecretStr
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.connectors import CHANNELS
 from petition_hub.data import load_samples
-from petition_hub.devtools import dev_screen
+from petition_hub.devtools import dev_console, dev_screen
 from petition_hub.devtools.corpus import generate_all
 from petition_hub.domain.calendar import WorkingCalendar
 from petition_hub.service.crypto import cipher_for, dev_key_file, has_key
@@ -292,6 +293,7 @@ def run_dev(settings: Settings, demo_rate: float | None) -> int:
             install_demo(app, demo_rate)
             install_demo_units(app, dev_settings)
         install_summary(app, dev_settings)
+        console, console_lines = _start_console(dev_settings)
         created = sum(line.startswith("+") for line in text.splitlines())
         demo = (
             f"{demo_rate:g} messages/s from all three channels, received just now;\n"
@@ -305,6 +307,7 @@ def run_dev(settings: Settings, demo_rate: float | None) -> int:
                 bootstrap=broker.bootstrap,
                 topics=f"{created} created from {settings.topics_file}",
                 port=settings.metrics_port,
+                console=console_lines,
                 demo=demo,
                 key=key_banner,
                 cli=dev_screen.cli_line(broker.url, key_file, settings.data_dir),
@@ -320,6 +323,21 @@ def run_dev(settings: Settings, demo_rate: float | None) -> int:
             worker_for(app, dev_settings).execute_from_commandline()
         except SystemExit as exit_:
             return int(exit_.code or 0)
+        finally:
+            if console is not None:
+                dev_console.stop(console)
         return 0
     finally:
         broker.stop()
+
+
+def _start_console(settings: Settings) -> tuple[subprocess.Popen[bytes] | None, list[str]]:
+    """The console beside the worker, with its demo accounts; what the banner says of it (a
+    checkout installed without the console's extra runs without it, and says so)."""
+    _say("starting the console (pages and API, its projector, demo accounts)…")
+    try:
+        dev_console.ensure_demo_accounts(settings)
+    except ImportError:  # pragma: no cover - the console extra is part of .[test]
+        return None, ["  console  off (pip install -e '.[console]')"]
+    proc = dev_console.start(settings, settings.data_dir / "console.log")
+    return proc, dev_console.banner_lines(settings)

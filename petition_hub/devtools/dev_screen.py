@@ -173,6 +173,7 @@ def banner(
     key: str,
     cli: str,
     calendar: list[str],
+    console: list[str] | None = None,
 ) -> str:
     """What dev prints once the broker runs and the topics exist, before the worker starts."""
     lines = [
@@ -181,6 +182,7 @@ def banner(
         f"  topics   {topics}",
         f"  metrics  http://127.0.0.1:{port}/metrics",
         f"  health   http://127.0.0.1:{port}/health",
+        *(console or []),
         f"  demo     {demo}",
         f"  key      {key}",
         *calendar,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from petition_hub.ops.cliopts import HubError, HubGroup, broker_option, json_option, working
+from petition_hub.ops.console_cli import console
 from petition_hub.ops.contracts_cli import contracts
 from petition_hub.ops.dlq_cli import dlq
 from petition_hub.ops.schemas import schemas as schemas_group
@@ -55,6 +56,7 @@ def main(debug: bool) -> None:
 
 
 main.add_command(contracts)  # petition-hub contracts asyncapi|openapi
+main.add_command(console)  # petition-hub console rebuild (and the web side's commands)
 
 
 @main.command()

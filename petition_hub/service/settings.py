@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         "case's receipt, while that case is open, is linked to it (one case, one clock, counted "
         "once); later, or after the case closed, it opens a case of its own naming the earlier.",
     )
+    console_database_url: SecretStr | None = Field(
+        default=None,
+        description="The console's database (SQLAlchemy URL: sqlite:///path, "
+        "postgresql://user:password@host/db); unset means an SQLite file console.db in "
+        "HUB_DATA_DIR. A secret: it may carry a password.",
+    )
     log_level: str = "INFO"
     log_json: bool = False
     # --- security (issue 11) ---------------------------------------------------------------------
@@ -105,6 +111,33 @@ class Settings(BaseSettings):
         ge=1,
         description="How long personal data is kept after a petition is closed; then the hub "
         "writes redacted revisions so compaction drops it.",
+    )
+    # --- the console (issue 15): its web side ---------------------------------------------------
+    console_port: int = Field(
+        default=8090,
+        ge=0,
+        le=65535,
+        description="The console's HTTP port (`petition-hub console serve`).",
+    )
+    console_bind: str = Field(
+        default="127.0.0.1",
+        description="The address the console listens on; loopback unless a deployment says "
+        "otherwise (compose: 0.0.0.0 on its own network).",
+    )
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description="The key that signs the console's session cookies and CSRF tokens (every "
+        "replica needs the same); unset means a key file in HUB_DATA_DIR, made on first use.",
+    )
+    console_session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        description="How long a console sign-in lasts (a working day).",
+    )
+    console_secure_cookies: bool = Field(
+        default=False,
+        description="Mark the console's cookies Secure (set it when the console is served over "
+        "HTTPS, behind a proxy).",
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
