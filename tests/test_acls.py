@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from petition_hub.data import data_path
 from petition_hub.ops.acls import (
+    CONSOLE_PRINCIPAL,
     HUB_PRINCIPAL,
     SCHEMA_REGISTRY_PRINCIPAL,
     AclBinding,
@@ -81,7 +82,8 @@ def test_nobody_else_touches_a_units_topics(bindings: list[AclBinding]) -> None:
     for b in bindings:
         if b.resource_type is TOPIC and b.resource_name.startswith(("dept.", "county.")):
             code = b.resource_name.split(".")[1]
-            assert b.principal in (unit_principal(code), HUB_PRINCIPAL), b
+            # the hub, and the console (its clerks act as their unit: checked per user there)
+            assert b.principal in (unit_principal(code), HUB_PRINCIPAL, CONSOLE_PRINCIPAL), b
         # no wildcard and no prefix that could reach several units' topics
         assert b.resource_name not in ("*", "", "dept.", "county."), b
         if b.resource_type is TOPIC and b.pattern_type is PREFIXED:
@@ -144,7 +146,11 @@ def test_the_channels(grants: Grants) -> None:
     units = {unit_principal(code) for _, code in _units()}
     channels = {channel_principal(c) for c in ("hotline12345", "miniprogram", "province")}
     supervisors = {"User:office", "User:leadinggroup"}
-    assert principals == units | channels | supervisors | {HUB_PRINCIPAL, SCHEMA_REGISTRY_PRINCIPAL}
+    assert principals == units | channels | supervisors | {
+        HUB_PRINCIPAL,
+        CONSOLE_PRINCIPAL,
+        SCHEMA_REGISTRY_PRINCIPAL,
+    }
 
 
 def test_the_supervisors_read_their_own_topic_and_nothing_else(grants: Grants) -> None:
@@ -160,6 +166,37 @@ def test_the_supervisors_read_their_own_topic_and_nothing_else(grants: Grants) -
     assert grants["User:leadinggroup"] == {
         (TOPIC, "leadinggroup.supervision", LITERAL, R),
         (GROUP, "leadinggroup-", PREFIXED, R),
+    }
+
+
+def test_the_console_reads_what_it_projects_and_writes_only_statuses_and_decisions(
+    grants: Grants,
+) -> None:
+    console = grants[CONSOLE_PRINCIPAL]
+    writes = {name for _, name, _, op in console if op == W}
+    status_topics = {f"{kind}.{code}.status" for kind, code in _units()}
+    assert writes == status_topics | {"office.decisions"}, writes ^ (
+        status_topics | {"office.decisions"}
+    )
+    reads = {name for kind, name, _, op in console if op == R and kind == TOPIC}
+    petitions_topics = {f"{kind}.{code}.petitions" for kind, code in _units()}
+    assert petitions_topics | status_topics <= reads
+    assert {
+        "hub.lifecycle",
+        "hub.sla",
+        "hub.triage",
+        "hub.rejects",
+        "hub.privacy",
+        "office.decisions",
+        "office.supervision",
+        "leadinggroup.supervision",
+        "miniprogram.progress",
+        "hotline12345.progress",
+    } <= reads
+    # not the channels' input (personal data in the clear), not the hub's internals
+    assert not {"hub.petitions", "hotline12345.workorders", "hub.deadletter"} & reads
+    assert {(n, p) for kind, n, p, _ in console if kind == GROUP} == {
+        ("petition-hub-console", PREFIXED)
     }
 
 

@@ -22,7 +22,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 KAFKA3_FILE = ROOT / "docker-compose.kafka3.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 WORKERS = ("worker-1", "worker-2")
-HUB_SERVICES = ("topics", *WORKERS)
+HUB_SERVICES = ("topics", *WORKERS, "console")
 
 needs_docker_compose = pytest.mark.skipif(
     shutil.which("docker-compose") is None and not os.environ.get("HUB_REQUIRE_TOOLS"),
@@ -65,9 +65,33 @@ def test_expected_services(services: dict[str, dict[str, Any]]) -> None:
         "schema-registry",
         "topics",
         *WORKERS,
+        "postgres",
+        "console",
         "prometheus",
         "grafana",
     } <= services.keys()
+
+
+def test_the_console_serves_on_postgres_behind_loopback(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    console = services["console"]
+    assert _command(console) == ["console", "serve"]
+    env = _env(console)
+    url = str(env["HUB_CONSOLE_DATABASE_URL"])
+    assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url, url
+    assert env["HUB_BIND"] == "0.0.0.0" and "HUB_API_TOKENS" in env and "HUB_PII_KEY" in env
+    port = str(env["HUB_CONSOLE_PORT"])
+    # published on the host's loopback only: people reach it through their own proxy
+    assert console["ports"] == [f"127.0.0.1:{port}:{port}"], console["ports"]
+    assert console["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert console["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    assert f"localhost:{port}/health" in " ".join(console["healthcheck"]["test"])
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:") and postgres["image"] != "postgres:latest"
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    sources = [str(v).split(":")[0] for v in postgres["volumes"]]
+    assert any(source in (compose.get("volumes") or {}) for source in sources)
 
 
 def test_kafka_is_apache_kafka(services: dict[str, dict[str, Any]]) -> None:
@@ -170,7 +194,15 @@ def test_worker_settings(services: dict[str, dict[str, Any]], name: str) -> None
 
 def test_healthchecks(services: dict[str, dict[str, Any]]) -> None:
     long_running = [name for name, s in services.items() if str(s.get("restart")) != "no"]
-    assert {"kafka", "schema-registry", *WORKERS, "prometheus", "grafana"} <= set(long_running)
+    assert {
+        "kafka",
+        "schema-registry",
+        *WORKERS,
+        "postgres",
+        "console",
+        "prometheus",
+        "grafana",
+    } <= set(long_running)
     for name in long_running:
         healthcheck = services[name].get("healthcheck")
         assert healthcheck and healthcheck.get("test"), f"{name} has no healthcheck"
@@ -217,6 +249,8 @@ def test_docker_compose_config_validates() -> None:
         "schema-registry",
         "topics",
         *WORKERS,
+        "postgres",
+        "console",
         "prometheus",
         "grafana",
     }
@@ -228,7 +262,8 @@ def test_three_kafka_nodes_with_the_override() -> None:
     assert result.returncode == 0, result.stderr
     merged = yaml.safe_load(result.stdout)["services"]
     nodes = ["kafka", "kafka-2", "kafka-3"]
-    assert {*nodes, "schema-registry", "topics", *WORKERS, "prometheus", "grafana"} == set(merged)
+    others = {"schema-registry", "topics", *WORKERS, "postgres", "console", "prometheus", "grafana"}
+    assert {*nodes, *others} == set(merged)
     voters = "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"
     for i, name in enumerate(nodes, start=1):
         env = _env(merged[name])

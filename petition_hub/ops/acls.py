@@ -27,6 +27,12 @@ Who gets what (principals are SASL/SCRAM user names):
   that topic (督办, 挂牌督办) and on consumer groups named ``<supervisor>-…``; the office also
   READ on ``hub.triage`` and ``hub.lifecycle`` (extension requests, rating disputes) and WRITE
   on ``office.decisions`` (its triage routes, extension answers and dispute outcomes).
+- ``User:console`` (``petition-hub console``, the workbench): READ on the events it projects
+  into its database (``hub.lifecycle``, ``hub.sla``, ``hub.triage``, ``hub.rejects``,
+  ``hub.privacy``, ``office.decisions``, the supervision and progress topics, every unit's
+  ``.petitions`` and ``.status``) and on its consumer groups (``<app_id>-console…``); WRITE on
+  every unit's ``.status`` (a clerk's action is the same record the unit's own system writes) and
+  on ``office.decisions`` (the office's decisions).
 - ``User:schema-registry``: its ``_schemas`` topic and its consumer group.
 
 Kafka's DESCRIBE is implied by READ, WRITE and ALTER, and since Kafka 3.2 IDEMPOTENT_WRITE by
@@ -54,9 +60,18 @@ from petition_hub.topics import (
     expected_unit_topics,
     is_internal_topic,
 )
-from petition_hub.topics.names import DECISIONS, LIFECYCLE, TRIAGE
+from petition_hub.topics.names import (
+    DECISIONS,
+    LIFECYCLE,
+    PRIVACY,
+    PROGRESS,
+    REJECTS,
+    SLA,
+    TRIAGE,
+)
 
 __all__ = [
+    "CONSOLE_PRINCIPAL",
     "HUB_PRINCIPAL",
     "SCHEMA_REGISTRY_PRINCIPAL",
     "AclBinding",
@@ -72,6 +87,7 @@ __all__ = [
 ]
 
 HUB_PRINCIPAL = "User:petition-hub"
+CONSOLE_PRINCIPAL = "User:console"
 SCHEMA_REGISTRY_PRINCIPAL = "User:schema-registry"
 SCHEMA_REGISTRY_TOPIC = "_schemas"
 SCHEMA_REGISTRY_GROUP = "schema-registry"
@@ -233,6 +249,44 @@ def _supervisor_acls(topic_names: Sequence[str]) -> list[AclBinding]:
     return out
 
 
+#: The hub's own topics the console projects (besides every unit's pair).
+CONSOLE_READS: Final = (
+    LIFECYCLE,
+    SLA,
+    TRIAGE,
+    REJECTS,
+    PRIVACY,
+    DECISIONS,
+    *SUPERVISION_TOPICS,
+    *PROGRESS,
+)
+
+
+def _console_acls(topic_names: Sequence[str], app_id: str) -> list[AclBinding]:
+    """The console reads what it projects and writes what its users decide and do."""
+    out: list[AclBinding] = []
+    for name in topic_names:
+        match = _UNIT_TOPIC.fullmatch(name)
+        if match is not None:
+            ops = (
+                [Operation.READ]
+                if match.group(3) == "petitions"
+                else [Operation.READ, Operation.WRITE]
+            )
+            out += _grant(CONSOLE_PRINCIPAL, ops, name)
+        elif name in CONSOLE_READS:
+            ops = [Operation.READ, Operation.WRITE] if name == DECISIONS else [Operation.READ]
+            out += _grant(CONSOLE_PRINCIPAL, ops, name)
+    out += _grant(
+        CONSOLE_PRINCIPAL,
+        [Operation.READ],
+        f"{app_id}-console",
+        ResourceType.GROUP,
+        PatternType.PREFIXED,
+    )
+    return out
+
+
 def _hub_acls(topic_names: Sequence[str], app_id: str) -> list[AclBinding]:
     hub = HUB_PRINCIPAL
     admin = [Operation.CREATE, Operation.ALTER, Operation.DESCRIBE_CONFIGS]
@@ -296,6 +350,7 @@ def generate(
     bindings += _channel_acls(names)
     bindings += _supervisor_acls(names)
     bindings += _hub_acls(names, app_id)
+    bindings += _console_acls(names, app_id)
     bindings += _schema_registry_acls()
     return sorted(set(bindings))
 
