@@ -123,9 +123,9 @@ class ConsoleMetrics:
         return generate_latest(self.registry)
 
     def serve(self, bind: str, port: int) -> Callable[[], None]:
-        """Serve these series, and nothing else, on ``bind:port`` with no sign-in (a thread of
-        its own, as the workers' metrics); the function returned stops it. What they hold is
-        no one's data: route templates, status codes, durations, a count of records."""
+        """Serve these series, and nothing else, on ``bind:port`` with no sign-in (the client
+        library's server, in a thread of its own); the function returned stops it. What they
+        hold is no one's data: route templates, status codes, durations, a count of records."""
         server, thread = start_http_server(port, bind, registry=self.registry)
 
         def stop() -> None:
