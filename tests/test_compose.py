@@ -80,7 +80,9 @@ def test_the_console_serves_on_postgres_behind_loopback(
     env = _env(console)
     url = str(env["HUB_CONSOLE_DATABASE_URL"])
     assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url, url
-    assert env["HUB_BIND"] == "0.0.0.0" and "HUB_API_TOKENS" in env and "HUB_PII_KEY" in env
+    # the console's own bind (HUB_BIND is the workers'): every interface of the container
+    assert env["HUB_CONSOLE_BIND"] == "0.0.0.0", env.get("HUB_CONSOLE_BIND")
+    assert "HUB_API_TOKENS" in env and "HUB_PII_KEY" in env
     port = str(env["HUB_CONSOLE_PORT"])
     # published on the host's loopback only: people reach it through their own proxy
     assert console["ports"] == [f"127.0.0.1:{port}:{port}"], console["ports"]
@@ -285,6 +287,25 @@ def test_three_kafka_nodes_with_the_override() -> None:
         assert env["HUB_BIND"] == "0.0.0.0" and "HUB_API_TOKENS" in env, name
     for node in nodes:
         assert merged["topics"]["depends_on"][node]["condition"] == "service_healthy"
+
+
+def test_prometheus_scrapes_the_consoles_metrics_port(services: dict[str, dict[str, Any]]) -> None:
+    """The console's metrics port (no sign-in) is Prometheus's to reach on the compose network,
+    never published on the host; the scrape job finds every replica by the service's name."""
+    console = services["console"]
+    port = str(_env(console)["HUB_CONSOLE_METRICS_PORT"])
+    assert port != str(_env(console)["HUB_CONSOLE_PORT"])
+    assert not any(str(p).split(":")[-1].split("/")[0] == port for p in console["ports"]), console[
+        "ports"
+    ]
+    assert port in [str(p) for p in console.get("expose", [])], console.get("expose")
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text("utf-8"))
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "petition-hub-console"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    assert "authorization" not in job and "bearer_token_file" not in job  # no secret to mount
+    (dns,) = job["dns_sd_configs"]
+    assert (dns["names"], dns["type"], str(dns["port"])) == (["console"], "A", port), dns
+    assert "console" in services["prometheus"]["depends_on"]
 
 
 def test_prometheus_has_the_rules_and_scrapes_every_worker(

@@ -28,6 +28,7 @@ def test_the_topics_it_reads() -> None:
     assert (
         wanted("hub.lifecycle") and wanted("dept.TAX.petitions") and wanted("county.410402.status")
     )
+    assert wanted("hub.privacy"), "the hub's erasures: the console must erase its copy too"
     assert not wanted("hub.petitions") and not wanted("dept.TAX.petitions-changelog")
     assert not wanted("petition-hub-routed") and not wanted("hotline12345.workorders")
 

@@ -215,11 +215,15 @@ def signed_in(under: ConsoleUnderTest, username: str) -> tuple[TestClient, str]:
 
 @contextmanager
 def serve_console(
-    broker: EmbeddedBroker, tmp_path: Path, accounts: Sequence[tuple[str, str, str | None]]
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    accounts: Sequence[tuple[str, str, str | None]],
+    **settings: str,
 ) -> Iterator[str]:
     """``petition-hub console serve`` (with its projector) on ``broker`` in a subprocess, with
-    ``accounts`` (username, role, unit) made by ``console users add``; yields its URL once
-    ``/health`` answers, stops it after."""
+    ``accounts`` (username, role, unit) made by ``console users add`` and ``settings`` (more
+    environment: ``HUB_CONSOLE_METRICS_PORT=...``); yields its URL once ``/health`` answers,
+    stops it after."""
     env = {
         **os.environ,
         "HUB_BROKER": broker.url,
@@ -228,6 +232,7 @@ def serve_console(
         "HUB_API_TOKENS": TEST_API_TOKEN,
         "HUB_APP_ID": f"console-test-{uuid.uuid4().hex[:6]}",
         "HUB_CONSOLE_PORT": str(free_port()),
+        **settings,
     }
     for name, role, unit in accounts:
         args = ["console", "users", "add", name, "--role", role, "--password", PASSWORD]

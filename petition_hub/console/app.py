@@ -8,7 +8,9 @@ asking (:func:`api_principal`, :func:`page_principal`), CSRF, and the console's 
 - Everything else asks for a session (a signed-in account) or ``Authorization: Bearer`` with a
   token of ``HUB_API_TOKENS``: the API answers 401, a page sends the browser to ``/login``.
 - ``/metrics``: Prometheus text: requests by route and status, their latency, the projection's
-  lag (operators, the office, or an API token: what Prometheus sends).
+  lag (operators, the office, or an API token). Prometheus scrapes the same series on a port of
+  their own with no sign-in, ``HUB_CONSOLE_METRICS_PORT`` (compose: 9109, on the compose network
+  only, as the workers' 9108): :meth:`ConsoleMetrics.serve`.
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
+    start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -59,8 +65,38 @@ CSRF_HEADER: Final = "X-CSRF-Token"
 CSRF_FIELD: Final = "csrf_token"
 
 
+class _Lag(Collector):
+    """The projection's lag, asked of the projector when scraped (from the metrics port's
+    thread too: a reading that fails while the group reassigns partitions gives the last one)."""
+
+    NAME: Final = "petition_hub_console_projection_lag_records"
+
+    def __init__(self, source: Callable[[], float | None] | None) -> None:
+        self.source = source
+        self.last: float | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            value = self.source() if self.source is not None else None
+        except Exception:  # e.g. the assignment changed as it was read: a scrape must not fail
+            value = None
+        if value is not None:
+            self.last = value
+        family = GaugeMetricFamily(
+            self.NAME,
+            "Records on the hub's topics the console's projection has not applied yet "
+            "(no sample before the projector has its partitions).",
+        )
+        if self.last is not None:
+            family.add_metric([], self.last)
+        yield family
+
+
 class ConsoleMetrics:
-    """The console's series, in a registry of its own (one per app: tests make several)."""
+    """The console's series, in a registry of its own (one per app: tests make several):
+    requests by route (its template: never an id), method and status, their latency, and the
+    projection's lag. Served at ``/metrics`` on the console's port (signed in) and, with
+    ``HUB_CONSOLE_METRICS_PORT``, on a port of their own (:meth:`serve`)."""
 
     def __init__(self, lag: Callable[[], float | None] | None = None) -> None:
         self.registry = CollectorRegistry()
@@ -77,19 +113,27 @@ class ConsoleMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
-        self.lag = Gauge(
-            "petition_hub_console_projection_lag_records",
-            "Records on the hub's topics the console's projection has not applied yet.",
-            registry=self.registry,
-        )
-        self._lag = lag
+        self.lag = _Lag(lag)
+        self.registry.register(self.lag)
+        # the process's memory, CPU and files, as a worker's /metrics has them
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
 
     def render(self) -> bytes:
-        if self._lag is not None:
-            value = self._lag()
-            if value is not None:
-                self.lag.set(value)
         return generate_latest(self.registry)
+
+    def serve(self, bind: str, port: int) -> Callable[[], None]:
+        """Serve these series, and nothing else, on ``bind:port`` with no sign-in (the client
+        library's server, in a thread of its own); the function returned stops it. What they
+        hold is no one's data: route templates, status codes, durations, a count of records."""
+        server, thread = start_http_server(port, bind, registry=self.registry)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+
+        return stop
 
 
 #: The 通报 of a period (the hub's topics are its source: petition_hub.ops.report).

@@ -17,6 +17,13 @@ Why the result does not depend on who applies what, or twice:
   per petition), routing's ``triage`` / ``routed`` only until the lifecycle speaks; deadlines from
   the latest event that set them; overdue and supervision derived from the rounds whose clocks
   fired (:func:`derive`).
+- **An erasure sticks**: a petition the hub erased (``hub.privacy``) keeps no personal data
+  whether its erasure is projected after its other records or before them (partitions read at
+  different speeds, a rebuild): :func:`merge_erasure` empties the personal columns and sets
+  ``erased_at`` (a row of its own when the petition has none yet: the tombstone),
+  :func:`merge_routing` leaves them empty on an erased petition, and every batch that touches an
+  erased petition ends by dropping the free texts of its history, extension requests and
+  refusals (:func:`scrub`), those it has just added included.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, text, tuple_, u
 from sqlalchemy.orm import Session
 
 from .models import (
+    PERSONAL_COLUMNS,
     PROJECTED,
     Base,
     ConsumedOffset,
@@ -40,10 +48,32 @@ from .models import (
     PetitionUnit,
     Refusal,
 )
-from .projection import HANDLING, Clock, Extension, Lifecycle, Projection, RefusalRow, Routing
+from .projection import (
+    HANDLING,
+    Clock,
+    Erasure,
+    Extension,
+    Lifecycle,
+    Projection,
+    RefusalRow,
+    Routing,
+)
 
 #: The PostgreSQL advisory lock every batch takes (an arbitrary constant: "PHCONSOL").
 LOCK_KEY: Final = 0x5048434F4E534F4C
+
+#: History entries whose text the console wrote itself from codes and ids (the units of a triage
+#: decision, a repeat's channel reference, a dispute's outcome, an erasure's field names or
+#: request reference): kept on an erased petition; every other entry's text is free text a person
+#: wrote, which may quote the petitioner.
+CODED_TEXTS: Final = (
+    "office.TRIAGE_ROUTE",
+    "repeat_linked",
+    "dispute_decided",
+    "privacy.erased",
+    "privacy.erasure_requested",
+    "privacy.erasure_due",
+)
 
 #: Rows per ``IN (...)`` query (SQLite allows 32,766 parameters; PostgreSQL 65,535).
 _CHUNK: Final = 500
@@ -152,6 +182,10 @@ def apply_batch(
         petition.updated_at = now
     for rows in units.values():
         _mark_current(rows)
+    erased = sorted(pid for pid, row in petitions.items() if row.erased_at is not None)
+    if erased:
+        session.flush()  # the batch's own rows first: scrub reaches them too
+        scrub(session, erased)
     _store_offsets(session, {tp: n for tp, n in ends.items() if tp not in reseek}, stored, now)
     return Applied(records=len(todo), skipped=len(items) - len(todo), reseek=reseek)
 
@@ -166,6 +200,8 @@ def _merge_one(
 ) -> None:
     """Merge one record's projection into the batch's rows (its event row aside)."""
     petition = petitions[p.event.petition_id] if p.event.petition_id else None
+    if petition is not None and p.erasure is not None:
+        merge_erasure(petition, p.erasure)
     if petition is not None and p.routing is not None:
         merge_routing(petition, p.routing)
         _merge_unit(session, units, petition.petition_id, p.routing)
@@ -270,12 +306,59 @@ def merge_routing(petition: Petition, routing: Routing) -> None:
     if petition.sign_for_deadline_at is not None:
         columns.pop("sign_for_deadline", None)
         columns.pop("sign_for_deadline_provisional", None)
+    if petition.erased_at is not None:
+        # a copy projected after the erasure (a unit topic read behind hub.privacy, a rebuild)
+        for name in PERSONAL_COLUMNS:
+            columns.pop(name, None)
     for name, value in columns.items():
         setattr(petition, name, value)
     if petition.state_at is None:  # the lifecycle has not spoken
         if petition.state != "linked":
             petition.state = "triage" if routing.role == "TRIAGE" else "routed"
         petition.lead_unit = None if routing.role == "TRIAGE" else routing.lead
+
+
+def merge_erasure(petition: Petition, erasure: Erasure) -> None:
+    """The hub erased the petition's personal data: none stays in its row, now or later (the
+    earliest erasure's time and reason, whichever is projected first)."""
+    if petition.erased_at is None or (erasure.at, erasure.reason) < (
+        petition.erased_at,
+        petition.erasure_reason or "",
+    ):
+        petition.erased_at, petition.erasure_reason = erasure.at, erasure.reason
+    for name in PERSONAL_COLUMNS:
+        setattr(petition, name, None)
+
+
+def scrub(session: Session, pids: Sequence[str]) -> None:
+    """Drop the free texts of erased petitions ``pids``: their history's (but for
+    :data:`CODED_TEXTS`), their extension requests' reasons and notes, their refusals' messages.
+    Idempotent; a few statements per batch, only for a batch that touches an erased petition."""
+    events, extensions, refusals = _table(Event), _table(ExtensionRequest), _table(Refusal)
+    for i in range(0, len(pids), _CHUNK):
+        chunk = list(pids[i : i + _CHUNK])
+        session.execute(
+            update(events)
+            .where(
+                events.c.petition_id.in_(chunk),
+                events.c.text.is_not(None),
+                events.c.kind.not_in(CODED_TEXTS),
+            )
+            .values(text=None)
+        )
+        session.execute(
+            update(extensions)
+            .where(
+                extensions.c.petition_id.in_(chunk),
+                (extensions.c.reason.is_not(None)) | (extensions.c.note.is_not(None)),
+            )
+            .values(reason=None, note=None)
+        )
+        session.execute(
+            update(refusals)
+            .where(refusals.c.petition_id.in_(chunk), refusals.c.message.is_not(None))
+            .values(message=None)
+        )
 
 
 def merge_lifecycle(petition: Petition, life: Lifecycle) -> None:

@@ -82,6 +82,7 @@ LIST_COLUMNS: Final = (
     "closure",
     "satisfaction",
     "enterprise_name",
+    "erased_at",
 )
 
 

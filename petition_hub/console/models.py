@@ -13,7 +13,8 @@ Times are stored in UTC (:class:`UtcDateTime`: aware datetimes in, aware UTC dat
 SQLite too, which keeps no zone). No column holds personal data in plain text: the petitioner's
 contact, and the texts as the units received them where they quote it, are ``contact_sealed``
 (encrypted with ``HUB_PII_KEY``: :func:`petition_hub.console.projection.open_personal`); the plain
-texts have the contact's name and phone and every phone- or ID-shaped number masked.
+texts have the contact's name and phone and every phone- or ID-shaped number masked. Once the hub
+erases a petition's personal data, none of these is kept (``petitions.erased_at``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "PERSONAL_COLUMNS",
     "PROJECTED",
     "AuditEntry",
     "Base",
@@ -162,7 +164,19 @@ class Petition(Base):
     routing_explanation: Mapped[str | None] = mapped_column(Text)
     routing_reason: Mapped[str | None] = mapped_column(Text)
     suggested_units: Mapped[list[str]] = mapped_column(JSON, default=list)
+    erased_at: Mapped[datetime | None]
+    """When the hub erased the petition's personal data (``hub.privacy``): from then on the
+    console keeps none (:data:`PERSONAL_COLUMNS` null, its history's free texts dropped), also of
+    what it projects of the petition later. Set even on a row that holds nothing else yet (an
+    erasure projected before the petition's own records): the tombstone they respect."""
+    erasure_reason: Mapped[str | None] = mapped_column(String(16))
+    """``RETENTION`` or ``REQUEST``."""
     updated_at: Mapped[datetime | None]
+
+
+#: The columns of ``petitions`` that may hold personal data (the sealed contact and texts, and the
+#: masked texts, which may still quote the petitioner): null once the petition is erased.
+PERSONAL_COLUMNS: Final = ("title", "content", "contact_sealed", "routing_explanation")
 
 
 class PetitionUnit(Base):

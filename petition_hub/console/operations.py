@@ -81,6 +81,7 @@ def detail(console: Console, principal: Principal, petition_id: str) -> dict[str
                 "routing_explanation",
                 "routing_reason",
                 "suggested_units",
+                "erasure_reason",
             ),
         )
         data["has_contact"] = p.contact_sealed is not None
@@ -103,7 +104,8 @@ def contact(console: Console, principal: Principal, petition_id: str) -> dict[st
     if principal.role == "unit" and p.identity_withheld:
         raise HTTPException(403, "the petitioner's identity is withheld from the units")
     if p.contact_sealed is None:
-        return {"petition_id": petition_id, "contact": None}
+        # none given, or erased by the hub (``erased_at``): nothing to open, nothing to record
+        return {"petition_id": petition_id, "contact": None, "erased_at": p.erased_at}
     if console.cipher is None:
         raise HTTPException(503, "the console has no HUB_PII_KEY: it cannot open personal data")
     try:
@@ -119,7 +121,7 @@ def contact(console: Console, principal: Principal, petition_id: str) -> dict[st
                 action="view_personal_data",
             )
         )
-    return {"petition_id": petition_id, "contact": opened}
+    return {"petition_id": petition_id, "contact": opened, "erased_at": None}
 
 
 def unit_action(

@@ -109,6 +109,9 @@ KINDS: Final = {
     "office.TRIAGE_ROUTE": "办公室分办",
     "office.EXTENSION_APPROVED": "批准延期",
     "office.EXTENSION_REFUSED": "不予延期",
+    "privacy.erasure_requested": "申请删除个人信息",
+    "privacy.erasure_due": "个人信息待删除",
+    "privacy.erased": "个人信息已删除",
 }
 CLOCKS: Final = {"sign_for": "签收时限", "resolve": "办结时限"}
 SIGNALS: Final = {

@@ -26,6 +26,15 @@ the petitioner consented) and the texts as the unit received them are sealed wit
 (:func:`seal_personal`, ``petitions.contact_sealed``); the plain ``title`` and ``content`` have
 the contact's name and phone and every phone- or ID-shaped number masked, as are the units'
 free texts (replies, notes) in the history.
+
+Erasure: when the hub erases a petition's personal data (:mod:`petition_hub.service.erasure`),
+the console drops its own copy: the sealed contact and texts, the masked texts (they may still
+quote the petitioner by a name the masker did not know) and the free texts of its history. It
+acts on the routing stage's order (``erasure_due``: the hub's decision, taken by the owner of the
+petition; the eraser may find nothing left to redact on ``hub.petitions`` and then writes no
+``erased``, while the console's copy came from the unit topics) and on the eraser's ``erased``
+(the same erasure, later on the same partition: applying it again changes nothing). An
+``erasure_requested`` is history only: the hub may refuse it (an unknown petition).
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from petition_hub.topics import names
 
 __all__ = [
     "Clock",
+    "Erasure",
     "EventRow",
     "Extension",
     "Lifecycle",
@@ -189,6 +199,16 @@ class RefusalRow:
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """The hub erased (or ordered the erasure of) a petition's personal data: the console keeps
+    none of it from now on, whatever of the petition it projects later (:mod:`.apply`)."""
+
+    at: datetime
+    reason: str
+    """``RETENTION`` (after closure) or ``REQUEST`` (the petitioner's)."""
+
+
+@dataclass(frozen=True)
 class Projection:
     """Everything one record adds to the console."""
 
@@ -198,6 +218,7 @@ class Projection:
     clock: Clock | None = None
     extension: Extension | None = None
     refusal: RefusalRow | None = None
+    erasure: Erasure | None = None
     touches: tuple[str, ...] = field(default=())
     """Petition ids whose rows this record may change (besides the event's)."""
 
@@ -557,6 +578,31 @@ def _supervision(rec: Record, v: Mapping[str, Any]) -> Projection:
     return Projection(event=event)
 
 
+#: The hub.privacy kinds on which the console erases its copy (see the module's docstring).
+ERASING: Final = frozenset({"ERASURE_DUE", "ERASED"})
+
+
+def _privacy(rec: Record, v: Mapping[str, Any]) -> Projection:
+    kind = str(v["kind"])
+    at = _utc(v["at"])
+    assert at is not None
+    reason = str(v["reason"])
+    # field names (ERASED) and the request's reference (a ticket number): never a value
+    text = ", ".join(v.get("fields") or ()) if kind == "ERASED" else v.get("reference")
+    event = EventRow(
+        event_id=rec.event_id(),
+        petition_id=str(v["petitionId"]),
+        source=rec.topic,
+        at=at,
+        kind=f"privacy.{kind.lower()}",
+        author=v.get("requestedBy"),
+        text=text or None,
+        reason=reason,
+    )
+    erasure = Erasure(at, reason) if kind in ERASING else None
+    return Projection(event=event, erasure=erasure)
+
+
 _BY_RECORD: Final = {
     "cn.gov.pds.hub.LifecycleEvent": _lifecycle,
     "cn.gov.pds.hub.SlaEvent": _sla,
@@ -565,6 +611,7 @@ _BY_RECORD: Final = {
     "cn.gov.pds.hub.OfficeDecision": _office_decision,
     "cn.gov.pds.hub.Rejection": _rejection,
     "cn.gov.pds.hub.Supervision": _supervision,
+    "cn.gov.pds.hub.PrivacyEvent": _privacy,
 }
 
 

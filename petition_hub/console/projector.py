@@ -53,7 +53,7 @@ log = structlog.get_logger(__name__)
 
 #: Every topic the console reads: the hub's event topics, and each unit's two topics.
 TOPIC_PATTERN: Final = (
-    r"^(hub\.lifecycle|hub\.sla|hub\.triage|hub\.rejects|office\.decisions"
+    r"^(hub\.lifecycle|hub\.sla|hub\.triage|hub\.rejects|hub\.privacy|office\.decisions"
     r"|office\.supervision|leadinggroup\.supervision"
     r"|(dept|county)\.[A-Za-z0-9_-]+\.(petitions|status))$"
 )

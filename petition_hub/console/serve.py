@@ -3,7 +3,9 @@
 - The database is migrated first; then uvicorn serves :func:`~.app.create_app` on
   ``HUB_CONSOLE_BIND`` (loopback by default) and ``HUB_CONSOLE_PORT`` (8090), and the projector
   (:func:`petition_hub.console.projector.run`) runs beside it as an asyncio task: any number of
-  replicas share the database and the projector's consumer group.
+  replicas share the database and the projector's consumer group. With
+  ``HUB_CONSOLE_METRICS_PORT``, the metrics are also served on that port with no sign-in
+  (:meth:`~.app.ConsoleMetrics.serve`), for Prometheus.
 - Actions are sent with the tools' producer (acks=all, Kafka's partitioner: a petition's
   record lands on the partition the hub's stages read it from), in a thread so the event loop
   does not wait on the broker.
@@ -153,6 +155,11 @@ async def serve(settings: Settings, *, project: bool = True) -> None:
         access_log=False,  # the paths hold petition ids: the metrics count routes instead
     )
     server = uvicorn.Server(config)
+    stop_metrics = (
+        None
+        if settings.console_metrics_port is None
+        else console.metrics.serve(settings.console_bind, settings.console_metrics_port)
+    )
     tasks = [asyncio.create_task(_keep_statistics(engine))]
     if project:
         tasks.append(asyncio.create_task(projection.run(settings, engine, started=running.append)))
@@ -163,4 +170,6 @@ async def serve(settings: Settings, *, project: bool = True) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if stop_metrics is not None:
+            await asyncio.to_thread(stop_metrics)
         engine.dispose()

@@ -112,6 +112,9 @@ def serve(no_project: bool) -> None:
         "(petition-hub console users add … makes the accounts)",
         err=True,
     )
+    if settings.console_metrics_port is not None:
+        where = f"{settings.console_bind}:{settings.console_metrics_port}"
+        click.echo(f"console metrics (no sign-in): http://{where}/metrics", err=True)
     asyncio.run(until_signalled(run_serve(settings, project=not no_project)))
 
 

@@ -124,6 +124,16 @@ class Settings(BaseSettings):
         description="The address the console listens on; loopback unless a deployment says "
         "otherwise (compose: 0.0.0.0 on its own network).",
     )
+    console_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="A port of its own for the console's metrics (Prometheus text, no sign-in: "
+        "route templates, statuses, latency, the projection's lag), on HUB_CONSOLE_BIND; for "
+        "Prometheus on a network only it reaches (compose: 9109, not published). Unset means "
+        "none: /metrics on the console's port, for a signed-in operator or the office or an "
+        "API token.",
+    )
     console_secret: SecretStr | None = Field(
         default=None,
         description="The key that signs the console's session cookies and CSRF tokens (every "
