@@ -214,6 +214,11 @@ class Stage(Service):
         )
         for p, state in states.items():
             self.processor.restored(p, state)
+            # a partition at a time, heartbeats between: rebuilding thousands of petitions takes
+            # seconds, longer than a session, and a group that loses this worker mid-restore
+            # takes the partitions away and gives them back to be restored again (seen: a
+            # restarted worker restoring 4,000 petitions over and over on a loaded host)
+            await asyncio.sleep(0)
         self.states.update(states)
         if self.marks is not None:
             await self._reconcile(partitions)
