@@ -176,13 +176,18 @@ class Repeats:
             return None, self._index(src, link, state)
         pid = link["repeatId"]
         mark = _mark(state, pid)
-        if mark is None or mark["m"] != ASKED:
+        if mark is not None and mark["m"] != ASKED:
             return None, []  # answered already (a replay)
+        # No mark: the answer came before its question's routing record. After a crash the
+        # stage replays its sources in no set order across topics, and the question, on the
+        # broker already, is not written again (exactly once): dropping the answer would leave
+        # the petition waiting for ever. It is recorded now; the routing record goes by it.
         outcome = LINKED if link["kind"] == "LINKED" else NEW_CASE
-        matter = mark.get("matter")
+        matter = mark.get("matter") if mark is not None else link.get("matterKey")
         # a matter's claim answered by an earlier case (ended, or its window over) is a repeat
         # of that case and names it, as a 12345 repeat does; answered by none, it names none
-        first = mark["first"] or (link["firstId"] if outcome == NEW_CASE else "")
+        asked_first = mark["first"] if mark is not None else ""
+        first = asked_first or (link["firstId"] if outcome == NEW_CASE else "")
         state[REPEAT_MARK + pid.encode()] = json.dumps(
             {"m": outcome, "first": first, "matter": matter}
         ).encode()
