@@ -345,6 +345,22 @@ class WorkerProcess:
         return None if proc is None else stop_process(proc, sig, timeout)
 
 
+def wait_progress(
+    measure: Callable[[], float], target: float, what: str, stall: float = 90.0
+) -> float:
+    """Wait until ``measure()`` reaches ``target``, as long as it keeps moving: fail only after
+    ``stall`` seconds without progress (a loaded machine is slow, a stuck hub does not move)."""
+    best, since = measure(), time.monotonic()
+    while best < target:
+        if time.monotonic() - since > stall:
+            raise AssertionError(f"{what}: stuck at {best} of {target} for {stall:.0f}s")
+        time.sleep(0.5)
+        now = measure()
+        if now > best:
+            best, since = now, time.monotonic()
+    return best
+
+
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2, what: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
