@@ -195,6 +195,27 @@ def decoded(records: Iterable[Record]) -> list[dict[str, Any]]:
     return [dict(schemas.decode(r.value or b"")[1]) for r in records]
 
 
+def wait_for(
+    what: str, found: Callable[[], list[Any]], count: int, timeout: float = 90.0
+) -> list[Any]:
+    """What ``found()`` returns once it holds at least ``count`` items (fails after ``timeout``
+    seconds, naming ``what``)."""
+
+    def enough() -> tuple[list[Any]] | None:
+        got = found()
+        return (got,) if len(got) >= count else None
+
+    (result,) = wait_until(enough, timeout, what=f"{count} {what}")
+    return list(result)
+
+
+def lifecycle_of(bootstrap: str, pid: str) -> list[dict[str, Any]]:
+    """The ``hub.lifecycle`` records of petition ``pid`` so far, decoded."""
+    return decoded(
+        r for r in read_topic(bootstrap, "hub.lifecycle", timeout=5) if r.key == pid.encode()
+    )
+
+
 def linked_repeats(bootstrap: str) -> set[str]:
     """The petitions the lifecycle linked to an open case so far (``repeat_linked`` on
     ``hub.lifecycle``: 重复诉求): by design they have no case of their own, no clock and no
