@@ -195,6 +195,27 @@ def decoded(records: Iterable[Record]) -> list[dict[str, Any]]:
     return [dict(schemas.decode(r.value or b"")[1]) for r in records]
 
 
+def wait_for(
+    what: str, found: Callable[[], list[Any]], count: int, timeout: float = 90.0
+) -> list[Any]:
+    """What ``found()`` returns once it holds at least ``count`` items (fails after ``timeout``
+    seconds, naming ``what``)."""
+
+    def enough() -> tuple[list[Any]] | None:
+        got = found()
+        return (got,) if len(got) >= count else None
+
+    (result,) = wait_until(enough, timeout, what=f"{count} {what}")
+    return list(result)
+
+
+def lifecycle_of(bootstrap: str, pid: str) -> list[dict[str, Any]]:
+    """The ``hub.lifecycle`` records of petition ``pid`` so far, decoded."""
+    return decoded(
+        r for r in read_topic(bootstrap, "hub.lifecycle", timeout=5) if r.key == pid.encode()
+    )
+
+
 def linked_repeats(bootstrap: str) -> set[str]:
     """The petitions the lifecycle linked to an open case so far (``repeat_linked`` on
     ``hub.lifecycle``: 重复诉求): by design they have no case of their own, no clock and no
@@ -343,6 +364,22 @@ class WorkerProcess:
         """Stop the worker (SIGTERM: graceful; SIGKILL: a crash). Returns the exit code."""
         proc, self.proc = self.proc, None
         return None if proc is None else stop_process(proc, sig, timeout)
+
+
+def wait_progress(
+    measure: Callable[[], float], target: float, what: str, stall: float = 90.0
+) -> float:
+    """Wait until ``measure()`` reaches ``target``, as long as it keeps moving: fail only after
+    ``stall`` seconds without progress (a loaded machine is slow, a stuck hub does not move)."""
+    best, since = measure(), time.monotonic()
+    while best < target:
+        if time.monotonic() - since > stall:
+            raise AssertionError(f"{what}: stuck at {best} of {target} for {stall:.0f}s")
+        time.sleep(0.5)
+        now = measure()
+        if now > best:
+            best, since = now, time.monotonic()
+    return best
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2, what: str = "") -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hubtest import WorkerProcess, metric_sum, produce, read_topic, set_clock, wait_until
+from hubtest import WorkerProcess, metric_sum, produce, read_topic, set_clock, wait_progress
 from petition_hub import schemas
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.domain.lifecycle import Accepted, Received, Routed, SlaSignal, Tick, apply
@@ -115,10 +115,10 @@ def test_every_due_step_fires_once_across_a_crash_and_a_rebalance(
 
     # half the sign-for deadlines pass; the worker dies while their overdue steps fire
     now = advance(T0 + timedelta(hours=1, minutes=30))
-    wait_until(
-        lambda: metric_sum(first.metrics(), "petition_hub_sla_steps_total") >= n // 3,
-        120,
-        what="steps firing",
+    wait_progress(
+        lambda: metric_sum(first.metrics(), "petition_hub_sla_steps_total"),
+        n // 3,
+        "steps firing before the crash",
     )
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL  # a crash, mid-way
 
@@ -140,7 +140,7 @@ def test_every_due_step_fires_once_across_a_crash_and_a_rebalance(
                 got[(e["petitionId"], e["clock"], e["signal"], str(e["round"]), at)] += 1
         return got
 
-    wait_until(lambda: sum(fired().values()) >= sum(want.values()), 180, what="every step")
+    wait_progress(lambda: sum(fired().values()), sum(want.values()), "every step on hub.sla")
     time.sleep(3)  # anything late (a duplicate) would show now
     got = fired()
     missing = want - got

@@ -43,6 +43,7 @@ from hubtest import (
     produce,
     read_topic,
     topic_names,
+    wait_progress,
     wait_until,
 )
 from petition_hub import schemas
@@ -87,22 +88,6 @@ def _mixed(n: int, seed: int, broken_every: int = 33) -> list[CorpusItem]:
         )
         items.extend(batch)
     return items
-
-
-def wait_progress(
-    measure: Callable[[], float], target: float, what: str, stall: float = 90.0
-) -> float:
-    """Wait until ``measure()`` reaches ``target``, as long as it keeps moving: fail only after
-    ``stall`` seconds without progress (a loaded machine is slow, a stuck hub does not move)."""
-    best, since = measure(), time.monotonic()
-    while best < target:
-        if time.monotonic() - since > stall:
-            raise AssertionError(f"{what}: stuck at {best} of {target} for {stall:.0f}s")
-        time.sleep(0.5)
-        now = measure()
-        if now > best:
-            best, since = now, time.monotonic()
-    return best
 
 
 def _send(broker: EmbeddedBroker, items: list[CorpusItem]) -> None:

@@ -23,12 +23,14 @@ from typing import Any
 import pytest
 
 from hubtest import (
-    Record,
     WorkerProcess,
+    decoded,
     hub_cli,
+    lifecycle_of,
     produce,
     read_topic,
     set_clock,
+    wait_for,
     wait_until,
 )
 from petition_hub import schemas
@@ -63,24 +65,6 @@ def _status(broker: str, unit: str, kind: str, at: datetime, **extra: Any) -> No
     produce(broker, f"{unit}.status", [(FIRST_PID.encode(), value, ())])
 
 
-def _decoded(records: list[Record]) -> list[dict[str, Any]]:
-    return [dict(schemas.decode(r.value or b"")[1]) for r in records]
-
-
-def _wait(what: str, found: Callable[[], list[Any]], count: int) -> list[Any]:
-    def enough() -> list[Any]:
-        got = found()
-        return got if len(got) >= count else []
-
-    result: list[Any] = wait_until(enough, 90, what=f"{count} {what}")
-    return result
-
-
-def _lifecycle(broker: str, pid: str) -> list[dict[str, Any]]:
-    records = read_topic(broker, "hub.lifecycle", timeout=5)
-    return _decoded([r for r in records if r.key == pid.encode()])
-
-
 def _progress(broker: str, gdbh: str) -> list[dict[str, Any]]:
     records = read_topic(broker, "hotline12345.progress", timeout=5)
     return [json.loads(r.value or b"") for r in records if r.key == gdbh.encode()]
@@ -95,7 +79,9 @@ def test_a_repeat_call_joins_the_open_case_and_a_later_one_opens_a_repeat(
     broker = hub_topics.bootstrap
 
     _call(broker, FIRST, RECEIVED)
-    first = _wait("lifecycle records of the first case", lambda: _lifecycle(broker, FIRST_PID), 2)
+    first = wait_for(
+        "lifecycle records of the first case", lambda: lifecycle_of(broker, FIRST_PID), 2
+    )
     assert [r["toState"] for r in first[:2]] == ["received", "routed"], first
     lead = first[1]["leadUnit"]
     assert lead, first
@@ -103,9 +89,9 @@ def test_a_repeat_call_joins_the_open_case_and_a_later_one_opens_a_repeat(
     # the repeat call, the next day, while the first case is open: linked to it
     t = set_clock(clock, t + timedelta(days=1))
     _call(broker, REPEAT, t - timedelta(minutes=2), repeat_of=FIRST)
-    linked = _wait(
+    linked = wait_for(
         "repeat_linked records",
-        lambda: [r for r in _lifecycle(broker, FIRST_PID) if r["kind"] == "repeat_linked"],
+        lambda: [r for r in lifecycle_of(broker, FIRST_PID) if r["kind"] == "repeat_linked"],
         1,
     )
     (link,) = linked
@@ -115,17 +101,17 @@ def test_a_repeat_call_joins_the_open_case_and_a_later_one_opens_a_repeat(
         REPEAT,
     ), link
     assert link["leadUnit"] == lead and link["repeatOf"] is None, link
-    notices = _wait(
+    notices = wait_for(
         "repeat notices to the lead",
         lambda: [
             n
-            for n in _decoded(read_topic(broker, f"{lead}.petitions", timeout=5))
+            for n in decoded(read_topic(broker, f"{lead}.petitions", timeout=5))
             if n.get("kind") == "repeat_linked" and n["petitionId"] == FIRST_PID
         ],
         1,
     )
     assert "重复诉求" in notices[0]["message"] and REPEAT in notices[0]["message"], notices
-    heard = _wait("progress messages of the repeat", lambda: _progress(broker, REPEAT), 1)
+    heard = wait_for("progress messages of the repeat", lambda: _progress(broker, REPEAT), 1)
     assert [(m["kind"], m["petitionRef"]) for m in heard] == [("linked", FIRST_PID)], heard
 
     # the lead signs for and replies: the repeat's caller hears it too, as the first's does
@@ -133,7 +119,7 @@ def test_a_repeat_call_joins_the_open_case_and_a_later_one_opens_a_repeat(
     _status(broker, lead, "SIGNED_FOR", t)
     t = set_clock(clock, t + timedelta(days=1))
     _status(broker, lead, "REPLIED", t, replyText="已协调银行办理续贷。", replyKind="RESOLVED")
-    heard = _wait("progress messages of the repeat", lambda: _progress(broker, REPEAT), 3)
+    heard = wait_for("progress messages of the repeat", lambda: _progress(broker, REPEAT), 3)
     assert [m["kind"] for m in heard] == ["linked", "signed_for", "replied"], heard
     assert all(m["GDBH"] == REPEAT and m["petitionRef"] == FIRST_PID for m in heard), heard
 
@@ -148,30 +134,32 @@ def test_a_repeat_call_joins_the_open_case_and_a_later_one_opens_a_repeat(
     }
     value = json.dumps(rating, ensure_ascii=False).encode()
     produce(broker, "hotline12345.callbacks", [(FIRST.encode(), value, ())])
-    _wait(
+    wait_for(
         "ratings of the first case",
-        lambda: [r for r in _lifecycle(broker, FIRST_PID) if r["toState"] == "evaluated"],
+        lambda: [r for r in lifecycle_of(broker, FIRST_PID) if r["toState"] == "evaluated"],
         1,
     )
     t = set_clock(clock, t + timedelta(days=8))
-    _wait(
+    wait_for(
         "closures of the first case",
-        lambda: [r for r in _lifecycle(broker, FIRST_PID) if r["toState"] == "closed"],
+        lambda: [r for r in lifecycle_of(broker, FIRST_PID) if r["toState"] == "closed"],
         1,
     )
 
     # a repeat after the closure: a case of its own, naming the first
     t = set_clock(clock, t + timedelta(hours=1))
     _call(broker, LATER, t - timedelta(minutes=2), repeat_of=FIRST)
-    later = _wait("lifecycle records of the later case", lambda: _lifecycle(broker, LATER_PID), 2)
+    later = wait_for(
+        "lifecycle records of the later case", lambda: lifecycle_of(broker, LATER_PID), 2
+    )
     assert [r["toState"] for r in later[:2]] == ["received", "routed"], later
     assert all(r["repeatOf"] == FIRST_PID for r in later), later
 
     # counted once: the linked repeat has no lifecycle or clock record of its own
-    assert _lifecycle(broker, REPEAT_PID) == []
+    assert lifecycle_of(broker, REPEAT_PID) == []
     sla = read_topic(broker, "hub.sla", timeout=5)
     assert not [r for r in sla if r.key == REPEAT_PID.encode()]
-    cases = {r["petitionId"] for r in _decoded(read_topic(broker, "hub.lifecycle", timeout=5))}
+    cases = {r["petitionId"] for r in decoded(read_topic(broker, "hub.lifecycle", timeout=5))}
     assert cases == {FIRST_PID, LATER_PID}, cases
 
     # the report from what the worker wrote: two cases received, one a repeat (重复诉求率 50 %),

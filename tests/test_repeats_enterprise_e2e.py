@@ -20,8 +20,17 @@ from typing import Any
 
 import pytest
 
-from hubtest import Record, WorkerProcess, hub_cli, produce, read_topic, set_clock, wait_until
-from petition_hub import schemas
+from hubtest import (
+    WorkerProcess,
+    decoded,
+    hub_cli,
+    lifecycle_of,
+    produce,
+    read_topic,
+    set_clock,
+    wait_for,
+    wait_until,
+)
 from petition_hub.data import load_samples
 from petition_hub.domain.petition import Channel, petition_id_for
 
@@ -56,24 +65,6 @@ def _appeal(broker: str, appeal_id: str, uscc: str, at: datetime, title: str, te
     produce(broker, "miniprogram.appeals", [(appeal_id.encode(), value, ())])
 
 
-def _decoded(records: list[Record]) -> list[dict[str, Any]]:
-    return [dict(schemas.decode(r.value or b"")[1]) for r in records]
-
-
-def _wait(what: str, found: Callable[[], list[Any]], count: int) -> list[Any]:
-    def enough() -> list[Any]:
-        got = found()
-        return got if len(got) >= count else []
-
-    result: list[Any] = wait_until(enough, 90, what=f"{count} {what}")
-    return result
-
-
-def _lifecycle(broker: str, pid: str) -> list[dict[str, Any]]:
-    records = read_topic(broker, "hub.lifecycle", timeout=5)
-    return _decoded([r for r in records if r.key == pid.encode()])
-
-
 def test_the_same_enterprise_and_theme_on_another_channel_joins_the_open_case(
     hub_topics: Any, start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
@@ -83,7 +74,7 @@ def test_the_same_enterprise_and_theme_on_another_channel_joins_the_open_case(
     broker = hub_topics.bootstrap
 
     uscc = _call(broker, RECEIVED)
-    first = _wait("lifecycle records of the call", lambda: _lifecycle(broker, CALL_PID), 2)
+    first = wait_for("lifecycle records of the call", lambda: lifecycle_of(broker, CALL_PID), 2)
     assert [r["toState"] for r in first[:2]] == ["received", "routed"], first
     lead = first[1]["leadUnit"]
     assert lead, first
@@ -92,24 +83,24 @@ def test_the_same_enterprise_and_theme_on_another_channel_joins_the_open_case(
     t = set_clock(clock, t + timedelta(days=1))
     loan = "公司流动资金贷款到期，银行不再续贷，要求全额归还，资金周转困难，请协调续贷。"
     _appeal(broker, SAME, uscc, t - timedelta(minutes=2), "银行到期不续贷", loan)
-    (link,) = _wait(
+    (link,) = wait_for(
         "repeat_linked records",
-        lambda: [r for r in _lifecycle(broker, CALL_PID) if r["kind"] == "repeat_linked"],
+        lambda: [r for r in lifecycle_of(broker, CALL_PID) if r["kind"] == "repeat_linked"],
         1,
     )
     got = (link["repeatId"], link["repeatChannel"], link["repeatRef"], link["repeatOf"])
     assert got == (SAME_PID, "MINIPROGRAM", SAME, None), link
-    notices = _wait(
+    notices = wait_for(
         "repeat notices to the lead",
         lambda: [
             n
-            for n in _decoded(read_topic(broker, f"{lead}.petitions", timeout=5))
+            for n in decoded(read_topic(broker, f"{lead}.petitions", timeout=5))
             if n.get("kind") == "repeat_linked" and n["petitionId"] == CALL_PID
         ],
         1,
     )
     assert "重复诉求" in notices[0]["message"] and SAME in notices[0]["message"], notices
-    heard = _wait(
+    heard = wait_for(
         "progress messages of the mini-program petition",
         lambda: [
             json.loads(r.value or b"")
@@ -124,15 +115,15 @@ def test_the_same_enterprise_and_theme_on_another_channel_joins_the_open_case(
     t = set_clock(clock, t + timedelta(days=1))
     text = "请问今年省级专精特新中小企业申报的条件和截止时间是什么？研发费用占比怎么计算？"
     _appeal(broker, OTHER, uscc, t - timedelta(minutes=2), "专精特新申报", text)
-    other = _wait("lifecycle records of the other", lambda: _lifecycle(broker, OTHER_PID), 2)
+    other = wait_for("lifecycle records of the other", lambda: lifecycle_of(broker, OTHER_PID), 2)
     assert [r["toState"] for r in other[:2]] == ["received", "routed"], other
     assert all(r["repeatOf"] is None for r in other), other
 
     # counted once: the linked petition has no lifecycle or clock record of its own
-    assert _lifecycle(broker, SAME_PID) == []
+    assert lifecycle_of(broker, SAME_PID) == []
     sla = read_topic(broker, "hub.sla", timeout=5)
     assert not [r for r in sla if r.key == SAME_PID.encode()]
-    cases = {r["petitionId"] for r in _decoded(read_topic(broker, "hub.lifecycle", timeout=5))}
+    cases = {r["petitionId"] for r in decoded(read_topic(broker, "hub.lifecycle", timeout=5))}
     assert cases == {CALL_PID, OTHER_PID}, cases
 
     # the report: two cases received, none a repeat; the mini-program's counted once (并案)
