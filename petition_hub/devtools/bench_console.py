@@ -39,6 +39,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import heapq
 import math
 import os
 import re
@@ -74,6 +75,7 @@ from petition_hub.schemas import codec
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.service.settings import PACKAGED_TOPICS_FILE
 from petition_hub.topics import load_topics
+from petition_hub.topics.names import DECISIONS
 
 TARGET_P95_MS: Final = 200.0
 TARGET_KEEPS_UP: Final = 1.0
@@ -153,8 +155,11 @@ class Pipeline:
         self.spec = {t.name: t for t in load_topics(PACKAGED_TOPICS_FILE).topics}
         hotline = next(c for c in channels() if c.topic == TOPIC)
         self.intake = IntakeProcessor(hotline, PiiCipher(Fernet.generate_key().decode()))
-        self.router = RoutingProcessor(LiveRules(None), CITY, ROUTED, clock=lambda: CLOCK)
-        self.rekeyer = StatusRekeyer(STATUSES, clock=lambda: CLOCK)
+        #: the hub's clock: a minute after the receipt of the petition in hand (the corpus in
+        #: order of receipt), then :data:`CLOCK` (:meth:`finish`)
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+        self.router = RoutingProcessor(LiveRules(None), CITY, ROUTED, clock=lambda: self.now)
+        self.rekeyer = StatusRekeyer(STATUSES, clock=lambda: self.now)
         self.lifecycle = LifecycleProcessor(
             rules=default_rules(),
             city=CITY,
@@ -162,8 +167,13 @@ class Pipeline:
             statuses=STATUSES,
             evaluations="bench.evaluations",
             unit_topics=units_of(self.spec),
-            clock=lambda: CLOCK,
+            clock=lambda: self.now,
         )
+        #: the office's and the units' records to come: (when, order, Outbound)
+        self.pending: list[tuple[datetime, int, Any]] = []
+        self.leads = 0
+        self.triaged = 0
+        self.scheduled = 0
         self.states: dict[tuple[str, int], PartitionState] = {}
         self.offsets: Counter[tuple[str, int]] = Counter()
         #: seconds each processor worked (framing and bookkeeping left out)
@@ -215,49 +225,85 @@ class Pipeline:
             rec = self._source(out.topic, p, out.key, value, headers)
             written.append(rec)
             if wanted(out.topic):
-                self.console.append(
-                    self.Record(
-                        rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.headers
-                    )
-                )
+                self.console.append(self._console_record(rec))
         return written
 
-    def chunk(self, items: Sequence[CorpusItem], first: int) -> None:
-        """``items`` through intake, routing, the lifecycle, the units' actions and the timer."""
-        leads: list[tuple[str, str, datetime, int]] = []
+    def chunk(self, items: Sequence[CorpusItem]) -> None:
+        """``items`` (in order of receipt) through intake, routing and the lifecycle, the clock
+        a minute after each one's receipt; what the office and the units do in between (due by
+        then) first; then the lifecycle's timer."""
         for item in items:
             p = self._partition_of(TOPIC, item.key, 0)
             raw = self._source(TOPIC, p, item.key, item.value, item.headers)
             for petition in self._run("intake", self.intake, raw):
-                if petition.topic != "hub.petitions":
+                if petition.topic != "hub.petitions" or not petition.value:
                     continue
+                received = schemas.decode(petition.value)[1]["received_at"]
+                self._release(received + timedelta(minutes=1))
                 for out in self._run("routing", self.router, petition):
-                    if out.topic == ROUTED:
-                        self._run("lifecycle", self.lifecycle, out)
-                    elif out.topic.endswith(".petitions") and out.value:
-                        _, rec = schemas.decode(out.value)
-                        if rec.get("role") == "LEAD" and rec.get("leadUnit"):
-                            leads.append(
-                                (
-                                    rec["petitionId"],
-                                    rec["leadUnit"],
-                                    rec["receivedAt"],
-                                    petition.partition,
-                                )
-                            )
+                    self._routed(out)
         self.petitions += len(items)
-        for k, (pid, unit, received, p) in enumerate(leads, first):
-            for status in _actions(pid, unit, received, k):
-                unit_p = self._partition_of(status.topic, status.key, p)
-                src = self._source(status.topic, unit_p, status.key, status.value, status.headers)
-                self.console.append(
-                    self.Record(
-                        src.topic, src.partition, src.offset, src.key, src.value, src.headers
-                    )
-                )
+        self._ticks()
+
+    def finish(self) -> None:
+        """The clock to :data:`CLOCK`: what is still due is done, and the timer fires."""
+        self._release(CLOCK)
+        self._ticks()
+
+    def _release(self, until: datetime) -> None:
+        """The clock to ``until``; the office's and the units' records due by then written and
+        read by the hub, in time order."""
+        while self.pending and self.pending[0][0] <= until:
+            at, _, out = heapq.heappop(self.pending)
+            self.now = max(self.now, at)
+            src = self._source(
+                out.topic,
+                self._partition_of(out.topic, out.key, 0),
+                out.key,
+                out.value,
+                out.headers,
+            )
+            self.console.append(self._console_record(src))
+            if out.topic == DECISIONS:
+                for routed in self._run("routing", self.router, src):
+                    self._routed(routed)
+            else:
                 for relayed in self._run("rekeyer", self.rekeyer, src):
                     if relayed.topic == STATUSES:
                         self._run("lifecycle", self.lifecycle, relayed)
+        self.now = max(self.now, until)
+
+    def _routed(self, out: SourceRecord) -> None:
+        """A record routing wrote: a decision for the lifecycle; a lead's copy, which the unit
+        acts on; a triage copy, which the office decides (19 in 20)."""
+        if out.topic == ROUTED:
+            self._run("lifecycle", self.lifecycle, out)
+            return
+        if not (out.topic.endswith(".petitions") or out.topic == "hub.triage") or not out.value:
+            return
+        rec = schemas.decode(out.value)[1]
+        if "role" not in rec:
+            return  # a notice, not a petition
+        pid, received = str(rec["petitionId"]), rec["receivedAt"]
+        if rec["role"] == "LEAD" and rec.get("leadUnit"):
+            self.leads += 1
+            for outbound in _actions(pid, rec["leadUnit"], max(received, self.now), self.leads):
+                self._schedule(outbound)
+        elif rec["role"] == "TRIAGE":
+            self.triaged += 1
+            if self.triaged % 20:
+                self._schedule(_decision(pid, rec, self.now))
+
+    def _schedule(self, out: Any) -> None:
+        record = schemas.decode(out.value)[1]
+        when: datetime = record.get("at") or record["decidedAt"]
+        self.scheduled += 1  # the order of records due at the same time: as scheduled
+        heapq.heappush(self.pending, (when, self.scheduled, out))
+
+    def _console_record(self, src: SourceRecord) -> Any:
+        return self.Record(src.topic, src.partition, src.offset, src.key, src.value, src.headers)
+
+    def _ticks(self) -> None:
         for (stage, partition), state in list(self.states.items()):
             if stage == "lifecycle":
                 self._tick(partition, state)
@@ -291,7 +337,7 @@ def _actions(pid: str, unit: str, received: datetime, k: int) -> list[Any]:
     share = k % 10
     if share > 6:
         return []
-    at = min(received + timedelta(hours=2), CLOCK - timedelta(hours=1))
+    at = received + timedelta(hours=2)
 
     def act(kind: str, hours: float, **fields: Any) -> Any:
         return unit_status(pid, unit, kind, AUTHOR, at=at + timedelta(hours=hours), **fields)
@@ -304,6 +350,16 @@ def _actions(pid: str, unit: str, received: datetime, k: int) -> list[Any]:
     if share < 4:
         out.append(act("REPLIED", 70, reply_kind="RESOLVED", reply_text="已与企业沟通并解决。"))
     return out
+
+
+def _decision(pid: str, rec: dict[str, Any], now: datetime) -> Any:
+    """The office's triage decision on a petition, as the console's form sends it: its
+    county's unit leads when it names a county, else the development and reform commission."""
+    from petition_hub.console.actions import office_decision
+
+    county = rec.get("locationCode") if rec.get("locationKind") == "county" else None
+    lead = f"county.{county}" if county else "dept.DRC"
+    return office_decision(pid, "TRIAGE_ROUTE", AUTHOR, at=now + timedelta(hours=4), lead=lead)
 
 
 class Projection:
@@ -574,9 +630,12 @@ def run_console(
                 empty(session_factory(engine))
             pipeline, projection = Pipeline(), Projection(engine, PiiCipher(key))
             reported: list[Any] = []
-            items = _items(real)
-            for start in range(0, len(items), CHUNK):
-                pipeline.chunk(items[start : start + CHUNK], start)
+            items = _in_order_of_receipt(_items(real))
+            chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+            for k, chunk in enumerate(chunks, 1):
+                pipeline.chunk(chunk)
+                if k == len(chunks):
+                    pipeline.finish()
                 projection.apply(pipeline.console)
                 reported += [r for r in pipeline.console if _for_report(r.topic)]
                 pipeline.console.clear()
@@ -651,6 +710,13 @@ def run_console(
 def meets_targets(worst_p95_ms: float, projection_ratio: float) -> bool:
     """Whether the console's figures meet its targets (the exit status)."""
     return worst_p95_ms <= TARGET_P95_MS and projection_ratio >= TARGET_KEEPS_UP
+
+
+def _in_order_of_receipt(items: list[CorpusItem]) -> list[CorpusItem]:
+    from petition_hub.connectors import PETITION_DECODERS
+
+    decode = PETITION_DECODERS[TOPIC]
+    return sorted(items, key=lambda i: decode(i.key, i.value, i.headers).received_at)
 
 
 def _for_report(topic: str) -> bool:
