@@ -185,6 +185,7 @@ class Pipeline:
         self.pending: list[tuple[datetime, int, Any]] = []
         self.leads = 0
         self.triaged = 0
+        self.asked = 0
         self.scheduled = 0
         self.states: dict[tuple[str, int], PartitionState] = {}
         self.offsets: Counter[tuple[str, int]] = Counter()
@@ -276,9 +277,10 @@ class Pipeline:
                 out.headers,
             )
             self.console.append(self._console_record(src))
-            if out.topic == DECISIONS:
+            if out.topic == DECISIONS:  # read by routing (triage) and the lifecycle (the rest)
                 for routed in self._run("routing", self.router, src):
                     self._routed(routed)
+                self._run("lifecycle", self.lifecycle, src)
             else:
                 for relayed in self._run("rekeyer", self.rekeyer, src):
                     if relayed.topic == STATUSES:
@@ -301,6 +303,10 @@ class Pipeline:
             self.leads += 1
             for outbound in _actions(pid, rec["leadUnit"], max(received, self.now), self.leads):
                 self._schedule(outbound)
+                if schemas.decode(outbound.value)[1]["kind"] == "EXTENSION_REQUESTED":
+                    self.asked += 1
+                    if self.asked % 20:  # the office answers 19 in 20 the next day
+                        self._schedule(_extension_decision(pid, outbound))
         elif rec["role"] == "TRIAGE":
             self.triaged += 1
             if self.triaged % 20:
@@ -372,6 +378,14 @@ def _decision(pid: str, rec: dict[str, Any], now: datetime) -> Any:
     county = rec.get("locationCode") if rec.get("locationKind") == "county" else None
     lead = f"county.{county}" if county else "dept.DRC"
     return office_decision(pid, "TRIAGE_ROUTE", AUTHOR, at=now + timedelta(hours=4), lead=lead)
+
+
+def _extension_decision(pid: str, asked: Any) -> Any:
+    """The office's approval of an extension request, the day after it was asked."""
+    from petition_hub.console.actions import office_decision
+
+    at = schemas.decode(asked.value)[1]["at"] + timedelta(days=1)
+    return office_decision(pid, "EXTENSION_APPROVED", AUTHOR, at=at, days=1)
 
 
 class Projection:
