@@ -41,6 +41,7 @@ __all__ = [
     "petition_row",
     "read_petition",
     "refusals",
+    "triage_queue",
 ]
 
 OPEN_STATES: Final = (
@@ -243,27 +244,56 @@ def refusals(
     ]
 
 
-def pending_extensions(db: Session) -> list[dict[str, Any]]:
-    """Extension requests the office has not answered, oldest first, with the petition."""
-    rows = db.execute(
-        select(ExtensionRequest, Petition)
+def pending_extensions(db: Session, petition_id: str | None = None) -> list[dict[str, Any]]:
+    """Extension requests the office has not answered, oldest first, with the petition (of
+    one petition: ``petition_id``)."""
+    # the columns shown, not whole rows: a whole petition row carries its content and sealed
+    # contact, and the city's pending requests are thousands
+    stmt = (
+        select(
+            ExtensionRequest.petition_id,
+            ExtensionRequest.requested_at,
+            ExtensionRequest.unit,
+            ExtensionRequest.days,
+            ExtensionRequest.reason,
+            Petition.title,
+            Petition.state,
+            Petition.resolve_deadline,
+        )
         .join(Petition, Petition.petition_id == ExtensionRequest.petition_id, isouter=True)
         .where(ExtensionRequest.decision.is_(None))
-        .order_by(ExtensionRequest.requested_at)
+    )
+    if petition_id is not None:
+        stmt = stmt.where(ExtensionRequest.petition_id == petition_id)
+    rows = db.execute(stmt.order_by(ExtensionRequest.requested_at))
+    return [dict(row._mapping) for row in rows]
+
+
+#: What a row of the triage queue shows besides a list row's columns.
+TRIAGE_COLUMNS: Final = (
+    *LIST_COLUMNS,
+    "content",
+    "routing_explanation",
+    "routing_reason",
+    "suggested_units",
+)
+
+
+def triage_queue(
+    db: Session, limit: int = MAX_LIMIT, offset: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
+    """(how many wait, one page of them): petitions waiting for the office, oldest first, with
+    routing's explanation and the units it suggests."""
+    waiting = Petition.state == "triage"
+    total = db.scalar(select(func.count()).select_from(Petition).where(waiting)) or 0
+    page = db.scalars(
+        select(Petition)
+        .where(waiting)
+        .order_by(Petition.received_at, Petition.petition_id)
+        .limit(max(1, min(limit, MAX_LIMIT)))
+        .offset(max(0, offset))
     ).all()
-    return [
-        {
-            "petition_id": req.petition_id,
-            "requested_at": req.requested_at,
-            "unit": req.unit,
-            "days": req.days,
-            "reason": req.reason,
-            "title": p.title if p is not None else None,
-            "state": p.state if p is not None else None,
-            "resolve_deadline": p.resolve_deadline if p is not None else None,
-        }
-        for req, p in rows
-    ]
+    return total, [row_of(p, TRIAGE_COLUMNS) for p in page]
 
 
 def read_petition(db: Session, petition_id: str) -> ReadPetition | None:
