@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from hubtest import TEST_API_TOKEN
 from petition_hub.console.auth import MAX_FAILURES, Principal, disable_user
-from petition_hub.console.listing import ListQuery, list_petitions, matching, page_of
+from petition_hub.console.listing import ListQuery, list_petitions, matching, page_ids
 from petition_hub.console.models import AuditEntry, Event, Petition, PetitionUnit
 from petition_hub.console.serve import refresh_statistics
 from petition_hub.console.store import transaction
@@ -474,6 +474,7 @@ def test_with_statistics_a_city_list_walks_the_deadline_index(tmp_path: Path) ->
             "petition_id": f"PH-{i:06d}",
             "state": states[i % len(states)],
             "lead_unit": f"dept.U{i % 40}",
+            "petition_type": f"T{i % 5}",
             "received_at": NOW - timedelta(minutes=i),
             "resolve_deadline": NOW + timedelta(minutes=(i * 7919) % 100_000),
             "overdue": i % 10 == 0,
@@ -490,7 +491,8 @@ def test_with_statistics_a_city_list_walks_the_deadline_index(tmp_path: Path) ->
     refresh_statistics(engine)
 
     def plan(principal: Principal, q: ListQuery) -> str:
-        sql = page_of(matching(principal, q), q).compile(
+        # how the page is chosen (its rows are then read by id, and those few sorted)
+        sql = page_ids(matching(principal, q), q).compile(
             engine, compile_kwargs={"literal_binds": True}
         )
         with engine.connect() as conn:
@@ -501,7 +503,11 @@ def test_with_statistics_a_city_list_walks_the_deadline_index(tmp_path: Path) ->
     assert "ix_petitions_resolve_deadline" in office, office
     assert "TEMP B-TREE FOR ORDER BY" not in office, office
     clerk = plan(Principal("c", "unit", "dept.U5"), ListQuery(view="open", role="lead"))
-    assert "ix_petition_units_unit_role" in clerk, clerk
+    # the unit's ids, then their state and deadline, from indexes alone (no wide row read)
+    assert "COVERING INDEX ix_petition_units_unit_role_current" in clerk, clerk
+    assert "COVERING INDEX ix_petitions_listing" in clerk, clerk
+    typed = plan(Principal("office1", "office"), ListQuery(view="done", petition_type="T1"))
+    assert "COVERING INDEX ix_petitions_type_listing" in typed, typed
     with under.console.read() as db:
         total, page = list_petitions(db, Principal("office1", "office"), ListQuery(view="open"))
     deadlines = [p["resolve_deadline"] for p in page]
