@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from hubtest import TEST_API_TOKEN
 from petition_hub.console.auth import MAX_FAILURES, Principal, disable_user
-from petition_hub.console.listing import ListQuery, list_petitions, matching, page_of
+from petition_hub.console.listing import ListQuery, list_petitions, matching, page_ids
 from petition_hub.console.models import AuditEntry, Event, Petition, PetitionUnit
 from petition_hub.console.serve import refresh_statistics
 from petition_hub.console.store import transaction
@@ -474,6 +474,7 @@ def test_with_statistics_a_city_list_walks_the_deadline_index(tmp_path: Path) ->
             "petition_id": f"PH-{i:06d}",
             "state": states[i % len(states)],
             "lead_unit": f"dept.U{i % 40}",
+            "petition_type": f"T{i % 5}",
             "received_at": NOW - timedelta(minutes=i),
             "resolve_deadline": NOW + timedelta(minutes=(i * 7919) % 100_000),
             "overdue": i % 10 == 0,
@@ -490,7 +491,8 @@ def test_with_statistics_a_city_list_walks_the_deadline_index(tmp_path: Path) ->
     refresh_statistics(engine)
 
     def plan(principal: Principal, q: ListQuery) -> str:
-        sql = page_of(matching(principal, q), q).compile(
+        # how the page is chosen (its rows are then read by id, and those few sorted)
+        sql = page_ids(matching(principal, q), q).compile(
             engine, compile_kwargs={"literal_binds": True}
         )
         with engine.connect() as conn:
@@ -501,9 +503,56 @@ def test_with_statistics_a_city_list_walks_the_deadline_index(tmp_path: Path) ->
     assert "ix_petitions_resolve_deadline" in office, office
     assert "TEMP B-TREE FOR ORDER BY" not in office, office
     clerk = plan(Principal("c", "unit", "dept.U5"), ListQuery(view="open", role="lead"))
-    assert "ix_petition_units_unit_role" in clerk, clerk
+    # the unit's ids, then their state and deadline, from indexes alone (no wide row read)
+    assert "COVERING INDEX ix_petition_units_unit_role_current" in clerk, clerk
+    assert "COVERING INDEX ix_petitions_listing" in clerk, clerk
+    typed = plan(Principal("office1", "office"), ListQuery(view="done", petition_type="T1"))
+    assert "COVERING INDEX ix_petitions_type_listing" in typed, typed
     with under.console.read() as db:
         total, page = list_petitions(db, Principal("office1", "office"), ListQuery(view="open"))
     deadlines = [p["resolve_deadline"] for p in page]
     expected = sum(r["state"] in ("routed", "signed_for", "in_progress") for r in rows)
     assert total == expected and deadlines == sorted(deadlines), (total, deadlines[:5])
+
+
+def test_the_triage_queue_comes_a_page_at_a_time(under: ConsoleUnderTest) -> None:
+    """The queue is paged (the page: 50 petitions, each content trimmed to its first 200
+    characters; the API: ``limit``/``offset`` and ``total``), oldest first."""
+    long_content = "厂房租金" * 100  # 400 characters
+    for k in range(60):
+        add_petition(
+            under.console,
+            f"PH-TRQ-{k:02}",
+            state="triage",
+            lead=None,
+            received_at=NOW - timedelta(days=10, minutes=60 - k),  # before PH-TRI-1
+            content=long_content,
+        )
+    office, _ = signed_in(under, "office1")
+    first = office.get("/office/triage")
+    assert first.status_code == 200, first.status_code
+    shown = [f"PH-TRQ-{k:02}" for k in range(60) if f'data-petition="PH-TRQ-{k:02}"' in first.text]
+    assert shown == [f"PH-TRQ-{k:02}" for k in range(50)], shown
+    assert "（61 件）" in first.text and "下一页" in first.text
+    assert long_content not in first.text and long_content[:200] + "…" in first.text
+    second = office.get("/office/triage?page=2").text
+    assert 'data-petition="PH-TRQ-50"' in second and 'data-petition="PH-TRI-1"' in second
+    assert 'data-petition="PH-TRQ-49"' not in second and "上一页" in second
+    api = office.get("/api/triage", params={"limit": 10, "offset": 55}).json()
+    assert api["total"] == 61, api["total"]
+    assert [p["petition_id"] for p in api["petitions"]] == [
+        *(f"PH-TRQ-{k}" for k in range(55, 60)),
+        "PH-TRI-1",
+    ]
+    assert api["petitions"][0]["content"] == long_content  # the API's rows are whole
+
+
+def test_a_petitions_detail_has_its_own_pending_extension_requests(
+    under: ConsoleUnderTest,
+) -> None:
+    add_petition(under.console, "PH-EXT-1", state="in_progress", extension=(3, "需要会商"))
+    add_petition(under.console, "PH-EXT-2", state="in_progress", extension=(5, "需要现场核查"))
+    office, _ = signed_in(under, "office1")
+    for pid, expected in (("PH-EXT-1", [3]), ("PH-EXT-2", [5]), ("PH-TAX-1", [])):
+        found = [e["days"] for e in office.get(f"/api/petitions/{pid}").json()["extensions"]]
+        assert found == expected, (pid, found)

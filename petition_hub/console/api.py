@@ -174,9 +174,16 @@ async def decide(request: Request, who: Who, petition_id: str, body: DecisionIn)
 
 
 @router.get("/triage")
-def triage(request: Request, who: Who) -> dict[str, Any]:
-    """The triage queue: each petition with routing's explanation and suggested units."""
-    return {"petitions": json_safe(ops.triage_queue(console_of(request), who))}
+def triage(
+    request: Request,
+    who: Who,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The triage queue, oldest first, a page at a time (``total``: how many wait): each
+    petition with routing's explanation and suggested units."""
+    total, rows = ops.triage_queue(console_of(request), who, limit, offset)
+    return {"total": total, "petitions": json_safe(rows)}
 
 
 @router.get("/extensions")

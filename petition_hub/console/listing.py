@@ -41,6 +41,7 @@ __all__ = [
     "petition_row",
     "read_petition",
     "refusals",
+    "triage_queue",
 ]
 
 OPEN_STATES: Final = (
@@ -146,15 +147,24 @@ def list_petitions(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(how many match, one page of rows) of the list ``q`` as ``principal`` may see it."""
     stmt = matching(principal, q)
-    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    ids = stmt.with_only_columns(Petition.petition_id)
+    total = db.scalar(select(func.count()).select_from(ids.subquery())) or 0
     page = db.scalars(page_of(stmt, q)).all()
     return total, [row_of(p) for p in page]
 
 
 def page_of(stmt: Select[Any], q: ListQuery) -> Select[Any]:
     """One page of ``stmt`` in ``q``'s order."""
+    # the page's ids first (from the lists' indexes: state, deadline, id), then those rows:
+    # ordering whole rows would read every matching petition's content to keep a hundred
+    return _order(select(Petition).where(Petition.petition_id.in_(page_ids(stmt, q))), q.sort)
+
+
+def page_ids(stmt: Select[Any], q: ListQuery) -> Select[Any]:
+    """The ids of one page of ``stmt`` in ``q``'s order."""
     limit = max(1, min(q.limit, MAX_LIMIT))
-    return _order(stmt, q.sort).limit(limit).offset(max(0, q.offset))
+    ids = _order(stmt.with_only_columns(Petition.petition_id), q.sort)
+    return ids.limit(limit).offset(max(0, q.offset))
 
 
 def matching(principal: Principal, q: ListQuery) -> Select[Any]:
@@ -244,27 +254,56 @@ def refusals(
     ]
 
 
-def pending_extensions(db: Session) -> list[dict[str, Any]]:
-    """Extension requests the office has not answered, oldest first, with the petition."""
-    rows = db.execute(
-        select(ExtensionRequest, Petition)
+def pending_extensions(db: Session, petition_id: str | None = None) -> list[dict[str, Any]]:
+    """Extension requests the office has not answered, oldest first, with the petition (of
+    one petition: ``petition_id``)."""
+    # the columns shown, not whole rows: a whole petition row carries its content and sealed
+    # contact, and the city's pending requests are thousands
+    stmt = (
+        select(
+            ExtensionRequest.petition_id,
+            ExtensionRequest.requested_at,
+            ExtensionRequest.unit,
+            ExtensionRequest.days,
+            ExtensionRequest.reason,
+            Petition.title,
+            Petition.state,
+            Petition.resolve_deadline,
+        )
         .join(Petition, Petition.petition_id == ExtensionRequest.petition_id, isouter=True)
         .where(ExtensionRequest.decision.is_(None))
-        .order_by(ExtensionRequest.requested_at)
+    )
+    if petition_id is not None:
+        stmt = stmt.where(ExtensionRequest.petition_id == petition_id)
+    rows = db.execute(stmt.order_by(ExtensionRequest.requested_at))
+    return [dict(row._mapping) for row in rows]
+
+
+#: What a row of the triage queue shows besides a list row's columns.
+TRIAGE_COLUMNS: Final = (
+    *LIST_COLUMNS,
+    "content",
+    "routing_explanation",
+    "routing_reason",
+    "suggested_units",
+)
+
+
+def triage_queue(
+    db: Session, limit: int = MAX_LIMIT, offset: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
+    """(how many wait, one page of them): petitions waiting for the office, oldest first, with
+    routing's explanation and the units it suggests."""
+    waiting = Petition.state == "triage"
+    total = db.scalar(select(func.count()).select_from(Petition).where(waiting)) or 0
+    page = db.scalars(
+        select(Petition)
+        .where(waiting)
+        .order_by(Petition.received_at, Petition.petition_id)
+        .limit(max(1, min(limit, MAX_LIMIT)))
+        .offset(max(0, offset))
     ).all()
-    return [
-        {
-            "petition_id": req.petition_id,
-            "requested_at": req.requested_at,
-            "unit": req.unit,
-            "days": req.days,
-            "reason": req.reason,
-            "title": p.title if p is not None else None,
-            "state": p.state if p is not None else None,
-            "resolve_deadline": p.resolve_deadline if p is not None else None,
-        }
-        for req, p in rows
-    ]
+    return total, [row_of(p, TRIAGE_COLUMNS) for p in page]
 
 
 def read_petition(db: Session, petition_id: str) -> ReadPetition | None:

@@ -302,7 +302,29 @@ class LoginFailure(Base):
 
 
 Index("ix_login_failures_username_at", LoginFailure.username, LoginFailure.at)
-Index("ix_petition_units_unit_role", PetitionUnit.unit, PetitionUnit.role)
+# The lists' indexes hold what a list filters and orders by (state, overdue, deadline, id):
+# counting a list and choosing its page read the index alone, not a hundred thousand wide rows
+# (content, sealed contact); only the page's rows are read.
+#: A unit's petitions (a clerk's lists start here: ``petition_units`` by unit, role, current).
+Index(
+    "ix_petition_units_unit_role_current",
+    PetitionUnit.unit,
+    PetitionUnit.role,
+    PetitionUnit.current,
+    PetitionUnit.petition_id,
+)
+_LISTED: Final = (Petition.state, Petition.overdue, Petition.resolve_deadline)
+#: Given petition ids (a unit's): their state, overdue and deadlines.
+Index(
+    "ix_petitions_listing",
+    Petition.petition_id,
+    *_LISTED,
+    Petition.received_at,
+)
+#: The office's lists by lead unit, by county and by type.
+Index("ix_petitions_lead_unit_listing", Petition.lead_unit, *_LISTED, Petition.petition_id)
+Index("ix_petitions_county_listing", Petition.county, *_LISTED, Petition.petition_id)
+Index("ix_petitions_type_listing", Petition.petition_type, *_LISTED, Petition.petition_id)
 
 #: The tables ``console rebuild`` empties: everything projected from the topics, and the offsets.
 PROJECTED: Final[tuple[type[Base], ...]] = (

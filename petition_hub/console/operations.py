@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from petition_hub.console import listing as queries
@@ -88,9 +87,7 @@ def detail(console: Console, principal: Principal, petition_id: str) -> dict[str
         data["units"] = queries.units_of(db, petition_id)
         data["history"] = queries.history(db, petition_id)
         data["refusals"] = queries.refusals(db, petition_id=petition_id)
-        data["extensions"] = [
-            e for e in queries.pending_extensions(db) if e["petition_id"] == petition_id
-        ]
+        data["extensions"] = queries.pending_extensions(db, petition_id)
     return data
 
 
@@ -205,22 +202,14 @@ def decide(
     return out
 
 
-def triage_queue(console: Console, principal: Principal) -> list[dict[str, Any]]:
-    """Petitions waiting for the office, oldest first, with routing's explanation and the
-    units it suggests."""
+def triage_queue(
+    console: Console, principal: Principal, limit: int = queries.MAX_LIMIT, offset: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
+    """(how many wait, one page of them, oldest first): petitions waiting for the office, with
+    routing's explanation and the units it suggests."""
     require(principal, "office", "operator")
     with console.read() as db:
-        rows = db.scalars(
-            select(Petition).where(Petition.state == "triage").order_by(Petition.received_at)
-        ).all()
-        keys = (
-            *queries.LIST_COLUMNS,
-            "content",
-            "routing_explanation",
-            "routing_reason",
-            "suggested_units",
-        )
-        return [queries.row_of(p, keys) for p in rows]
+        return queries.triage_queue(db, limit, offset)
 
 
 def unit_names(console: Console) -> dict[str, str]:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -243,10 +243,23 @@ def office(request: Request, who: Who, view: str = "open") -> HTMLResponse:
     return _render(request, "office.html", who, view=view, total=total, rows=rows, f=filters)
 
 
+#: Petitions per page of the triage queue (each with its content and a form of every unit).
+TRIAGE_PAGE: Final = 50
+#: How much of a petition's content the triage queue shows (the petition's page has it all).
+TRIAGE_CONTENT: Final = 200
+
+
 @router.get("/office/triage")
-def triage(request: Request, who: Who) -> HTMLResponse:
-    rows = ops.triage_queue(console_of(request), who)
-    return _render(request, "triage.html", who, rows=rows, message=None)
+def triage(request: Request, who: Who, page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+    offset = (page - 1) * TRIAGE_PAGE
+    total, rows = ops.triage_queue(console_of(request), who, TRIAGE_PAGE, offset)
+    for row in rows:
+        content = row["content"] or ""
+        trimmed = len(content) > TRIAGE_CONTENT
+        row["content"] = content[:TRIAGE_CONTENT] + "…" if trimmed else content
+        row["content_trimmed"] = trimmed
+    pages = max(1, -(-total // TRIAGE_PAGE))
+    return _render(request, "triage.html", who, rows=rows, total=total, page=page, pages=pages)
 
 
 @router.post("/office/triage/{petition_id}")

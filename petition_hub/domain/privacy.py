@@ -30,8 +30,9 @@ records and broken texts.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -129,18 +130,25 @@ def _looks_like_id_number(text: str) -> bool:
     return _id_check_ok(number) or not is_valid_uscc(number)
 
 
+#: Full-width digits as ASCII and every separator as a space, one character for one: a known
+#: number's pattern over such a text needs no character class per digit (a pattern of classes
+#: takes milliseconds to compile, and a masker is built for each petition).
+_CANONICAL: Final = str.maketrans("０１２３４５６７８９\u00a0\u3000-－‐‑–—", "0123456789" + " " * 8)
+
+
 def _digits_pattern(digits: str) -> str:
-    """A pattern for ``digits`` as a person may write them: ASCII or full-width digits (``X`` in
-    any width or case), a single space or dash between any two."""
+    """A pattern for ``digits`` as a person may write them, over the text translated by
+    :data:`_CANONICAL`: ASCII or full-width digits (``X`` in any width or case), a single space
+    or dash between any two."""
     parts = []
     for c in digits:
         if c.isdigit():
-            parts.append(f"[{c}{chr(ord(c) - ord('0') + ord('０'))}]")
+            parts.append(c)  # full-width or not: the same in the canonical text
         elif c == "X":  # the check character of an ID number
             parts.append("[XxＸｘ]")
         else:  # a number typed wrong: as it is
             parts.append(re.escape(c))
-    return _S.join(parts)
+    return " ?".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +209,9 @@ def _phone_variants(phone: str) -> list[str]:
 
 
 def _known_alternatives(personal: Personal) -> list[tuple[str, str]]:
-    """(group, pattern) of every known value, longest value first within each kind."""
+    """(group, pattern) of every known value, longest value first within each kind; the
+    numbers' (``k_id``, ``k_phone``) over the canonical text (:data:`_CANONICAL`), the others'
+    over the text itself."""
     found: list[tuple[str, str]] = []
     ids = sorted({_compact(n) for n in personal.id_numbers if len(_compact(n)) >= 6}, key=len)
     found += [("k_id", _digits_pattern(n)) for n in reversed(ids)]
@@ -227,17 +237,36 @@ _MASK_OF_GROUP: Final = {
     "s_landline": PHONE_MASK,
     "s_openid": OPENID_MASK,
 }
+_NUMBER_GROUPS: Final = frozenset({"k_id", "k_phone"})
 
 
-def _pattern_for(personal: Personal) -> re.Pattern[str]:
-    alternatives = _known_alternatives(personal)
-    if not alternatives:
-        return _SHAPES_ONLY
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """The patterns of a petition's own values: its numbers' over the canonical text, its
+    openids' and names' over the text itself (None: no such value)."""
+
+    numbers: re.Pattern[str] | None
+    others: re.Pattern[str] | None
+
+
+def _alternation(alternatives: Iterable[tuple[str, str]]) -> re.Pattern[str] | None:
     grouped: dict[str, list[str]] = {}
     for group, pattern in alternatives:
         grouped.setdefault(group, []).append(pattern)
-    known = "|".join(f"(?P<{g}>{'|'.join(ps)})" for g, ps in grouped.items())
-    return re.compile(f"{known}|{_SHAPES}")
+    if not grouped:
+        return None
+    return re.compile("|".join(f"(?P<{g}>{'|'.join(ps)})" for g, ps in grouped.items()))
+
+
+@functools.lru_cache(maxsize=256)
+def _known(personal: Personal) -> _Known:
+    """The patterns of ``personal``'s values, built once for the copies of a petition (each
+    unit's copy, each of its texts)."""
+    alternatives = _known_alternatives(personal)
+    return _Known(
+        numbers=_alternation(a for a in alternatives if a[0] in _NUMBER_GROUPS),
+        others=_alternation(a for a in alternatives if a[0] not in _NUMBER_GROUPS),
+    )
 
 
 def _kept_spans(text: str, keep: Iterable[str]) -> list[tuple[int, int]]:
@@ -250,28 +279,66 @@ def _kept_spans(text: str, keep: Iterable[str]) -> list[tuple[int, int]]:
     return spans
 
 
+def _matches(text: str, known: _Known) -> Iterator[tuple[str, int, int]]:
+    """(group, start, end) of each match, left to right, as one alternation of the known
+    values (numbers first, then openids and names) and then the shapes would find them: at each
+    place the first of these that matches there; after a match, on from its end."""
+    searches: list[tuple[re.Pattern[str], str]] = []
+    if known.numbers is not None:
+        searches.append((known.numbers, text.translate(_CANONICAL)))
+    if known.others is not None:
+        searches.append((known.others, text))
+    searches.append((_SHAPES_ONLY, text))
+    # the next match of each from where the scan is: still the next while it starts at or
+    # after the scan's place (a match depends on where it starts, not where the search did)
+    found = [pattern.search(within) for pattern, within in searches]
+    pos = 0
+    while True:
+        first: re.Match[str] | None = None
+        for m in found:  # in priority order: a later one must start strictly before
+            if m is not None and (first is None or m.start() < first.start()):
+                first = m
+        if first is None:
+            return
+        start, pos = first.span()
+        yield first.lastgroup or "", start, pos
+        for i, m in enumerate(found):
+            if m is not None and m.start() < pos:
+                pattern, within = searches[i]
+                found[i] = pattern.search(within, pos)
+
+
 def text_masker(personal: Personal) -> Callable[[str], str]:
     """A function masking ``personal``'s values and every phone- or ID-shaped number in a text
     (build it once per petition, apply it to each of its texts)."""
-    pattern = _pattern_for(personal)
+    known = _known(personal)
     keep = tuple(k for k in personal.keep if k)
+
+    def replacement(
+        text: str, group: str, start: int, end: int, kept: list[tuple[int, int]]
+    ) -> str:
+        if any(start < k_end and k_start < end for k_start, k_end in kept):
+            return text[start:end]
+        if group == "s_id" and not _looks_like_id_number(text[start:end]):
+            # e.g. a mobile number, a space and 7 more digits: still mask the phone
+            return _PHONES_ONLY.sub(PHONE_MASK, text[start:end])
+        return _MASK_OF_GROUP.get(group, PHONE_MASK)
 
     def mask(text: str) -> str:
         if not text:
             return text
         kept = _kept_spans(text, keep) if keep else []
-
-        def replace(m: re.Match[str]) -> str:
-            start, end = m.span()
-            if any(start < k_end and k_start < end for k_start, k_end in kept):
-                return m.group(0)
-            group = m.lastgroup or ""
-            if group == "s_id" and not _looks_like_id_number(m.group(0)):
-                # e.g. a mobile number, a space and 7 more digits: still mask the phone
-                return _PHONES_ONLY.sub(PHONE_MASK, m.group(0))
-            return _MASK_OF_GROUP.get(group, PHONE_MASK)
-
-        return pattern.sub(replace, text)
+        if known.numbers is None and known.others is None:
+            return _SHAPES_ONLY.sub(
+                lambda m: replacement(text, m.lastgroup or "", m.start(), m.end(), kept), text
+            )
+        out: list[str] = []
+        done = 0
+        for group, start, end in _matches(text, known):
+            out += (text[done:start], replacement(text, group, start, end, kept))
+            done = end
+        out.append(text[done:])
+        return "".join(out)
 
     return mask
 
