@@ -1,8 +1,8 @@
 """The lists' covering indexes: a list's count and the choice of its page read an index, not
 the petitions' wide rows (100,000 petitions: a unit's lists 250-300 ms, now a few tens).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
