@@ -101,7 +101,7 @@ def wait_projected(
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every projected table's rows, sorted, without the write times (sealed values compared by
     what they hold: Fernet tokens differ every time)."""
-    from petition_hub.console.projection import open_personal
+    from petition_hub.console.sealing import open_personal
     from petition_hub.service.crypto import PiiCipher
 
     cipher = PiiCipher(TEST_PII_KEY)

@@ -20,7 +20,8 @@ from hubtest import TEST_PII_KEY
 from petition_hub import schemas
 from petition_hub.console.apply import Item, apply_batch
 from petition_hub.console.models import PROJECTED, ExtensionRequest, Petition, PetitionUnit, Refusal
-from petition_hub.console.projection import Record, open_personal, project
+from petition_hub.console.projection import Record, project
+from petition_hub.console.sealing import open_personal
 from petition_hub.console.store import make_engine, migrate, session_factory
 from petition_hub.service.crypto import PiiCipher
 

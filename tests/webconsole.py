@@ -28,7 +28,7 @@ from petition_hub.broker.embedded import EmbeddedBroker, free_port
 from petition_hub.console.actions import Outbound, Sender
 from petition_hub.console.app import Console, ReportSource, create_app
 from petition_hub.console.models import ExtensionRequest, Petition, PetitionUnit, Refusal, User
-from petition_hub.console.projection import seal_personal
+from petition_hub.console.sealing import seal_personal
 from petition_hub.console.serve import build_console
 from petition_hub.console.store import database_url, make_engine, migrate, transaction
 from petition_hub.service.settings import Settings

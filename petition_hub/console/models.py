@@ -12,7 +12,7 @@ offsets they were projected up to, ``consumed_offsets``. The console's own: ``us
 Times are stored in UTC (:class:`UtcDateTime`: aware datetimes in, aware UTC datetimes out, on
 SQLite too, which keeps no zone). No column holds personal data in plain text: the petitioner's
 contact, and the texts as the units received them where they quote it, are ``contact_sealed``
-(encrypted with ``HUB_PII_KEY``: :func:`petition_hub.console.projection.open_personal`); the plain
+(encrypted with ``HUB_PII_KEY``: :func:`petition_hub.console.sealing.open_personal`); the plain
 texts have the contact's name and phone and every phone- or ID-shaped number masked. Once the hub
 erases a petition's personal data, none of these is kept (``petitions.erased_at``).
 """
@@ -115,7 +115,7 @@ class Petition(Base):
     enterprise_name: Mapped[str | None] = mapped_column(String(256))
     enterprise_uscc: Mapped[str | None] = mapped_column(String(32))
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    """JSON encrypted with HUB_PII_KEY (``projection.open_personal``): ``contactName``,
+    """JSON encrypted with HUB_PII_KEY (``sealing.open_personal``): ``contactName``,
     ``contactPhone`` (only where the petitioner consented), and ``title`` / ``content`` as the
     units received them where masking changed them; null when there is none of these."""
     identity_withheld: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -22,7 +22,7 @@ from petition_hub.console.actions import (
 from petition_hub.console.app import Console, require
 from petition_hub.console.auth import Principal
 from petition_hub.console.models import AuditEntry, Event, Petition
-from petition_hub.console.projection import open_personal
+from petition_hub.console.sealing import open_personal
 from petition_hub.ops.report import Report
 from petition_hub.ops.report_format import csv_rows, namer, unit_namer
 from petition_hub.ops.report_periods import Period

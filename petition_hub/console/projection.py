@@ -23,7 +23,7 @@ What each topic is read for (the records as the stages write them: ``schemas/*.a
 
 Personal data: the petitioner's contact (``contactName``, ``contactPhone``, present only where
 the petitioner consented) and the texts as the unit received them are sealed with the PII key
-(:func:`seal_personal`, ``petitions.contact_sealed``); the plain ``title`` and ``content`` have
+(:mod:`.sealing`, ``petitions.contact_sealed``); the plain ``title`` and ``content`` have
 the contact's name and phone and every phone- or ID-shaped number masked, as are the units'
 free texts (replies, notes) in the history.
 
@@ -39,7 +39,6 @@ petition; the eraser may find nothing left to redact on ``hub.petitions`` and th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +48,8 @@ from petition_hub import schemas
 from petition_hub.domain.privacy import Personal, mask_text, text_masker
 from petition_hub.service.crypto import PiiCipher
 from petition_hub.topics import names
+
+from .sealing import seal_personal
 
 __all__ = [
     "Clock",
@@ -60,10 +61,7 @@ __all__ = [
     "Record",
     "RefusalRow",
     "Routing",
-    "open_personal",
     "project",
-    "seal_personal",
-    "unit_of_topic",
 ]
 
 #: The CloudEvents id header (the hub's stable event id).
@@ -223,35 +221,7 @@ class Projection:
     """Petition ids whose rows this record may change (besides the event's)."""
 
 
-# --- personal data -------------------------------------------------------------------------------
-
-
-def seal_personal(cipher: PiiCipher, personal: Mapping[str, str | None]) -> bytes | None:
-    """``personal`` (contact name and phone, the unmasked texts) as JSON encrypted with the PII
-    key; None when it holds nothing."""
-    kept = {k: v for k, v in personal.items() if v}
-    if not kept:
-        return None
-    return cipher.encrypt(json.dumps(kept, ensure_ascii=False, sort_keys=True).encode())
-
-
-def open_personal(cipher: PiiCipher, sealed: bytes | None) -> dict[str, str]:
-    """What :func:`seal_personal` sealed (``contactName``, ``contactPhone``, ``title``,
-    ``content``: whichever were present); empty for None."""
-    if sealed is None:
-        return {}
-    found: dict[str, str] = json.loads(cipher.decrypt(sealed))
-    return found
-
-
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def unit_of_topic(topic: str) -> str | None:
-    """The unit of a unit topic (``dept.TAX.petitions`` -> ``dept.TAX``), else None."""
-    if names.is_unit_topic(topic) and topic.count(".") >= 2:
-        return topic.rsplit(".", 1)[0]
-    return None
 
 
 def _utc(value: Any) -> datetime | None:
@@ -309,7 +279,7 @@ def _texts(
 def _unit_petition(rec: Record, v: Mapping[str, Any], cipher: PiiCipher) -> Projection:
     pid = str(v["petitionId"])
     role = str(v["role"])
-    unit = None if role == "TRIAGE" else unit_of_topic(rec.topic)
+    unit = None if role == "TRIAGE" else names.unit_of_topic(rec.topic)
     mask, masked_title, masked_content, sealed = _texts(v, cipher)
     lead = v.get("leadUnit")
     co = tuple(str(u) for u in v.get("coUnits") or ())
@@ -376,7 +346,7 @@ def _unit_petition(rec: Record, v: Mapping[str, Any], cipher: PiiCipher) -> Proj
 
 def _unit_notice(rec: Record, v: Mapping[str, Any]) -> Projection:
     pid = str(v["petitionId"])
-    unit = unit_of_topic(rec.topic)
+    unit = names.unit_of_topic(rec.topic)
     kind = str(v["kind"])
     at = _utc(v.get("at"))
     event = EventRow(
@@ -396,7 +366,7 @@ def _unit_notice(rec: Record, v: Mapping[str, Any]) -> Projection:
             source_partition=int(v.get("sourcePartition") or 0),
             source_offset=int(v.get("sourceOffset") or 0),
             petition_id=pid,
-            unit=unit_of_topic(str(v["sourceTopic"])) or unit,
+            unit=names.unit_of_topic(str(v["sourceTopic"])) or unit,
             event_kind=v.get("eventKind"),
             event_ref=v.get("eventRef"),
             reason=str(v.get("reason") or "refused"),
@@ -496,7 +466,7 @@ def _unit_status(rec: Record, v: Mapping[str, Any]) -> Projection:
         source=rec.topic,
         at=_utc(v.get("at")),
         kind=f"status.{kind}",
-        unit=unit_of_topic(rec.topic),
+        unit=names.unit_of_topic(rec.topic),
         author=v.get("author"),  # UnitStatus.v4 and later
         text=_masked(text),
         reason=None if v.get("replyKind") is None else str(v["replyKind"]),
@@ -544,7 +514,7 @@ def _rejection(rec: Record, v: Mapping[str, Any]) -> Projection:
         source=rec.topic,
         at=at,
         kind="rejected",
-        unit=unit_of_topic(source),
+        unit=names.unit_of_topic(source),
         text=message,
         reason=str(v["reason"]),
     )
@@ -553,7 +523,7 @@ def _rejection(rec: Record, v: Mapping[str, Any]) -> Projection:
         source_partition=int(v["sourcePartition"]),
         source_offset=int(v["sourceOffset"]),
         petition_id=pid,
-        unit=unit_of_topic(source),
+        unit=names.unit_of_topic(source),
         event_kind=None,
         event_ref=None,
         reason=str(v["reason"]),

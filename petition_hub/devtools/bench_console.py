@@ -58,7 +58,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -275,7 +275,6 @@ def run_console(
     from petition_hub.console.auth import UserError, add_user
     from petition_hub.console.serve import build_console, refresh_statistics
     from petition_hub.console.store import make_engine, migrate, session_factory, transaction
-    from petition_hub.devtools.bench import _items
     from petition_hub.ops.report import compute
     from petition_hub.service.settings import Settings
 
@@ -291,24 +290,12 @@ def run_console(
                 from petition_hub.console.rebuild import empty
 
                 empty(session_factory(engine))
-            pipeline, projection = Pipeline(), Projection(engine, PiiCipher(key))
-            reported: list[Any] = []
-            items = in_order_of_receipt(_items(real))
-            chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-            for k, chunk in enumerate(chunks, 1):
-                pipeline.chunk(chunk)
-                if k == len(chunks):
-                    pipeline.finish()
-                projection.apply(pipeline.console)
-                reported += [r for r in pipeline.console if for_report(r.topic)]
-                pipeline.console.clear()
+            items, pipeline, projection, events = _project(engine, key, real)
             rows = fill(engine, total)
             refresh_statistics(engine)  # as `console serve` does when it starts
             stages = pipeline.rates()
             pipeline_pps = min(stages.values())
             projection_pps = len(items) / projection.seconds
-            events = report_events(reported)
-            del reported
 
             async def report(period: Any) -> Any:
                 return compute(events.lifecycle, events.sla, period, events.facts)
@@ -330,35 +317,7 @@ def run_console(
                 with contextlib.suppress(UserError), transaction(console.db) as db:
                     add_user(db, name, PASSWORD, role, of)
             lists = _list_counts(engine)
-            figures: dict[str, RouteFigures] = {}
-            # the pipeline's and the report's objects stay in this process (a console serves
-            # from its own): out of the collector's reach, or a full collection walks them all
-            # in the middle of a request (a quarter second, the p95 of a route of 15 requests)
-            gc.collect()
-            gc.freeze()
-            with served(create_app(console)) as base:
-                clients = {
-                    "anonymous": httpx.Client(base_url=base, timeout=60),
-                    "office": signed_in(base, "bench-office"),
-                    "unit": signed_in(base, "bench-unit"),
-                    "leadership": signed_in(base, "bench-leader"),
-                }
-                try:
-                    for name, (who, paths) in routes.items():
-                        # the report reads whole topics per request (seconds at a city's
-                        # size): fewer requests of it, so the run stays short
-                        n = n_requests if "report" not in name else min(n_requests, 10)
-                        samples = timed(clients[who], paths, n)
-                        figures[name] = RouteFigures(
-                            path=paths[0],
-                            p50_ms=round(statistics.median(samples), 1),
-                            p95_ms=round(_percentile(samples, 0.95), 1),
-                            target="no target" not in name and "baseline" not in name,
-                        )
-                finally:
-                    for client in clients.values():
-                        client.close()
-                    gc.unfreeze()
+            figures = _time_routes(create_app(console), routes, n_requests)
         finally:
             engine.dispose()
     health = figures["/health (baseline)"].p95_ms
@@ -381,6 +340,61 @@ def run_console(
         console_lists=lists,
         console_passed=meets_targets(worst, ratio),
     )
+
+
+def _project(engine: Any, key: str, real: int) -> tuple[list[Any], Pipeline, Projection, Any]:
+    """``real`` petitions through the hub's processors and into the database, in chunks: the
+    petitions, the pipeline and projection (with their timings) and the report's events."""
+    from petition_hub.devtools.bench import _items
+
+    pipeline, projection = Pipeline(), Projection(engine, PiiCipher(key))
+    reported: list[Any] = []
+    items = in_order_of_receipt(_items(real))
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    for k, chunk in enumerate(chunks, 1):
+        pipeline.chunk(chunk)
+        if k == len(chunks):
+            pipeline.finish()
+        projection.apply(pipeline.console)
+        reported += [r for r in pipeline.console if for_report(r.topic)]
+        pipeline.console.clear()
+    return items, pipeline, projection, report_events(reported)
+
+
+def _time_routes(
+    app: Any, routes: Mapping[str, tuple[str, list[str]]], n_requests: int
+) -> dict[str, RouteFigures]:
+    """p50 and p95 of each route, served by uvicorn on loopback, asked by signed-in clients."""
+    figures: dict[str, RouteFigures] = {}
+    # the pipeline's and the report's objects stay in this process (a console serves
+    # from its own): out of the collector's reach, or a full collection walks them all
+    # in the middle of a request (a quarter second, the p95 of a route of 15 requests)
+    gc.collect()
+    gc.freeze()
+    with served(app) as base:
+        clients = {
+            "anonymous": httpx.Client(base_url=base, timeout=60),
+            "office": signed_in(base, "bench-office"),
+            "unit": signed_in(base, "bench-unit"),
+            "leadership": signed_in(base, "bench-leader"),
+        }
+        try:
+            for name, (who, paths) in routes.items():
+                # the report reads whole topics per request (seconds at a city's size): fewer
+                # requests of it, so the run stays short
+                n = n_requests if "report" not in name else min(n_requests, 10)
+                samples = timed(clients[who], paths, n)
+                figures[name] = RouteFigures(
+                    path=paths[0],
+                    p50_ms=round(statistics.median(samples), 1),
+                    p95_ms=round(_percentile(samples, 0.95), 1),
+                    target="no target" not in name and "baseline" not in name,
+                )
+        finally:
+            for client in clients.values():
+                client.close()
+            gc.unfreeze()
+    return figures
 
 
 def meets_targets(worst_p95_ms: float, projection_ratio: float) -> bool:

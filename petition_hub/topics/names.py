@@ -176,3 +176,10 @@ def is_internal_topic(name: str, app_id: str = DEFAULT_APP_ID) -> bool:
         or "__assignor" in name
         or name.endswith("-repartition")
     )
+
+
+def unit_of_topic(topic: str) -> str | None:
+    """The unit of a unit topic (``dept.TAX.petitions`` -> ``dept.TAX``), else None."""
+    if is_unit_topic(topic) and topic.count(".") >= 2:
+        return topic.rsplit(".", 1)[0]
+    return None
