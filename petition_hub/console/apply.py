@@ -32,22 +32,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, cast
+from typing import Final
 
-from sqlalchemy import Table, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from .erasing import merge_erasure, scrub
 from .models import (
     PERSONAL_COLUMNS,
     PROJECTED,
-    Base,
     ConsumedOffset,
     Event,
     ExtensionRequest,
     Petition,
     PetitionUnit,
     Refusal,
+    table_of,
 )
 from .projection import (
     HANDLING,
@@ -163,7 +163,7 @@ def apply_batch(
             _merge_one(session, p, petitions, units, extensions, refusals)
     if todo:
         # the history in one statement (executemany): the bulk of a batch's rows
-        session.execute(insert(_table(Event)), [_fields(p.event) for p in todo])
+        session.execute(insert(table_of(Event)), [_fields(p.event) for p in todo])
     for petition in petitions.values():
         derive(petition)
         petition.updated_at = now
@@ -205,11 +205,6 @@ def _merge_one(
         extensions.merge(petition.petition_id, p.extension)
     if p.refusal is not None:
         _merge_refusal(session, refusals, p.refusal)
-
-
-def _table(model: type[Base]) -> Table:
-    """A model's table, for Core statements (one executemany, no ORM bookkeeping per row)."""
-    return cast(Table, model.__table__)
 
 
 def _fields(row: object) -> dict[str, object]:
@@ -528,14 +523,14 @@ def _store_offsets(
         if (t, p) not in stored
     ]
     if new:
-        session.execute(insert(_table(ConsumedOffset)), new)
+        session.execute(insert(table_of(ConsumedOffset)), new)
     moved = [
         {"t": t, "p": p, "n": end, "now": now}
         for (t, p), end in ends.items()
         if (t, p) in stored and end > stored[(t, p)]
     ]
     if moved:
-        table = _table(ConsumedOffset)
+        table = table_of(ConsumedOffset)
         session.execute(
             update(table)
             .where(table.c.topic == bindparam("t"), table.c.partition == bindparam("p"))

@@ -6,12 +6,12 @@ which calls these within the batch's transaction)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, cast
+from typing import Final
 
-from sqlalchemy import Table, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .models import PERSONAL_COLUMNS, Base, Event, ExtensionRequest, Petition, Refusal
+from .models import PERSONAL_COLUMNS, Event, ExtensionRequest, Petition, Refusal, table_of
 from .projection import Erasure
 
 #: History entries whose text the console wrote itself from codes and ids (the units of a triage
@@ -47,7 +47,7 @@ def scrub(session: Session, pids: Sequence[str]) -> None:
     """Drop the free texts of erased petitions ``pids``: their history's (but for
     :data:`CODED_TEXTS`), their extension requests' reasons and notes, their refusals' messages.
     Idempotent; a few statements per batch, only for a batch that touches an erased petition."""
-    events, extensions, refusals = _table(Event), _table(ExtensionRequest), _table(Refusal)
+    events, extensions, refusals = table_of(Event), table_of(ExtensionRequest), table_of(Refusal)
     for i in range(0, len(pids), _CHUNK):
         chunk = list(pids[i : i + _CHUNK])
         session.execute(
@@ -72,7 +72,3 @@ def scrub(session: Session, pids: Sequence[str]) -> None:
             .where(refusals.c.petition_id.in_(chunk), refusals.c.message.is_not(None))
             .values(message=None)
         )
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)

@@ -20,7 +20,7 @@ erases a petition's personal data, none of these is kept (``petitions.erased_at`
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +33,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -335,3 +336,8 @@ PROJECTED: Final[tuple[type[Base], ...]] = (
     Refusal,
     ConsumedOffset,
 )
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements (one executemany, no ORM bookkeeping per row)."""
+    return cast(Table, model.__table__)
