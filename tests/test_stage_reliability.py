@@ -209,3 +209,61 @@ async def test_a_record_the_processor_cannot_handle_is_a_dead_letter(
         assert [d.split(" ")[:2] for d in dead] == [["buggy.in:0:2", "internal:"]], dead
     finally:
         await stage.stop()
+
+
+class SlowRestore(Stage):
+    """A stage whose restores take longer than its session (a long changelog, a loaded host)."""
+
+    def __init__(self, *args: Any, restore_seconds: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.restore_seconds = restore_seconds
+        self.restores = 0
+        #: per restore: whether the group heard from this worker while it went on
+        self.heartbeats: list[bool] = []
+
+    async def restore(self, partitions: list[int]) -> None:
+        self.restores += 1
+        started = time.monotonic()
+        await asyncio.sleep(self.restore_seconds)
+        self.heartbeats.append(self.lease.beat > started)
+        await super().restore(partitions)
+
+
+async def test_a_restore_longer_than_the_session_keeps_the_partition(
+    fresh_broker: EmbeddedBroker,
+) -> None:
+    """A restore that outlasts the session must not get the worker thrown out of the group: once
+    it ran inside the assignment callback, where aiokafka sends no heartbeat, and a loaded worker
+    restored, lost its lease, was given the partitions back and restored again, for ever (seen
+    in CI: the lifecycle stuck at half its petitions)."""
+    session = 2.0
+    fenced_before = metrics.STAGE_FENCED.labels("slowrestore")._value.get()
+    stage = SlowRestore(
+        name="slowrestore",
+        sources=("slowrestore.in",),
+        partitions=1,
+        processor=Echo("slowrestore.out"),
+        bootstrap=fresh_broker.bootstrap,
+        group="sr-slowrestore",
+        tansu=True,
+        session_timeout=session,
+        heartbeat_interval=session / 5,
+        creates={"slowrestore.in": 1, "slowrestore.out": 1, "sr.dead": 1},
+        outputs={"slowrestore.out": 1},
+        dead_letter=_dead_letter,
+        restore_seconds=3 * session,
+    )
+    await stage.start()
+    try:
+        await _send(fresh_broker, "slowrestore.in", range(20))
+        await _until(
+            lambda: len(_values(fresh_broker, "slowrestore.out")) >= 20,
+            "an output for each of the 20 inputs",
+            timeout=90,
+        )
+        assert stage.restores == 1, f"expected one restore, found {stage.restores}"
+        assert stage.heartbeats == [True], "expected heartbeats during the restore, found none"
+        fenced = metrics.STAGE_FENCED.labels("slowrestore")._value.get() - fenced_before
+        assert fenced == 0, f"expected no fencing, found {fenced}"
+    finally:
+        await stage.stop()

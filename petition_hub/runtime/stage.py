@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from mode import Service
 
 from petition_hub.broker.offsets import end_offsets
@@ -51,10 +51,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self.stage.lease.joined()
         self.stage.watch_lag(assigned)
-        async with self.stage.lock:
-            missing = {tp.partition for tp in assigned} - set(self.stage.states)
-            if missing:
-                await self.stage.restore(sorted(missing))
+        # restored by the stage's loop, not here: aiokafka sends no heartbeat while this callback
+        # runs, and a restore longer than the session (seconds on a loaded host) got the worker
+        # thrown out of the group, the partitions given back, restored again, over and over
+        self.stage.unrestored |= {tp.partition for tp in assigned} - set(self.stage.states)
 
 
 @dataclass
@@ -154,6 +154,9 @@ class Stage(Service):
         self._closing = False
         self.lock = asyncio.Lock()
         self.states: dict[int, PartitionState] = {}
+        #: assigned partitions whose state is not restored yet (restored before any record of
+        #: theirs is processed, and by the loop as soon as it comes round: see _restore_assigned)
+        self.unrestored: set[int] = set()
         self._next: dict[TopicPartition, int] = {}  # next offset to process, for the lag
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -267,6 +270,7 @@ class Stage(Service):
         """Forget ``partition`` (revoked, or the lease ran out): its state is restored from the
         changelog if it comes back."""
         self.states.pop(partition, None)
+        self.unrestored.discard(partition)
         if self.marks is not None:
             self.marks.forget(partition)
         self.processor.revoked(partition)
@@ -274,6 +278,14 @@ class Stage(Service):
     async def _run(self) -> None:
         assert self.consumer is not None
         while not self.should_stop and not self._closing:
+            if self.unrestored:
+                async with self.lock:
+                    if self._closing:
+                        return
+                    try:
+                        await self._restore_assigned()
+                    except LeaseLost as exc:
+                        await self._fence(str(exc))
             batch = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_size)
             if batch:
                 async with self.lock:
@@ -284,6 +296,24 @@ class Stage(Service):
                     except LeaseLost as exc:
                         await self._fence(str(exc))
             self._report_lag()
+
+    async def _restore_assigned(self) -> None:
+        """Restore the partitions assigned since the last round (those still assigned), so that
+        their timers run even before a record of theirs comes."""
+        assert self.consumer is not None
+        self.unrestored &= {tp.partition for tp in self.consumer.assignment()}
+        self.unrestored -= set(self.states)
+        if not self.unrestored:
+            return
+        await self.lease.check()  # a worker left behind must not write state either
+        try:
+            await self.restore(sorted(self.unrestored))
+        except (KafkaError, OSError, TimeoutError) as exc:
+            # the broker slow or away: tried again next round (a record of the partition
+            # restores it first in any case)
+            log.warning("stage restore failed", stage=self.stage_name, error=repr(exc))
+            return
+        self.unrestored.clear()
 
     async def _ticker(self) -> None:
         busy = False
@@ -334,6 +364,9 @@ class Stage(Service):
         dropped = self.delivery.drop_queued(why)
         for p in held:
             self._drop(p)
+        # what the group still gives this worker is restored again once the lease is renewed
+        # (by the loop: a partition with no new records must not lose its timers)
+        self.unrestored |= set(held)
         if self.marks is not None:
             self.marks.sent.clear()
         # what already left for the broker lands (or fails) before this worker may restore
@@ -406,6 +439,7 @@ class Stage(Service):
             # aiokafka may hand out records of a new partition before the assignment
             # listener ran: restore first, never skip (the position has moved past them)
             await self.restore([tp.partition])
+            self.unrestored.discard(tp.partition)
             state = self.states[tp.partition]
         return state
 
