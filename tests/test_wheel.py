@@ -53,7 +53,9 @@ def _run(*args: str | Path, cwd: Path = Path("/"), **env: str) -> subprocess.Com
     )
 
 
-@pytest.fixture(scope="module")
+# the session's, not the module's: xdist may run other modules' tests between the group's, and
+# a module fixture is then torn down and built again (seen: minutes of pip twice per run)
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The ``bin/`` folder of a new virtual environment with the hub's wheel installed."""
     root = tmp_path_factory.mktemp("wheel")
