@@ -351,9 +351,12 @@ class _Literals:
         return False
 
 
+@functools.lru_cache(maxsize=256)
 def text_masker(personal: Personal) -> Callable[[str], str]:
     """A function masking ``personal``'s values and every phone- or ID-shaped number in a text
-    (build it once per petition, apply it to each of its texts)."""
+    (build it once per petition, apply it to each of its texts). The same for the same values,
+    and it remembers its last few texts: each unit's copy of a petition carries the same title
+    and content, masked again for each copy otherwise."""
     literals = _Literals.of(personal)
     keep = tuple(k for k in personal.keep if k)
 
@@ -367,6 +370,7 @@ def text_masker(personal: Personal) -> Callable[[str], str]:
             return _PHONES_ONLY.sub(PHONE_MASK, text[start:end])
         return _MASK_OF_GROUP.get(group, PHONE_MASK)
 
+    @functools.lru_cache(maxsize=8)
     def mask(text: str) -> str:
         if not text:
             return text
