@@ -190,6 +190,12 @@ class LifecycleProcessor(Processor):
         """The partition went to another worker: forget its view."""
         self.parts.pop(partition, None)
 
+    def outputs_found(self, partition: int, event_ids: frozenset[str]) -> None:
+        """The answers to repeats' questions already on the broker (see Repeats.answered)."""
+        part = self.parts.get(partition)
+        if part is not None and self.repeats is not None:
+            part.answered = self.repeats.answered(event_ids)
+
     def __call__(self, src: SourceRecord, state: PartitionState) -> Sequence[Output]:
         part = self.parts.setdefault(src.partition, PartitionView())
         self._calendar_now()

@@ -125,6 +125,9 @@ class PartitionView:
     scheduled: dict[str, float] = field(default_factory=dict)
     parked: dict[str, float] = field(default_factory=dict)  # pid -> when first parked (monotonic)
     dirty: set[str] = field(default_factory=set)  # changed since the last state flush
+    #: questions of repeats answered before the last crash, by their source record's ref: the
+    #: answer sent ("new" or "linked"; agents.lifecycle_repeats), found on the broker at restore
+    answered: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def restore(cls, state: PartitionState) -> PartitionView:

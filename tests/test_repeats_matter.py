@@ -238,3 +238,37 @@ def test_an_answer_replayed_before_its_routing_record_is_kept() -> None:
     assert outs == [], f"the routing record of a linked repeat writes nothing, wrote {outs}"
     assert second not in after.p.parts[0].parked, "the repeat still waits for an answer"
     assert after.lifecycle(second) == []
+
+
+def _request(first: str, repeat: str, at: datetime) -> bytes:
+    link = {
+        "kind": "REQUEST",
+        "firstId": first,
+        "repeatId": repeat,
+        "repeatChannel": "HOTLINE",
+        "repeatRef": "12345-2",
+        "at": at,
+        "matterKey": None,
+    }
+    return schemas.encode("cn.gov.pds.hub.RepeatLink.v2", link)
+
+
+def test_a_question_answered_before_a_crash_is_answered_the_same_on_the_replay() -> None:
+    """The question of a repeat came to its earlier case's partition before the case's own
+    routing record: answered "new" (the repeat's clock started). After a crash the two are
+    replayed in the other order: the case is known now, and a second answer, "linked", once
+    linked a repeat that had a clock of its own (seen in CI). The answer found on the broker
+    at the restore stands."""
+    case = petition_id_for(Channel.HOTLINE, "12345-1")
+    repeat = petition_id_for(Channel.HOTLINE, "12345-2")
+    request = _request(case, repeat, T + timedelta(days=1))
+    before = Loop()
+    answers = list(before.p(before.source(LINKS, case.encode(), request), before.state))
+    assert [_link_kind(o) for o in answers] == ["NEW_CASE"], answers
+    # restarted, the state of neither flushed: the case's routing record replayed first
+    after = Loop()
+    after.route("12345-1", T, None)
+    after.p.outputs_found(0, frozenset(str(o.event_id) for o in answers))
+    outs = after.p(after.source(LINKS, case.encode(), request), after.state)
+    assert outs == [], f"expected no second answer, found writes to {[o.topic for o in outs]}"
+    assert not [r for r in after.lifecycle(case) if r["kind"] == "repeat_linked"]

@@ -47,6 +47,11 @@ class Processor(ABC):
     def revoked(self, partition: int, /) -> None:  # noqa: B027 (a no-op hook)
         """``partition`` went to another worker (its state is dropped)."""
 
+    def outputs_found(self, partition: int, event_ids: frozenset[str], /) -> None:  # noqa: B027
+        """Exactly-once stages, after restoring ``partition``: the ids of the outputs on the
+        broker written after its last state flush (regenerated, they are not sent again; a
+        processor whose decision may differ on a replay can stand by what was sent)."""
+
     @property
     def ticks(self) -> bool:
         """Whether this processor has timers (overrides :meth:`tick`): the stage runs a ticker
