@@ -208,23 +208,44 @@ def _phone_variants(phone: str) -> list[str]:
     return variants
 
 
+@dataclass(frozen=True, slots=True)
+class _Values:
+    """The values of ``personal`` a text is searched for, each kind longest first: ID numbers and
+    phones as digit strings, openids and names as written."""
+
+    ids: tuple[str, ...]
+    phones: tuple[str, ...]
+    openids: tuple[str, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, personal: Personal) -> _Values:
+        def longest_first(values: Iterable[str]) -> tuple[str, ...]:
+            return tuple(reversed(sorted(set(values), key=len)))
+
+        compact = [_compact(n) for n in personal.id_numbers]
+        return cls(
+            ids=longest_first(n for n in compact if len(n) >= 6),
+            phones=longest_first(
+                v for p in personal.phones for v in _phone_variants(p) if len(v) >= 7
+            ),
+            openids=longest_first(o for o in personal.openids if len(o) >= 6),
+            # a name of one character would mask half the text; two to four are usual
+            names=longest_first(n for n in personal.names if len(n) >= 2),
+        )
+
+
 def _known_alternatives(personal: Personal) -> list[tuple[str, str]]:
     """(group, pattern) of every known value, longest value first within each kind; the
     numbers' (``k_id``, ``k_phone``) over the canonical text (:data:`_CANONICAL`), the others'
     over the text itself."""
-    found: list[tuple[str, str]] = []
-    ids = sorted({_compact(n) for n in personal.id_numbers if len(_compact(n)) >= 6}, key=len)
-    found += [("k_id", _digits_pattern(n)) for n in reversed(ids)]
-    phones = sorted(
-        {v for p in personal.phones for v in _phone_variants(p) if len(v) >= 7}, key=len
-    )
-    found += [("k_phone", _digits_pattern(p)) for p in reversed(phones)]
-    openids = sorted({o for o in personal.openids if len(o) >= 6}, key=len)
-    found += [("k_openid", re.escape(o)) for o in reversed(openids)]
-    # a name of one character would mask half the text; two to four are the usual lengths
-    names = sorted({n for n in personal.names if len(n) >= 2}, key=len)
-    found += [("k_name", "[ \u3000]?".join(map(re.escape, n))) for n in reversed(names)]
-    return found
+    v = _Values.of(personal)
+    return [
+        *(("k_id", _digits_pattern(n)) for n in v.ids),
+        *(("k_phone", _digits_pattern(p)) for p in v.phones),
+        *(("k_openid", re.escape(o)) for o in v.openids),
+        *(("k_name", "[ \u3000]?".join(map(re.escape, n))) for n in v.names),
+    ]
 
 
 _MASK_OF_GROUP: Final = {
@@ -326,16 +347,14 @@ class _Literals:
 
     @classmethod
     def of(cls, personal: Personal) -> _Literals:
-        groups: dict[str, list[str]] = {"numbers": [], "openids": [], "names": []}
-        ids = {_compact(n) for n in personal.id_numbers if len(_compact(n)) >= 6}
-        phones = {v for p in personal.phones for v in _phone_variants(p) if len(v) >= 7}
+        v = _Values.of(personal)
         # each value as the probe of a text sees it (see may_hold): a value with a space or a
         # lower-case x must still be found
-        groups["numbers"] = sorted({n.translate(_UNSPACED_X) for n in ids | phones})
-        groups["openids"] = sorted({o for o in personal.openids if len(o) >= 6})
-        names = {n for n in personal.names if len(n) >= 2}
-        groups["names"] = sorted({n.translate(_UNSPACED) for n in names})
-        return cls(*(tuple(groups[k]) for k in ("numbers", "openids", "names")))
+        return cls(
+            numbers=tuple(n.translate(_UNSPACED_X) for n in (*v.ids, *v.phones)),
+            openids=v.openids,
+            names=tuple(n.translate(_UNSPACED) for n in v.names),
+        )
 
     def may_hold(self, text: str) -> bool:
         """False only when no known value can match in ``text``."""

@@ -239,8 +239,9 @@ class Stage(Service):
         passed them, elsewhere they move to the current ends. The state is written at once."""
         assert self.marks is not None and self.consumer is not None
         found, fresh = await self.marks.reconcile(self.states, partitions)
+        ids = frozenset(found)
         for p in partitions:
-            self.processor.outputs_found(p, frozenset(found))
+            self.processor.outputs_found(p, ids)
         if found:
             await self._hold_marks([p for p in partitions if p not in fresh])
         await self.delivery.settle(
