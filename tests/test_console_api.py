@@ -161,6 +161,9 @@ def test_the_offices_lists_filter_and_sort(under: ConsoleUnderTest) -> None:
     assert office.get("/api/petitions", params={"view": "nonsense"}).status_code == 422
     board = office.get("/api/board").json()
     assert [p["petition_id"] for p in board["petitions"]] == ["PH-LATE"]
+    past = office.get("/api/board", params={"offset": 1}).json()
+    assert (past["total"], past["petitions"]) == (1, []), past
+    assert office.get("/api/board", params={"limit": 501}).status_code == 422
     page = office.get("/office", params={"view": "overdue", "sort": "deadline"})
     assert page.status_code == 200 and "PH-LATE" in page.text and "PH-HUD-1" not in page.text
 
@@ -370,6 +373,7 @@ def test_every_page_renders_for_its_role(under: ConsoleUnderTest) -> None:
     leader, _ = signed_in(under, "leader1")
     board = leader.get("/leadership")
     assert board.status_code == 200 and "挂牌督办" in board.text
+    assert 'href="/leadership/rates"' in board.text
     assert leader.get("/office/triage").status_code == 403
     assert leader.get("/").headers["location"] == "/leadership"
 

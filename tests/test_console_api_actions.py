@@ -195,7 +195,7 @@ def test_the_report_is_read_from_the_topics(
     page = office.get("/office/report", params={"period": "2026-06"})
     assert page.status_code == 200 and "通报" in page.text and "下载 CSV" in page.text
     leader, _ = signed_in(under, "leader1")
-    rates = leader.get("/leadership", params={"period": "2026-06"})
+    rates = leader.get("/leadership/rates", params={"period": "2026-06"})
     assert rates.status_code == 200 and "各单位办理情况" in rates.text and "合计" in rates.text
     tax, _ = signed_in(under, "tax1")
     assert tax.get("/api/report", params={"period": "2026-06"}).status_code == 403

@@ -204,10 +204,16 @@ def refusal_list(request: Request, who: Who) -> dict[str, Any]:
 
 
 @router.get("/board")
-def board(request: Request, who: Who) -> dict[str, Any]:
-    """挂牌督办: petitions under listed supervision, by deadline."""
+def board(
+    request: Request,
+    who: Who,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """挂牌督办: petitions under listed supervision, nearest deadline first, a page at a time
+    (``total``: how many there are)."""
     require(who, "office", "leadership")
-    q = queries.ListQuery(view="listed", sort="deadline", limit=queries.MAX_LIMIT)
+    q = queries.ListQuery(view="listed", sort="deadline", limit=limit, offset=offset)
     total, rows = ops.list_petitions(console_of(request), who, q)
     return {"total": total, "petitions": json_safe(rows)}
 

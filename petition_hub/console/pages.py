@@ -377,12 +377,28 @@ def unit(request: Request, who: Who, view: str = "open") -> HTMLResponse:
     return _render(request, "unit.html", who, view=view, lead=lead, co=co)
 
 
+#: Petitions per page of the 挂牌督办 board.
+BOARD_PAGE: Final = 100
+
+
 @router.get("/leadership")
-async def leadership(request: Request, who: Who, period: str = "") -> HTMLResponse:
+def leadership(request: Request, who: Who, page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+    """The 挂牌督办 board, nearest deadline first, a page at a time (the rates are a page of
+    their own: they read whole topics, seconds at a city's size, and must not hold the board)."""
+    require(who, "leadership", "office")
+    q = queries.ListQuery(
+        view="listed", sort="deadline", limit=BOARD_PAGE, offset=(page - 1) * BOARD_PAGE
+    )
+    total, rows = ops.list_petitions(console_of(request), who, q)
+    pages = max(1, -(-total // BOARD_PAGE))
+    return _render(request, "leadership.html", who, rows=rows, total=total, page=page, pages=pages)
+
+
+@router.get("/leadership/rates")
+async def leadership_rates(request: Request, who: Who, period: str = "") -> HTMLResponse:
+    """Each unit's rates for a month, quarter or year (the 通报's figures)."""
     require(who, "leadership", "office")
     console = console_of(request)
-    q = queries.ListQuery(view="listed", sort="deadline", limit=queries.MAX_LIMIT)
-    total, rows = ops.list_petitions(console, who, q)
     period = period or datetime.now(BJ).strftime("%Y-%m")
     try:
         rates: dict[str, Any] | None = ops.report_json(
@@ -391,16 +407,7 @@ async def leadership(request: Request, who: Who, period: str = "") -> HTMLRespon
         error = None
     except HTTPException as exc:
         rates, error = None, str(exc.detail)
-    return _render(
-        request,
-        "leadership.html",
-        who,
-        rows=rows,
-        total=total,
-        period=period,
-        rates=rates,
-        error=error,
-    )
+    return _render(request, "rates.html", who, period=period, rates=rates, error=error)
 
 
 def _petition_page(

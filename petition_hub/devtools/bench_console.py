@@ -243,6 +243,7 @@ def _routes(engine: Engine) -> tuple[dict[str, tuple[str, list[str]]], str]:
         "api extension requests": ("office", ["/api/extensions"]),
         "api petition detail": ("office", [f"/api/petitions/{p}" for p in some]),
         "api listed-supervision board": ("leadership", ["/api/board"]),
+        "page listed-supervision board": ("leadership", ["/leadership", "/leadership?page=3"]),
         "page office open": ("office", ["/office?view=open"]),
         "page office overdue, one unit": ("office", [f"/office?{q(view='overdue', unit=unit)}"]),
         "page office done, a county": (
@@ -258,6 +259,7 @@ def _routes(engine: Engine) -> tuple[dict[str, tuple[str, list[str]]], str]:
         "page unit's petition": ("unit", [f"/petitions/{p}" for p in units]),
         "api report, quarter (no target)": ("office", ["/api/report?period=2026-Q1"]),
         "page report, month (no target)": ("office", ["/office/report?period=2026-03"]),
+        "page rates, month (no target)": ("leadership", ["/leadership/rates?period=2026-03"]),
     }
     return routes, unit
 
@@ -382,7 +384,7 @@ def _time_routes(
             for name, (who, paths) in routes.items():
                 # the report reads whole topics per request (seconds at a city's size): fewer
                 # requests of it, so the run stays short
-                n = n_requests if "report" not in name else min(n_requests, 10)
+                n = n_requests if "no target" not in name else min(n_requests, 10)
                 samples = timed(clients[who], paths, n)
                 figures[name] = RouteFigures(
                     path=paths[0],
