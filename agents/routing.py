@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -205,7 +206,9 @@ class RoutingProcessor(Processor):
         now = self.clock()
         self._remember(state, petition, decision, now, excluded, src.value or b"", src.offset)
         if src.timestamp_ms:
-            metrics.ROUTING_LATENCY.observe(max(now.timestamp() - src.timestamp_ms / 1000, 0.0))
+            # wall time against the record's (the producer's wall time): the hub's clock is
+            # the business clock, which HUB_CLOCK_FILE may hold anywhere
+            metrics.ROUTING_LATENCY.observe(max(time.time() - src.timestamp_ms / 1000, 0.0))
         return self.emit(petition, decision, now)
 
     def emit(self, petition: Petition, decision: RoutingDecision, now: datetime) -> list[Output]:

@@ -200,3 +200,21 @@ def test_a_command_routing_cannot_apply_is_rejected_with_why() -> None:
     garbage = SourceRecord(REROUTE, 0, 1, b"PH-X", b"not avro")
     rejects = _decoded(router(garbage, state), REJECTS)
     assert [(r["sourceTopic"], r["reason"]) for r in rejects] == [(REROUTE, "undecodable_command")]
+
+
+def test_routing_latency_is_wall_time_whatever_the_business_clock() -> None:
+    """``petition_hub_routing_latency_seconds`` is the wall time since the petition's record was
+    written, not the hub's clock (issue 16: with ``HUB_CLOCK_FILE`` set it read 0)."""
+    import time
+
+    from petition_hub.service import metrics
+
+    _, value = _sample()
+    before = metrics.REGISTRY.get_sample_value("petition_hub_routing_latency_seconds_sum") or 0.0
+    written = int((time.time() - 30) * 1000)  # the record was written 30 s ago
+    src = SourceRecord(PETITIONS, 0, 0, b"k", value, timestamp_ms=written)
+    assert _router(now=T - timedelta(days=400))(src, PartitionState())
+    took = (
+        metrics.REGISTRY.get_sample_value("petition_hub_routing_latency_seconds_sum") or 0.0
+    ) - before
+    assert 30 <= took < 300, f"expected about 30 s of routing latency, found {took:.1f} s"
