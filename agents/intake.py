@@ -35,7 +35,7 @@ from petition_hub import schemas
 from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError, Decoder, Reason
 from petition_hub.domain.intake import Admission, admit
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
-from petition_hub.runtime.deadletter import TRUNCATED_BYTES, seal, size_of
+from petition_hub.runtime.deadletter import REDRIVE_HEADER, TRUNCATED_BYTES, seal, size_of
 from petition_hub.runtime.processor import Processor
 from petition_hub.runtime.records import Output, SourceRecord
 from petition_hub.runtime.stage import Stage
@@ -53,8 +53,6 @@ log = structlog.get_logger(__name__)
 
 PETITIONS_TOPIC = names.PETITIONS
 DEADLETTER_TOPIC = names.DEADLETTER
-#: Header a redriven record carries: the id of the dead letter it was redriven from.
-REDRIVE_HEADER = "hub-redrive-of"
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,10 @@ from hubtest import (
     wait_until,
 )
 from petition_hub import schemas
-from petition_hub.agents.intake import REDRIVE_HEADER
 from petition_hub.broker.embedded import free_port
 from petition_hub.domain.petition import Channel, petition_id_for
 from petition_hub.ops.report import read_events
+from petition_hub.runtime.deadletter import REDRIVE_HEADER
 from petition_hub.topics import names
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

@@ -25,11 +25,10 @@ from hubtest import (
     wait_until,
 )
 from petition_hub import schemas
-from petition_hub.agents.intake import REDRIVE_HEADER
 from petition_hub.broker.embedded import EmbeddedBroker
 from petition_hub.devtools.corpus import generate
 from petition_hub.ops.dlq import REDRIVE_V1, UNDECRYPTABLE
-from petition_hub.runtime.deadletter import TRUNCATED_BYTES, seal, unseal
+from petition_hub.runtime.deadletter import REDRIVE_HEADER, TRUNCATED_BYTES, seal, unseal
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.service.crypto import PiiCipher
 

@@ -27,7 +27,6 @@ from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition as ConfluentTP
 
 from petition_hub import schemas
-from petition_hub.agents.intake import DEADLETTER_TOPIC, PETITIONS_TOPIC, REDRIVE_HEADER
 from petition_hub.broker import tools
 from petition_hub.broker.reading import is_end, read_all
 from petition_hub.broker.tools import Record
@@ -35,13 +34,15 @@ from petition_hub.connectors import PETITION_DECODERS, TIME_FIELDS, DecodeError
 from petition_hub.domain.validation import TimeOutOfRange, check_petition_times
 from petition_hub.ops.masking import mask_free_text, mask_record
 from petition_hub.runtime.cloudevents import source_of, stamp
-from petition_hub.runtime.deadletter import DeadLetter, unseal
+from petition_hub.runtime.deadletter import REDRIVE_HEADER, DeadLetter, unseal
 from petition_hub.runtime.records import SourceRecord
 from petition_hub.schemas import codec
 from petition_hub.schemas import records as wire
 from petition_hub.schemas.codec import REDRIVE_V1
 from petition_hub.service.crypto import InvalidToken, PiiCipher
 from petition_hub.service.logs import scrub_text
+from petition_hub.topics.names import DEADLETTER as DEADLETTER_TOPIC
+from petition_hub.topics.names import PETITIONS as PETITIONS_TOPIC
 
 #: What ``dlq`` says of a dead letter sealed under a key ``HUB_PII_KEY`` does not hold.
 UNDECRYPTABLE: Final = "cannot be decrypted with HUB_PII_KEY (wrong or rotated-out key)"
