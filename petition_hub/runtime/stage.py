@@ -162,6 +162,9 @@ class Stage(Service):
         self.producer: AIOKafkaProducer | None = None
         self._batch_seconds = metrics.STAGE_BATCH_SECONDS.labels(name)
         self._records = metrics.STAGE_RECORDS.labels(name)
+        #: records processed and committed since the start (what the metric counts, read
+        #: without collecting the registry: the bench polls it)
+        self.records_done = 0
 
     @property
     def assigned(self) -> set[int]:
@@ -429,6 +432,7 @@ class Stage(Service):
                     self.consumer.seek(tp, records[done].offset)
         await self._complete(work)
         self._records.inc(work.records)
+        self.records_done += work.records
         self._batch_seconds.observe(time.perf_counter() - t0)
 
     async def _state_for(self, tp: TopicPartition) -> PartitionState | None:
