@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -174,6 +174,27 @@ def read_topic(
         f"{topics} not read to their ends in {timeout + READ_GRACE:g}s ({len(out)} records)"
     )
     return out
+
+
+def keys_on(
+    bootstrap: str,
+    topic: str,
+    expected: Collection[str] | int,
+    timeout: float = 120.0,
+    key: Callable[[Record], str] = lambda r: (r.key or b"").decode(),
+) -> Counter[str]:
+    """How many records of ``topic`` carry each key (``key``: the record's, or another of its
+    names), once every key of ``expected`` is there, or that many keys (what is there after
+    ``timeout`` seconds otherwise). Keys, not records, are waited for: after a crash some records
+    are written twice, and their number reaches the number wanted before the last keys are
+    written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = Counter(key(r) for r in read_topic(bootstrap, topic))
+        there = len(found) >= expected if isinstance(expected, int) else set(expected) <= set(found)
+        if there or time.monotonic() > deadline:
+            return found
+        time.sleep(1.0)
 
 
 def keyed_records(

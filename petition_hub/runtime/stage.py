@@ -82,6 +82,10 @@ class Stage(Service):
     topic (the units' ``.petitions``) put a petition's records in one partition.
     """
 
+    #: records processed and committed since the start (what the metric counts, read without
+    #: collecting the registry: the bench polls it)
+    records_done: int = 0
+
     def __init__(
         self,
         *,
@@ -162,9 +166,6 @@ class Stage(Service):
         self.producer: AIOKafkaProducer | None = None
         self._batch_seconds = metrics.STAGE_BATCH_SECONDS.labels(name)
         self._records = metrics.STAGE_RECORDS.labels(name)
-        #: records processed and committed since the start (what the metric counts, read
-        #: without collecting the registry: the bench polls it)
-        self.records_done = 0
 
     @property
     def assigned(self) -> set[int]:
