@@ -243,6 +243,11 @@ def office(request: Request, who: Who, view: str = "open") -> HTMLResponse:
     return _render(request, "office.html", who, view=view, total=total, rows=rows, f=filters)
 
 
+def _pages(total: int, per_page: int) -> int:
+    """How many pages ``total`` rows fill (one, empty, for none)."""
+    return max(1, -(-total // per_page))
+
+
 #: Petitions per page of the triage queue (each with its content and a form of every unit).
 TRIAGE_PAGE: Final = 50
 #: How much of a petition's content the triage queue shows (the petition's page has it all).
@@ -258,7 +263,7 @@ def triage(request: Request, who: Who, page: Annotated[int, Query(ge=1)] = 1) ->
         trimmed = len(content) > TRIAGE_CONTENT
         row["content"] = content[:TRIAGE_CONTENT] + "…" if trimmed else content
         row["content_trimmed"] = trimmed
-    pages = max(1, -(-total // TRIAGE_PAGE))
+    pages = _pages(total, TRIAGE_PAGE)
     return _render(request, "triage.html", who, rows=rows, total=total, page=page, pages=pages)
 
 
@@ -390,7 +395,7 @@ def leadership(request: Request, who: Who, page: Annotated[int, Query(ge=1)] = 1
         view="listed", sort="deadline", limit=BOARD_PAGE, offset=(page - 1) * BOARD_PAGE
     )
     total, rows = ops.list_petitions(console_of(request), who, q)
-    pages = max(1, -(-total // BOARD_PAGE))
+    pages = _pages(total, BOARD_PAGE)
     return _render(request, "leadership.html", who, rows=rows, total=total, page=page, pages=pages)
 
 
