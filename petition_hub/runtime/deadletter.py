@@ -27,9 +27,9 @@ from petition_hub.service.crypto import PiiCipher
 #: The schema of the dead letters the hub writes.
 DEADLETTER: Final = codec.DEADLETTER_V2
 #: How much of an original over the size limit a dead letter keeps (the rest stays on its topic).
+TRUNCATED_BYTES: Final = 64 * 1024
 #: Header a redriven record carries: the id of the dead letter it was redriven from.
 REDRIVE_HEADER: Final = "hub-redrive-of"
-TRUNCATED_BYTES: Final = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
